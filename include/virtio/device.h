@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The device core, as a device model sees it.
+ *
+ * A device model (rng, blk, ...) fills in a `struct vdev_info` (what the
+ * device is) and a `struct vdev_ops` (what it does) and calls vdev_new().
+ * The core runs the virtio device lifecycle for it: feature negotiation,
+ * the status state machine, config space with its generation counter,
+ * queues, reset, DEVICE_NEEDS_RESET and save/restore. Transports and
+ * adapters drive the core through include/virtio/transport.h.
+ *
+ * Threads: ops->handle for queue i runs on the thread that dispatches queue
+ * i (see transport.h); all other ops run on the control thread (the one that
+ * calls the vdev_* transport calls). The core holds queue i's lock around
+ * ops->handle, so control calls that touch queue i wait for the end of the
+ * round, never for a whole busy ring.
+ */
+#ifndef VIRTIO_DEVICE_H
+#define VIRTIO_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <virtio/api.h>
+#include <virtio/queue.h>
+#include <virtio/spec.h>
+
+VDEV_BEGIN_DECLS
+
+struct vdev;
+struct vdev_state_writer;
+struct vdev_state_reader;
+
+/* Called with an fd the device watches (a timer, an io_uring eventfd). */
+typedef void (*vdev_event_fn)(void *arg, int fd, uint32_t events);
+
+struct vdev_info {
+	const char *name;         /* "rng", "blk": logs and capabilities */
+	uint32_t device_id;       /* VDEV_ID_* */
+	uint32_t vendor_id;       /* 0 = the core's default */
+	/*
+	 * Features offered. The core always adds VERSION_1, and adds the
+	 * ring features of VDEV_RING_FEATURES unless @ring_features_mask
+	 * removes them.
+	 */
+	uint64_t features;
+	uint64_t ring_features_mask;
+	unsigned num_queues;      /* 1 .. 1024 */
+	uint16_t max_queue_size;  /* 0 = VDEV_QUEUE_SIZE_MAX */
+	uint32_t config_size;     /* bytes of device config space, may be 0 */
+	uint32_t state_version;   /* version of what ops->save writes */
+};
+
+struct vdev_ops {
+	/*
+	 * Extra checks at FEATURES_OK, after the core's own (only offered
+	 * bits, VERSION_1 present). Negative errno refuses FEATURES_OK.
+	 */
+	int (*features_ok)(struct vdev *dev, uint64_t features);
+
+	/*
+	 * The driver writes @len bytes at @offset of config space (range
+	 * already checked against config_size). Return 0 to accept (the core
+	 * then copies the bytes into the config buffer and the model may
+	 * react), negative errno to ignore the write. NULL: config space is
+	 * read-only and writes are ignored.
+	 */
+	int (*config_write)(struct vdev *dev, uint32_t offset, const void *data,
+			    uint32_t len);
+
+	/* Before a config read, to refresh volatile fields. May be NULL. */
+	void (*config_read)(struct vdev *dev, uint32_t offset, uint32_t len);
+
+	/* DRIVER_OK was set: the device may start. Negative errno sets
+	 * DEVICE_NEEDS_RESET. May be NULL. */
+	int (*start)(struct vdev *dev);
+
+	/*
+	 * The device is being reset (driver wrote 0, or the transport reset
+	 * it). Finish or cancel the requests in flight and return the model
+	 * to its initial state. Queues are reset by the core after this
+	 * returns; a request pushed after that is released without touching
+	 * the ring (vdev_queue_push returns -ESTALE). May be NULL.
+	 */
+	void (*reset)(struct vdev *dev);
+
+	/*
+	 * Queue @qidx was kicked (or has work after the last round): pop,
+	 * process, push, vdev_queue_notify(). Return when the queue is empty,
+	 * when vdev_queue_pop() says -EBUSY (the core schedules another
+	 * round), or when the device must wait (rate limit, I/O in flight).
+	 */
+	void (*handle)(struct vdev *dev, unsigned qidx, struct vdev_queue *q);
+
+	/*
+	 * Save/restore of the model's own state (the core saves features,
+	 * status, config and queue state itself). Called with every queue
+	 * stopped and nothing in flight. May be NULL when the model has no
+	 * state of its own.
+	 */
+	int (*save)(struct vdev *dev, struct vdev_state_writer *w);
+	int (*load)(struct vdev *dev, struct vdev_state_reader *r,
+		    uint32_t version);
+
+	/* Frees the model's private data. May be NULL. */
+	void (*destroy)(struct vdev *dev);
+};
+
+/*
+ * A device. @info and @ops are copied/kept by pointer respectively: @ops
+ * must outlive the device. @priv is the model's private data
+ * (vdev_priv()). EINVAL: bad info (no queues, too many, config too large).
+ */
+VDEV_API struct vdev *vdev_new(const struct vdev_info *info,
+			       const struct vdev_ops *ops, void *priv);
+
+/* Stops every queue, calls ops->destroy, frees. Accepts NULL. */
+VDEV_API void vdev_free(struct vdev *dev);
+
+VDEV_API void *vdev_priv(const struct vdev *dev);
+VDEV_API const struct vdev_info *vdev_get_info(const struct vdev *dev);
+
+/* The config space buffer (config_size bytes, little-endian fields) that
+ * the model fills in before the driver looks and updates later. */
+VDEV_API void *vdev_config(struct vdev *dev);
+
+/* The model changed config space: bump the generation and raise a
+ * config-change interrupt (when DRIVER_OK). */
+VDEV_API void vdev_config_changed(struct vdev *dev);
+
+/* Negotiated features (valid from FEATURES_OK on). */
+VDEV_API uint64_t vdev_features(const struct vdev *dev);
+VDEV_API bool vdev_has_feature(const struct vdev *dev, unsigned bit);
+
+/* The device hit an error it cannot recover from (2.1.2): sets
+ * DEVICE_NEEDS_RESET and raises a config-change interrupt. */
+VDEV_API void vdev_set_needs_reset(struct vdev *dev);
+
+VDEV_API unsigned vdev_num_queues(const struct vdev *dev);
+VDEV_API struct vdev_queue *vdev_get_queue(struct vdev *dev, unsigned qidx);
+
+/*
+ * Asks the core to run ops->handle for @qidx again soon, from the queue's
+ * own thread (a rate-limit timer fired, I/O completed on another thread).
+ * Safe from any thread.
+ */
+VDEV_API void vdev_queue_schedule(struct vdev *dev, unsigned qidx);
+
+/*
+ * Watches @fd on the thread that serves queue @qidx (so @fn may pop and
+ * push on that queue without locking). Works whatever loop the embedder
+ * uses (see vdev_vq_set_watcher in transport.h). -ENODEV: no watcher set
+ * for that queue yet; the model retries from ops->start.
+ */
+VDEV_API int vdev_watch_fd(struct vdev *dev, unsigned qidx, int fd,
+			   vdev_event_fn fn, void *arg);
+VDEV_API int vdev_unwatch_fd(struct vdev *dev, unsigned qidx, int fd);
+
+/* Logging: models and adapters report through this so an embedder can
+ * route messages. Default: warnings and errors to stderr. */
+enum vdev_log_level {
+	VDEV_LOG_ERROR,
+	VDEV_LOG_WARN,
+	VDEV_LOG_INFO,
+	VDEV_LOG_DEBUG,
+};
+VDEV_API void vdev_set_log_fn(void (*fn)(enum vdev_log_level lvl,
+					 const char *msg, void *opaque),
+			      void *opaque, enum vdev_log_level max_level);
+VDEV_API void vdev_log(enum vdev_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+VDEV_END_DECLS
+
+#endif /* VIRTIO_DEVICE_H */

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * One virtqueue, split or packed, seen from the device side.
+ *
+ * A queue knows nothing about devices or transports: it reads the driver's
+ * ring in guest memory (through a `struct vdev_mem`), hands out descriptor
+ * chains as iovecs that point straight into guest memory, takes them back
+ * with the number of bytes written, and signals the driver when the driver
+ * asked for it.
+ *
+ * Hostile input: every descriptor chain is validated while it is walked
+ * (virtio 1.2 2.7.5, 2.7.5.3, 2.8): index ranges, loops, chain length,
+ * total length, indirect-table rules, readable-after-writable, address
+ * ranges. A chain that breaks a rule marks the queue broken: the call that
+ * met it returns -EIO, nothing is handed to the device, and every later pop
+ * returns -EIO until vdev_queue_reset(); the device core then sets
+ * DEVICE_NEEDS_RESET. Nothing outside guest memory is ever touched.
+ *
+ * Hot path: pop, push and notify neither allocate nor make a system call,
+ * except the one interrupt (eventfd write) that notify may send per batch.
+ *
+ * Threads: a queue is used by one thread at a time. The device core
+ * serialises its control calls (configure, get/set state, reset) with the
+ * worker that pops and pushes.
+ */
+#ifndef VIRTIO_QUEUE_H
+#define VIRTIO_QUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <virtio/api.h>
+#include <virtio/mem.h>
+
+VDEV_BEGIN_DECLS
+
+struct vdev_queue;
+
+struct vdev_queue_config {
+	uint16_t size;        /* split: power of two; both: 1..32768 */
+	uint64_t desc_addr;   /* guest physical: descriptor table / ring */
+	uint64_t driver_addr; /* split: avail ring; packed: driver event */
+	uint64_t device_addr; /* split: used ring; packed: device event */
+	/*
+	 * Negotiated features. The queue looks at RING_PACKED, INDIRECT_DESC,
+	 * EVENT_IDX, IN_ORDER and NOTIFICATION_DATA.
+	 */
+	uint64_t features;
+};
+
+/* Where the ring stands, for save/restore and vhost-user
+ * GET/SET_VRING_BASE. */
+struct vdev_queue_state {
+	uint16_t avail_idx;   /* next avail entry the device will read */
+	uint16_t used_idx;    /* next used entry the device will write */
+	bool avail_wrap;      /* packed: driver ring wrap counter */
+	bool used_wrap;       /* packed: device ring wrap counter */
+};
+
+/*
+ * One popped descriptor chain (a request). The caller owns the storage: set
+ * @iov and @iov_max before vdev_queue_pop(); pop fills in the rest. The
+ * iovecs point into guest memory and stay valid until the request is pushed
+ * back (see mem.h for why a memory-table change cannot invalidate them).
+ */
+struct vdev_req {
+	struct iovec *iov;   /* caller's array of @iov_max entries */
+	uint16_t iov_max;
+
+	uint16_t nout;       /* device-readable iovecs: iov[0 .. nout) */
+	uint16_t nin;        /* device-writable iovecs: after them */
+	struct iovec *out;   /* == iov */
+	struct iovec *in;    /* == iov + nout */
+	uint32_t out_bytes;  /* total device-readable bytes */
+	uint32_t in_bytes;   /* total device-writable bytes */
+
+	uint16_t id;         /* split: head index; packed: buffer id */
+	uint16_t ndesc;      /* ring entries the chain occupied (packed) */
+	uint32_t priv;       /* the queue's own bookkeeping; do not touch */
+};
+
+/*
+ * A queue of index @index (used in notifications and logs) reading guest
+ * memory through @mem. The queue takes its own reference to @mem. @mem may
+ * be NULL; set it with vdev_queue_set_mem() before configuring.
+ */
+VDEV_API struct vdev_queue *vdev_queue_new(struct vdev_mem *mem,
+					   unsigned index);
+VDEV_API void vdev_queue_free(struct vdev_queue *q);
+
+/*
+ * Switches to another memory map (the queue drops its reference to the old
+ * one). A change of the region set inside the same map needs no call: the
+ * queue notices the new generation and re-translates its ring addresses
+ * before its next pop; a ring that is no longer inside guest memory marks
+ * the queue broken. -EBUSY with requests in flight.
+ */
+VDEV_API int vdev_queue_set_mem(struct vdev_queue *q, struct vdev_mem *mem);
+
+VDEV_API unsigned vdev_queue_index(const struct vdev_queue *q);
+
+/*
+ * Sets size, ring addresses and features and resets the ring state.
+ * -EINVAL: size 0, over 32768, or not a power of two for a split ring;
+ * a ring address misaligned (split: desc 16, avail 2, used 4; packed: 16,
+ * 4, 4). -EFAULT: a ring part not inside one region of guest memory.
+ * -EBUSY: requests are in flight.
+ */
+VDEV_API int vdev_queue_configure(struct vdev_queue *q,
+				  const struct vdev_queue_config *cfg);
+
+/* True once configured (and not reset since). */
+VDEV_API bool vdev_queue_ready(const struct vdev_queue *q);
+
+/*
+ * Where interrupts go. @fd: an eventfd, or any fd an 8-byte write signals
+ * (User-Mode Linux passes a socketpair end); -1 for none. The queue does not
+ * own @fd. @fn, when set, is called instead of writing to @fd (in-process
+ * transports, inband vhost-user calls).
+ */
+VDEV_API void vdev_queue_set_call_fd(struct vdev_queue *q, int fd);
+VDEV_API void vdev_queue_set_call_fn(struct vdev_queue *q,
+				     void (*fn)(void *opaque,
+						struct vdev_queue *q),
+				     void *opaque);
+
+/*
+ * Pops the next available chain into @req. 0: got one. -EAGAIN: ring empty.
+ * -EBUSY: the per-round budget is spent (see vdev_queue_new_round); call
+ * again in the next round. -EIO: the queue is broken (malformed chain now or
+ * earlier). -EMSGSIZE: the chain needs more than req->iov_max iovecs; it was
+ * completed back to the driver with 0 bytes written and the queue goes on.
+ */
+VDEV_API int vdev_queue_pop(struct vdev_queue *q, struct vdev_req *req);
+
+/*
+ * Pops up to @n chains into reqs[0..n). Returns how many were popped (>= 0)
+ * or, when none was, the error pop would have returned.
+ */
+VDEV_API int vdev_queue_pop_batch(struct vdev_queue *q, struct vdev_req **reqs,
+				  unsigned n);
+
+/*
+ * Re-walks the chain with head (split) or buffer id (packed) @id that the
+ * driver made available before (vhost-user inflight resubmission after a
+ * reconnect). Same errors as pop, but does not advance the ring.
+ */
+VDEV_API int vdev_queue_pop_id(struct vdev_queue *q, uint16_t id,
+			       struct vdev_req *req);
+
+/*
+ * Returns a popped chain to the driver with @written bytes written into its
+ * device-writable part (clamped to in_bytes). Does not signal the driver:
+ * call vdev_queue_notify() after a batch. -EINVAL: @req was not popped
+ * from this queue.
+ */
+VDEV_API int vdev_queue_push(struct vdev_queue *q, struct vdev_req *req,
+			     uint32_t written);
+VDEV_API int vdev_queue_push_batch(struct vdev_queue *q,
+				   struct vdev_req *const *reqs,
+				   const uint32_t *written, unsigned n);
+
+/*
+ * Signals the driver if it wants an interrupt for what was pushed since the
+ * last notify (NO_INTERRUPT flag, used_event with EVENT_IDX, packed event
+ * suppression). Returns 1 when it signalled, 0 when suppressed or nothing
+ * new, negative errno when the write failed.
+ */
+VDEV_API int vdev_queue_notify(struct vdev_queue *q);
+
+/*
+ * Kick suppression while the device is busy: disable before draining the
+ * ring; enable when it looks empty. vdev_queue_enable_kicks() returns true
+ * when buffers arrived meanwhile (drain again), false when the ring is
+ * really empty.
+ */
+VDEV_API void vdev_queue_disable_kicks(struct vdev_queue *q);
+VDEV_API bool vdev_queue_enable_kicks(struct vdev_queue *q);
+
+/* True when the driver has made buffers available that were not popped. */
+VDEV_API bool vdev_queue_has_avail(struct vdev_queue *q);
+
+/*
+ * Per-round work budget: at most @budget chains are popped between two
+ * calls of vdev_queue_new_round() (0 = unlimited; default 256), so a driver
+ * that keeps one ring full cannot starve other queues or the control path.
+ */
+VDEV_API void vdev_queue_set_budget(struct vdev_queue *q, unsigned budget);
+VDEV_API void vdev_queue_new_round(struct vdev_queue *q);
+VDEV_API bool vdev_queue_budget_spent(const struct vdev_queue *q);
+
+/* Requests popped and not yet pushed. */
+VDEV_API unsigned vdev_queue_inflight(const struct vdev_queue *q);
+
+VDEV_API int vdev_queue_get_state(const struct vdev_queue *q,
+				  struct vdev_queue_state *st);
+/* -EBUSY with requests in flight; -EINVAL: index out of range for the
+ * ring (packed: >= size). */
+VDEV_API int vdev_queue_set_state(struct vdev_queue *q,
+				  const struct vdev_queue_state *st);
+
+/*
+ * NOTIFICATION_DATA: the driver's notification carried where it expects
+ * the device to look next. The queue uses it only as a hint and always
+ * reads the ring itself, so a lying driver gains nothing.
+ */
+VDEV_API void vdev_queue_notification_data(struct vdev_queue *q,
+					   uint32_t data);
+
+/* True after a malformed chain; cleared by vdev_queue_reset(). */
+VDEV_API bool vdev_queue_broken(const struct vdev_queue *q);
+
+/*
+ * Back to unconfigured. Requests in flight stay valid memory-wise (the
+ * snapshot they were translated with is kept) but belong to no ring any
+ * more: a later push of one writes nothing and returns -ESTALE, which also
+ * releases what it held.
+ */
+VDEV_API void vdev_queue_reset(struct vdev_queue *q);
+
+VDEV_END_DECLS
+
+#endif /* VIRTIO_QUEUE_H */
