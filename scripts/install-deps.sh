@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Installs what building and testing libvdev needs on Debian 12, from
+# Debian's own packages. Runs as root or through sudo. Usage:
+#   scripts/install-deps.sh [build|test]
+#   build: compilers, CMake and the libraries the library uses
+#   test:  build + cmocka, clang's fuzzer runtime, valgrind, and what the
+#          guest tests need (QEMU, User-Mode Linux, kernel sources, busybox)
+set -euo pipefail
+
+what=${1:-test}
+
+build_pkgs=(build-essential cmake ninja-build pkg-config clang
+            liburing-dev libgpiod-dev libasound2-dev libjson-c-dev)
+test_pkgs=(libcmocka-dev libclang-rt-14-dev llvm valgrind
+           qemu-system-x86 qemu-utils user-mode-linux linux-source-6.1
+           busybox-static flex bison bc m4 libelf-dev libssl-dev cpio
+           xz-utils zstd kmod procps util-linux e2fsprogs dosfstools
+           python3 fio)
+
+pkgs=("${build_pkgs[@]}")
+[ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all ${#pkgs[@]} packages present"
+	exit 0
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || { echo "install-deps: need root or sudo" >&2; exit 1; }
+	sudo=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}"
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	--no-install-recommends "${missing[@]}"

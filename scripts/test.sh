@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Runs every test of libvdev, from a fresh Debian 12 machine on:
+#   1. installs what it needs (scripts/install-deps.sh test)
+#   2. gcc, -Werror, ASan + UBSan: builds everything, runs the unit, replay
+#      and KVM small-guest tests (ctest)
+#   3. clang, -Werror: builds everything, runs the same tests
+#   4. checks that libvdev.so exports only vdev_* symbols
+#   5. libFuzzer: every fuzz target for VDEV_FUZZ_SECONDS (default 60)
+#   6. benchmarks (release build; they print numbers and never fail on time)
+#   7. guest tests: real Linux guests (User-Mode Linux, QEMU TCG) driving
+#      the daemons; kernels are cached in $VDEV_GUEST_CACHE
+# and ends with one line "N passed, N failed, N skipped".
+#
+# Environment: VDEV_BUILD_ROOT (default ./build), VDEV_FUZZ_SECONDS,
+# VDEV_SKIP_GUEST=1, VDEV_SKIP_BENCH=1, VDEV_SKIP_FUZZ=1 (each reported as
+# skipped, never as passed).
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+root=${VDEV_BUILD_ROOT:-$top/build}
+fuzz_secs=${VDEV_FUZZ_SECONDS:-60}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+passed=0 failed=0 skipped=0
+failures=()
+
+stage() { printf '\n==== %s ====\n' "$*"; }
+count() { # count PASS|FAIL|SKIP name [n]
+	local n=${3:-1}
+	case $1 in
+	PASS) passed=$((passed + n)) ;;
+	FAIL) failed=$((failed + n)); failures+=("$2") ;;
+	SKIP) skipped=$((skipped + n)) ;;
+	esac
+}
+
+"$top/scripts/install-deps.sh" test || { echo "dependency install failed"; exit 1; }
+
+# Reads ctest's JUnit output and adds its counts.
+ctest_counts() { # ctest_counts NAME JUNIT
+	local f=$2 t=0 fl=0 sk=0
+	if [ -f "$f" ]; then
+		t=$(grep -o '<testsuite [^>]*' "$f" | grep -o ' tests="[0-9]*"' | grep -o '[0-9]*')
+		fl=$(grep -o '<testsuite [^>]*' "$f" | grep -o ' failures="[0-9]*"' | grep -o '[0-9]*')
+		sk=$(grep -c '<skipped' "$f" || true)
+	fi
+	t=${t:-0} fl=${fl:-0} sk=${sk:-0}
+	passed=$((passed + t - fl - sk))
+	skipped=$((skipped + sk))
+	if [ "$fl" -gt 0 ]; then
+		failed=$((failed + fl))
+		failures+=("$1: $fl ctest failures")
+	fi
+	echo "$1: $((t - fl - sk)) passed, $fl failed, $sk skipped"
+}
+
+build_and_test() { # NAME CC [cmake args...]
+	local name=$1 cc=$2; shift 2
+	local dir=$root/$name
+	stage "$name: configure and build ($cc)"
+	if ! cmake -S "$top" -B "$dir" -G Ninja -DCMAKE_C_COMPILER="$cc" \
+		-DVDEV_WERROR=ON "$@" >"$dir.configure.log" 2>&1; then
+		cat "$dir.configure.log"; count FAIL "$name: configure"; return 1
+	fi
+	if ! ninja -C "$dir" -j"$jobs"; then
+		count FAIL "$name: build"; return 1
+	fi
+	count PASS "$name: build"
+	stage "$name: ctest"
+	ctest --test-dir "$dir" -j"$jobs" --output-on-failure \
+		--output-junit "$dir/ctest.xml" --timeout 600
+	ctest_counts "$name" "$dir/ctest.xml"
+}
+
+mkdir -p "$root"
+
+build_and_test gcc-asan gcc -DVDEV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+build_and_test clang clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+stage "exported symbols of libvdev.so"
+so=$root/clang/libvdev.so
+if [ -f "$so" ]; then
+	bad=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' |
+		sed 's/@.*//' | grep -v '^vdev_' || true)
+	soname=$(objdump -p "$so" | awk '/SONAME/ {print $2}')
+	echo "SONAME: $soname; exported: $(nm -D --defined-only "$so" | grep -c ' T vdev_') functions"
+	if [ -n "$bad" ] || [ "$soname" != libvdev.so.0 ]; then
+		echo "symbols outside vdev_*: $bad"; count FAIL "exports"
+	else
+		count PASS exports
+	fi
+else
+	count FAIL "exports: no libvdev.so"
+fi
+
+stage "fuzzing (${fuzz_secs}s per target)"
+if [ "${VDEV_SKIP_FUZZ:-0}" = 1 ]; then
+	echo "SKIP: VDEV_SKIP_FUZZ=1"; count SKIP fuzz
+elif cmake -S "$top" -B "$root/fuzz" -G Ninja -DCMAKE_C_COMPILER=clang \
+	-DVDEV_FUZZ=ON -DVDEV_SANITIZE=ON -DVDEV_WERROR=ON \
+	-DCMAKE_BUILD_TYPE=RelWithDebInfo >"$root/fuzz.configure.log" 2>&1 &&
+	ninja -C "$root/fuzz" -j"$jobs"; then
+	found=0
+	for fz in "$root"/fuzz/tests/fuzz_*; do
+		[ -x "$fz" ] || continue
+		found=1
+		name=$(basename "$fz")
+		corpus=$top/tests/fuzz/corpus/${name#fuzz_}
+		work=$root/fuzz/corpus-$name
+		mkdir -p "$work"
+		[ -d "$corpus" ] && cp -n "$corpus"/* "$work"/ 2>/dev/null
+		if (cd "$root/fuzz" && "$fz" -max_total_time="$fuzz_secs" \
+			-print_final_stats=1 "$work" >"$root/fuzz/$name.log" 2>&1); then
+			echo "$name: clean ($(grep -m1 'stat::number_of_executed_units' "$root/fuzz/$name.log" | awk '{print $2}') runs)"
+			count PASS "$name"
+		else
+			tail -40 "$root/fuzz/$name.log"; count FAIL "$name"
+		fi
+	done
+	[ $found = 1 ] || { echo "no fuzz targets built"; count FAIL "fuzz: none"; }
+else
+	cat "$root/fuzz.configure.log"; count FAIL "fuzz: build"
+fi
+
+stage "benchmarks (numbers, never pass/fail on time)"
+if [ "${VDEV_SKIP_BENCH:-0}" = 1 ]; then
+	echo "SKIP: VDEV_SKIP_BENCH=1"; count SKIP bench
+elif cmake -S "$top" -B "$root/release" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	-DVDEV_WERROR=ON >"$root/release.configure.log" 2>&1 &&
+	ninja -C "$root/release" -j"$jobs"; then
+	for b in "$root"/release/tests/bench_*; do
+		[ -x "$b" ] || continue
+		echo "--- $(basename "$b")"
+		if VDEV_BENCH_QUICK=${VDEV_BENCH_QUICK:-1} timeout 600 "$b"; then
+			count PASS "$(basename "$b")"
+		else
+			count FAIL "$(basename "$b") did not run to completion"
+		fi
+	done
+else
+	count FAIL "bench: build"
+fi
+
+stage "guest tests (real Linux drivers)"
+if [ "${VDEV_SKIP_GUEST:-0}" = 1 ]; then
+	echo "SKIP: VDEV_SKIP_GUEST=1"; count SKIP guest
+elif [ -x "$top/tests/guest/run-all.sh" ]; then
+	out=$root/guest.log
+	"$top/tests/guest/run-all.sh" "$root/release" 2>&1 | tee "$out"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$out" | tail -1)
+	if [ -n "$line" ]; then
+		read -r gp _ gf _ gs _ <<<"$line"
+		passed=$((passed + gp)); skipped=$((skipped + gs))
+		[ "$gf" -gt 0 ] && { failed=$((failed + gf)); failures+=("guest: $gf failed"); }
+	else
+		count FAIL "guest: no summary line"
+	fi
+else
+	echo "SKIP: no guest tests in this tree"; count SKIP guest
+fi
+
+stage "summary"
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
