@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Internals of the device core shared by device.c (lifecycle), vq.c
+ * (per-queue control and rounds) and state.c (save/restore).
+ *
+ * Locking:
+ *  - vq->lock is held around every round (ops->handle), around the model's
+ *    watched-fd callbacks for that queue and around every control call that
+ *    touches the queue, so the queue itself is only ever used by one thread
+ *    at a time.
+ *  - vq->wlock protects the watcher and the list of watched fds; it is a
+ *    separate lock because vdev_watch_fd() may be called from inside
+ *    ops->handle (vq->lock held).
+ *  - dev->status is read by workers without a lock (atomic byte).
+ */
+#ifndef VDEV_CORE_INTERNAL_H
+#define VDEV_CORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <virtio/device.h>
+#include <virtio/transport.h>
+
+struct vcore_vq;
+
+/* One fd watched for the model (vdev_watch_fd), kept so that it can be
+ * moved to another watcher, removed at vdev_free, and polled by
+ * vdev_vq_stop when it runs on the queue's own thread. */
+struct vcore_watch {
+	struct vcore_watch *next;
+	struct vcore_vq *vq;
+	int fd;
+	vdev_event_fn fn;
+	void *arg;
+	bool registered; /* currently added to vq->watcher */
+};
+
+struct vcore_vq {
+	struct vdev *dev;
+	unsigned idx;
+	struct vdev_queue *q;
+
+	pthread_mutex_t lock;
+	pthread_cond_t idle;     /* broadcast after each round/callback */
+	pthread_t worker;        /* thread that ran the last round */
+	bool has_worker;
+
+	/* Collected by vdev_vq_set_size/set_addr, applied at enable. */
+	uint16_t size;
+	uint64_t desc, driver, device;
+	struct vdev_queue_state pending; /* SET_VRING_BASE / after stop */
+	bool has_pending;
+
+	bool enabled;
+	bool stopped;
+	int kick_fd;
+	int call_fd;
+	int sched_fd; /* internal eventfd: vdev_queue_schedule, budget */
+
+	pthread_mutex_t wlock;
+	struct vdev_watcher watcher;
+	bool has_watcher;
+	bool kick_registered;
+	bool sched_registered;
+	struct vcore_watch *watches;
+};
+
+struct vdev {
+	struct vdev_info info;
+	const struct vdev_ops *ops;
+	void *priv;
+
+	uint64_t offered;
+	uint64_t driver_features;
+	uint8_t status; /* accessed with __atomic builtins */
+	uint32_t generation;
+
+	uint8_t *config;
+
+	const struct vdev_transport_ops *tops;
+	void *topaque;
+
+	struct vdev_mem *mem;
+	pthread_mutex_t mem_lock;
+
+	unsigned nvq;
+	struct vcore_vq *vqs;
+};
+
+static inline uint8_t vcore_status(const struct vdev *dev)
+{
+	return __atomic_load_n(&dev->status, __ATOMIC_ACQUIRE);
+}
+
+static inline void vcore_set_status(struct vdev *dev, uint8_t s)
+{
+	__atomic_store_n(&dev->status, s, __ATOMIC_RELEASE);
+}
+
+/* vq.c */
+int vcore_vq_init(struct vdev *dev, struct vcore_vq *vq, unsigned idx);
+void vcore_vq_fini(struct vcore_vq *vq);
+/* Back to the initial state (device reset); vq->lock must be held. */
+void vcore_vq_reset_locked(struct vcore_vq *vq);
+/* Ask for a round on the queue's own thread. */
+void vcore_vq_schedule(struct vcore_vq *vq);
+/* Configure the queue from the collected setup; vq->lock held. */
+int vcore_vq_configure_locked(struct vcore_vq *vq);
+/* Removes every registration from the queue's watcher. */
+void vcore_vq_unwatch_all(struct vcore_vq *vq);
+
+#endif /* VDEV_CORE_INTERNAL_H */
