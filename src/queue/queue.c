@@ -1,0 +1,560 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The layout-independent part of a virtqueue: life cycle, memory snapshots,
+ * budget, notification delivery, state.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "queue/queue_internal.h"
+
+#define VQ_DEFAULT_BUDGET 256u
+
+/* Epochs tell requests of different queues and resets apart. */
+static atomic_uint vq_epochs = 1;
+
+static uint32_t next_epoch(void)
+{
+	return atomic_fetch_add_explicit(&vq_epochs, 1, memory_order_relaxed) &
+	       VQ_PRIV_EPOCH_MASK;
+}
+
+struct vdev_queue *vdev_queue_new(struct vdev_mem *mem, unsigned index)
+{
+	struct vdev_queue *q = calloc(1, sizeof(*q));
+
+	if (!q) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	q->mem = mem ? vdev_mem_ref(mem) : NULL;
+	q->index = index;
+	q->call_fd = -1;
+	q->budget = VQ_DEFAULT_BUDGET;
+	q->budget_left = VQ_DEFAULT_BUDGET;
+	q->epoch = next_epoch();
+	q->kicks_enabled = true;
+	return q;
+}
+
+static void release_slots(struct vdev_queue *q, bool all)
+{
+	for (unsigned i = 0; i < VQ_SLOTS; i++) {
+		if (!all && q->slots[i].inflight)
+			continue;
+		vdev_mem_release(q->slots[i].t);
+		q->slots[i].t = NULL;
+		q->slots[i].inflight = 0;
+	}
+	q->t = NULL;
+	q->gen = 0;
+}
+
+void vdev_queue_free(struct vdev_queue *q)
+{
+	if (!q)
+		return;
+	release_slots(q, true);
+	vdev_mem_free(q->mem);
+	free(q);
+}
+
+static bool any_slot_busy(const struct vdev_queue *q)
+{
+	for (unsigned i = 0; i < VQ_SLOTS; i++)
+		if (q->slots[i].inflight)
+			return true;
+	return false;
+}
+
+int vdev_queue_set_mem(struct vdev_queue *q, struct vdev_mem *mem)
+{
+	if (q->inflight || any_slot_busy(q))
+		return -EBUSY;
+	release_slots(q, true);
+	if (mem)
+		vdev_mem_ref(mem);
+	vdev_mem_free(q->mem);
+	q->mem = mem;
+	q->ready = false;
+	return 0;
+}
+
+unsigned vdev_queue_index(const struct vdev_queue *q)
+{
+	return q->index;
+}
+
+static int map_rings(struct vdev_queue *q)
+{
+	return q->packed ? vq_packed_map(q) : vq_split_map(q);
+}
+
+/*
+ * Makes the current snapshot of the map the queue's current one. Cheap when
+ * nothing changed (one relaxed load). -EBUSY: every slot holds a snapshot
+ * with requests in flight.
+ */
+static int update_mem(struct vdev_queue *q)
+{
+	struct vdev_mem_table *t;
+	unsigned s;
+
+	if (__builtin_expect(q->t && atomic_load_explicit(&q->mem->generation,
+				memory_order_relaxed) == q->gen, 1))
+		return 0;
+	if (!q->mem)
+		return -EFAULT;
+	t = vdev_mem_acquire(q->mem);
+	s = q->cur;
+	if (q->slots[s].t && q->slots[s].inflight) {
+		for (s = 0; s < VQ_SLOTS; s++)
+			if (!q->slots[s].inflight)
+				break;
+		if (s == VQ_SLOTS) {
+			vdev_mem_release(t);
+			return -EBUSY;
+		}
+	}
+	vdev_mem_release(q->slots[s].t);
+	q->slots[s].t = t;
+	q->slots[s].inflight = 0;
+	q->cur = s;
+	q->t = t;
+	q->gen = t->generation;
+	if (q->ready && map_rings(q))
+		return vq_fail(q, "ring no longer inside guest memory");
+	return 0;
+}
+
+static void ring_reset(struct vdev_queue *q)
+{
+	q->last_avail = 0;
+	q->shadow_avail = 0;
+	q->used_idx = 0;
+	q->avail_wrap = true;
+	q->used_wrap = true;
+	q->pending = 0;
+	q->signalled = 0;
+	q->signalled_valid = false;
+	q->inflight = 0;
+	q->broken = false;
+	q->why = NULL;
+	q->kicks_enabled = true;
+	q->epoch = next_epoch();
+}
+
+int vdev_queue_configure(struct vdev_queue *q,
+			 const struct vdev_queue_config *cfg)
+{
+	bool packed = cfg->features & VDEV_BIT(VDEV_F_RING_PACKED);
+	struct vdev_queue_config old = q->cfg;
+	bool was_packed = q->packed;
+	int ret;
+
+	if (q->inflight)
+		return -EBUSY;
+	if (cfg->size == 0 || cfg->size > VDEV_QUEUE_SIZE_MAX)
+		return -EINVAL;
+	if (!packed && (cfg->size & (cfg->size - 1)))
+		return -EINVAL;
+	if (cfg->desc_addr % 16 ||
+	    cfg->driver_addr % (packed ? 4 : 2) || cfg->device_addr % 4)
+		return -EINVAL;
+	if (!q->mem)
+		return -EFAULT;
+	q->ready = false;
+	ret = update_mem(q);
+	if (ret)
+		return ret;
+	q->cfg = *cfg;
+	q->packed = packed;
+	q->size = cfg->size;
+	q->mask = (uint16_t)(cfg->size - 1);
+	q->event_idx = cfg->features & VDEV_BIT(VDEV_F_EVENT_IDX);
+	q->indirect = cfg->features & VDEV_BIT(VDEV_F_INDIRECT_DESC);
+	ret = map_rings(q);
+	if (ret) {
+		q->cfg = old;
+		q->packed = was_packed;
+		return ret;
+	}
+	ring_reset(q);
+	q->budget_left = q->budget;
+	q->ready = true;
+	return 0;
+}
+
+bool vdev_queue_ready(const struct vdev_queue *q)
+{
+	return q->ready;
+}
+
+void vdev_queue_set_call_fd(struct vdev_queue *q, int fd)
+{
+	q->call_fd = fd;
+}
+
+void vdev_queue_set_call_fn(struct vdev_queue *q,
+			    void (*fn)(void *opaque, struct vdev_queue *q),
+			    void *opaque)
+{
+	q->call_fn = fn;
+	q->call_opaque = opaque;
+}
+
+void vq_req_start(struct vdev_queue *q, struct vdev_req *req,
+		  const struct vq_walk *w)
+{
+	req->nin = (uint16_t)(w->niov - req->nout);
+	req->out = req->iov;
+	req->in = req->iov + req->nout;
+	req->priv = VQ_PRIV_VALID | (q->cur << VQ_PRIV_SLOT_SHIFT) | q->epoch;
+	q->slots[q->cur].inflight++;
+	q->inflight++;
+}
+
+void vq_req_done(struct vdev_queue *q, struct vdev_req *req)
+{
+	unsigned s = (req->priv >> VQ_PRIV_SLOT_SHIFT) & VQ_PRIV_SLOT_MASK;
+
+	req->priv = 0;
+	if (--q->slots[s].inflight == 0 && s != q->cur) {
+		vdev_mem_release(q->slots[s].t);
+		q->slots[s].t = NULL;
+	}
+}
+
+static int pop_prepare(struct vdev_queue *q)
+{
+	int ret;
+
+	if (__builtin_expect(q->broken, 0))
+		return -EIO;
+	if (__builtin_expect(!q->ready, 0))
+		return -EAGAIN;
+	if (q->budget && q->budget_left == 0)
+		return -EBUSY;
+	ret = update_mem(q);
+	if (ret)
+		return ret;
+	return 0;
+}
+
+static int pop_one(struct vdev_queue *q, struct vdev_req *req)
+{
+	int ret = q->packed ? vq_packed_pop(q, req) : vq_split_pop(q, req);
+
+	if (ret == 0)
+		q->budget_left--;
+	return ret;
+}
+
+int vdev_queue_pop(struct vdev_queue *q, struct vdev_req *req)
+{
+	int ret = pop_prepare(q);
+
+	return ret ? ret : pop_one(q, req);
+}
+
+int vdev_queue_pop_batch(struct vdev_queue *q, struct vdev_req **reqs,
+			 unsigned n)
+{
+	unsigned i = 0;
+	int ret = pop_prepare(q);
+
+	if (ret)
+		return ret;
+	for (; i < n; i++) {
+		if (q->budget && q->budget_left == 0) {
+			ret = -EBUSY;
+			break;
+		}
+		ret = pop_one(q, reqs[i]);
+		if (ret == -EMSGSIZE) {
+			/* Already completed; reuse the slot for the next. */
+			i--;
+			continue;
+		}
+		if (ret)
+			break;
+	}
+	return i ? (int)i : ret;
+}
+
+int vdev_queue_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req)
+{
+	int ret;
+
+	if (q->broken)
+		return -EIO;
+	if (!q->ready)
+		return -EAGAIN;
+	ret = update_mem(q);
+	if (ret)
+		return ret;
+	return q->packed ? vq_packed_pop_id(q, id, req) :
+			   vq_split_pop_id(q, id, req);
+}
+
+/* 0: @req belongs to this queue's ring; -ESTALE: to a reset ring (its
+ * snapshot reference is dropped); -EINVAL: not ours. */
+static int check_req(struct vdev_queue *q, struct vdev_req *req)
+{
+	unsigned s = (req->priv >> VQ_PRIV_SLOT_SHIFT) & VQ_PRIV_SLOT_MASK;
+
+	if (!(req->priv & VQ_PRIV_VALID) || s >= VQ_SLOTS ||
+	    !q->slots[s].inflight)
+		return -EINVAL;
+	if ((req->priv & VQ_PRIV_EPOCH_MASK) == q->epoch && q->ready)
+		return 0;
+	vq_req_done(q, req);
+	return -ESTALE;
+}
+
+void vq_log_req(struct vdev_queue *q, const struct vdev_req *req,
+		uint32_t written)
+{
+	const struct vdev_mem_table *t =
+		q->slots[(req->priv >> VQ_PRIV_SLOT_SHIFT) &
+			 VQ_PRIV_SLOT_MASK].t;
+
+	for (unsigned i = 0; i < req->nin && written; i++) {
+		const uint8_t *p = req->in[i].iov_base;
+		uint64_t n = req->in[i].iov_len;
+
+		if (n > written)
+			n = written;
+		written -= (uint32_t)n;
+		/* Host back to guest address; only done while migrating. */
+		for (unsigned j = 0; j < t->n; j++) {
+			const struct vq_region *r = &t->r[j];
+
+			if (p >= r->host && (uint64_t)(p - r->host) < r->size) {
+				vdev_mem_log_write(t, r->gpa +
+						   (uint64_t)(p - r->host), n);
+				break;
+			}
+		}
+	}
+}
+
+/*
+ * Before writing to the used ring: notice a new table (so a dirty log that
+ * was just switched on sees this write) and do not write into a ring that
+ * left guest memory.
+ */
+static bool push_prepare(struct vdev_queue *q, struct vdev_req *req)
+{
+	if (__builtin_expect(atomic_load_explicit(&q->mem->generation,
+			memory_order_relaxed) != q->gen, 0))
+		update_mem(q);
+	if (__builtin_expect(!q->broken, 1))
+		return true;
+	q->inflight--;
+	vq_req_done(q, req);
+	return false;
+}
+
+int vdev_queue_push(struct vdev_queue *q, struct vdev_req *req,
+		    uint32_t written)
+{
+	int ret = check_req(q, req);
+
+	if (ret)
+		return ret;
+	if (!push_prepare(q, req))
+		return 0;
+	if (written > req->in_bytes)
+		written = req->in_bytes;
+	if (__builtin_expect(q->t->log != NULL, 0))
+		vq_log_req(q, req, written);
+	if (q->packed)
+		vq_packed_push(q, req, written);
+	else
+		vq_split_push(q, req, written, true);
+	q->inflight--;
+	q->pending++;
+	vq_req_done(q, req);
+	return 0;
+}
+
+int vdev_queue_push_batch(struct vdev_queue *q, struct vdev_req *const *reqs,
+			  const uint32_t *written, unsigned n)
+{
+	unsigned done = 0;
+	int ret = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct vdev_req *req = reqs[i];
+		uint32_t w = written ? written[i] : 0;
+		int r = check_req(q, req);
+
+		if (r) {
+			ret = ret ? ret : r;
+			continue;
+		}
+		if (!push_prepare(q, req))
+			continue;
+		if (w > req->in_bytes)
+			w = req->in_bytes;
+		if (__builtin_expect(q->t->log != NULL, 0))
+			vq_log_req(q, req, w);
+		if (q->packed)
+			vq_packed_push(q, req, w);
+		else
+			vq_split_push(q, req, w, false);
+		q->inflight--;
+		q->pending++;
+		vq_req_done(q, req);
+		done++;
+	}
+	if (done && !q->packed)
+		vq_split_publish(q);
+	return ret;
+}
+
+static int signal_driver(struct vdev_queue *q)
+{
+	static const uint64_t one = 1;
+
+	if (q->call_fn) {
+		q->call_fn(q->call_opaque, q);
+		return 1;
+	}
+	if (q->call_fd < 0)
+		return 1;
+	if (write(q->call_fd, &one, sizeof(one)) != sizeof(one) &&
+	    errno != EAGAIN)
+		return -errno;
+	return 1;
+}
+
+int vdev_queue_notify(struct vdev_queue *q)
+{
+	bool need;
+
+	if (!q->ready || q->pending == 0)
+		return 0;
+	/* Order the used-ring writes before reading the driver's wishes. */
+	atomic_thread_fence(memory_order_seq_cst);
+	need = q->packed ? vq_packed_need_notify(q) : vq_split_need_notify(q);
+	q->pending = 0;
+	return need ? signal_driver(q) : 0;
+}
+
+void vdev_queue_disable_kicks(struct vdev_queue *q)
+{
+	q->kicks_enabled = false;
+	if (!q->ready)
+		return;
+	if (q->packed)
+		vq_packed_kicks(q, false);
+	else
+		vq_split_kicks(q, false);
+}
+
+bool vdev_queue_enable_kicks(struct vdev_queue *q)
+{
+	q->kicks_enabled = true;
+	if (!q->ready || q->broken)
+		return false;
+	if (q->packed)
+		vq_packed_kicks(q, true);
+	else
+		vq_split_kicks(q, true);
+	/* Publish the wish before looking at the ring again. */
+	atomic_thread_fence(memory_order_seq_cst);
+	return vdev_queue_has_avail(q);
+}
+
+bool vdev_queue_has_avail(struct vdev_queue *q)
+{
+	if (!q->ready || q->broken || update_mem(q))
+		return false;
+	return q->packed ? vq_packed_has_avail(q) : vq_split_has_avail(q);
+}
+
+void vdev_queue_set_budget(struct vdev_queue *q, unsigned budget)
+{
+	q->budget = budget;
+	q->budget_left = budget;
+}
+
+void vdev_queue_new_round(struct vdev_queue *q)
+{
+	q->budget_left = q->budget;
+}
+
+bool vdev_queue_budget_spent(const struct vdev_queue *q)
+{
+	return q->budget && q->budget_left == 0;
+}
+
+unsigned vdev_queue_inflight(const struct vdev_queue *q)
+{
+	return q->inflight;
+}
+
+int vdev_queue_get_state(const struct vdev_queue *q,
+			 struct vdev_queue_state *st)
+{
+	st->avail_idx = q->last_avail;
+	st->used_idx = q->used_idx;
+	st->avail_wrap = q->packed ? q->avail_wrap : false;
+	st->used_wrap = q->packed ? q->used_wrap : false;
+	return 0;
+}
+
+int vdev_queue_set_state(struct vdev_queue *q,
+			 const struct vdev_queue_state *st)
+{
+	if (q->inflight)
+		return -EBUSY;
+	if (q->packed && q->size &&
+	    (st->avail_idx >= q->size || st->used_idx >= q->size))
+		return -EINVAL;
+	q->last_avail = st->avail_idx;
+	q->shadow_avail = st->avail_idx;
+	q->used_idx = st->used_idx;
+	q->avail_wrap = q->packed ? st->avail_wrap : true;
+	q->used_wrap = q->packed ? st->used_wrap : true;
+	q->pending = 0;
+	q->signalled_valid = false;
+	return 0;
+}
+
+void vdev_queue_notification_data(struct vdev_queue *q, uint32_t data)
+{
+	/* Only remembered: the ring itself is the truth. */
+	q->notif_hint = data;
+}
+
+bool vdev_queue_broken(const struct vdev_queue *q)
+{
+	return q->broken;
+}
+
+void vdev_queue_reset(struct vdev_queue *q)
+{
+	q->ready = false;
+	ring_reset(q);
+	q->desc = NULL;
+	q->avail = NULL;
+	q->used = NULL;
+	q->pdesc = NULL;
+	q->drv_event = NULL;
+	q->dev_event = NULL;
+	q->budget_left = q->budget;
+	/* Keep snapshots with stale requests; drop the idle ones. */
+	for (unsigned i = 0; i < VQ_SLOTS; i++) {
+		if (q->slots[i].t && !q->slots[i].inflight) {
+			vdev_mem_release(q->slots[i].t);
+			q->slots[i].t = NULL;
+		}
+	}
+	q->t = NULL;
+	q->gen = 0;
+}

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Virtqueue internals shared by queue.c (common part), split.c and packed.c.
+ * Tests include this header to see why a queue broke (q->why).
+ */
+#ifndef VQ_QUEUE_INTERNAL_H
+#define VQ_QUEUE_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <virtio/queue.h>
+#include <virtio/spec.h>
+
+#include "queue/mem_internal.h"
+
+/*
+ * Memory snapshots a queue can hold at once: the current one plus older
+ * ones that still have requests in flight. When all are busy, pop waits
+ * (-EBUSY) for one to drain instead of allocating.
+ */
+#define VQ_SLOTS 4
+
+/* req->priv: valid bit, snapshot slot, queue epoch (changes on reset). */
+#define VQ_PRIV_VALID 0x80000000u
+#define VQ_PRIV_SLOT_SHIFT 28
+#define VQ_PRIV_SLOT_MASK 0x7u
+#define VQ_PRIV_EPOCH_MASK 0x0fffffffu
+
+struct vq_slot {
+	struct vdev_mem_table *t;
+	unsigned inflight; /* requests translated with @t, not yet pushed */
+};
+
+struct vdev_queue {
+	/* Hot: read on every pop/push. */
+	uint16_t size;
+	uint16_t mask;        /* split: size - 1 */
+	uint16_t last_avail;  /* split: free-running; packed: slot */
+	uint16_t shadow_avail;/* split: last avail->idx read */
+	uint16_t used_idx;    /* split: free-running; packed: slot */
+	bool avail_wrap;
+	bool used_wrap;
+	bool packed;
+	bool broken;
+	bool ready;
+	bool event_idx;
+	bool indirect;
+	bool kicks_enabled;
+	unsigned budget_left;
+	unsigned inflight;
+	unsigned cur;         /* slot of the current snapshot */
+	uint32_t epoch;
+	uint64_t gen;         /* generation of slots[cur].t */
+	const struct vdev_mem_table *t;
+	struct vdev_mem *mem;
+
+	/* Ring parts translated with @t. */
+	struct vdev_vring_desc *desc;
+	struct vdev_vring_avail *avail;
+	struct vdev_vring_used *used;
+	struct vdev_packed_desc *pdesc;
+	struct vdev_packed_event *drv_event;
+	struct vdev_packed_event *dev_event;
+
+	/* Notification. */
+	unsigned pending;     /* used entries written since last notify */
+	uint16_t signalled;   /* used_idx at the last notify (packed: lin) */
+	bool signalled_valid;
+	int call_fd;
+	void (*call_fn)(void *opaque, struct vdev_queue *q);
+	void *call_opaque;
+
+	/* Cold. */
+	unsigned budget;
+	unsigned index;
+	uint32_t notif_hint;
+	struct vdev_queue_config cfg;
+	const char *why;      /* first rule a chain broke */
+	struct vq_slot slots[VQ_SLOTS];
+};
+
+/* Chain walk state, one per pop. */
+struct vq_walk {
+	struct vdev_req *req;
+	uint32_t count;   /* buffer descriptors so far, across tables */
+	uint64_t total;   /* bytes so far */
+	uint16_t niov;
+	bool writing;     /* a device-writable descriptor was seen */
+	bool overflow;    /* more iovecs than req->iov_max */
+};
+
+static inline int vq_fail(struct vdev_queue *q, const char *why)
+{
+	if (!q->broken)
+		q->why = why;
+	q->broken = true;
+	return -EIO;
+}
+
+static inline void vq_walk_init(struct vq_walk *w, struct vdev_req *req)
+{
+	w->req = req;
+	w->count = 0;
+	w->total = 0;
+	w->niov = 0;
+	w->writing = false;
+	w->overflow = false;
+	req->nout = 0;
+	req->nin = 0;
+	req->out_bytes = 0;
+	req->in_bytes = 0;
+}
+
+/*
+ * The rules every buffer descriptor of every layout obeys, checked in one
+ * place: chain length, order, total length, address range. Zero-length
+ * buffers are accepted and produce no iovec.
+ */
+static inline int vq_walk_buf(struct vdev_queue *q, struct vq_walk *w,
+			      uint64_t addr, uint32_t len, bool write)
+{
+	struct vdev_req *req = w->req;
+	int n = 0;
+
+	if (++w->count > q->size)
+		return vq_fail(q, "chain longer than the queue");
+	if (write)
+		w->writing = true;
+	else if (w->writing)
+		return vq_fail(q, "readable descriptor after a writable one");
+	w->total += len;
+	if (w->total > UINT32_MAX)
+		return vq_fail(q, "chain longer than 4 GiB");
+	if (!w->overflow) {
+		n = vq_mem_map(q->t, addr, len, req->iov + w->niov,
+			       (unsigned)(req->iov_max - w->niov));
+		if (n == -ENOBUFS)
+			w->overflow = true;
+	}
+	if (w->overflow)
+		n = vq_mem_map(q->t, addr, len, NULL, UINT32_MAX);
+	if (n == -EOVERFLOW)
+		return vq_fail(q, "buffer wraps 2^64");
+	if (n < 0)
+		return vq_fail(q, "buffer outside guest memory");
+	if (!w->overflow) {
+		w->niov += (uint16_t)n;
+		if (!write)
+			req->nout += (uint16_t)n;
+	}
+	if (write)
+		req->in_bytes += len;
+	else
+		req->out_bytes += len;
+	return 0;
+}
+
+/* The checks of an indirect descriptor common to both layouts; returns the
+ * table or NULL after marking the queue broken. */
+static inline const void *vq_indirect_table(struct vdev_queue *q,
+					    uint64_t addr, uint32_t len,
+					    uint16_t flags, bool in_table)
+{
+	const void *tab;
+
+	if (!q->indirect) {
+		vq_fail(q, "indirect descriptor without INDIRECT_DESC");
+		return NULL;
+	}
+	if (in_table) {
+		vq_fail(q, "indirect descriptor inside an indirect table");
+		return NULL;
+	}
+	if (flags & VDEV_DESC_F_NEXT) {
+		vq_fail(q, "indirect descriptor with NEXT");
+		return NULL;
+	}
+	if (len == 0 || len % 16) {
+		vq_fail(q, "indirect table length not a multiple of 16");
+		return NULL;
+	}
+	if (len / 16 > 65535) {
+		vq_fail(q, "indirect table over 65535 entries");
+		return NULL;
+	}
+	tab = vq_mem_ptr(q->t, addr, len);
+	if (!tab)
+		vq_fail(q, "indirect table outside guest memory");
+	return tab;
+}
+
+/* Guest memory is shared with a hostile driver: read each field once. */
+#define VQ_READ(x) (*(const volatile __typeof__(x) *)&(x))
+
+static inline uint16_t vq_load_acquire16(const vdev_le16 *p)
+{
+	return vdev_le16_to_cpu(__atomic_load_n(p, __ATOMIC_ACQUIRE));
+}
+
+static inline void vq_store_release16(vdev_le16 *p, uint16_t v)
+{
+	__atomic_store_n(p, vdev_cpu_to_le16(v), __ATOMIC_RELEASE);
+}
+
+static inline void vq_store16(vdev_le16 *p, uint16_t v)
+{
+	__atomic_store_n(p, vdev_cpu_to_le16(v), __ATOMIC_RELAXED);
+}
+
+static inline uint16_t vq_load16(const vdev_le16 *p)
+{
+	return vdev_le16_to_cpu(__atomic_load_n(p, __ATOMIC_RELAXED));
+}
+
+/* Completes a popped request: bookkeeping common to both layouts. */
+void vq_req_done(struct vdev_queue *q, struct vdev_req *req);
+/* Marks the device-writable part of @req dirty (@written bytes). */
+void vq_log_req(struct vdev_queue *q, const struct vdev_req *req,
+		uint32_t written);
+/* Records a popped request (slot, epoch, counters). */
+void vq_req_start(struct vdev_queue *q, struct vdev_req *req,
+		  const struct vq_walk *w);
+
+/* Layout-specific parts. */
+int vq_split_map(struct vdev_queue *q);
+int vq_split_pop(struct vdev_queue *q, struct vdev_req *req);
+int vq_split_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req);
+void vq_split_push(struct vdev_queue *q, struct vdev_req *req,
+		   uint32_t written, bool publish);
+void vq_split_publish(struct vdev_queue *q);
+bool vq_split_need_notify(struct vdev_queue *q);
+void vq_split_kicks(struct vdev_queue *q, bool on);
+bool vq_split_has_avail(struct vdev_queue *q);
+
+int vq_packed_map(struct vdev_queue *q);
+int vq_packed_pop(struct vdev_queue *q, struct vdev_req *req);
+int vq_packed_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req);
+void vq_packed_push(struct vdev_queue *q, struct vdev_req *req,
+		    uint32_t written);
+bool vq_packed_need_notify(struct vdev_queue *q);
+void vq_packed_kicks(struct vdev_queue *q, bool on);
+bool vq_packed_has_avail(struct vdev_queue *q);
+uint16_t vq_packed_lin(const struct vdev_queue *q, uint16_t pos, bool wrap);
+
+#endif /* VQ_QUEUE_INTERNAL_H */

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Split virtqueue (virtio 1.2, 2.7), device side.
+ *
+ * Ordering: avail->idx is loaded with acquire before the ring entries and
+ * descriptors it covers are read; used elements are written before used->idx
+ * is stored with release; notify puts a full fence between the used->idx
+ * store and the read of used_event / avail->flags (queue.c).
+ */
+#include <errno.h>
+
+#include "queue/queue_internal.h"
+
+static vdev_le16 *used_event(struct vdev_queue *q)
+{
+	return &q->avail->ring[q->size];
+}
+
+static vdev_le16 *avail_event(struct vdev_queue *q)
+{
+	return (vdev_le16 *)&q->used->ring[q->size];
+}
+
+int vq_split_map(struct vdev_queue *q)
+{
+	const struct vdev_queue_config *c = &q->cfg;
+	void *d = vq_mem_ptr(q->t, c->desc_addr, vdev_split_desc_size(c->size));
+	void *a = vq_mem_ptr(q->t, c->driver_addr,
+			     vdev_split_avail_size(c->size));
+	void *u = vq_mem_ptr(q->t, c->device_addr,
+			     vdev_split_used_size(c->size));
+
+	if (!d || !a || !u)
+		return -EFAULT;
+	q->desc = d;
+	q->avail = a;
+	q->used = u;
+	return 0;
+}
+
+/* The one place a split chain is walked and validated. */
+static int walk(struct vdev_queue *q, uint16_t head, struct vdev_req *req,
+		struct vq_walk *w)
+{
+	const struct vdev_vring_desc *tab = q->desc;
+	uint32_t n = q->size;
+	bool in_table = false;
+	uint16_t i = head;
+
+	vq_walk_init(w, req);
+	if (head >= q->size)
+		return vq_fail(q, "head index out of range");
+	for (;;) {
+		const struct vdev_vring_desc *d = &tab[i];
+		uint64_t addr = vdev_le64_to_cpu(VQ_READ(d->addr));
+		uint32_t len = vdev_le32_to_cpu(VQ_READ(d->len));
+		uint16_t flags = vdev_le16_to_cpu(VQ_READ(d->flags));
+		uint16_t next = vdev_le16_to_cpu(VQ_READ(d->next));
+		int ret;
+
+		if (flags & VDEV_DESC_F_INDIRECT) {
+			tab = vq_indirect_table(q, addr, len, flags, in_table);
+			if (!tab)
+				return -EIO;
+			n = len / 16;
+			i = 0;
+			in_table = true;
+			continue;
+		}
+		ret = vq_walk_buf(q, w, addr, len, flags & VDEV_DESC_F_WRITE);
+		if (ret)
+			return ret;
+		if (!(flags & VDEV_DESC_F_NEXT))
+			return 0;
+		if (next >= n)
+			return vq_fail(q, "next index out of range");
+		i = next;
+	}
+}
+
+static void log_used(struct vdev_queue *q, uint64_t off, uint64_t len)
+{
+	vdev_mem_log_write(q->t, q->cfg.device_addr + off, len);
+}
+
+void vq_split_publish(struct vdev_queue *q)
+{
+	vq_store_release16(&q->used->idx, q->used_idx);
+	if (__builtin_expect(q->t->log != NULL, 0))
+		log_used(q, 2, 2);
+}
+
+void vq_split_push(struct vdev_queue *q, struct vdev_req *req,
+		   uint32_t written, bool publish)
+{
+	uint16_t slot = q->used_idx & q->mask;
+	struct vdev_vring_used_elem *e = &q->used->ring[slot];
+
+	e->id = vdev_cpu_to_le32(req->id);
+	e->len = vdev_cpu_to_le32(written);
+	q->used_idx++;
+	if (__builtin_expect(q->t->log != NULL, 0))
+		log_used(q, 4 + 8ull * slot, 8);
+	if (publish)
+		vq_split_publish(q);
+}
+
+/* A chain with more buffers than the caller has iovecs goes straight back
+ * with nothing written; the queue carries on. */
+static int finish(struct vdev_queue *q, struct vdev_req *req,
+		  const struct vq_walk *w)
+{
+	vq_req_start(q, req, w);
+	if (__builtin_expect(!w->overflow, 1))
+		return 0;
+	vq_split_push(q, req, 0, true);
+	q->inflight--;
+	q->pending++;
+	vq_req_done(q, req);
+	return -EMSGSIZE;
+}
+
+int vq_split_pop(struct vdev_queue *q, struct vdev_req *req)
+{
+	uint16_t idx = q->last_avail, head;
+	struct vq_walk w;
+	int ret;
+
+	if (idx == q->shadow_avail) {
+		uint16_t a = vq_load_acquire16(&q->avail->idx);
+
+		if ((uint16_t)(a - idx) > q->size)
+			return vq_fail(q, "avail index moved past the queue size");
+		q->shadow_avail = a;
+		if (a == idx)
+			return -EAGAIN;
+	}
+	head = vq_load16(&q->avail->ring[idx & q->mask]);
+	ret = walk(q, head, req, &w);
+	if (ret)
+		return ret;
+	q->last_avail = idx + 1;
+	if (q->event_idx && q->kicks_enabled)
+		vq_store16(avail_event(q), q->last_avail);
+	req->id = head;
+	req->ndesc = (uint16_t)w.count;
+	return finish(q, req, &w);
+}
+
+int vq_split_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req)
+{
+	struct vq_walk w;
+	int ret = walk(q, id, req, &w);
+
+	if (ret)
+		return ret;
+	req->id = id;
+	req->ndesc = (uint16_t)w.count;
+	return finish(q, req, &w);
+}
+
+bool vq_split_need_notify(struct vdev_queue *q)
+{
+	uint16_t old = q->signalled, cur = q->used_idx;
+	bool valid = q->signalled_valid;
+
+	q->signalled = cur;
+	q->signalled_valid = true;
+	if (q->event_idx)
+		return !valid || q->pending >= 0x10000u ||
+		       vdev_need_event(vq_load16(used_event(q)), cur, old);
+	return !(vq_load16(&q->avail->flags) & VDEV_AVAIL_F_NO_INTERRUPT);
+}
+
+void vq_split_kicks(struct vdev_queue *q, bool on)
+{
+	if (q->event_idx) {
+		/* Off: avail_event simply stops moving. */
+		if (on)
+			vq_store16(avail_event(q), q->last_avail);
+		return;
+	}
+	vq_store16(&q->used->flags, on ? 0 : VDEV_USED_F_NO_NOTIFY);
+}
+
+bool vq_split_has_avail(struct vdev_queue *q)
+{
+	return q->shadow_avail != q->last_avail ||
+	       vq_load_acquire16(&q->avail->idx) != q->last_avail;
+}

@@ -1,0 +1,709 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Queue tests that hold for both ring layouts. A test program defines
+ * LAYOUT (SPLIT or PACKED) and includes this file; VQ_RING_TESTS lists the
+ * tests for cmocka.
+ */
+#ifndef VQ_RING_TESTS_H
+#define VQ_RING_TESTS_H
+
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vq_harness.h"
+
+static void t_pop_push(void **state)
+{
+	struct h h;
+	int tok;
+	uint8_t *in;
+
+	(void)state;
+	h_setup(&h, 8, LAYOUT);
+	assert_int_equal(vdev_queue_pop(h.q, &h.req), -EAGAIN);
+	assert_false(vdev_queue_has_avail(h.q));
+	h_add(&h, 1, 1, 100, &tok, 0);
+	assert_true(vdev_queue_has_avail(h.q));
+	h_pop(&h);
+	assert_int_equal(h.req.nout, 1);
+	assert_int_equal(h.req.nin, 1);
+	assert_ptr_equal(h.req.out, h.iov);
+	assert_ptr_equal(h.req.in, h.iov + 1);
+	assert_int_equal(h.req.out_bytes, 100);
+	assert_int_equal(h.req.in_bytes, 100);
+	assert_int_equal(((uint8_t *)h.iov[0].iov_base)[99], 0x10);
+	in = h.iov[1].iov_base;
+	assert_int_equal(in[0], 0x11);
+	memset(in, 0xab, 100);
+	assert_int_equal(vdev_queue_inflight(h.q), 1);
+	assert_int_equal(vdev_drv_ring_inflight(h.r), 1);
+	assert_int_equal(vdev_queue_push(h.q, &h.req, 60), 0);
+	assert_int_equal(vdev_queue_inflight(h.q), 0);
+	assert_int_equal(vdev_queue_notify(h.q), 1);
+	assert_int_equal(h.calls, 1);
+	/* Nothing new: no second interrupt. */
+	assert_int_equal(vdev_queue_notify(h.q), 0);
+	h_used(&h, &tok, 60);
+	assert_int_equal(vdev_drv_ring_inflight(h.r), 0);
+	assert_int_equal(vdev_queue_pop(h.q, &h.req), -EAGAIN);
+	h_teardown(&h);
+}
+
+/* Wrap both rings several times with chains of varying length. */
+static void t_wrap(void **state)
+{
+	struct h h;
+	static int toks[4];
+
+	(void)state;
+	h_setup(&h, 4, LAYOUT);
+	for (unsigned round = 0; round < 200; round++) {
+		unsigned n = 1 + round % 3;
+
+		h_add(&h, n - 1, 1, 8, &toks[round % 4], 0);
+		h_pop(&h);
+		assert_int_equal(h.req.nout + h.req.nin, n);
+		assert_int_equal(vdev_queue_push(h.q, &h.req, 8), 0);
+		h_used(&h, &toks[round % 4], 8);
+		vdev_queue_new_round(h.q);
+	}
+	h_teardown(&h);
+}
+
+static void t_batch(void **state)
+{
+	struct h h;
+	struct vdev_req reqs[32], *rp[32];
+	struct iovec iovs[32][4];
+	uint32_t written[32];
+	static int toks[32];
+
+	(void)state;
+	h_setup(&h, 64, LAYOUT);
+	for (unsigned i = 0; i < 32; i++) {
+		h_add(&h, 1, 1, 16, &toks[i], 0);
+		h_init_req(&reqs[i], iovs[i], 4);
+		rp[i] = &reqs[i];
+		written[i] = i % 17;
+	}
+	assert_int_equal(vdev_queue_pop_batch(h.q, rp, 32), 32);
+	assert_int_equal(vdev_queue_pop_batch(h.q, rp, 32), -EAGAIN);
+	assert_int_equal(vdev_queue_push_batch(h.q, rp, written, 32), 0);
+	assert_int_equal(vdev_queue_notify(h.q), 1);
+	assert_int_equal(h.calls, 1);
+	for (unsigned i = 0; i < 32; i++)
+		h_used(&h, &toks[i], i % 17 > 16 ? 16 : i % 17);
+	h_teardown(&h);
+}
+
+static void t_indirect(void **state)
+{
+	struct h h;
+	int tok;
+
+	(void)state;
+	h_setup(&h, 4, LAYOUT | F_IND);
+	/* Descriptors count across tables: 5 buffers > queue size 4. */
+	h_add(&h, 2, 3, 32, &tok, VDEV_DRV_F_INDIRECT);
+	assert_int_equal(vdev_queue_pop(h.q, &h.req), -EIO);
+	h_teardown(&h);
+	h_setup(&h, 8, LAYOUT | F_IND);
+	h_add(&h, 2, 3, 32, &tok, VDEV_DRV_F_INDIRECT);
+	h_pop(&h);
+	assert_int_equal(h.req.nout, 2);
+	assert_int_equal(h.req.nin, 3);
+	assert_int_equal(h.req.out_bytes, 64);
+	assert_int_equal(h.req.in_bytes, 96);
+	assert_int_equal(((uint8_t *)h.iov[1].iov_base)[0], 0x11);
+	assert_int_equal(((uint8_t *)h.iov[4].iov_base)[31], 0x14);
+	assert_int_equal(vdev_queue_push(h.q, &h.req, 96), 0);
+	h_used(&h, &tok, 96);
+	/* Indirect chains use one ring entry each: more buffers than the
+	 * ring has free entries. */
+	for (unsigned i = 0; i < 8; i++)
+		h_add(&h, 1, 3, 8, &tok, VDEV_DRV_F_INDIRECT);
+	for (unsigned i = 0; i < 8; i++) {
+		h_pop(&h);
+		assert_int_equal(h.req.nout + h.req.nin, 4);
+		assert_int_equal(vdev_queue_push(h.q, &h.req, 0), 0);
+	}
+	for (unsigned i = 0; i < 8; i++)
+		h_used(&h, &tok, 0);
+	h_teardown(&h);
+}
+
+static void t_emsgsize(void **state)
+{
+	struct h h;
+	struct iovec iov[2];
+	int a, b;
+
+	(void)state;
+	h_setup(&h, 8, LAYOUT);
+	h_add(&h, 2, 2, 8, &a, 0);
+	h_add(&h, 1, 1, 8, &b, 0);
+	h_init_req(&h.req, iov, 2);
+	assert_int_equal(vdev_queue_pop(h.q, &h.req), -EMSGSIZE);
+	assert_false(vdev_queue_broken(h.q));
+	assert_int_equal(vdev_queue_inflight(h.q), 0);
+	h_used(&h, &a, 0);
+	h_init_req(&h.req, iov, 2);
+	assert_int_equal(vdev_queue_pop(h.q, &h.req), 0);
+	assert_int_equal(vdev_queue_push(h.q, &h.req, 3), 0);
+	h_used(&h, &b, 3);
+	h_teardown(&h);
+}
+
+static void t_budget(void **state)
+{
+	struct h h;
+	int tok;
+
+	(void)state;
+	h_setup(&h, 16, LAYOUT);
+	vdev_queue_set_budget(h.q, 3);
+	for (unsigned i = 0; i < 5; i++)
+		h_add(&h, 1, 0, 4, &tok, 0);
+	for (unsigned i = 0; i < 3; i++) {
+		h_pop(&h);
+		vdev_queue_push(h.q, &h.req, 0);
+	}
+	assert_true(vdev_queue_budget_spent(h.q));
+	assert_int_equal(vdev_queue_pop(h.q, &h.req), -EBUSY);
+	vdev_queue_new_round(h.q);
+	assert_false(vdev_queue_budget_spent(h.q));
+	h_pop(&h);
+	vdev_queue_push(h.q, &h.req, 0);
+	vdev_queue_set_budget(h.q, 0);
+	h_pop(&h);
+	vdev_queue_push(h.q, &h.req, 0);
+	assert_false(vdev_queue_budget_spent(h.q));
+	assert_int_equal(vdev_queue_pop(h.q, &h.req), -EAGAIN);
+	h_teardown(&h);
+}
+
+static void t_default_budget(void **state)
+{
+	struct h h;
+	int tok;
+	unsigned n = 0;
+
+	(void)state;
+	h_setup(&h, 512, LAYOUT);
+	for (unsigned i = 0; i < 300; i++)
+		h_add(&h, 1, 0, 4, &tok, 0);
+	while (vdev_queue_pop(h.q, &h.req) == 0) {
+		n++;
+		vdev_queue_push(h.q, &h.req, 0);
+		h_init_req(&h.req, h.iov, H_NIOV);
+	}
+	assert_int_equal(n, 256);
+	assert_int_equal(vdev_queue_pop(h.q, &h.req), -EBUSY);
+	h_teardown(&h);
+}
+
+static void t_written_clamped(void **state)
+{
+	struct h h;
+	int tok;
+
+	(void)state;
+	h_setup(&h, 8, LAYOUT);
+	h_add(&h, 1, 2, 10, &tok, 0);
+	h_pop(&h);
+	assert_int_equal(vdev_queue_push(h.q, &h.req, 1000), 0);
+	h_used(&h, &tok, 20);
+	h_teardown(&h);
+}
+
+static void t_bad_push(void **state)
+{
+	struct h h;
+	struct vdev_req other;
+	int tok;
+
+	(void)state;
+	h_setup(&h, 8, LAYOUT);
+	h_init_req(&other, h.iov, 4);
+	assert_int_equal(vdev_queue_push(h.q, &other, 0), -EINVAL);
+	h_add(&h, 1, 0, 10, &tok, 0);
+	h_pop(&h);
+	assert_int_equal(vdev_queue_push(h.q, &h.req, 0), 0);
+	assert_int_equal(vdev_queue_push(h.q, &h.req, 0), -EINVAL);
+	h_teardown(&h);
+}
+
+/* Interrupt suppression without EVENT_IDX: the driver's flag. */
+static void t_irq_flags(void **state)
+{
+	struct h h;
+	int tok;
+
+	(void)state;
+	h_setup(&h, 8, LAYOUT);
+	vdev_drv_ring_want_interrupts(h.r, false);
+	h_add(&h, 1, 0, 4, &tok, 0);
+	h_pop(&h);
+	vdev_queue_push(h.q, &h.req, 0);
+	assert_int_equal(vdev_queue_notify(h.q), 0);
+	assert_int_equal(h.calls, 0);
+	vdev_drv_ring_want_interrupts(h.r, true);
+	h_add(&h, 1, 0, 4, &tok, 0);
+	h_pop(&h);
+	vdev_queue_push(h.q, &h.req, 0);
+	assert_int_equal(vdev_queue_notify(h.q), 1);
+	assert_int_equal(h.calls, 1);
+	h_teardown(&h);
+}
+
+/* With EVENT_IDX: one interrupt until the driver caught up. */
+static void t_irq_event_idx(void **state)
+{
+	struct h h;
+	int tok;
+
+	(void)state;
+	h_setup(&h, 8, LAYOUT | F_EVT);
+	vdev_drv_ring_want_interrupts(h.r, true);
+	for (unsigned i = 0; i < 3; i++)
+		h_add(&h, 1, 0, 4, &tok, 0);
+	h_pop(&h);
+	vdev_queue_push(h.q, &h.req, 0);
+	assert_int_equal(vdev_queue_notify(h.q), 1);
+	/* The driver has not looked yet: no second interrupt. */
+	h_pop(&h);
+	vdev_queue_push(h.q, &h.req, 0);
+	assert_int_equal(vdev_queue_notify(h.q), 0);
+	h_used(&h, &tok, 0);
+	h_used(&h, &tok, 0);
+	/* Caught up: the next completion interrupts again. */
+	h_pop(&h);
+	vdev_queue_push(h.q, &h.req, 0);
+	assert_int_equal(vdev_queue_notify(h.q), 1);
+	h_used(&h, &tok, 0);
+	/* Interrupts off. */
+	vdev_drv_ring_want_interrupts(h.r, false);
+	h_add(&h, 1, 0, 4, &tok, 0);
+	h_pop(&h);
+	vdev_queue_push(h.q, &h.req, 0);
+	assert_int_equal(vdev_queue_notify(h.q), 0);
+	assert_int_equal(h.calls, 2);
+	h_teardown(&h);
+}
+
+static void kicks(uint64_t features)
+{
+	struct h h;
+	int tok;
+
+	h_setup(&h, 8, LAYOUT | features);
+	h_add(&h, 1, 0, 4, &tok, 0);
+	assert_true(vdev_drv_ring_needs_kick(h.r));
+	vdev_queue_disable_kicks(h.q);
+	h_add(&h, 1, 0, 4, &tok, 0);
+	assert_false(vdev_drv_ring_needs_kick(h.r));
+	/* Buffers arrived while kicks were off: drain again. */
+	assert_true(vdev_queue_enable_kicks(h.q));
+	h_pop(&h);
+	vdev_queue_push(h.q, &h.req, 0);
+	h_pop(&h);
+	vdev_queue_push(h.q, &h.req, 0);
+	assert_false(vdev_queue_enable_kicks(h.q));
+	h_add(&h, 1, 0, 4, &tok, 0);
+	assert_true(vdev_drv_ring_needs_kick(h.r));
+	if (features & F_EVT) {
+		/* The device has not caught up with the first: no kick. */
+		h_add(&h, 1, 0, 4, &tok, 0);
+		assert_false(vdev_drv_ring_needs_kick(h.r));
+	}
+	h_teardown(&h);
+}
+
+static void t_kicks(void **state)
+{
+	(void)state;
+	kicks(0);
+	kicks(F_EVT);
+}
+
+static void t_in_order(void **state)
+{
+	struct h h;
+	struct vdev_req reqs[4], *rp[4];
+	struct iovec iovs[4][4];
+	static int toks[4];
+
+	(void)state;
+	h_setup(&h, 8, LAYOUT | F_INORDER | F_IND);
+	for (unsigned round = 0; round < 5; round++) {
+		for (unsigned i = 0; i < 4; i++) {
+			h_add(&h, 1, 1, 8, &toks[i],
+			      i == 2 ? VDEV_DRV_F_INDIRECT : 0);
+			h_init_req(&reqs[i], iovs[i], 4);
+			rp[i] = &reqs[i];
+		}
+		assert_int_equal(vdev_queue_pop_batch(h.q, rp, 4), 4);
+		for (unsigned i = 0; i < 4; i++)
+			assert_int_equal(vdev_queue_push(h.q, rp[i], i), 0);
+		for (unsigned i = 0; i < 4; i++)
+			h_used(&h, &toks[i], i);
+	}
+	h_teardown(&h);
+}
+
+static void t_state(void **state)
+{
+	struct h h;
+	struct vdev_queue_state st;
+	struct vdev_queue_config cfg;
+	struct vdev_queue *q2;
+	static int toks[8];
+
+	(void)state;
+	h_setup(&h, 4, LAYOUT);
+	/* Move the ring past a wrap, leave one chain available. */
+	for (unsigned i = 0; i < 5; i++) {
+		h_add(&h, 1, 0, 4, &toks[i], 0);
+		h_pop(&h);
+		vdev_queue_push(h.q, &h.req, 1);
+		h_used(&h, &toks[i], 0);
+	}
+	h_add(&h, 0, 1, 4, &toks[5], 0);
+	assert_int_equal(vdev_queue_get_state(h.q, &st), 0);
+	assert_int_equal(st.avail_idx, LAYOUT ? 1 : 5);
+	assert_int_equal(st.used_idx, LAYOUT ? 1 : 5);
+	if (LAYOUT) {
+		assert_false(st.avail_wrap);
+		assert_false(st.used_wrap);
+	}
+	/* A second device queue takes over where the first stopped. */
+	q2 = vdev_queue_new(vdev_drv_mem_map(h.m), 0);
+	vdev_drv_ring_queue_config(h.r, &cfg);
+	assert_int_equal(vdev_queue_configure(q2, &cfg), 0);
+	assert_int_equal(vdev_queue_set_state(q2, &st), 0);
+	h_init_req(&h.req, h.iov, H_NIOV);
+	assert_int_equal(vdev_queue_pop(q2, &h.req), 0);
+	assert_int_equal(h.req.in_bytes, 4);
+	assert_int_equal(vdev_queue_set_state(q2, &st), -EBUSY);
+	assert_int_equal(vdev_queue_push(q2, &h.req, 4), 0);
+	h_used(&h, &toks[5], 4);
+	if (LAYOUT) {
+		st.avail_idx = 4;
+		assert_int_equal(vdev_queue_set_state(q2, &st), -EINVAL);
+	}
+	vdev_queue_free(q2);
+	h_teardown(&h);
+}
+
+static void t_reset(void **state)
+{
+	struct h h;
+	struct vdev_queue_config cfg;
+	int tok;
+
+	(void)state;
+	h_setup(&h, 8, LAYOUT);
+	h_add(&h, 1, 1, 8, &tok, 0);
+	h_pop(&h);
+	vdev_queue_reset(h.q);
+	assert_false(vdev_queue_ready(h.q));
+	assert_int_equal(vdev_queue_inflight(h.q), 0);
+	/* The iovecs stay readable. */
+	assert_int_equal(((uint8_t *)h.iov[0].iov_base)[0], 0x10);
+	assert_int_equal(vdev_queue_pop(h.q, &h.req), -EAGAIN);
+	vdev_drv_ring_queue_config(h.r, &cfg);
+	assert_int_equal(vdev_queue_configure(h.q, &cfg), 0);
+	assert_int_equal(vdev_queue_push(h.q, &h.req, 8), -ESTALE);
+	assert_int_equal(vdev_queue_push(h.q, &h.req, 8), -EINVAL);
+	h_assert_no_used(&h);
+	h_teardown(&h);
+}
+
+static void t_pop_id(void **state)
+{
+	struct h h;
+	struct vdev_req again;
+	struct iovec iov[8];
+	int a, b;
+
+	(void)state;
+	h_setup(&h, 8, LAYOUT);
+	h_add(&h, 1, 1, 8, &a, 0);
+	h_add(&h, 2, 1, 8, &b, 0);
+	h_pop(&h);
+	h_pop(&h);
+	h_init_req(&again, iov, 8);
+	assert_int_equal(vdev_queue_pop_id(h.q, h.req.id, &again), 0);
+	assert_int_equal(again.id, h.req.id);
+	assert_int_equal(again.nout, 2);
+	assert_ptr_equal(again.iov[1].iov_base, h.iov[1].iov_base);
+	assert_int_equal(vdev_queue_inflight(h.q), 3);
+	assert_int_equal(vdev_queue_push(h.q, &again, 8), 0);
+	h_teardown(&h);
+}
+
+static void t_call_fd(void **state)
+{
+	struct h h;
+	uint64_t v = 0;
+	int fd = eventfd(0, EFD_NONBLOCK), tok;
+
+	(void)state;
+	assert_true(fd >= 0);
+	h_setup(&h, 8, LAYOUT);
+	vdev_queue_set_call_fn(h.q, NULL, NULL);
+	vdev_queue_set_call_fd(h.q, fd);
+	h_add(&h, 1, 0, 8, &tok, 0);
+	h_pop(&h);
+	vdev_queue_push(h.q, &h.req, 0);
+	assert_int_equal(vdev_queue_notify(h.q), 1);
+	assert_int_equal(read(fd, &v, 8), 8);
+	assert_int_equal(v, 1);
+	close(fd);
+	h_teardown(&h);
+}
+
+static void t_configure_errors(void **state)
+{
+	struct h h;
+	struct vdev_queue_config cfg, bad;
+	int tok;
+
+	(void)state;
+	h_setup(&h, 8, LAYOUT);
+	vdev_drv_ring_queue_config(h.r, &cfg);
+	bad = cfg;
+	bad.size = 0;
+	assert_int_equal(vdev_queue_configure(h.q, &bad), -EINVAL);
+	bad.size = 32769;
+	assert_int_equal(vdev_queue_configure(h.q, &bad), -EINVAL);
+	bad = cfg;
+	bad.size = 6;
+	assert_int_equal(vdev_queue_configure(h.q, &bad), LAYOUT ? 0 : -EINVAL);
+	bad = cfg;
+	bad.desc_addr += 8;
+	assert_int_equal(vdev_queue_configure(h.q, &bad), -EINVAL);
+	bad = cfg;
+	bad.driver_addr += LAYOUT ? 2 : 1;
+	assert_int_equal(vdev_queue_configure(h.q, &bad), -EINVAL);
+	bad = cfg;
+	bad.device_addr += 2;
+	assert_int_equal(vdev_queue_configure(h.q, &bad), -EINVAL);
+	bad = cfg;
+	bad.desc_addr = H_BASE + H_RAM - 16;
+	assert_int_equal(vdev_queue_configure(h.q, &bad), -EFAULT);
+	bad = cfg;
+	bad.device_addr = H_BASE + H_RAM;
+	assert_int_equal(vdev_queue_configure(h.q, &bad), -EFAULT);
+	assert_int_equal(vdev_queue_configure(h.q, &cfg), 0);
+	h_add(&h, 1, 0, 8, &tok, 0);
+	h_pop(&h);
+	assert_int_equal(vdev_queue_configure(h.q, &cfg), -EBUSY);
+	assert_int_equal(vdev_queue_set_mem(h.q, NULL), -EBUSY);
+	vdev_queue_push(h.q, &h.req, 0);
+	assert_int_equal(vdev_queue_configure(h.q, &cfg), 0);
+	assert_true(vdev_queue_ready(h.q));
+	assert_int_equal(vdev_queue_index(h.q), 0);
+	vdev_queue_notification_data(h.q, 0x12345678);
+	h_teardown(&h);
+}
+
+/* Zero-length buffers are legal; they produce no iovec. */
+static void t_zero_len(void **state)
+{
+	struct h h;
+	struct vdev_drv_seg segs[3];
+	int tok;
+
+	(void)state;
+	h_setup(&h, 8, LAYOUT);
+	segs[0] = (struct vdev_drv_seg){ h_buf(&h, 8, 1), 0 };
+	segs[1] = (struct vdev_drv_seg){ h_buf(&h, 8, 2), 8 };
+	segs[2] = (struct vdev_drv_seg){ H_BASE + H_RAM, 0 };
+	assert_int_equal(vdev_drv_ring_add(h.r, segs, 2, 1, &tok, 0), 0);
+	h_pop(&h);
+	assert_int_equal(h.req.nout, 1);
+	assert_int_equal(h.req.nin, 0);
+	assert_int_equal(h.req.out_bytes, 8);
+	assert_int_equal(h.req.in_bytes, 0);
+	vdev_queue_push(h.q, &h.req, 5);
+	h_used(&h, &tok, 0);
+	h_teardown(&h);
+}
+
+/* A buffer that ends on the last byte of guest RAM; one that crosses the
+ * boundary of two adjacent regions. */
+static void t_edges(void **state)
+{
+	struct h h;
+	struct vdev_drv_seg seg;
+	int tok;
+
+	(void)state;
+	h_setup_mem(&h, 8, LAYOUT, H_RAM, 2);
+	seg = (struct vdev_drv_seg){ H_BASE + H_RAM - 100, 100 };
+	assert_int_equal(vdev_drv_ring_add(h.r, &seg, 1, 0, &tok, 0), 0);
+	h_pop(&h);
+	assert_int_equal(h.req.nout, 1);
+	assert_int_equal(h.iov[0].iov_len, 100);
+	vdev_queue_push(h.q, &h.req, 0);
+	seg = (struct vdev_drv_seg){ H_BASE + H_RAM / 2 - 10, 30 };
+	assert_int_equal(vdev_drv_ring_add(h.r, &seg, 0, 1, &tok, 0), 0);
+	h_pop(&h);
+	assert_int_equal(h.req.nin, 2);
+	assert_int_equal(h.iov[0].iov_len, 10);
+	assert_int_equal(h.iov[1].iov_len, 20);
+	assert_int_equal(h.req.in_bytes, 30);
+	memset(h.iov[0].iov_base, 0x5a, 10);
+	memset(h.iov[1].iov_base, 0x5b, 20);
+	assert_int_equal(*(uint8_t *)vdev_drv_mem_host(h.m, seg.gpa + 9), 0x5a);
+	assert_int_equal(*(uint8_t *)vdev_drv_mem_host(h.m, seg.gpa + 10),
+			 0x5b);
+	vdev_queue_push(h.q, &h.req, 30);
+	h_used(&h, &tok, 0);
+	h_used(&h, &tok, 30);
+	h_teardown(&h);
+}
+
+/* The memory table changes with a request in flight: its iovecs stay
+ * valid, the old snapshot goes when the request is pushed. */
+static void t_mem_replace_inflight(void **state)
+{
+	struct h h;
+	struct vdev_req r2;
+	struct iovec iov2[4];
+	struct vdev_mem_region reg = {
+		.guest_addr = H_BASE, .size = H_RAM, .fd_offset = 0,
+	};
+	struct vdev_mem_table *old;
+	int a, b;
+
+	(void)state;
+	h_setup(&h, 8, LAYOUT);
+	reg.fd = vdev_drv_mem_fd(h.m);
+	h_add(&h, 1, 1, 64, &a, 0);
+	h_add(&h, 1, 1, 64, &b, 0);
+	h_pop(&h);
+	old = h.q->slots[h.q->cur].t;
+	assert_int_equal(vdev_mem_replace(vdev_drv_mem_map(h.m), &reg, 1), 0);
+	h_init_req(&r2, iov2, 4);
+	assert_int_equal(vdev_queue_pop(h.q, &r2), 0);
+	assert_ptr_not_equal(h.q->slots[h.q->cur].t, old);
+	assert_ptr_not_equal(r2.iov[0].iov_base, h.iov[0].iov_base);
+	/* Still mapped: the queue holds the old snapshot. */
+	memset(h.iov[1].iov_base, 0x77, 64);
+	assert_int_equal(*(uint8_t *)r2.iov[0].iov_base, 0x10);
+	assert_int_equal(vdev_queue_push(h.q, &h.req, 64), 0);
+	for (unsigned i = 0; i < VQ_SLOTS; i++)
+		assert_ptr_not_equal(h.q->slots[i].t, old);
+	assert_int_equal(vdev_queue_push(h.q, &r2, 0), 0);
+	h_used(&h, &a, 64);
+	h_used(&h, &b, 0);
+	h_teardown(&h);
+}
+
+/* Snapshots all busy: pop waits instead of allocating. */
+static void t_mem_slots_full(void **state)
+{
+	struct h h;
+	struct vdev_req reqs[VQ_SLOTS + 1];
+	struct iovec iovs[VQ_SLOTS + 1][4];
+	struct vdev_mem_region reg = { .guest_addr = H_BASE, .size = H_RAM };
+	struct vdev_mem *map;
+	int tok;
+
+	(void)state;
+	h_setup(&h, 16, LAYOUT);
+	map = vdev_drv_mem_map(h.m);
+	reg.fd = vdev_drv_mem_fd(h.m);
+	for (unsigned i = 0; i <= VQ_SLOTS; i++)
+		h_add(&h, 1, 0, 8, &tok, 0);
+	for (unsigned i = 0; i < VQ_SLOTS; i++) {
+		h_init_req(&reqs[i], iovs[i], 4);
+		assert_int_equal(vdev_queue_pop(h.q, &reqs[i]), 0);
+		assert_int_equal(vdev_mem_replace(map, &reg, 1), 0);
+	}
+	h_init_req(&reqs[VQ_SLOTS], iovs[VQ_SLOTS], 4);
+	assert_int_equal(vdev_queue_pop(h.q, &reqs[VQ_SLOTS]), -EBUSY);
+	assert_int_equal(vdev_queue_push(h.q, &reqs[1], 0), 0);
+	assert_int_equal(vdev_queue_pop(h.q, &reqs[VQ_SLOTS]), 0);
+	for (unsigned i = 0; i <= VQ_SLOTS; i++)
+		if (i != 1)
+			assert_int_equal(vdev_queue_push(h.q, &reqs[i], 0), 0);
+	assert_int_equal(vdev_queue_inflight(h.q), 0);
+	h_teardown(&h);
+}
+
+/* The ring leaves guest memory: the queue breaks at the next pop. */
+static void t_mem_ring_removed(void **state)
+{
+	struct h h;
+	int tok;
+
+	(void)state;
+	h_setup(&h, 8, LAYOUT);
+	h_add(&h, 1, 0, 8, &tok, 0);
+	assert_int_equal(vdev_mem_replace(vdev_drv_mem_map(h.m), NULL, 0), 0);
+	assert_int_equal(vdev_queue_pop(h.q, &h.req), -EIO);
+	assert_true(vdev_queue_broken(h.q));
+	h_teardown(&h);
+}
+
+static void t_dirty_log(void **state)
+{
+	struct h h;
+	uint8_t log[(H_BASE + H_RAM) / 4096 / 8];
+	uint64_t gpa;
+	struct vdev_queue_config cfg;
+	int tok;
+
+	(void)state;
+	memset(log, 0, sizeof(log));
+	h_setup(&h, 8, LAYOUT);
+	vdev_drv_ring_queue_config(h.r, &cfg);
+	assert_int_equal(vdev_mem_set_dirty_log(vdev_drv_mem_map(h.m), log,
+						sizeof(log)), 0);
+	/* Writable buffer on its own pages, far from the ring. */
+	assert_non_null(vdev_drv_mem_alloc(h.m, 3 * 4096, 4096, &gpa));
+	h_add(&h, 1, 0, 8, &tok, 0);
+	{
+		struct vdev_drv_seg segs[2] = { { gpa, 4096 },
+						{ gpa + 4096, 8192 } };
+
+		assert_int_equal(vdev_drv_ring_add(h.r, segs, 0, 2, &tok, 0),
+				 0);
+	}
+	h_pop(&h);
+	vdev_queue_push(h.q, &h.req, 0);
+	h_pop(&h);
+	/* Only what was written is dirty. */
+	vdev_queue_push(h.q, &h.req, 4097);
+#define BIT(g) ((log[(g) / 4096 / 8] >> ((g) / 4096 % 8)) & 1)
+	assert_int_equal(BIT(gpa), 1);
+	assert_int_equal(BIT(gpa + 4096), 1);
+	assert_int_equal(BIT(gpa + 8192), 0);
+	assert_int_equal(BIT(LAYOUT ? cfg.desc_addr : cfg.device_addr), 1);
+#undef BIT
+	assert_int_equal(vdev_mem_set_dirty_log(vdev_drv_mem_map(h.m), NULL,
+						0), 0);
+	h_teardown(&h);
+}
+
+#define VQ_RING_TESTS                                                      \
+	cmocka_unit_test(t_pop_push), cmocka_unit_test(t_wrap),            \
+	cmocka_unit_test(t_batch), cmocka_unit_test(t_indirect),           \
+	cmocka_unit_test(t_emsgsize), cmocka_unit_test(t_budget),          \
+	cmocka_unit_test(t_default_budget),                                \
+	cmocka_unit_test(t_written_clamped), cmocka_unit_test(t_bad_push), \
+	cmocka_unit_test(t_irq_flags), cmocka_unit_test(t_irq_event_idx),  \
+	cmocka_unit_test(t_kicks), cmocka_unit_test(t_in_order),           \
+	cmocka_unit_test(t_state), cmocka_unit_test(t_reset),              \
+	cmocka_unit_test(t_pop_id), cmocka_unit_test(t_call_fd),           \
+	cmocka_unit_test(t_configure_errors),                              \
+	cmocka_unit_test(t_zero_len), cmocka_unit_test(t_edges),           \
+	cmocka_unit_test(t_mem_replace_inflight),                          \
+	cmocka_unit_test(t_mem_slots_full),                                \
+	cmocka_unit_test(t_mem_ring_removed), cmocka_unit_test(t_dirty_log)
+
+#endif /* VQ_RING_TESTS_H */
