@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The back-end request channel (SET_BACKEND_REQ_FD) and the two callbacks
+ * the core makes: a queue interrupt without a call fd becomes an in-band
+ * BACKEND_VRING_CALL, a config change becomes BACKEND_CONFIG_CHANGE_MSG
+ * (and, when the device needs a reset, a signal on every ring's err fd).
+ * Workers and the control thread share the channel under backend_lock.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <virtio/transport.h>
+
+#include "vhu_internal.h"
+
+int vhu_set_backend_req_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
+			   struct vhu_msg *r)
+{
+	int fd = vhu_msg_take_fd(m, 0);
+
+	pthread_mutex_lock(&vu->backend_lock);
+	if (vu->backend_fd >= 0)
+		close(vu->backend_fd);
+	vu->backend_fd = fd;
+	pthread_mutex_unlock(&vu->backend_lock);
+	return 0;
+}
+
+void vhu_backend_close(struct vdev_vhost_user *vu)
+{
+	pthread_mutex_lock(&vu->backend_lock);
+	if (vu->backend_fd >= 0)
+		close(vu->backend_fd);
+	vu->backend_fd = -1;
+	pthread_mutex_unlock(&vu->backend_lock);
+}
+
+/* backend_lock held. */
+static void backend_send(struct vdev_vhost_user *vu, struct vhu_msg *m)
+{
+	if (vu->backend_fd < 0)
+		return;
+	m->flags = VHU_VERSION;
+	m->nfds = 0;
+	vhu_capture_msg(vu, "backend", m, true);
+	if (vhu_msg_send(vu->backend_fd, m, NULL, 0) < 0) {
+		vdev_log(VDEV_LOG_WARN,
+			 "vhost-user: back-end channel failed; closing it");
+		close(vu->backend_fd);
+		vu->backend_fd = -1;
+	}
+}
+
+static void queue_interrupt(void *opaque, unsigned qidx)
+{
+	struct vdev_vhost_user *vu = opaque;
+	struct vhu_msg m;
+
+	if (!vhu_proto(vu, VDEV_VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS))
+		return;
+	memset(&m, 0, offsetof(struct vhu_msg, p) + sizeof(m.p.state));
+	m.request = VHU_BACKEND_VRING_CALL;
+	m.size = sizeof(m.p.state);
+	m.p.state.index = vdev_cpu_to_le32(qidx);
+	pthread_mutex_lock(&vu->backend_lock);
+	backend_send(vu, &m);
+	pthread_mutex_unlock(&vu->backend_lock);
+}
+
+static void config_interrupt(void *opaque)
+{
+	struct vdev_vhost_user *vu = opaque;
+	bool broken = vdev_get_status(vu->dev) &
+		      VDEV_STATUS_DEVICE_NEEDS_RESET;
+	struct vhu_msg m;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vu->backend_lock);
+	if (broken) {
+		for (unsigned i = 0; i < vu->nq; i++)
+			if (vu->rings[i].err_fd >= 0 &&
+			    write(vu->rings[i].err_fd, &one, sizeof(one)) < 0)
+				vdev_log(VDEV_LOG_WARN,
+					 "vhost-user: err fd of queue %u: %s",
+					 i, strerror(errno));
+	}
+	if (vhu_proto(vu, VDEV_VHOST_USER_PROTOCOL_F_CONFIG)) {
+		memset(&m, 0, offsetof(struct vhu_msg, p));
+		m.request = VHU_BACKEND_CONFIG_CHANGE_MSG;
+		m.size = 0;
+		backend_send(vu, &m);
+	}
+	pthread_mutex_unlock(&vu->backend_lock);
+}
+
+const struct vdev_transport_ops vhu_transport_ops = {
+	.queue_interrupt = queue_interrupt,
+	.config_interrupt = config_interrupt,
+};

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The shared inflight region (GET_INFLIGHT_FD, SET_INFLIGHT_FD) in the
+ * layouts of vhost-user.rst "Inflight I/O tracking": per queue a header
+ * and one descriptor-state entry per ring entry, each queue's part
+ * 64-byte aligned.
+ *
+ * The region is allocated, handed out, taken back and checked here. Filling
+ * it in needs the queue layer to report every pop and push (see the
+ * adapter's report: a tracking hook in include/virtio/queue.h), so
+ * PROTOCOL_F_INFLIGHT_SHMFD is not offered until that exists.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <virtio/spec.h>
+#include <virtio/transport.h>
+
+#include "vhu_internal.h"
+
+#define INFLIGHT_ALIGN 64u
+#define INFLIGHT_VERSION 1u
+
+size_t vhu_inflight_queue_size(uint16_t queue_size, bool packed)
+{
+	size_t n;
+
+	if (packed)
+		n = sizeof(struct vhu_inflight_packed) +
+		    (size_t)queue_size * sizeof(struct vhu_inflight_desc_packed);
+	else
+		n = sizeof(struct vhu_inflight_split) +
+		    (size_t)queue_size * sizeof(struct vhu_inflight_desc_split);
+	return (n + INFLIGHT_ALIGN - 1) & ~(size_t)(INFLIGHT_ALIGN - 1);
+}
+
+void vhu_inflight_unmap(struct vdev_vhost_user *vu)
+{
+	if (vu->inflight.base)
+		munmap(vu->inflight.base, vu->inflight.len);
+	memset(&vu->inflight, 0, sizeof(vu->inflight));
+}
+
+static bool is_packed(const struct vdev_vhost_user *vu)
+{
+	return vdev_driver_features(vu->dev) & VDEV_BIT(VDEV_F_RING_PACKED);
+}
+
+static int check_geometry(struct vdev_vhost_user *vu, uint16_t nq,
+			  uint16_t qs)
+{
+	if (nq == 0 || nq > vu->nq || qs == 0 ||
+	    qs > vdev_vq_max_size(vu->dev, 0))
+		return -EINVAL;
+	return 0;
+}
+
+static void init_region(void *base, uint16_t nq, uint16_t qs, bool packed)
+{
+	size_t per = vhu_inflight_queue_size(qs, packed);
+
+	for (uint16_t i = 0; i < nq; i++) {
+		uint8_t *q = (uint8_t *)base + (size_t)i * per;
+
+		if (packed) {
+			struct vhu_inflight_packed *p = (void *)q;
+
+			p->version = vdev_cpu_to_le16(INFLIGHT_VERSION);
+			p->desc_num = vdev_cpu_to_le16(qs);
+			p->used_wrap_counter = 1;
+			p->old_used_wrap_counter = 1;
+		} else {
+			struct vhu_inflight_split *s = (void *)q;
+
+			s->version = vdev_cpu_to_le16(INFLIGHT_VERSION);
+			s->desc_num = vdev_cpu_to_le16(qs);
+		}
+	}
+}
+
+int vhu_get_inflight_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
+			struct vhu_msg *r)
+{
+	uint16_t nq = vdev_le16_to_cpu(m->p.inflight.num_queues);
+	uint16_t qs = vdev_le16_to_cpu(m->p.inflight.queue_size);
+	bool packed = is_packed(vu);
+	size_t len;
+	void *base;
+	int fd, ret;
+
+	ret = check_geometry(vu, nq, qs);
+	if (ret)
+		return ret;
+	len = (size_t)nq * vhu_inflight_queue_size(qs, packed);
+	fd = memfd_create("vdev-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)len) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	init_region(base, nq, qs, packed);
+	vhu_inflight_unmap(vu);
+	vu->inflight = (struct vhu_inflight_map){ base, len, nq, qs, packed };
+	r->size = sizeof(struct vhu_inflight);
+	r->p.inflight.mmap_size = vdev_cpu_to_le64(len);
+	r->p.inflight.mmap_offset = 0;
+	r->p.inflight.num_queues = vdev_cpu_to_le16(nq);
+	r->p.inflight.queue_size = vdev_cpu_to_le16(qs);
+	r->fds[0] = fd; /* closed by the dispatcher after sending */
+	r->nfds = 1;
+	return 1;
+}
+
+int vhu_set_inflight_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
+			struct vhu_msg *r)
+{
+	uint64_t size = vdev_le64_to_cpu(m->p.inflight.mmap_size);
+	uint64_t off = vdev_le64_to_cpu(m->p.inflight.mmap_offset);
+	uint16_t nq = vdev_le16_to_cpu(m->p.inflight.num_queues);
+	uint16_t qs = vdev_le16_to_cpu(m->p.inflight.queue_size);
+	bool packed = is_packed(vu);
+	long page = sysconf(_SC_PAGESIZE);
+	struct stat st;
+	void *base;
+	int ret;
+
+	ret = check_geometry(vu, nq, qs);
+	if (ret)
+		return ret;
+	if (size < (uint64_t)nq * vhu_inflight_queue_size(qs, packed) ||
+	    off + size < off || (off & (uint64_t)(page - 1)))
+		return -EINVAL;
+	if (fstat(m->fds[0], &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size < off + size)
+		return -EINVAL;
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, m->fds[0],
+		    (off_t)off);
+	if (base == MAP_FAILED)
+		return -errno;
+	vhu_inflight_unmap(vu);
+	vu->inflight = (struct vhu_inflight_map){ base, size, nq, qs, packed };
+	return 0;
+}

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Guest memory (SET_MEM_TABLE, ADD/REM_MEM_REG, GET_MAX_MEM_SLOTS) and the
+ * dirty log (SET_LOG_BASE, SET_LOG_FD). The map itself (src/queue) checks
+ * guest ranges and publishes tables without racing the queue workers; this
+ * file checks what only vhost-user has (frontend addresses, fd offsets,
+ * the log size) and re-translates the rings afterwards.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <virtio/transport.h>
+
+#include "vhu_internal.h"
+
+/* Largest dirty log accepted: one bit per page of 2^48 bytes. */
+#define VHU_LOG_MAX (UINT64_C(1) << 33)
+
+static bool wraps(uint64_t a, uint64_t len)
+{
+	return len == 0 || a + len < a;
+}
+
+static int region_from_wire(const struct vhu_mem_region *w, int fd,
+			    struct vdev_mem_region *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->guest_addr = vdev_le64_to_cpu(w->guest_addr);
+	r->size = vdev_le64_to_cpu(w->size);
+	r->user_addr = vdev_le64_to_cpu(w->user_addr);
+	r->fd_offset = vdev_le64_to_cpu(w->mmap_offset);
+	r->fd = fd;
+	if (wraps(r->guest_addr, r->size) || wraps(r->user_addr, r->size) ||
+	    wraps(r->fd_offset, r->size) || fd < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b,
+			   uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+/* Two regions may not share guest or frontend addresses: either would
+ * make a translation ambiguous. */
+static int check_disjoint(const struct vdev_mem_region *r, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = i + 1; j < n; j++)
+			if (ranges_overlap(r[i].guest_addr, r[i].size,
+					   r[j].guest_addr, r[j].size) ||
+			    ranges_overlap(r[i].user_addr, r[i].size,
+					   r[j].user_addr, r[j].size))
+				return -EINVAL;
+	return 0;
+}
+
+int vhu_set_mem_table(struct vdev_vhost_user *vu, struct vhu_msg *m,
+		      struct vhu_msg *r)
+{
+	struct vdev_mem_region regs[VHU_MAX_FDS];
+	unsigned n = vdev_le32_to_cpu(m->p.mem.nregions);
+	int ret;
+
+	for (unsigned i = 0; i < n; i++) {
+		ret = region_from_wire(&m->p.mem.regions[i], m->fds[i],
+				       &regs[i]);
+		if (ret)
+			return ret;
+	}
+	ret = check_disjoint(regs, n);
+	if (ret)
+		return ret;
+	ret = vdev_mem_replace(vu->mem, regs, n);
+	if (ret)
+		return ret;
+	return vhu_rings_remap(vu);
+}
+
+int vhu_get_max_mem_slots(struct vdev_vhost_user *vu, struct vhu_msg *m,
+			  struct vhu_msg *r)
+{
+	vhu_reply_u64(r, VDEV_MEM_MAX_REGIONS);
+	return 1;
+}
+
+int vhu_add_mem_reg(struct vdev_vhost_user *vu, struct vhu_msg *m,
+		    struct vhu_msg *r)
+{
+	struct vdev_mem_region reg, old;
+	unsigned n = vdev_mem_count(vu->mem);
+	int ret;
+
+	ret = region_from_wire(&m->p.mem_reg.region, m->fds[0], &reg);
+	if (ret)
+		return ret;
+	for (unsigned i = 0; i < n; i++)
+		if (vdev_mem_region_get(vu->mem, i, &old) == 0 &&
+		    ranges_overlap(old.user_addr, old.size, reg.user_addr,
+				   reg.size))
+			return -EINVAL;
+	ret = vdev_mem_add(vu->mem, &reg);
+	if (ret)
+		return ret;
+	return vhu_rings_remap(vu);
+}
+
+int vhu_rem_mem_reg(struct vdev_vhost_user *vu, struct vhu_msg *m,
+		    struct vhu_msg *r)
+{
+	const struct vhu_mem_region *w = &m->p.mem_reg.region;
+	int ret;
+
+	ret = vdev_mem_remove(vu->mem, vdev_le64_to_cpu(w->guest_addr),
+			      vdev_le64_to_cpu(w->size));
+	if (ret)
+		return ret;
+	return vhu_rings_remap(vu);
+}
+
+void vhu_log_unmap(struct vdev_vhost_user *vu)
+{
+	vdev_mem_set_dirty_log(vu->mem, NULL, 0);
+	if (vu->log_map)
+		munmap(vu->log_map, vu->log_map_len);
+	vu->log_map = NULL;
+	vu->log_map_len = 0;
+}
+
+int vhu_set_log_base(struct vdev_vhost_user *vu, struct vhu_msg *m,
+		     struct vhu_msg *r)
+{
+	uint64_t size = vdev_le64_to_cpu(m->p.log.mmap_size);
+	uint64_t off = vdev_le64_to_cpu(m->p.log.mmap_offset);
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t skew = off & (uint64_t)(page - 1);
+	void *old = vu->log_map, *map;
+	size_t old_len = vu->log_map_len;
+	struct stat st;
+	bool halted[vu->nq];
+	int ret;
+
+	if (wraps(off, size) || size > VHU_LOG_MAX)
+		return -EINVAL;
+	/* Mapping past the end of the file would fault on first use. */
+	if (fstat(m->fds[0], &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size < off + size)
+		return -EINVAL;
+	map = mmap(NULL, size + skew, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   m->fds[0], (off_t)(off - skew));
+	if (map == MAP_FAILED)
+		return -errno;
+
+	/* Workers may be writing to the old log: switch with rings halted. */
+	for (unsigned i = 0; i < vu->nq; i++) {
+		halted[i] = vu->rings[i].running;
+		if (halted[i])
+			vhu_ring_halt(vu, i);
+	}
+	ret = vdev_mem_set_dirty_log(vu->mem, (uint8_t *)map + skew, size);
+	if (ret) {
+		munmap(map, size + skew);
+	} else {
+		vu->log_map = map;
+		vu->log_map_len = size + skew;
+		if (old)
+			munmap(old, old_len);
+	}
+	for (unsigned i = 0; i < vu->nq; i++)
+		if (halted[i] && vhu_ring_resume(vu, i) < 0)
+			vdev_log(VDEV_LOG_WARN,
+				 "vhost-user: queue %u did not restart", i);
+	if (ret)
+		return ret;
+	vhu_reply_u64(r, 0);
+	return 1;
+}
+
+int vhu_set_log_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
+		   struct vhu_msg *r)
+{
+	/* The log is written synchronously; nobody needs to be told. The
+	 * dispatcher closes the fd. */
+	return 0;
+}

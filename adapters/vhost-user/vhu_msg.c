@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Reading and writing vhost-user messages. Every fd that arrives is
+ * received close-on-exec and counted; on any error all of them are closed,
+ * so a malformed message never leaks one.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vhu_internal.h"
+
+/* Room for more fds than any request may carry, so "too many" is seen and
+ * counted instead of silently truncated. */
+#define VHU_RECV_FDS (2 * VHU_MAX_FDS)
+
+static void close_all(int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/*
+ * One recvmsg of exactly @len bytes (MSG_WAITALL); fds go to @fds.
+ * Returns bytes read, or negative errno. *nfds is increased for every fd,
+ * even those beyond @max (they are closed at once, *overflow set).
+ */
+static ssize_t recv_part(int sock, void *buf, size_t len, int *fds,
+			 unsigned *nfds, bool *overflow)
+{
+	union {
+		char buf[CMSG_SPACE(VHU_RECV_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	ssize_t n;
+
+	do {
+		n = recvmsg(sock, &mh, MSG_WAITALL | MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (mh.msg_flags & MSG_CTRUNC)
+		*overflow = true;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+	     c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		unsigned cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int got[VHU_RECV_FDS];
+
+		if (cnt > VHU_RECV_FDS)
+			cnt = VHU_RECV_FDS;
+		memcpy(got, CMSG_DATA(c), cnt * sizeof(int));
+		for (unsigned i = 0; i < cnt; i++) {
+			if (*nfds < VHU_MAX_FDS) {
+				fds[(*nfds)++] = got[i];
+			} else {
+				close(got[i]);
+				*overflow = true;
+			}
+		}
+	}
+	return n;
+}
+
+int vhu_msg_recv(int sock, struct vhu_msg *m)
+{
+	struct vhu_hdr hdr;
+	bool overflow = false;
+	ssize_t n;
+
+	memset(m, 0, offsetof(struct vhu_msg, p));
+	m->nfds = 0;
+	n = recv_part(sock, &hdr, sizeof(hdr), m->fds, &m->nfds, &overflow);
+	if (n == 0) {
+		vhu_msg_close_fds(m);
+		return -ECONNRESET;
+	}
+	if (n < 0 || (size_t)n != sizeof(hdr)) {
+		vhu_msg_close_fds(m);
+		return n < 0 ? (int)n : -EPROTO;
+	}
+	m->request = vdev_le32_to_cpu(hdr.request);
+	m->flags = vdev_le32_to_cpu(hdr.flags);
+	m->size = vdev_le32_to_cpu(hdr.size);
+	if (m->size > VHU_MAX_PAYLOAD) {
+		/* The stream cannot be resynchronised: give up on it. */
+		vhu_msg_close_fds(m);
+		return -EPROTO;
+	}
+	if (m->size) {
+		n = recv_part(sock, m->p.bytes, m->size, m->fds, &m->nfds,
+			      &overflow);
+		if (n < 0 || (size_t)n != m->size) {
+			vhu_msg_close_fds(m);
+			return n < 0 ? (int)n : -EMSGSIZE;
+		}
+	}
+	if (m->size < sizeof(m->p))
+		memset(m->p.bytes + m->size, 0, sizeof(m->p) - m->size);
+	if (overflow) {
+		/* More fds than any request carries: count them as such. */
+		m->nfds = VHU_MAX_FDS + 1;
+	}
+	return 0;
+}
+
+int vhu_msg_send(int sock, const struct vhu_msg *m, const int *fds,
+		 unsigned nfds)
+{
+	union {
+		char buf[CMSG_SPACE(VHU_MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct vhu_hdr hdr = {
+		.request = vdev_cpu_to_le32(m->request),
+		.flags = vdev_cpu_to_le32(m->flags),
+		.size = vdev_cpu_to_le32(m->size),
+	};
+	struct iovec iov[2] = {
+		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = (void *)m->p.bytes, .iov_len = m->size },
+	};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	size_t total = sizeof(hdr) + m->size;
+	ssize_t n;
+
+	if (nfds > VHU_MAX_FDS || m->size > VHU_MAX_PAYLOAD)
+		return -EINVAL;
+	if (nfds) {
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
+	do {
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	/* A stream socket may take part of it; send the rest without fds. */
+	size_t done = (size_t)n;
+
+	while (done < total) {
+		const uint8_t *src;
+		size_t left;
+
+		if (done < sizeof(hdr)) {
+			src = (const uint8_t *)&hdr + done;
+			left = sizeof(hdr) - done;
+		} else {
+			src = m->p.bytes + (done - sizeof(hdr));
+			left = total - done;
+		}
+		n = send(sock, src, left, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+void vhu_msg_close_fds(struct vhu_msg *m)
+{
+	close_all(m->fds, m->nfds > VHU_MAX_FDS ? VHU_MAX_FDS : m->nfds);
+	m->nfds = 0;
+}
+
+int vhu_msg_take_fd(struct vhu_msg *m, unsigned i)
+{
+	int fd;
+
+	if (i >= m->nfds || i >= VHU_MAX_FDS)
+		return -1;
+	fd = m->fds[i];
+	m->fds[i] = -1;
+	return fd;
+}

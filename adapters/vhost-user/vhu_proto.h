@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vhost-user wire format (QEMU docs/interop/vhost-user.rst). Every field is
+ * little-endian on the wire: the structures below use vdev_le* and are
+ * converted where they are read.
+ */
+#ifndef VHU_PROTO_H
+#define VHU_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <virtio/le.h>
+
+/* Front-end requests. */
+enum vhu_request {
+	VHU_GET_FEATURES = 1,
+	VHU_SET_FEATURES = 2,
+	VHU_SET_OWNER = 3,
+	VHU_RESET_OWNER = 4,
+	VHU_SET_MEM_TABLE = 5,
+	VHU_SET_LOG_BASE = 6,
+	VHU_SET_LOG_FD = 7,
+	VHU_SET_VRING_NUM = 8,
+	VHU_SET_VRING_ADDR = 9,
+	VHU_SET_VRING_BASE = 10,
+	VHU_GET_VRING_BASE = 11,
+	VHU_SET_VRING_KICK = 12,
+	VHU_SET_VRING_CALL = 13,
+	VHU_SET_VRING_ERR = 14,
+	VHU_GET_PROTOCOL_FEATURES = 15,
+	VHU_SET_PROTOCOL_FEATURES = 16,
+	VHU_GET_QUEUE_NUM = 17,
+	VHU_SET_VRING_ENABLE = 18,
+	VHU_SEND_RARP = 19,
+	VHU_NET_SET_MTU = 20,
+	VHU_SET_BACKEND_REQ_FD = 21,
+	VHU_IOTLB_MSG = 22,
+	VHU_SET_VRING_ENDIAN = 23,
+	VHU_GET_CONFIG = 24,
+	VHU_SET_CONFIG = 25,
+	VHU_CREATE_CRYPTO_SESSION = 26,
+	VHU_CLOSE_CRYPTO_SESSION = 27,
+	VHU_POSTCOPY_ADVISE = 28,
+	VHU_POSTCOPY_LISTEN = 29,
+	VHU_POSTCOPY_END = 30,
+	VHU_GET_INFLIGHT_FD = 31,
+	VHU_SET_INFLIGHT_FD = 32,
+	VHU_GPU_SET_SOCKET = 33,
+	VHU_RESET_DEVICE = 34,
+	VHU_VRING_KICK = 35,
+	VHU_GET_MAX_MEM_SLOTS = 36,
+	VHU_ADD_MEM_REG = 37,
+	VHU_REM_MEM_REG = 38,
+	VHU_SET_STATUS = 39,
+	VHU_GET_STATUS = 40,
+	VHU_GET_SHARED_OBJECT = 41,
+	VHU_SET_DEVICE_STATE_FD = 42,
+	VHU_CHECK_DEVICE_STATE = 43,
+	VHU_REQUEST_MAX
+};
+
+/* Back-end requests (on the SET_BACKEND_REQ_FD channel). */
+enum vhu_backend_request {
+	VHU_BACKEND_IOTLB_MSG = 1,
+	VHU_BACKEND_CONFIG_CHANGE_MSG = 2,
+	VHU_BACKEND_VRING_HOST_NOTIFIER_MSG = 3,
+	VHU_BACKEND_VRING_CALL = 4,
+	VHU_BACKEND_VRING_ERR = 5,
+};
+
+#define VHU_VERSION         0x1u
+#define VHU_VERSION_MASK    0x3u
+#define VHU_FLAG_REPLY      0x4u
+#define VHU_FLAG_NEED_REPLY 0x8u
+#define VHU_FLAGS_KNOWN     (VHU_VERSION_MASK | VHU_FLAG_REPLY | \
+			     VHU_FLAG_NEED_REPLY)
+
+#define VHU_F_LOG_ALL           26 /* VHOST_F_LOG_ALL */
+#define VHU_F_PROTOCOL_FEATURES 30
+
+/* u64 payload of SET_VRING_KICK/CALL/ERR. */
+#define VHU_VRING_IDX_MASK 0xffu
+#define VHU_VRING_NOFD     0x100u
+
+/* SET_VRING_ADDR flags. */
+#define VHU_VRING_F_LOG 1u
+
+#define VHU_MAX_FDS         8   /* VHOST_MEMORY_BASELINE_NREGIONS */
+#define VHU_MAX_CONFIG_SIZE 256 /* VHOST_USER_MAX_CONFIG_SIZE */
+
+struct vhu_hdr {
+	vdev_le32 request;
+	vdev_le32 flags;
+	vdev_le32 size;
+};
+
+struct vhu_vring_state {
+	vdev_le32 index;
+	vdev_le32 num;
+};
+
+struct vhu_vring_addr {
+	vdev_le32 index;
+	vdev_le32 flags;
+	vdev_le64 desc;
+	vdev_le64 used;
+	vdev_le64 avail;
+	vdev_le64 log;
+};
+
+struct vhu_mem_region {
+	vdev_le64 guest_addr;
+	vdev_le64 size;
+	vdev_le64 user_addr;
+	vdev_le64 mmap_offset;
+};
+
+struct vhu_mem_table {
+	vdev_le32 nregions;
+	vdev_le32 padding;
+	struct vhu_mem_region regions[VHU_MAX_FDS];
+};
+
+struct vhu_mem_single {
+	vdev_le64 padding;
+	struct vhu_mem_region region;
+};
+
+struct vhu_log {
+	vdev_le64 mmap_size;
+	vdev_le64 mmap_offset;
+};
+
+struct vhu_config {
+	vdev_le32 offset;
+	vdev_le32 size;
+	vdev_le32 flags;
+	uint8_t data[VHU_MAX_CONFIG_SIZE];
+};
+#define VHU_CONFIG_HDR_SIZE 12u
+
+struct vhu_inflight {
+	vdev_le64 mmap_size;
+	vdev_le64 mmap_offset;
+	vdev_le16 num_queues;
+	vdev_le16 queue_size;
+};
+/* QEMU sends the padded struct (24 bytes); the fields end at 20. */
+#define VHU_INFLIGHT_MIN_SIZE 20u
+
+struct vhu_device_state {
+	vdev_le32 direction; /* 0 save, 1 load */
+	vdev_le32 phase;     /* 0 stopped */
+};
+#define VHU_STATE_SAVE 0u
+#define VHU_STATE_LOAD 1u
+
+/* Largest payload of any request (SET_MEM_TABLE with 8 regions). */
+#define VHU_MAX_PAYLOAD sizeof(struct vhu_mem_table)
+
+/* A whole message, as received or to be sent. */
+struct vhu_msg {
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size;
+	union {
+		uint8_t bytes[VHU_MAX_PAYLOAD];
+		vdev_le64 u64;
+		struct vhu_vring_state state;
+		struct vhu_vring_addr addr;
+		struct vhu_mem_table mem;
+		struct vhu_mem_single mem_reg;
+		struct vhu_log log;
+		struct vhu_config config;
+		struct vhu_inflight inflight;
+		struct vhu_device_state dstate;
+	} p;
+	int fds[VHU_MAX_FDS];
+	unsigned nfds;
+};
+
+/* ---- inflight region layouts (vhost-user.rst "Inflight I/O tracking") -- */
+
+struct vhu_inflight_desc_split {
+	uint8_t inflight;
+	uint8_t padding[5];
+	vdev_le16 next;
+	vdev_le64 counter;
+};
+
+struct vhu_inflight_split {
+	vdev_le64 features;
+	vdev_le16 version;
+	vdev_le16 desc_num;
+	vdev_le16 last_batch_head;
+	vdev_le16 used_idx;
+	struct vhu_inflight_desc_split desc[];
+};
+
+struct vhu_inflight_desc_packed {
+	uint8_t inflight;
+	uint8_t padding;
+	vdev_le16 next;
+	vdev_le16 last;
+	vdev_le16 num;
+	vdev_le64 counter;
+	vdev_le16 id;
+	vdev_le16 flags;
+	vdev_le32 len;
+	vdev_le64 addr;
+};
+
+struct vhu_inflight_packed {
+	vdev_le64 features;
+	vdev_le16 version;
+	vdev_le16 desc_num;
+	vdev_le16 free_head;
+	vdev_le16 old_free_head;
+	vdev_le16 used_idx;
+	vdev_le16 old_used_idx;
+	uint8_t used_wrap_counter;
+	uint8_t old_used_wrap_counter;
+	uint8_t padding[7];
+	struct vhu_inflight_desc_packed desc[];
+};
+
+#endif /* VHU_PROTO_H */

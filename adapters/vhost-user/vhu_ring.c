@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Ring requests. The adapter keeps what the frontend said about each ring
+ * (size, frontend addresses, base, fds, started/enabled) and mirrors it
+ * into the core's queue: the core's queue runs exactly while the ring is
+ * started (SET_VRING_KICK) and enabled (SET_VRING_ENABLE, or always
+ * without PROTOCOL_FEATURES).
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <virtio/spec.h>
+#include <virtio/transport.h>
+
+#include "vhu_internal.h"
+
+static bool packed(const struct vdev_vhost_user *vu)
+{
+	return vdev_driver_features(vu->dev) & VDEV_BIT(VDEV_F_RING_PACKED);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void ring_clear(struct vhu_ring *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->kick_fd = r->call_fd = r->err_fd = -1;
+}
+
+void vhu_rings_init(struct vdev_vhost_user *vu)
+{
+	for (unsigned i = 0; i < vu->nq; i++)
+		ring_clear(&vu->rings[i]);
+}
+
+bool vhu_any_ring_started(const struct vdev_vhost_user *vu)
+{
+	for (unsigned i = 0; i < vu->nq; i++)
+		if (vu->rings[i].started)
+			return true;
+	return false;
+}
+
+void vhu_ring_halt(struct vdev_vhost_user *vu, unsigned i)
+{
+	struct vhu_ring *r = &vu->rings[i];
+	struct vdev_queue_state st = r->st;
+
+	if (!r->running)
+		return;
+	if (vdev_vq_stop(vu->dev, i, &st) < 0)
+		vdev_log(VDEV_LOG_WARN,
+			 "vhost-user: queue %u: requests still in flight", i);
+	r->st = st;
+	r->st_valid = true;
+	r->running = false;
+}
+
+void vhu_rings_reset(struct vdev_vhost_user *vu)
+{
+	for (unsigned i = 0; i < vu->nq; i++) {
+		struct vhu_ring *r = &vu->rings[i];
+
+		vhu_ring_halt(vu, i);
+		vdev_vq_set_kick_fd(vu->dev, i, -1);
+		vdev_vq_set_call_fd(vu->dev, i, -1);
+		close_fd(&r->kick_fd);
+		close_fd(&r->call_fd);
+		pthread_mutex_lock(&vu->backend_lock);
+		close_fd(&r->err_fd);
+		ring_clear(r);
+		pthread_mutex_unlock(&vu->backend_lock);
+	}
+}
+
+/* Ring part sizes for the current layout. */
+static void part_sizes(const struct vdev_vhost_user *vu, uint16_t num,
+		       uint64_t *desc, uint64_t *avail, uint64_t *used)
+{
+	uint32_t n = num ? num : 1;
+
+	*desc = 16ull * n;
+	if (packed(vu)) {
+		*avail = *used = 4; /* struct vdev_packed_event */
+	} else {
+		*avail = vdev_split_avail_size(n);
+		*used = vdev_split_used_size(n);
+	}
+}
+
+/* Frontend addresses to guest addresses against the current table. */
+static int translate(struct vdev_vhost_user *vu, struct vhu_ring *r,
+		     uint64_t *desc, uint64_t *avail, uint64_t *used)
+{
+	struct vdev_mem_table *t;
+	uint64_t ld, la, lu;
+	int ret;
+
+	if (vdev_mem_count(vu->mem) == 0)
+		return -EPROTO; /* SET_VRING_ADDR before SET_MEM_TABLE */
+	part_sizes(vu, r->num, &ld, &la, &lu);
+	t = vdev_mem_acquire(vu->mem);
+	ret = vdev_mem_uva_to_gpa(t, r->desc_uva, ld, desc);
+	if (!ret)
+		ret = vdev_mem_uva_to_gpa(t, r->avail_uva, la, avail);
+	if (!ret)
+		ret = vdev_mem_uva_to_gpa(t, r->used_uva, lu, used);
+	vdev_mem_release(t);
+	return ret;
+}
+
+/* Split rings keep the used index in guest memory: read it so a ring that
+ * is resumed after a reconnect continues where the device left it. */
+static uint16_t split_used_idx(struct vdev_vhost_user *vu,
+			       const struct vhu_ring *r, uint16_t fallback)
+{
+	struct vdev_mem_table *t = vdev_mem_acquire(vu->mem);
+	vdev_le16 idx;
+	int ret;
+
+	ret = vdev_mem_read(t, r->used_gpa + 2, &idx, sizeof(idx));
+	vdev_mem_release(t);
+	return ret ? fallback : vdev_le16_to_cpu(idx);
+}
+
+static void decode_base(struct vdev_vhost_user *vu, struct vhu_ring *r)
+{
+	uint32_t v = r->base;
+
+	memset(&r->st, 0, sizeof(r->st));
+	if (packed(vu)) {
+		r->st.avail_idx = v & 0x7fff;
+		r->st.avail_wrap = (v >> 15) & 1;
+		r->st.used_idx = (v >> 16) & 0x7fff;
+		r->st.used_wrap = (v >> 31) & 1;
+	} else {
+		r->st.avail_idx = (uint16_t)v;
+		r->st.used_idx = split_used_idx(vu, r, (uint16_t)v);
+	}
+	r->st_valid = true;
+}
+
+static uint32_t encode_base(struct vdev_vhost_user *vu,
+			    const struct vdev_queue_state *st)
+{
+	if (!packed(vu))
+		return st->avail_idx;
+	return (uint32_t)(st->avail_idx & 0x7fff) |
+	       (uint32_t)st->avail_wrap << 15 |
+	       (uint32_t)(st->used_idx & 0x7fff) << 16 |
+	       (uint32_t)st->used_wrap << 31;
+}
+
+/* Mirrors the ring into the core's queue and runs it. */
+static int ring_run(struct vdev_vhost_user *vu, unsigned i)
+{
+	struct vhu_ring *r = &vu->rings[i];
+	int ret;
+
+	if (r->running || !r->started || !r->enabled)
+		return 0;
+	if (!r->num || !r->addr_set)
+		return -EPROTO;
+	if (!r->st_valid)
+		decode_base(vu, r);
+	ret = vdev_vq_set_size(vu->dev, i, r->num);
+	if (!ret)
+		ret = vdev_vq_set_addr(vu->dev, i, r->desc_gpa, r->avail_gpa,
+				       r->used_gpa);
+	if (!ret)
+		ret = vdev_vq_set_state(vu->dev, i, &r->st);
+	if (!ret)
+		ret = vdev_vq_set_call_fd(vu->dev, i, r->call_fd);
+	if (!ret)
+		ret = vdev_vq_set_kick_fd(vu->dev, i, r->kick_fd);
+	if (!ret)
+		ret = vdev_vq_enable(vu->dev, i, true);
+	if (ret)
+		return ret;
+	r->running = true;
+	/* Without STATUS the first running ring is the driver's "go". */
+	if (!vhu_proto(vu, VDEV_VHOST_USER_PROTOCOL_F_STATUS)) {
+		uint8_t s = vdev_get_status(vu->dev);
+
+		if (!(s & VDEV_STATUS_DRIVER_OK))
+			ret = vdev_set_status(vu->dev,
+					      s | VDEV_STATUS_DRIVER_OK);
+	}
+	return ret;
+}
+
+int vhu_set_vring_num(struct vdev_vhost_user *vu, struct vhu_msg *m,
+		      struct vhu_msg *rep)
+{
+	unsigned i = vdev_le32_to_cpu(m->p.state.index);
+	uint32_t num = vdev_le32_to_cpu(m->p.state.num);
+
+	if (num == 0 || num > vdev_vq_max_size(vu->dev, i))
+		return -EINVAL;
+	if (!packed(vu) && (num & (num - 1)))
+		return -EINVAL;
+	vu->rings[i].num = (uint16_t)num;
+	return 0;
+}
+
+int vhu_set_vring_addr(struct vdev_vhost_user *vu, struct vhu_msg *m,
+		       struct vhu_msg *rep)
+{
+	const struct vhu_vring_addr *a = &m->p.addr;
+	unsigned i = vdev_le32_to_cpu(a->index);
+	struct vhu_ring *r = &vu->rings[i], nr = *r;
+	int ret;
+
+	nr.addr_flags = vdev_le32_to_cpu(a->flags);
+	if (nr.addr_flags & ~VHU_VRING_F_LOG)
+		return -EINVAL;
+	nr.desc_uva = vdev_le64_to_cpu(a->desc);
+	nr.used_uva = vdev_le64_to_cpu(a->used);
+	nr.avail_uva = vdev_le64_to_cpu(a->avail);
+	nr.log_gpa = vdev_le64_to_cpu(a->log);
+	ret = translate(vu, &nr, &nr.desc_gpa, &nr.avail_gpa, &nr.used_gpa);
+	if (ret)
+		return ret;
+	nr.addr_set = true;
+	if (r->running && (nr.desc_gpa != r->desc_gpa ||
+			   nr.avail_gpa != r->avail_gpa ||
+			   nr.used_gpa != r->used_gpa)) {
+		/* Moving a running ring: stop it where it is first. */
+		vhu_ring_halt(vu, i);
+		nr.st = r->st;
+		nr.st_valid = r->st_valid;
+		nr.running = false;
+		*r = nr;
+		return ring_run(vu, i);
+	}
+	*r = nr;
+	return 0;
+}
+
+int vhu_set_vring_base(struct vdev_vhost_user *vu, struct vhu_msg *m,
+		       struct vhu_msg *rep)
+{
+	unsigned i = vdev_le32_to_cpu(m->p.state.index);
+	struct vhu_ring *r = &vu->rings[i];
+	uint32_t v = vdev_le32_to_cpu(m->p.state.num);
+
+	/* Split: an index; packed: 15-bit indexes below the queue size. */
+	if (packed(vu) && r->num &&
+	    ((v & 0x7fff) >= r->num || ((v >> 16) & 0x7fff) >= r->num))
+		return -EINVAL;
+	if (!packed(vu) && v > 0xffff)
+		return -EINVAL;
+	r->base = v;
+	r->base_set = true;
+	r->st_valid = false; /* decoded when the ring starts */
+	return 0;
+}
+
+int vhu_get_vring_base(struct vdev_vhost_user *vu, struct vhu_msg *m,
+		       struct vhu_msg *rep)
+{
+	unsigned i = vdev_le32_to_cpu(m->p.state.index);
+	struct vhu_ring *r = &vu->rings[i];
+	uint32_t v;
+
+	vhu_ring_halt(vu, i);
+	if (r->st_valid)
+		v = encode_base(vu, &r->st);
+	else
+		v = r->base;
+	/* A stopped ring no longer listens to its kick fd. */
+	vdev_vq_set_kick_fd(vu->dev, i, -1);
+	close_fd(&r->kick_fd);
+	r->started = false;
+	r->base = v;
+	rep->size = sizeof(rep->p.state);
+	rep->p.state.index = vdev_cpu_to_le32(i);
+	rep->p.state.num = vdev_cpu_to_le32(v);
+	return 1;
+}
+
+static unsigned file_index(const struct vhu_msg *m)
+{
+	return (unsigned)(vhu_u64(m) & VHU_VRING_IDX_MASK);
+}
+
+static int file_fd(struct vhu_msg *m)
+{
+	return (vhu_u64(m) & VHU_VRING_NOFD) ? -1 : vhu_msg_take_fd(m, 0);
+}
+
+int vhu_set_vring_kick(struct vdev_vhost_user *vu, struct vhu_msg *m,
+		       struct vhu_msg *rep)
+{
+	unsigned i = file_index(m);
+	struct vhu_ring *r = &vu->rings[i];
+	int fd = file_fd(m);
+
+	if (fd < 0 && !vhu_proto(vu,
+			VDEV_VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS))
+		vdev_log(VDEV_LOG_WARN,
+			 "vhost-user: queue %u has no kick fd and no in-band "
+			 "kicks; it runs only when scheduled", i);
+	vhu_ring_halt(vu, i);
+	vdev_vq_set_kick_fd(vu->dev, i, -1);
+	close_fd(&r->kick_fd);
+	r->kick_fd = fd;
+	r->started = true;
+	return ring_run(vu, i);
+}
+
+int vhu_set_vring_call(struct vdev_vhost_user *vu, struct vhu_msg *m,
+		       struct vhu_msg *rep)
+{
+	unsigned i = file_index(m);
+	struct vhu_ring *r = &vu->rings[i];
+	int fd = file_fd(m);
+	int ret;
+
+	/* The core stops using the old fd before it is closed. */
+	ret = vdev_vq_set_call_fd(vu->dev, i, fd);
+	if (ret) {
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	close_fd(&r->call_fd);
+	r->call_fd = fd;
+	return 0;
+}
+
+int vhu_set_vring_err(struct vdev_vhost_user *vu, struct vhu_msg *m,
+		      struct vhu_msg *rep)
+{
+	struct vhu_ring *r = &vu->rings[file_index(m)];
+	int fd = file_fd(m);
+
+	pthread_mutex_lock(&vu->backend_lock);
+	close_fd(&r->err_fd);
+	r->err_fd = fd;
+	pthread_mutex_unlock(&vu->backend_lock);
+	return 0;
+}
+
+int vhu_set_vring_enable(struct vdev_vhost_user *vu, struct vhu_msg *m,
+			 struct vhu_msg *rep)
+{
+	unsigned i = vdev_le32_to_cpu(m->p.state.index);
+	uint32_t on = vdev_le32_to_cpu(m->p.state.num);
+	struct vhu_ring *r = &vu->rings[i];
+
+	if (on > 1)
+		return -EINVAL;
+	r->enabled = on;
+	if (!on) {
+		vhu_ring_halt(vu, i);
+		return 0;
+	}
+	return ring_run(vu, i);
+}
+
+int vhu_vring_kick(struct vdev_vhost_user *vu, struct vhu_msg *m,
+		   struct vhu_msg *rep)
+{
+	unsigned i = vdev_le32_to_cpu(m->p.state.index);
+
+	/* The round runs on the queue's own thread, never on this one. */
+	if (vu->rings[i].running)
+		vdev_queue_schedule(vu->dev, i);
+	return 0;
+}
+
+int vhu_rings_remap(struct vdev_vhost_user *vu)
+{
+	int err = 0;
+
+	for (unsigned i = 0; i < vu->nq; i++) {
+		struct vhu_ring *r = &vu->rings[i];
+		uint64_t d, a, u;
+		int ret;
+
+		if (!r->addr_set)
+			continue;
+		ret = translate(vu, r, &d, &a, &u);
+		if (ret) {
+			/* The ring left guest memory: it cannot run. */
+			vhu_ring_halt(vu, i);
+			r->addr_set = false;
+			if (r->started)
+				err = -EFAULT;
+			continue;
+		}
+		if (d == r->desc_gpa && a == r->avail_gpa && u == r->used_gpa)
+			continue;
+		vhu_ring_halt(vu, i);
+		r->desc_gpa = d;
+		r->avail_gpa = a;
+		r->used_gpa = u;
+		ret = ring_run(vu, i);
+		if (ret)
+			err = ret;
+	}
+	return err;
+}
+
+/* Restarts a ring halted by vhu_ring_halt (log switch). */
+int vhu_ring_resume(struct vdev_vhost_user *vu, unsigned i)
+{
+	return ring_run(vu, i);
+}
