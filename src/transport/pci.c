@@ -300,10 +300,8 @@ int vdev_pci_cfg_read(struct vdev_pci *pci, uint32_t offset, void *buf,
 	uint32_t off, n;
 	uint16_t status;
 
-	if (!cfg_range_ok(offset, len)) {
-		memset(buf, 0, len);
+	if (!cfg_range_ok(offset, len))
 		return -ERANGE;
-	}
 	/* A read that starts at pci_cfg_data reads through the window. */
 	if (offset == PCI_PCICFG_DATA && pcicfg_target(pci, &bar, &off, &n)) {
 		uint8_t v[4] = { 0 };
@@ -365,11 +363,8 @@ int vdev_pci_bar_read(struct vdev_pci *pci, unsigned bar, uint64_t offset,
 {
 	int r = bar_access_ok(pci, bar, offset, len);
 
-	if (r) {
-		if (len <= 8)
-			memset(buf, 0, len);
+	if (r)
 		return r;
-	}
 	memset(buf, 0, len);
 	if (bar == VDEV_PCI_BAR_REGS)
 		return pci_bar0_read(pci, offset, buf, len);
