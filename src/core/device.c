@@ -355,10 +355,19 @@ int vdev_config_write(struct vdev *dev, uint32_t offset, const void *buf,
 
 int vdev_set_mem(struct vdev *dev, struct vdev_mem *mem)
 {
+	struct vdev_queue_state *states;
 	struct vdev_mem *old;
+	bool *was_ready;
 	unsigned i;
 	int r = 0;
 
+	states = calloc(dev->nvq, sizeof(*states));
+	was_ready = calloc(dev->nvq, sizeof(*was_ready));
+	if (!states || !was_ready) {
+		free(states);
+		free(was_ready);
+		return -ENOMEM;
+	}
 	pthread_mutex_lock(&dev->mem_lock);
 	for (i = 0; i < dev->nvq; i++)
 		pthread_mutex_lock(&dev->vqs[i].lock);
@@ -367,6 +376,11 @@ int vdev_set_mem(struct vdev *dev, struct vdev_mem *mem)
 			r = -EBUSY;
 			goto out;
 		}
+	}
+	for (i = 0; i < dev->nvq; i++) {
+		was_ready[i] = vdev_queue_ready(dev->vqs[i].q);
+		if (was_ready[i])
+			vdev_queue_get_state(dev->vqs[i].q, &states[i]);
 	}
 	for (i = 0; i < dev->nvq; i++) {
 		r = vdev_queue_set_mem(dev->vqs[i].q, mem);
@@ -380,10 +394,29 @@ int vdev_set_mem(struct vdev *dev, struct vdev_mem *mem)
 	old = dev->mem;
 	dev->mem = mem ? vdev_mem_ref(mem) : NULL;
 	vdev_mem_free(old);
+	/* Live queues re-translate their rings in the new map and go on
+	 * from where they were. */
+	for (i = 0; i < dev->nvq; i++) {
+		struct vcore_vq *vq = &dev->vqs[i];
+		int e;
+
+		if (!was_ready[i])
+			continue;
+		vq->pending = states[i];
+		vq->has_pending = true;
+		e = mem ? vcore_vq_configure_locked(vq) : -EFAULT;
+		if (e < 0)
+			vdev_log(VDEV_LOG_WARN,
+				 "%s: queue %u not in the new memory map: %s",
+				 dev->info.name ? dev->info.name : "device", i,
+				 strerror(-e));
+	}
 out:
 	for (i = dev->nvq; i-- > 0;)
 		pthread_mutex_unlock(&dev->vqs[i].lock);
 	pthread_mutex_unlock(&dev->mem_lock);
+	free(states);
+	free(was_ready);
 	return r;
 }
 

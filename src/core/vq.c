@@ -366,7 +366,7 @@ int vdev_vq_enable(struct vdev *dev, unsigned qidx, bool enable)
 		}
 		goto out;
 	}
-	if (vq->enabled && !vq->stopped)
+	if (vq->enabled && !vq->stopped && vdev_queue_ready(vq->q))
 		goto out;
 	/* The ring layout comes from the negotiated features. */
 	if (!(vcore_status(dev) & VDEV_STATUS_FEATURES_OK)) {
