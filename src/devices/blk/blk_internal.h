@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * virtio-blk internals shared by the device (blk.c), the request parser
+ * (blk_req.c) and the host backends (blk_file.c, blk_sync.c, blk_uring.c,
+ * blk_mem.c).
+ *
+ * A request goes: pop (blk_handle) -> validate once, copying the header and
+ * any segment table out of guest memory (blk_req.c) -> a backend moves the
+ * data straight between the image and the guest iovecs -> blk_req_done()
+ * writes the status byte and pushes. Everything for queue i happens on the
+ * thread that serves queue i, under the core's queue lock (handler rounds
+ * and watched-fd callbacks alike), so per-queue state needs no lock.
+ */
+#ifndef BLK_INTERNAL_H
+#define BLK_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <virtio/blk.h>
+#include <virtio/device.h>
+#include <virtio/queue.h>
+
+#include "vdev_build_config.h"
+
+/* Data segments per request we advertise (seg_max) ... */
+#define BLK_SEG_MAX 126u
+/* ... and iovecs per chain we accept: header, status, and slack for
+ * descriptors that cross guest memory regions. */
+#define BLK_IOV_MAX (BLK_SEG_MAX + 2u + 8u)
+/* Largest single segment advertised (size_max). */
+#define BLK_SIZE_MAX (4u << 20)
+/* Requests in flight per queue; a deeper ring waits for completions. */
+#define BLK_MAX_INFLIGHT 256u
+/* DISCARD / WRITE_ZEROES limits advertised. */
+#define BLK_MAX_DWZ_SEG 32u
+#define BLK_MAX_DWZ_SECTORS (UINT32_MAX >> 1)
+
+/* Size of the config space we expose (through unused1). */
+#define BLK_CONFIG_SIZE 60u
+#define BLK_CFG_WRITEBACK_OFF 32u
+
+enum blk_op {
+	BLK_OP_READ,
+	BLK_OP_WRITE,
+	BLK_OP_FLUSH,
+};
+
+struct blk_queue;
+
+/* One request slot, preallocated per queue. */
+struct blk_req {
+	struct vdev_req vr;         /* the popped chain; vr.iov = iov */
+	struct blk_queue *bq;
+	struct blk_req *next_free;
+	uint8_t *status;            /* the status byte, in guest memory */
+
+	/* What the backend does (READ/WRITE/FLUSH). */
+	enum blk_op op;
+	bool dsync;                 /* writethrough: durable before status */
+	uint64_t off;               /* image offset of dio[0] */
+	size_t left;                /* bytes still to move */
+	struct iovec *dio;          /* data iovecs still to move */
+	int ndio;
+	/* O_DIRECT with unaligned guest buffers: I/O goes through @bounce
+	 * (dio = &biov) and the guest's data iovecs are kept in gio. */
+	void *bounce;
+	size_t bounce_len;
+	struct iovec biov;
+	struct iovec *gio;
+	int ngio;
+
+	struct iovec iov[BLK_IOV_MAX];  /* the chain as popped */
+	struct iovec dbuf[BLK_IOV_MAX]; /* data part, ours to trim/advance */
+};
+
+struct blk_dev;
+
+struct blk_queue {
+	struct blk_dev *b;
+	unsigned idx;
+	struct vdev_queue *vq;
+	struct blk_req *slots;
+	struct blk_req *free;
+	unsigned inflight;          /* handed to the backend, not done */
+	bool starved;               /* stopped popping: no free slot */
+	bool pushed;                /* pushed since the last notify */
+	void *be;                   /* backend's per-queue state */
+};
+
+/*
+ * A host backend. Sync backends complete a request inside submit(); the
+ * io_uring one completes later from its eventfd callback. Every completion
+ * goes through blk_req_done() on the queue's thread.
+ */
+struct blk_backend_ops {
+	enum vdev_blk_backend kind;
+	/* Per-queue setup at device creation; an error makes the device
+	 * fall back to the sync backend (io_uring unavailable). */
+	int (*queue_init)(struct blk_queue *bq);
+	void (*queue_fini)(struct blk_queue *bq);
+	/* DRIVER_OK: watch completion fds. May be NULL. */
+	void (*start)(struct blk_queue *bq);
+	/* A validated READ/WRITE/FLUSH. */
+	void (*submit)(struct blk_queue *bq, struct blk_req *r);
+	/* End of a handler round: hand the batch to the kernel. May be
+	 * NULL. */
+	void (*flush_batch)(struct blk_queue *bq);
+	/* Completes everything in flight before returning (reset, free).
+	 * May be NULL when submit always completes synchronously. */
+	void (*drain)(struct blk_queue *bq);
+	/* One DISCARD / WRITE_ZEROES range, synchronously. 0 or -errno. */
+	int (*discard)(struct blk_dev *b, uint64_t off, uint64_t len);
+	int (*write_zeroes)(struct blk_dev *b, uint64_t off, uint64_t len,
+			    bool unmap);
+};
+
+/* Malformed-request kinds, each logged once per device. */
+enum blk_bad {
+	BLK_BAD_NO_STATUS,
+	BLK_BAD_SHORT_HDR,
+	BLK_BAD_TOO_MANY_IOV,
+	BLK_BAD_COUNT
+};
+
+struct blk_dev {
+	struct vdev *dev;
+	const struct blk_backend_ops *be;
+
+	int fd;                     /* image (file backends), else -1 */
+	bool direct;
+	bool ro;
+	uint8_t *ram;               /* ram backend image */
+	uint64_t capacity;          /* bytes, multiple of lbs */
+	uint32_t lbs;               /* logical block size */
+	uint32_t dio_align;         /* O_DIRECT buffer alignment */
+	char serial[VDEV_BLK_ID_BYTES];
+	uint16_t queue_size;
+
+	bool writeback_default;
+	/* Driver-visible cache mode and what it means for writes; read by
+	 * queue threads, written by the control thread. */
+	atomic_bool writeback;
+	atomic_bool writethrough;   /* effective: fdatasync every write */
+	bool neg_flush;
+	bool neg_wce;
+	bool neg_discard;
+	bool neg_write_zeroes;
+
+	atomic_uint logged;         /* bit per enum blk_bad */
+
+	unsigned nq;
+	struct blk_queue *queues;
+};
+
+/* Backends. */
+extern const struct blk_backend_ops blk_sync_ops;
+extern const struct blk_backend_ops blk_null_ops;
+extern const struct blk_backend_ops blk_ram_ops;
+#if VDEV_WITH_URING_FOUND
+extern const struct blk_backend_ops blk_uring_ops;
+#endif
+/* Test hook: when set, io_uring setup fails as on a kernel without it. */
+extern bool blk_uring_test_fail_init;
+
+/* blk_req.c */
+void blk_handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q);
+/* Writes @status, pushes, recycles the slot. */
+void blk_req_done(struct blk_queue *bq, struct blk_req *r, uint8_t status);
+/* Notifies the driver if something was pushed since the last call. */
+void blk_queue_notify(struct blk_queue *bq);
+void blk_log_once(struct blk_dev *b, enum blk_bad kind, const char *what);
+
+/* blk_file.c: helpers shared by the file backends. */
+/* Moves r->left bytes with preadv/pwritev2; 0 or -errno. */
+int blk_file_rw(struct blk_dev *b, struct blk_req *r);
+int blk_file_flush(struct blk_dev *b);
+int blk_file_discard(struct blk_dev *b, uint64_t off, uint64_t len);
+int blk_file_write_zeroes(struct blk_dev *b, uint64_t off, uint64_t len,
+			  bool unmap);
+/* O_DIRECT needs aligned buffers: replaces r->dio with an aligned bounce
+ * buffer when the guest's are not (rare; allocates). 0 or -ENOMEM. */
+int blk_bounce_prepare(struct blk_dev *b, struct blk_req *r);
+/* After a successful READ through a bounce buffer: copy to the guest. */
+void blk_bounce_finish(struct blk_req *r, bool ok);
+
+/* Advances an iovec array by @n bytes (n <= total). */
+void blk_iov_advance(struct iovec **iov, int *cnt, size_t n);
+
+#endif /* BLK_INTERNAL_H */

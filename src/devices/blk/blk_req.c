@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * virtio-blk request parsing and completion (virtio 1.2 5.2.6).
+ *
+ * This is the boundary for everything a driver puts in a request: the
+ * header and the DISCARD/WRITE_ZEROES segment table are copied out of guest
+ * memory once and validated here; backends only ever see an image offset
+ * and length that lie inside the image, and iovecs the queue layer already
+ * checked to be inside guest memory.
+ */
+#include <errno.h>
+#include <string.h>
+#include <virtio/le.h>
+
+#include "blk_internal.h"
+
+void blk_log_once(struct blk_dev *b, enum blk_bad kind, const char *what)
+{
+	unsigned bit = 1u << kind;
+
+	if (atomic_fetch_or(&b->logged, bit) & bit)
+		return;
+	vdev_log(VDEV_LOG_WARN, "blk: %s (reported once)", what);
+}
+
+/* Copies @len bytes that start @skip bytes into @iov to @buf. */
+static size_t iov_to_buf(const struct iovec *iov, unsigned cnt, size_t skip,
+			 void *buf, size_t len)
+{
+	size_t done = 0;
+
+	for (unsigned i = 0; i < cnt && done < len; i++) {
+		size_t l = iov[i].iov_len, n;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		n = l - skip;
+		if (n > len - done)
+			n = len - done;
+		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + skip,
+		       n);
+		done += n;
+		skip = 0;
+	}
+	return done;
+}
+
+static size_t buf_to_iov(const struct iovec *iov, unsigned cnt,
+			 const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	for (unsigned i = 0; i < cnt && done < len; i++) {
+		size_t n = iov[i].iov_len;
+
+		if (n > len - done)
+			n = len - done;
+		memcpy(iov[i].iov_base, (const uint8_t *)buf + done, n);
+		done += n;
+	}
+	return done;
+}
+
+void blk_iov_advance(struct iovec **iov, int *cnt, size_t n)
+{
+	while (*cnt > 0 && n >= (*iov)->iov_len) {
+		n -= (*iov)->iov_len;
+		(*iov)++;
+		(*cnt)--;
+	}
+	if (*cnt > 0 && n) {
+		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
+		(*iov)->iov_len -= n;
+	}
+}
+
+/*
+ * r->dio = the @len bytes that start @skip bytes into @iov, as our own
+ * copy of the iovecs (the queue's are left untouched for push).
+ */
+static void data_view(struct blk_req *r, const struct iovec *iov,
+		      unsigned cnt, size_t skip, size_t len)
+{
+	int n = 0;
+
+	for (unsigned i = 0; i < cnt && len; i++) {
+		size_t l = iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		l -= skip;
+		if (l > len)
+			l = len;
+		r->dbuf[n].iov_base = (uint8_t *)iov[i].iov_base + skip;
+		r->dbuf[n].iov_len = l;
+		n++;
+		len -= l;
+		skip = 0;
+	}
+	r->dio = r->dbuf;
+	r->ndio = n;
+}
+
+static void put_slot(struct blk_queue *bq, struct blk_req *r)
+{
+	r->next_free = bq->free;
+	bq->free = r;
+	bq->inflight--;
+	bq->pushed = true;
+}
+
+void blk_req_done(struct blk_queue *bq, struct blk_req *r, uint8_t status)
+{
+	if (r->bounce)
+		blk_bounce_finish(r, status == VDEV_BLK_S_OK);
+	*r->status = status;
+	/* The status byte is the last writable byte, so the used length
+	 * covers the whole writable part (as QEMU reports it). */
+	vdev_queue_push(bq->vq, &r->vr, r->vr.in_bytes);
+	put_slot(bq, r);
+}
+
+/* A request with no room for a status byte cannot be answered properly:
+ * give it back with nothing written. */
+static void done_no_status(struct blk_queue *bq, struct blk_req *r)
+{
+	vdev_queue_push(bq->vq, &r->vr, 0);
+	put_slot(bq, r);
+}
+
+void blk_queue_notify(struct blk_queue *bq)
+{
+	if (!bq->pushed)
+		return;
+	bq->pushed = false;
+	vdev_queue_notify(bq->vq);
+}
+
+/* The last device-writable byte, or NULL when there is none. */
+static uint8_t *find_status(struct vdev_req *vr)
+{
+	for (unsigned i = vr->nin; i-- > 0;) {
+		struct iovec *v = &vr->in[i];
+
+		if (v->iov_len)
+			return (uint8_t *)v->iov_base + v->iov_len - 1;
+	}
+	return NULL;
+}
+
+/*
+ * [sector * 512, + len) inside the image and aligned to the logical block
+ * size; *off receives the byte offset. Written so nothing can overflow.
+ */
+static bool range_ok(const struct blk_dev *b, uint64_t sector, uint64_t len,
+		     uint64_t *off)
+{
+	if (sector > b->capacity / VDEV_BLK_SECTOR_SIZE)
+		return false;
+	*off = sector * VDEV_BLK_SECTOR_SIZE;
+	if ((*off | len) & (b->lbs - 1))
+		return false;
+	return len <= b->capacity - *off;
+}
+
+/* Returns a status, or -1 when the backend took the request. */
+static int start_rw(struct blk_queue *bq, struct blk_req *r, bool write,
+		    uint64_t sector)
+{
+	struct blk_dev *b = bq->b;
+	struct vdev_req *vr = &r->vr;
+	uint64_t off;
+	size_t len;
+
+	if (write) {
+		/* 5.2.6.2: no data may be written on a read-only device. */
+		if (b->ro)
+			return VDEV_BLK_S_IOERR;
+		len = vr->out_bytes - sizeof(struct vdev_blk_req_hdr);
+		data_view(r, vr->out, vr->nout,
+			  sizeof(struct vdev_blk_req_hdr), len);
+	} else {
+		len = vr->in_bytes - 1;
+		data_view(r, vr->in, vr->nin, 0, len);
+	}
+	if (len % VDEV_BLK_SECTOR_SIZE || !range_ok(b, sector, len, &off))
+		return VDEV_BLK_S_IOERR;
+	if (!len)
+		return VDEV_BLK_S_OK;
+	r->op = write ? BLK_OP_WRITE : BLK_OP_READ;
+	r->off = off;
+	r->left = len;
+	r->dsync = write && atomic_load_explicit(&b->writethrough,
+						 memory_order_relaxed);
+	b->be->submit(bq, r);
+	return -1;
+}
+
+static int start_flush(struct blk_queue *bq, struct blk_req *r)
+{
+	r->op = BLK_OP_FLUSH;
+	r->left = 0;
+	r->ndio = 0;
+	bq->b->be->submit(bq, r);
+	return -1;
+}
+
+static int start_get_id(struct blk_queue *bq, struct blk_req *r)
+{
+	struct vdev_req *vr = &r->vr;
+	size_t len = vr->in_bytes - 1;
+
+	/* NUL-padded, no terminator when all 20 bytes are used. */
+	if (len > VDEV_BLK_ID_BYTES)
+		len = VDEV_BLK_ID_BYTES;
+	data_view(r, vr->in, vr->nin, 0, len);
+	buf_to_iov(r->dio, r->ndio, bq->b->serial, len);
+	return VDEV_BLK_S_OK;
+}
+
+static int start_dwz(struct blk_queue *bq, struct blk_req *r, bool discard)
+{
+	struct vdev_blk_discard_write_zeroes seg[BLK_MAX_DWZ_SEG];
+	struct blk_dev *b = bq->b;
+	struct vdev_req *vr = &r->vr;
+	size_t len = vr->out_bytes - sizeof(struct vdev_blk_req_hdr);
+	unsigned n;
+
+	if (!(discard ? b->neg_discard : b->neg_write_zeroes))
+		return VDEV_BLK_S_UNSUPP;
+	if (b->ro)
+		return VDEV_BLK_S_IOERR;
+	if (!len || len % sizeof(seg[0]))
+		return VDEV_BLK_S_IOERR;
+	n = len / sizeof(seg[0]);
+	if (n > BLK_MAX_DWZ_SEG)
+		return VDEV_BLK_S_IOERR;
+	/* One copy: the driver cannot change a segment after the check. */
+	iov_to_buf(vr->out, vr->nout, sizeof(struct vdev_blk_req_hdr), seg,
+		   len);
+
+	/* Unknown flags, and unmap on a discard, are UNSUPP (5.2.6.2);
+	 * checked for every segment before anything is done. */
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t flags = vdev_le32_to_cpu(seg[i].flags);
+
+		if (flags & ~VDEV_BLK_WRITE_ZEROES_FLAG_UNMAP)
+			return VDEV_BLK_S_UNSUPP;
+		if (discard && (flags & VDEV_BLK_WRITE_ZEROES_FLAG_UNMAP))
+			return VDEV_BLK_S_UNSUPP;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t ns = vdev_le32_to_cpu(seg[i].num_sectors);
+		uint64_t off;
+
+		if (ns > BLK_MAX_DWZ_SECTORS ||
+		    !range_ok(b, vdev_le64_to_cpu(seg[i].sector),
+			      (uint64_t)ns * VDEV_BLK_SECTOR_SIZE, &off))
+			return VDEV_BLK_S_IOERR;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t off = vdev_le64_to_cpu(seg[i].sector) *
+			       VDEV_BLK_SECTOR_SIZE;
+		uint64_t bytes = (uint64_t)vdev_le32_to_cpu(seg[i].num_sectors) *
+				 VDEV_BLK_SECTOR_SIZE;
+		bool unmap = vdev_le32_to_cpu(seg[i].flags) &
+			     VDEV_BLK_WRITE_ZEROES_FLAG_UNMAP;
+		int ret;
+
+		if (!bytes)
+			continue;
+		ret = discard ? b->be->discard(b, off, bytes)
+			      : b->be->write_zeroes(b, off, bytes, unmap);
+		if (ret < 0)
+			return VDEV_BLK_S_IOERR;
+	}
+	/* Zeroes are a write: durable before the status in writethrough. */
+	if (!discard && b->fd >= 0 &&
+	    atomic_load_explicit(&b->writethrough, memory_order_relaxed) &&
+	    blk_file_flush(b) < 0)
+		return VDEV_BLK_S_IOERR;
+	return VDEV_BLK_S_OK;
+}
+
+static void blk_req_start(struct blk_queue *bq, struct blk_req *r)
+{
+	struct blk_dev *b = bq->b;
+	struct vdev_req *vr = &r->vr;
+	struct vdev_blk_req_hdr hdr;
+	uint64_t sector;
+	int status;
+
+	r->bounce = NULL;
+	r->status = find_status(vr);
+	if (!r->status) {
+		blk_log_once(b, BLK_BAD_NO_STATUS,
+			     "request without a status byte, completed with "
+			     "nothing written");
+		done_no_status(bq, r);
+		return;
+	}
+	if (vr->out_bytes < sizeof(hdr)) {
+		blk_log_once(b, BLK_BAD_SHORT_HDR,
+			     "request header shorter than 16 bytes, completed "
+			     "with nothing written");
+		done_no_status(bq, r);
+		return;
+	}
+	iov_to_buf(vr->out, vr->nout, 0, &hdr, sizeof(hdr));
+	sector = vdev_le64_to_cpu(hdr.sector);
+
+	switch (vdev_le32_to_cpu(hdr.type)) {
+	case VDEV_BLK_T_IN:
+		status = start_rw(bq, r, false, sector);
+		break;
+	case VDEV_BLK_T_OUT:
+		status = start_rw(bq, r, true, sector);
+		break;
+	case VDEV_BLK_T_FLUSH:
+		status = start_flush(bq, r);
+		break;
+	case VDEV_BLK_T_GET_ID:
+		status = start_get_id(bq, r);
+		break;
+	case VDEV_BLK_T_DISCARD:
+		status = start_dwz(bq, r, true);
+		break;
+	case VDEV_BLK_T_WRITE_ZEROES:
+		status = start_dwz(bq, r, false);
+		break;
+	default:
+		/* GET_LIFETIME included: an image file has no wear data
+		 * (LIFETIME is not offered). */
+		status = VDEV_BLK_S_UNSUPP;
+		break;
+	}
+	if (status >= 0)
+		blk_req_done(bq, r, (uint8_t)status);
+}
+
+void blk_handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
+{
+	struct blk_dev *b = vdev_priv(dev);
+	struct blk_queue *bq = &b->queues[qidx];
+
+	bq->vq = q;
+	for (;;) {
+		struct blk_req *r = bq->free;
+		int ret;
+
+		if (!r) {
+			/* The backend's completions reschedule us. */
+			bq->starved = true;
+			break;
+		}
+		ret = vdev_queue_pop(q, &r->vr);
+		if (ret == -EMSGSIZE) {
+			/* The queue already gave it back, 0 bytes written. */
+			blk_log_once(b, BLK_BAD_TOO_MANY_IOV,
+				     "request with more segments than "
+				     "seg_max, completed with nothing written");
+			bq->pushed = true;
+			continue;
+		}
+		if (ret < 0)
+			break;
+		bq->free = r->next_free;
+		bq->inflight++;
+		blk_req_start(bq, r);
+	}
+	if (b->be->flush_batch)
+		b->be->flush_batch(bq);
+	blk_queue_notify(bq);
+}
