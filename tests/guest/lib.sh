@@ -1,0 +1,203 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Library for host-side guest tests (tests/guest/tests/*.sh).  Sourced.
+#
+# A test script calls guest_setup once, then for each case either
+# guest_skip NAME REASON, or builds an initramfs (guest_initramfs) and boots
+# it with run_uml / run_qemu, then guest_check NAME LOG [extra checks].
+# Every case prints exactly one line
+#   GUEST-TEST: PASS|FAIL|SKIP <name> <detail>
+# which run-all.sh counts.  guest_finish returns non-zero on any FAIL.
+
+GUEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$GUEST_DIR/build/common.sh"
+
+GUEST_PASS=0 GUEST_FAIL=0 GUEST_SKIP=0
+GUEST_BOOT_TIMEOUT=${VDEV_GUEST_TIMEOUT:-120}
+GUEST_PIDS=()
+
+# guest_setup: work dir, cleanup trap, kernels.  Uses the kernels run-all.sh
+# exported, else asks the builders (a cache hit costs only a hash).
+# VDEV_BUILD_DIR is the libvdev build tree (for the daemons under test).
+guest_setup() {
+	GUEST_WORK=$(mktemp -d /dev/shm/vdev-guest.XXXXXX)
+	trap guest_cleanup EXIT
+	trap 'exit 130' INT TERM
+	if [ -z "${VDEV_GUEST_UML_KERNEL+x}" ]; then
+		VDEV_GUEST_UML_KERNEL=$("$GUEST_DIR/build/uml-kernel.sh") ||
+			VDEV_GUEST_UML_KERNEL=
+	fi
+	if [ -z "${VDEV_GUEST_STOCK_DIR+x}" ]; then
+		VDEV_GUEST_STOCK_DIR=$("$GUEST_DIR/build/stock-kernel.sh") ||
+			VDEV_GUEST_STOCK_DIR=
+	fi
+	QEMU=${VDEV_GUEST_QEMU:-$(command -v qemu-system-x86_64 || true)}
+}
+
+guest_cleanup() {
+	local p
+	for p in "${GUEST_PIDS[@]}"; do
+		kill -KILL -- "-$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null
+	done
+	[ -n "${GUEST_WORK:-}" ] && rm -rf "$GUEST_WORK"
+}
+
+guest_result() {
+	local st=$1 name=$2; shift 2
+	echo "GUEST-TEST: $st $name $*"
+	case $st in
+	PASS) GUEST_PASS=$((GUEST_PASS + 1)) ;;
+	FAIL) GUEST_FAIL=$((GUEST_FAIL + 1)) ;;
+	SKIP) GUEST_SKIP=$((GUEST_SKIP + 1)) ;;
+	esac
+}
+guest_skip() { guest_result SKIP "$@"; }
+
+guest_finish() {
+	[ "$GUEST_FAIL" = 0 ]
+}
+
+# Why a frontend cannot run, empty when it can.
+uml_unavailable() {
+	[ -n "${VDEV_GUEST_UML_KERNEL:-}" ] && [ -x "$VDEV_GUEST_UML_KERNEL" ] ||
+		{ echo "no UML kernel (tests/guest/build/uml-kernel.sh failed)"; return; }
+	[ -w /dev/shm ] || echo "/dev/shm not writable"
+}
+qemu_unavailable() {
+	[ -n "$QEMU" ] && [ -x "$QEMU" ] ||
+		{ echo "no qemu-system-x86_64 (apt-get install qemu-system-x86)"; return; }
+	[ -n "${VDEV_GUEST_STOCK_DIR:-}" ] && [ -f "$VDEV_GUEST_STOCK_DIR/version" ] ||
+		echo "no stock kernel (tests/guest/build/stock-kernel.sh failed)"
+}
+
+# guest_initramfs uml|qemu OUT [mkinitramfs options] TEST_SCRIPT
+guest_initramfs() {
+	local kind=$1 out=$2; shift 2
+	local mod=()
+	[ "$kind" = qemu ] && mod=(-m "$VDEV_GUEST_STOCK_DIR/modules")
+	TMPDIR=$GUEST_WORK "$GUEST_DIR/mkinitramfs.sh" "${mod[@]}" "$@" "$out"
+}
+
+# wait_socket PATH [SECONDS]: wait until a daemon listens on PATH.
+wait_socket() {
+	local i
+	for ((i = 0; i < ${2:-10} * 20; i++)); do
+		[ -S "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# bg_start LOG CMD...: start a daemon in its own process group; sets BG_PID.
+bg_start() {
+	local log=$1; shift
+	setsid "$@" >"$log" 2>&1 </dev/null &
+	BG_PID=$!
+	GUEST_PIDS+=("$BG_PID")
+}
+bg_stop() {
+	kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+	local i
+	for ((i = 0; i < 40; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL -- "-$1" 2>/dev/null
+	wait "$1" 2>/dev/null || true
+}
+
+# run_uml LOG INITRD [TIMEOUT] -- SOCKET:ID... [-- extra kernel args]
+# Boots the UML kernel with one virtio_uml device per SOCKET:ID.  UML calls
+# setsid(), so on timeout its whole process group is killed.  Sets
+# GUEST_SECS (wall time) and echoes a description line.
+run_uml() {
+	local log=$1 initrd=$2 tmo=$GUEST_BOOT_TIMEOUT
+	shift 2
+	if [ "${1:-}" != "--" ]; then tmo=$1; shift; fi
+	[ "${1:-}" = "--" ] && shift
+	local args=() umid="vdevg$$_$RANDOM"
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+		args+=("virtio_uml.device=$1"); shift
+	done
+	[ "${1:-}" = "--" ] && { shift; args+=("$@"); }
+	local udir=$GUEST_WORK/uml
+	mkdir -p "$udir"
+	echo "frontend: UML $(basename "$VDEV_GUEST_UML_KERNEL") " \
+		"($VDEV_GUEST_UML_KERNEL), accel: none (user-mode)"
+	local t0 pid i
+	t0=$(date +%s.%N)
+	TMPDIR=/dev/shm "$VDEV_GUEST_UML_KERNEL" mem=128M initrd="$initrd" \
+		con=null ssl=null con0=null,fd:1 uml_dir="$udir" umid="$umid" \
+		panic=-1 quiet "${args[@]}" >"$log" 2>&1 </dev/null &
+	pid=$!
+	GUEST_PIDS+=("$pid")
+	for ((i = 0; i < tmo * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "run_uml: timeout after ${tmo}s" >>"$log"
+	fi
+	kill -KILL -- "-$pid" 2>/dev/null
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
+	rm -rf "${udir:?}/$umid"
+	GUEST_SECS=$(echo "$(date +%s.%N) - $t0" | bc)
+	GUEST_SECS=$(printf %.2f "$GUEST_SECS")
+}
+
+# run_qemu LOG INITRD [TIMEOUT] -- QEMU-ARGS... [--append KERNEL-ARGS]
+# TCG (this machine's /dev/kvm cannot run Linux, see notes), pc machine,
+# memfd shared memory for vhost-user, PVH boot of the extracted vmlinux
+# (vmlinuz when none was extracted).  Always under timeout.
+run_qemu() {
+	local log=$1 initrd=$2 tmo=$GUEST_BOOT_TIMEOUT
+	shift 2
+	if [ "${1:-}" != "--" ]; then tmo=$1; shift; fi
+	[ "${1:-}" = "--" ] && shift
+	local qargs=() append="console=ttyS0 quiet panic=-1"
+	while [ $# -gt 0 ]; do
+		if [ "$1" = "--append" ]; then append+=" $2"; shift 2; continue; fi
+		qargs+=("$1"); shift
+	done
+	local kernel=$VDEV_GUEST_STOCK_DIR/vmlinux boot=PVH
+	[ -f "$kernel" ] || { kernel=$VDEV_GUEST_STOCK_DIR/vmlinuz; boot=bzImage; }
+	local accel=${VDEV_GUEST_ACCEL:-tcg}
+	echo "frontend: QEMU $("$QEMU" --version | head -n1 | awk '{print $4}')" \
+		"pc, kernel: Debian $(cat "$VDEV_GUEST_STOCK_DIR/version") ($boot)," \
+		"accel: $accel"
+	local t0
+	t0=$(date +%s.%N)
+	timeout -s KILL "$tmo" "$QEMU" -accel "$accel" -M pc -m 256M -smp 1 \
+		-nodefaults -no-user-config -nographic -serial stdio -no-reboot \
+		-object memory-backend-memfd,id=mem,size=256M,share=on \
+		-numa node,memdev=mem \
+		-kernel "$kernel" -initrd "$initrd" -append "$append" \
+		"${qargs[@]}" >"$log" 2>&1 </dev/null ||
+		echo "run_qemu: exit status $? (137: timeout after ${tmo}s)" >>"$log"
+	GUEST_SECS=$(echo "$(date +%s.%N) - $t0" | bc)
+	GUEST_SECS=$(printf %.2f "$GUEST_SECS")
+}
+
+# guest_check NAME LOG [HOST-FAIL-REASON]: one result line from the guest's
+# VDEV-GUEST-RESULT line; a non-empty third argument (a host-side check that
+# failed) turns a guest PASS into FAIL.  On failure the log tail is shown.
+guest_check() {
+	local name=$1 log=$2 hostfail=${3:-} line st detail
+	line=$(grep -a 'VDEV-GUEST-RESULT:' "$log" | tail -n1 | tr -d '\r')
+	if [ -z "$line" ]; then
+		st=FAIL detail="no result line from guest (boot failed or hung)"
+	else
+		set -- $line
+		st=$2 detail="${*:4}"
+	fi
+	if [ "$st" = PASS ] && [ -n "$hostfail" ]; then
+		st=FAIL detail="host check: $hostfail; guest: $detail"
+	fi
+	if [ "$st" != PASS ]; then
+		echo "---- $name: last lines of $log ----"
+		tail -n 30 "$log" | sed 's/^/    /'
+		echo "----"
+	fi
+	guest_result "$st" "$name" "$detail [${GUEST_SECS:-?}s]"
+}

@@ -1,0 +1,89 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Builds a busybox-static initramfs (newc cpio, uncompressed) that runs one
+# guest test script and powers off.
+#
+# usage: mkinitramfs.sh [-m MODDIR] [-f HOSTFILE:GUESTPATH]... [-e VAR=VALUE]...
+#                       [-n NAME] TEST_SCRIPT OUT
+#   -m MODDIR   directory with *.ko and load.order (stock kernel), insmod'ed
+#               in that order before the test
+#   -f A:B      copy host file A to B in the guest
+#   -e V=X      export V=X to the test (written to /test.env)
+#   -n NAME     test name in the result line (default: script basename)
+#
+# /init mounts proc, sysfs, devtmpfs, loads the modules, runs TEST_SCRIPT
+# with sh and prints exactly one line
+#   VDEV-GUEST-RESULT: PASS|FAIL <name> <detail>
+# where <detail> is the last line the test wrote to $VDEV_DETAIL (or its
+# exit status), then powers off.  The test passes iff it exits 0.
+set -euo pipefail
+
+BUSYBOX=${VDEV_GUEST_BUSYBOX:-/bin/busybox}
+moddir= name= files=() envs=()
+while getopts "m:f:e:n:" o; do
+	case $o in
+	m) moddir=$OPTARG ;;
+	f) files+=("$OPTARG") ;;
+	e) envs+=("$OPTARG") ;;
+	n) name=$OPTARG ;;
+	*) exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# = 2 ] || { sed -n '4,12p' "$0" >&2; exit 2; }
+script=$1 out=$2
+[ -f "$script" ] || { echo "mkinitramfs: no test script $script" >&2; exit 1; }
+name=${name:-$(basename "$script" .sh)}
+file "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
+	{ echo "mkinitramfs: $BUSYBOX is not static (busybox-static)" >&2; exit 1; }
+
+root=$(mktemp -d "${TMPDIR:-/tmp}/vdev-initramfs.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,run,lib/modules,data}
+cp "$BUSYBOX" "$root/bin/busybox"
+for app in $("$BUSYBOX" --list); do
+	[ "$app" = busybox ] || ln -s busybox "$root/bin/$app"
+done
+if [ -n "$moddir" ]; then
+	cp "$moddir"/*.ko "$moddir/load.order" "$root/lib/modules/"
+fi
+for f in "${files[@]}"; do
+	src=${f%%:*} dst=${f#*:}
+	mkdir -p "$root/$(dirname "$dst")"
+	cp "$src" "$root/$dst"
+done
+cp "$script" "$root/test.sh"
+: >"$root/test.env"
+for e in "${envs[@]}"; do
+	printf 'export %s=%q\n' "${e%%=*}" "${e#*=}" >>"$root/test.env"
+done
+echo "$name" >"$root/test.name"
+
+cat >"$root/init" <<'INIT'
+#!/bin/sh
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+name=$(cat /test.name)
+if [ -f /lib/modules/load.order ]; then
+	for m in $(cat /lib/modules/load.order); do
+		insmod /lib/modules/$m.ko || echo "init: insmod $m failed"
+	done
+fi
+echo "VDEV-GUEST: init at $(cut -d' ' -f1 /proc/uptime) s, kernel $(uname -r) $(uname -m)"
+export VDEV_DETAIL=/tmp/detail
+. /test.env
+sh -c '. /test.env; exec sh /test.sh'
+rc=$?
+detail=$(tail -n1 $VDEV_DETAIL 2>/dev/null)
+if [ $rc = 0 ]; then res=PASS; else res=FAIL; fi
+echo "VDEV-GUEST-RESULT: $res $name ${detail:-exit $rc} (t=$(cut -d' ' -f1 /proc/uptime)s)"
+sync
+poweroff -f
+reboot -f
+INIT
+chmod +x "$root/init"
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$out.tmp"
+mv "$out.tmp" "$out"
