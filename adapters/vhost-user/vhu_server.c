@@ -66,9 +66,11 @@ static void disconnect(struct vdev_vhost_user *vu)
 		return;
 	vdev_loop_del(vu->loop, vu->conn_fd);
 	close(vu->conn_fd);
-	vu->conn_fd = -1;
 	vhu_capture_note(vu, "disconnect");
 	session_reset(vu);
+	/* Published last: a reader of vdev_vhost_user_connected() sees
+	 * "not connected" only once the session is gone. */
+	__atomic_store_n(&vu->conn_fd, -1, __ATOMIC_RELEASE);
 	if (vu->listen_fd >= 0) {
 		vdev_loop_add(vu->loop, vu->listen_fd, EPOLLIN, listen_event,
 			      vu);
@@ -82,14 +84,14 @@ static int attach(struct vdev_vhost_user *vu, int fd)
 {
 	int ret;
 
-	vu->conn_fd = fd;
+	__atomic_store_n(&vu->conn_fd, fd, __ATOMIC_RELEASE);
 	ret = vdev_loop_add(vu->loop, fd, EPOLLIN, conn_event, vu);
 	if (ret) {
 		close(fd);
 		vu->conn_fd = -1;
 		return ret;
 	}
-	vu->connections++;
+	__atomic_add_fetch(&vu->connections, 1, __ATOMIC_RELEASE);
 	vhu_capture_note(vu, "connect %u", vu->connections);
 	return 0;
 }
@@ -373,10 +375,10 @@ int vdev_vhost_user_dispatch(struct vdev_vhost_user *vu, int timeout_ms)
 
 unsigned vdev_vhost_user_connections(const struct vdev_vhost_user *vu)
 {
-	return vu->connections;
+	return __atomic_load_n(&vu->connections, __ATOMIC_ACQUIRE);
 }
 
 bool vdev_vhost_user_connected(const struct vdev_vhost_user *vu)
 {
-	return vu->conn_fd >= 0;
+	return __atomic_load_n(&vu->conn_fd, __ATOMIC_ACQUIRE) >= 0;
 }
