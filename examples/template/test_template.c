@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The template device's unit test, also a template: every device test
+ * drives the model through the software driver (testing.h) the way a guest
+ * would, in each ring layout and kick mode.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <virtio/testing.h>
+#include <virtio/transport.h>
+
+#include "template.h"
+
+struct mode {
+	bool packed;
+	bool eventfds;
+};
+
+static const struct mode modes[] = {
+	{ false, false }, { false, true }, { true, false }, { true, true },
+};
+
+static struct vdev_drv *up(const struct mode *m, uint64_t refuse,
+			   struct vdev **devp)
+{
+	struct tpl_params p = { .max_len = 64 };
+	struct vdev_drv_config dc = {
+		.packed = m->packed,
+		.use_eventfds = m->eventfds,
+		.refuse = refuse,
+	};
+	struct vdev *dev = tpl_new(&p);
+	struct vdev_drv *drv;
+
+	assert_non_null(dev);
+	drv = vdev_drv_new(dev, &dc);
+	assert_non_null(drv);
+	assert_int_equal(vdev_drv_init(drv), 0);
+	*devp = dev;
+	return drv;
+}
+
+static void down(struct vdev_drv *drv, struct vdev *dev)
+{
+	vdev_drv_free(drv);
+	vdev_free(dev);
+}
+
+static void test_echo_and_xor(void **state)
+{
+	for (unsigned k = 0; k < 4; k++) {
+		struct vdev *dev;
+		struct vdev_drv *drv = up(&modes[k], 0, &dev);
+		uint32_t key = vdev_cpu_to_le32(0x20), w;
+		char in[16];
+
+		assert_true(vdev_has_feature(dev, TPL_F_XOR));
+		/* Key 0 (the default): plain echo. */
+		assert_int_equal(vdev_drv_xfer(drv, 0, "Hello", 5, in,
+					       sizeof(in), &w, 1000), 0);
+		assert_int_equal(w, 5);
+		assert_memory_equal(in, "Hello", 5);
+		/* 0x20 flips ASCII case. */
+		assert_int_equal(vdev_drv_config_write(drv, 4, &key, 4), 0);
+		assert_int_equal(vdev_drv_xfer(drv, 0, "Hello", 5, in,
+					       sizeof(in), &w, 1000), 0);
+		assert_memory_equal(in, "hELLO", 5);
+		/* Short writable part: only what fits. */
+		assert_int_equal(vdev_drv_xfer(drv, 0, "abcdef", 6, in, 3, &w,
+					       1000), 0);
+		assert_int_equal(w, 3);
+		assert_memory_equal(in, "ABC", 3);
+		assert_int_equal(tpl_served(dev), 3);
+		down(drv, dev);
+	}
+}
+
+static void test_without_feature(void **state)
+{
+	struct vdev *dev;
+	struct vdev_drv *drv = up(&modes[0], VDEV_BIT(TPL_F_XOR), &dev);
+	uint32_t key = vdev_cpu_to_le32(0x20), w;
+	char in[8];
+
+	assert_false(vdev_has_feature(dev, TPL_F_XOR));
+	assert_int_equal(vdev_drv_config_write(drv, 4, &key, 4), 0);
+	assert_int_equal(vdev_drv_xfer(drv, 0, "Hello", 5, in, sizeof(in), &w,
+				       1000), 0);
+	assert_memory_equal(in, "Hello", 5);
+	down(drv, dev);
+}
+
+static void test_config(void **state)
+{
+	struct vdev *dev;
+	struct vdev_drv *drv = up(&modes[0], 0, &dev);
+	struct tpl_config cfg;
+	uint32_t v = 7;
+
+	assert_int_equal(vdev_drv_config_read(drv, 0, &cfg, sizeof(cfg)), 0);
+	assert_int_equal(vdev_le32_to_cpu(cfg.max_len), 64);
+	assert_int_equal(vdev_le32_to_cpu(cfg.key), 0);
+	/* max_len is read-only, key only as a whole, nothing beyond. */
+	assert_int_equal(vdev_drv_config_write(drv, 0, &v, 4), -EPERM);
+	assert_int_equal(vdev_drv_config_write(drv, 4, &v, 2), -EPERM);
+	assert_int_equal(vdev_drv_config_write(drv, 8, &v, 4), -ERANGE);
+	assert_int_equal(vdev_drv_config_read(drv, 0, &cfg, sizeof(cfg)), 0);
+	assert_int_equal(vdev_le32_to_cpu(cfg.max_len), 64);
+	/* A reset puts the key back to its default. */
+	assert_int_equal(vdev_drv_config_write(drv, 4, &v, 4), 0);
+	assert_int_equal(vdev_drv_init(drv), 0);
+	assert_int_equal(vdev_drv_config_read(drv, 4, &v, 4), 0);
+	assert_int_equal(v, 0);
+	down(drv, dev);
+}
+
+static void test_hostile_requests(void **state)
+{
+	for (unsigned k = 0; k < 4; k++) {
+		struct vdev *dev;
+		struct vdev_drv *drv = up(&modes[k], 0, &dev);
+		char big[65], in[65];
+		uint32_t w = 1;
+		void *tok;
+		uint32_t len;
+
+		memset(big, 'x', sizeof(big));
+		/* Over max_len: answered with nothing written. */
+		assert_int_equal(vdev_drv_xfer(drv, 0, big, sizeof(big), in,
+					       sizeof(in), &w, 1000), 0);
+		assert_int_equal(w, 0);
+		/* No writable part at all: nothing written either. */
+		assert_int_equal(vdev_drv_xfer(drv, 0, "ab", 2, NULL, 0, &w,
+					       1000), 0);
+		assert_int_equal(w, 0);
+		/* A malformed chain: DEVICE_NEEDS_RESET, then a reset
+		 * brings the device back. */
+		struct vdev_drv_ring *ring = vdev_drv_ring(drv, 0);
+
+		assert_int_equal(vdev_drv_ring_inject(ring,
+					VDEV_DRV_FAULT_ADDR_OUTSIDE), 0);
+		vdev_vq_kick(dev, 0, 0);
+		vdev_drv_wait(drv, 0, 20, &tok, &len);
+		assert_true(vdev_get_status(dev) &
+			    VDEV_STATUS_DEVICE_NEEDS_RESET);
+		assert_int_equal(vdev_drv_config_interrupts(drv), 1);
+		assert_int_equal(vdev_drv_init(drv), 0);
+		assert_int_equal(vdev_drv_xfer(drv, 0, "ok", 2, in, 2, &w,
+					       1000), 0);
+		assert_int_equal(w, 2);
+		down(drv, dev);
+	}
+}
+
+static void test_save_restore(void **state)
+{
+	struct vdev *dev;
+	struct vdev_drv *drv = up(&modes[3], 0, &dev);
+	uint32_t key = vdev_cpu_to_le32(1), w;
+	char in[4];
+	void *blob;
+	size_t len;
+
+	assert_int_equal(vdev_drv_config_write(drv, 4, &key, 4), 0);
+	assert_int_equal(vdev_drv_xfer(drv, 0, "ab", 2, in, 2, &w, 1000), 0);
+	assert_int_equal(vdev_vq_stop(dev, 0, NULL), 0);
+	assert_int_equal(vdev_save(dev, &blob, &len), 0);
+	vdev_reset(dev);
+	assert_int_equal(tpl_served(dev), 0);
+	assert_int_equal(vdev_restore(dev, blob, len), 0);
+	free(blob);
+	assert_int_equal(tpl_served(dev), 1);
+	/* Key and rings came back: the driver goes on. */
+	assert_int_equal(vdev_drv_xfer(drv, 0, "ab", 2, in, 2, &w, 1000), 0);
+	assert_memory_equal(in, "`c", 2);
+	down(drv, dev);
+}
+
+static void test_new_invalid(void **state)
+{
+	struct tpl_params p = { .max_len = 1u << 21 };
+
+	errno = 0;
+	assert_null(tpl_new(&p));
+	assert_int_equal(errno, EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_echo_and_xor),
+		cmocka_unit_test(test_without_feature),
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_hostile_requests),
+		cmocka_unit_test(test_save_restore),
+		cmocka_unit_test(test_new_invalid),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
