@@ -89,6 +89,12 @@ struct vdev_ops {
 	 * process, push, vdev_queue_notify(). Return when the queue is empty,
 	 * when vdev_queue_pop() says -EBUSY (the core schedules another
 	 * round), or when the device must wait (rate limit, I/O in flight).
+	 * The core suppresses kicks around the call (disable_kicks before,
+	 * enable_kicks after) and calls again when buffers arrived
+	 * meanwhile, so a model never touches kick suppression itself. A
+	 * model that returns with buffers left in the ring and popped
+	 * nothing is taken to be waiting: it is called again on the next
+	 * kick or vdev_queue_schedule(), never in a loop.
 	 */
 	void (*handle)(struct vdev *dev, unsigned qidx, struct vdev_queue *q);
 
