@@ -14,6 +14,7 @@
  * next round comes after the loop served the other fds.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,14 +163,16 @@ static bool run_handler(struct vcore_vq *vq)
 	}
 }
 
-static void drain_fd(int fd)
+static void drain_fd(int fd, bool nonblock)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	uint64_t v;
 
-	/* The kick fd belongs to the transport and may be blocking: only
-	 * read when it is readable. */
-	if (fd < 0 || poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
+	if (fd < 0)
+		return;
+	/* The kick fd belongs to the transport and may be blocking: then
+	 * only read it when it is readable. */
+	if (!nonblock && (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN)))
 		return;
 	if (read(fd, &v, sizeof(v)) < 0) {
 		/* spurious wakeup; nothing to consume */
@@ -184,7 +187,7 @@ void vdev_vq_dispatch(struct vdev *dev, unsigned qidx)
 
 	if (!vq)
 		return;
-	drain_fd(vq->kick_fd);
+	drain_fd(vq->kick_fd, vq->kick_nonblock);
 	if (read(vq->sched_fd, &v, sizeof(v)) < 0) {
 		/* not scheduled, a kick */
 	}
@@ -562,7 +565,7 @@ int vdev_set_watcher(struct vdev *dev, const struct vdev_watcher *w)
 int vdev_vq_set_kick_fd(struct vdev *dev, unsigned qidx, int fd)
 {
 	struct vcore_vq *vq = get_vq(dev, qidx);
-	int r = 0;
+	int r = 0, fl;
 
 	if (!vq || fd < -1)
 		return -EINVAL;
@@ -571,6 +574,8 @@ int vdev_vq_set_kick_fd(struct vdev *dev, unsigned qidx, int fd)
 		vq->watcher.del(vq->watcher.opaque, vq->kick_fd);
 	vq->kick_registered = false;
 	vq->kick_fd = fd;
+	fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+	vq->kick_nonblock = fl >= 0 && (fl & O_NONBLOCK);
 	if (fd >= 0 && vq->has_watcher) {
 		r = vq->watcher.add(vq->watcher.opaque, fd, POLLIN, kick_cb,
 				    vq);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -502,11 +503,30 @@ static void test_kick_fd_switch(void **state)
 	struct vdev_drv *drv = make(&modes[1], 0, true);
 
 	echo_ok(drv, 0);
+	/* A blocking kick fd: dispatch never blocks on it, and a kick
+	 * through it is consumed. */
+	{
+		int bfd = eventfd(0, EFD_CLOEXEC);
+		uint64_t one = 1;
+		void *tok;
+		uint32_t len;
+
+		assert_true(bfd >= 0);
+		assert_int_equal(vdev_vq_set_kick_fd(T.dev, 0, bfd), 0);
+		vdev_vq_dispatch(T.dev, 0); /* nothing to read */
+		add_req(drv, 0, 11);
+		assert_int_equal(write(bfd, &one, 8), 8);
+		assert_int_equal(vdev_drv_wait(drv, 0, 1000, &tok, &len), 0);
+		assert_ptr_equal(tok, (void *)11);
+		vdev_vq_dispatch(T.dev, 0); /* consumed: must not block */
+		assert_int_equal(vdev_vq_set_kick_fd(T.dev, 0, -1), 0);
+		close(bfd);
+	}
 	/* Without a kick fd the transport kicks synchronously. */
 	assert_int_equal(vdev_vq_set_kick_fd(T.dev, 0, -1), 0);
 	add_req(drv, 0, 2);
 	assert_int_equal(vdev_vq_kick(T.dev, 0, 0), 0);
-	assert_int_equal(T.pops[0], 2);
+	assert_int_equal(T.pops[0], 3);
 	{
 		void *tok;
 		uint32_t len;
