@@ -161,6 +161,8 @@ int vhu_set_device_state_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	vhu_state_cancel(vu);
 	if ((dir != VHU_STATE_SAVE && dir != VHU_STATE_LOAD) || phase != 0)
 		ret = -EINVAL;
+	else if (vhu_any_ring_started(vu))
+		ret = -EBUSY;
 	if (!ret && dir == VHU_STATE_SAVE)
 		ret = vdev_save(vu->dev, &vu->xfer_buf, &vu->xfer_len);
 	if (!ret) {

@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vhost-user end to end, in one process: the adapter serves vdev-rng on a
+ * thread; the test frontend puts guest RAM in a memfd, drives the ring with
+ * the software driver (testing.h) and checks the bytes against the known
+ * source file. Split and packed rings, eventfd and in-band notifications,
+ * a socketpair call fd (as User-Mode Linux passes), GET_VRING_BASE,
+ * device-state save/load through a pipe, and 1,000 connect/disconnect
+ * cycles with the fd count checked.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <virtio/le.h>
+#include <virtio/rng.h>
+#include <virtio/spec.h>
+#include <virtio/transport.h>
+
+#include "vhu_frontend.h"
+
+#define P(f) VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_##f)
+#define SRC_LEN 4096
+
+struct fixture {
+	char src[64];
+	struct vdev *dev;
+	struct vhu_fe_server srv;
+	unsigned fds_before;
+};
+
+static uint8_t pattern(size_t i)
+{
+	return (uint8_t)(i * 7 + 3 + (i >> 8));
+}
+
+static int setup_threads(void **state, enum vdev_vhost_user_threads th)
+{
+	static struct fixture f;
+	struct vdev_vhost_user_config cfg = { .threads = th };
+	struct vdev_rng_config rc = { 0 };
+	uint8_t buf[SRC_LEN];
+	FILE *fp;
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.src, sizeof(f.src), "/tmp/vhu-e2e-src-%d", (int)getpid());
+	for (size_t i = 0; i < SRC_LEN; i++)
+		buf[i] = pattern(i);
+	fp = fopen(f.src, "w");
+	if (!fp || fwrite(buf, 1, SRC_LEN, fp) != SRC_LEN || fclose(fp))
+		return -1;
+	rc.source = f.src;
+	f.dev = vdev_rng_new(&rc);
+	if (!f.dev || vhu_fe_server_start(&f.srv, f.dev, &cfg))
+		return -1;
+	f.fds_before = vhu_fe_count_fds();
+	*state = &f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_threads(state, VDEV_VHOST_USER_THREAD_PER_DEVICE);
+}
+
+static int setup_per_queue(void **state)
+{
+	return setup_threads(state, VDEV_VHOST_USER_THREAD_PER_QUEUE);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	vhu_fe_server_stop(&f->srv);
+	vdev_free(f->dev);
+	unlink(f->src);
+	return 0;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { 0, ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* One 100-byte request; returns the source offset of its bytes. */
+static void one_request(struct vhu_fe *fe, struct vhu_fe_guest *g,
+			size_t *offset, int notify_fd, bool backend_call)
+{
+	uint64_t gpa;
+	uint8_t *buf = vdev_drv_mem_alloc(g->mem, 100, 16, &gpa);
+	struct vdev_drv_seg seg = { .gpa = gpa, .len = 100 };
+	void *token = NULL;
+	uint32_t len = 0;
+	int ret = -EAGAIN;
+
+	assert_non_null(buf);
+	assert_int_equal(vdev_drv_ring_add(g->ring, &seg, 0, 1, buf, 0), 0);
+	assert_int_equal(vhu_fe_kick(fe, g), 0);
+	/* The interrupt arrives, then the completion is in the ring. */
+	if (notify_fd >= 0) {
+		struct pollfd p = { .fd = notify_fd, .events = POLLIN };
+
+		assert_int_equal(poll(&p, 1, 5000), 1);
+		if (backend_call) {
+			struct vhu_fe_msg m;
+
+			assert_int_equal(vhu_fe_recv(notify_fd, &m, 1000), 0);
+			assert_int_equal(m.request, 4); /* BACKEND_VRING_CALL */
+			assert_int_equal(m.size, 8);
+		} else {
+			uint64_t v;
+
+			assert_int_equal(read(notify_fd, &v, 8), 8);
+		}
+	}
+	for (int i = 0; i < 5000 && ret == -EAGAIN; i++) {
+		ret = vdev_drv_ring_get_used(g->ring, &token, &len);
+		if (ret == -EAGAIN)
+			sleep_ms(1);
+	}
+	assert_int_equal(ret, 0);
+	assert_ptr_equal(token, buf);
+	assert_int_equal(len, 100);
+	for (size_t i = 0; i < 100; i++)
+		assert_int_equal(buf[i], pattern((*offset + i) % SRC_LEN));
+	*offset += 100;
+}
+
+static void run_rng(struct fixture *f, bool packed, bool inband,
+		    bool socketpair_call)
+{
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	uint64_t proto = P(REPLY_ACK) | P(STATUS);
+	struct vhu_fe_guest g;
+	size_t off = 0;
+	int notify = -1, sp[2] = { -1, -1 };
+	uint32_t base;
+
+	assert_non_null(fe);
+	if (inband)
+		proto |= P(INBAND_NOTIFICATIONS) | P(BACKEND_REQ);
+	assert_int_equal(vhu_fe_setup(fe, &g, 64, packed, proto, inband), 0);
+	assert_int_equal(!!(g.features & VDEV_BIT(VDEV_F_RING_PACKED)),
+			 packed);
+	if (inband) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+					    0, sp), 0);
+		assert_int_equal(vhu_fe_request(fe, VHU_FE_SET_BACKEND_REQ_FD,
+						NULL, 0, &sp[1], 1, true), 0);
+		close(sp[1]);
+		notify = sp[0];
+	} else if (socketpair_call) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+					    0, sp), 0);
+		assert_int_equal(vhu_fe_set_u64(fe, VHU_FE_SET_VRING_CALL, 0,
+						sp[1], true), 0);
+		close(sp[1]);
+		notify = sp[0];
+	} else {
+		notify = g.call_fd;
+	}
+	for (int i = 0; i < 3; i++)
+		one_request(fe, &g, &off, notify, inband);
+	assert_int_equal(vhu_fe_get_vring_base(fe, 0, &base), 0);
+	if (packed)
+		assert_int_equal(base, 0x80038003u);
+	else
+		assert_int_equal(base, 3);
+	if (sp[0] >= 0)
+		close(sp[0]);
+	vhu_fe_close(fe);
+	vhu_fe_guest_fini(&g);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
+}
+
+static void test_split(void **state)
+{
+	run_rng(*state, false, false, false);
+}
+
+static void test_packed(void **state)
+{
+	run_rng(*state, true, false, false);
+}
+
+static void test_split_inband(void **state)
+{
+	run_rng(*state, false, true, false);
+}
+
+static void test_packed_inband(void **state)
+{
+	run_rng(*state, true, true, false);
+}
+
+static void test_socketpair_call(void **state)
+{
+	run_rng(*state, false, false, true);
+}
+
+/* The device outlives its frontends: a reconnecting frontend gets a
+ * working device again, and nothing accumulates. */
+static void test_reconnect_cycles(void **state)
+{
+	struct fixture *f = *state;
+	const char *env = getenv("VDEV_VHU_CYCLES");
+	unsigned cycles = env ? (unsigned)atoi(env) : 1000;
+
+	for (unsigned c = 0; c < cycles; c++) {
+		struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+		struct vhu_fe_guest g;
+
+		assert_non_null(fe);
+		assert_int_equal(vhu_fe_setup(fe, &g, 16, c & 1, P(REPLY_ACK),
+					      false), 0);
+		if (c % 100 == 0) {
+			size_t off = 0;
+
+			one_request(fe, &g, &off, g.call_fd, false);
+		}
+		vhu_fe_close(fe);
+		vhu_fe_guest_fini(&g);
+		assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	}
+	assert_int_equal(vdev_vhost_user_connections(f->srv.vu), cycles);
+	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
+}
+
+static int pipe_xfer(struct vhu_fe *fe, uint32_t dir, int fd, uint64_t *code)
+{
+	vdev_le32 p[2] = { vdev_cpu_to_le32(dir), 0 };
+	struct vhu_fe_msg r;
+	vdev_le64 le;
+	int ret;
+
+	ret = vhu_fe_send(fe, VHU_FE_SET_DEVICE_STATE_FD, 0, p, sizeof(p), &fd,
+			  1);
+	if (!ret)
+		ret = vhu_fe_recv(fe->fd, &r, 5000);
+	if (ret)
+		return ret;
+	if (r.size != 8 || r.request != VHU_FE_SET_DEVICE_STATE_FD)
+		return -EPROTO;
+	memcpy(&le, r.payload, 8);
+	*code = vdev_le64_to_cpu(le);
+	return 0;
+}
+
+static void test_device_state(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t proto = P(REPLY_ACK) | P(STATUS) | P(DEVICE_STATE);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe_guest g;
+	uint8_t blob[65536];
+	size_t off = 0, len = 0;
+	uint64_t code, st;
+	uint32_t base;
+	int p[2];
+	ssize_t n;
+
+	assert_non_null(fe);
+	assert_int_equal(vhu_fe_setup(fe, &g, 64, false, proto, false), 0);
+	one_request(fe, &g, &off, g.call_fd, false);
+	/* Saving needs the rings stopped. */
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(pipe_xfer(fe, 0, p[1], &code), 0);
+	assert_int_not_equal(code & 0xff, 0);
+	assert_int_equal(vhu_fe_get_vring_base(fe, 0, &base), 0);
+	assert_int_equal(base, 1);
+	assert_int_equal(pipe_xfer(fe, 0, p[1], &code), 0);
+	assert_int_equal(code, 0x100);
+	close(p[1]);
+	while ((n = read(p[0], blob + len, sizeof(blob) - len)) > 0)
+		len += (size_t)n;
+	close(p[0]);
+	assert_true(len > 32);
+	assert_memory_equal(blob, "VDEVSTAT", 8);
+	assert_int_equal(vhu_fe_get_u64(fe, VHU_FE_CHECK_DEVICE_STATE, &code),
+			 0);
+	assert_int_equal(code, 0);
+
+	/* Reset, then load it back: the negotiated features return. */
+	assert_int_equal(vhu_fe_set_u64(fe, VHU_FE_SET_STATUS, 0, -1, true),
+			 0);
+	assert_int_equal(vdev_driver_features(f->dev), 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(pipe_xfer(fe, 1, p[0], &code), 0);
+	assert_int_equal(code, 0x100);
+	close(p[0]);
+	assert_int_equal(write(p[1], blob, len), (ssize_t)len);
+	close(p[1]);
+	assert_int_equal(vhu_fe_get_u64(fe, VHU_FE_CHECK_DEVICE_STATE, &code),
+			 0);
+	assert_int_equal(code, 0);
+	assert_int_equal(vdev_driver_features(f->dev), g.features);
+	assert_int_equal(vhu_fe_get_u64(fe, VHU_FE_GET_STATUS, &st), 0);
+	assert_true(st & VDEV_STATUS_FEATURES_OK);
+	/* A corrupt blob is refused. */
+	blob[40] ^= 0xff;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(pipe_xfer(fe, 1, p[0], &code), 0);
+	close(p[0]);
+	assert_int_equal(write(p[1], blob, len), (ssize_t)len);
+	close(p[1]);
+	assert_int_equal(vhu_fe_get_u64(fe, VHU_FE_CHECK_DEVICE_STATE, &code),
+			 0);
+	assert_int_not_equal(code, 0);
+
+	vhu_fe_close(fe);
+	vhu_fe_guest_fini(&g);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_split, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_packed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_split_inband, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_packed_inband,
+						setup_per_queue, teardown),
+		cmocka_unit_test_setup_teardown(test_socketpair_call, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_device_state, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect_cycles, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
