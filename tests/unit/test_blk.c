@@ -118,6 +118,36 @@ static void test_status_shares_descriptor(void **state)
 	assert_memory_equal(io.data, w, sizeof(w));
 }
 
+static int no_watcher_logs;
+
+static void log_fn(enum vdev_log_level lvl, const char *msg, void *opaque)
+{
+	if (strstr(msg, "no watcher"))
+		no_watcher_logs++;
+}
+
+/* An embedder that gives the device no watcher: io_uring completions are
+ * then reaped within each round instead of from the eventfd. */
+static void test_no_watcher(void **state)
+{
+	struct fx *f = *state;
+
+	f->cfg.backend = f->be;
+	f->cfg.path = f->path;
+	f->dev = vdev_blk_new(&f->cfg);
+	assert_non_null(f->dev);
+	f->drv = vdev_drv_new(f->dev, &f->dcfg);
+	assert_non_null(f->drv);
+	assert_int_equal(vdev_set_watcher(f->dev, NULL), 0);
+	no_watcher_logs = 0;
+	vdev_set_log_fn(log_fn, NULL, VDEV_LOG_DEBUG);
+	assert_int_equal(vdev_drv_init(f->drv), 0);
+	roundtrip(f, 0, 20, 65536, 4, 4, 0, 24);
+	vdev_set_log_fn(NULL, NULL, VDEV_LOG_WARN);
+	assert_int_equal(fx_blk(f)->queues[0].inflight, 0);
+	assert_int_equal(no_watcher_logs, f->be == VDEV_BLK_BACKEND_URING);
+}
+
 static void test_flush(void **state)
 {
 	struct fx *f = *state;
@@ -687,6 +717,7 @@ int main(void)
 		BLK_TEST(test_packed),
 		BLK_TEST(test_eventfd_kicks),
 		BLK_TEST(test_status_shares_descriptor),
+		BLK_TEST(test_no_watcher),
 		BLK_TEST(test_flush),
 		BLK_TEST(test_get_id),
 		BLK_TEST(test_discard),

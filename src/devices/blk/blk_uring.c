@@ -24,6 +24,7 @@ struct uq {
 	struct io_uring ring;
 	int efd;
 	bool watched;     /* completions come through the eventfd */
+	bool warned;
 	unsigned queued;  /* SQEs prepared, not yet submitted */
 	unsigned pending; /* submitted or queued, CQE not yet seen */
 };
@@ -225,17 +226,6 @@ static void drain_eventfd(struct uq *uq)
 	}
 }
 
-static void uring_flush_batch(struct blk_queue *bq)
-{
-	struct uq *uq = bq->be;
-
-	submit_queued(bq);
-	if (!uq->watched) {
-		wait_all(bq);
-		drain_eventfd(uq);
-	}
-}
-
 static void uring_event(void *arg, int fd, uint32_t events)
 {
 	struct blk_queue *bq = arg;
@@ -260,11 +250,28 @@ static void uring_start(struct blk_queue *bq)
 		return;
 	ret = vdev_watch_fd(bq->b->dev, bq->idx, uq->efd, uring_event, bq);
 	uq->watched = ret == 0 || ret == -EEXIST;
-	if (!uq->watched)
+	if (!uq->watched && !uq->warned) {
+		uq->warned = true;
 		vdev_log(VDEV_LOG_INFO,
 			 "blk: queue %u: no watcher (%d), completing "
 			 "io_uring requests within each round",
 			 bq->idx, ret);
+	}
+}
+
+static void uring_flush_batch(struct blk_queue *bq)
+{
+	struct uq *uq = bq->be;
+
+	submit_queued(bq);
+	if (!uq->watched) {
+		/* A watcher may have appeared since DRIVER_OK. */
+		uring_start(bq);
+		if (!uq->watched) {
+			wait_all(bq);
+			drain_eventfd(uq);
+		}
+	}
 }
 
 static void uring_drain(struct blk_queue *bq)
