@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "adapters/vfio-user/vfu_internal.h"
@@ -45,6 +46,7 @@ int vfu_h_dma_map(struct vdev_vfio_user *s, struct vfu_msg *m,
 		return -ENOMEM;
 	s->dma = tab;
 	if (m->nfds) {
+		struct stat st;
 		struct vdev_mem_region reg = {
 			.guest_addr = d.addr,
 			.size = d.size,
@@ -53,6 +55,13 @@ int vfu_h_dma_map(struct vdev_vfio_user *s, struct vfu_msg *m,
 			.fd_offset = d.offset,
 		};
 
+		/* mmap does not check a file's size and touching a page
+		 * past its end would raise SIGBUS: refuse that up front. */
+		if (fstat(m->fds[0], &st))
+			return -errno;
+		if (S_ISREG(st.st_mode) &&
+		    d.offset + d.size > (uint64_t)st.st_size)
+			return -EINVAL;
 		/* The map mmaps the fd itself; ours is closed after the
 		 * handler like every other received fd. */
 		e = vdev_mem_add(s->mem, &reg);
