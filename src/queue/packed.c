@@ -11,6 +11,7 @@
  * chain occupied.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "queue/queue_internal.h"
 
@@ -77,21 +78,24 @@ static int walk(struct vdev_queue *q, uint16_t pos, bool wrap,
 		len = vdev_le32_to_cpu(VQ_READ(d->len));
 		id = vdev_le16_to_cpu(VQ_READ(d->id));
 		if (flags & VDEV_DESC_F_INDIRECT) {
-			const struct vdev_packed_desc *tab;
+			const uint8_t *tab;
 
 			tab = vq_indirect_table(q, addr, len, flags, false);
 			if (!tab)
 				return -EIO;
 			for (uint32_t k = 0; k < len / 16; k++) {
-				const struct vdev_packed_desc *e = &tab[k];
-				uint16_t ef = vdev_le16_to_cpu(VQ_READ(e->flags));
+				struct vdev_packed_desc e;
+				uint16_t ef;
 
+				/* One copy; the table need not be aligned. */
+				memcpy(&e, tab + 16ul * k, sizeof(e));
+				ef = vdev_le16_to_cpu(e.flags);
 				if (ef & VDEV_DESC_F_INDIRECT)
 					return vq_fail(q, "indirect descriptor "
 						"inside an indirect table");
 				ret = vq_walk_buf(q, w,
-					vdev_le64_to_cpu(VQ_READ(e->addr)),
-					vdev_le32_to_cpu(VQ_READ(e->len)),
+					vdev_le64_to_cpu(e.addr),
+					vdev_le32_to_cpu(e.len),
 					ef & VDEV_DESC_F_WRITE);
 				if (ret)
 					return ret;

@@ -8,6 +8,7 @@
  * store and the read of used_event / avail->flags (queue.c).
  */
 #include <errno.h>
+#include <string.h>
 
 #include "queue/queue_internal.h"
 
@@ -42,7 +43,7 @@ int vq_split_map(struct vdev_queue *q)
 static int walk(struct vdev_queue *q, uint16_t head, struct vdev_req *req,
 		struct vq_walk *w)
 {
-	const struct vdev_vring_desc *tab = q->desc;
+	const uint8_t *tab = (const uint8_t *)q->desc;
 	uint32_t n = q->size;
 	bool in_table = false;
 	uint16_t i = head;
@@ -51,12 +52,19 @@ static int walk(struct vdev_queue *q, uint16_t head, struct vdev_req *req,
 	if (head >= q->size)
 		return vq_fail(q, "head index out of range");
 	for (;;) {
-		const struct vdev_vring_desc *d = &tab[i];
-		uint64_t addr = vdev_le64_to_cpu(VQ_READ(d->addr));
-		uint32_t len = vdev_le32_to_cpu(VQ_READ(d->len));
-		uint16_t flags = vdev_le16_to_cpu(VQ_READ(d->flags));
-		uint16_t next = vdev_le16_to_cpu(VQ_READ(d->next));
+		struct vdev_vring_desc d;
+		uint64_t addr;
+		uint32_t len;
+		uint16_t flags, next;
 		int ret;
+
+		/* One copy: the driver may change it under us, and an
+		 * indirect table need not be aligned. */
+		memcpy(&d, tab + 16ul * i, sizeof(d));
+		addr = vdev_le64_to_cpu(d.addr);
+		len = vdev_le32_to_cpu(d.len);
+		flags = vdev_le16_to_cpu(d.flags);
+		next = vdev_le16_to_cpu(d.next);
 
 		if (flags & VDEV_DESC_F_INDIRECT) {
 			tab = vq_indirect_table(q, addr, len, flags, in_table);
