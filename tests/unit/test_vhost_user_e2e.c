@@ -220,6 +220,7 @@ static void test_reconnect_cycles(void **state)
 	struct fixture *f = *state;
 	const char *env = getenv("VDEV_VHU_CYCLES");
 	unsigned cycles = env ? (unsigned)atoi(env) : 1000;
+	size_t off = 0; /* the source is one stream for the device's life */
 
 	for (unsigned c = 0; c < cycles; c++) {
 		struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
@@ -228,11 +229,8 @@ static void test_reconnect_cycles(void **state)
 		assert_non_null(fe);
 		assert_int_equal(vhu_fe_setup(fe, &g, 16, c & 1, P(REPLY_ACK),
 					      false), 0);
-		if (c % 100 == 0) {
-			size_t off = 0;
-
+		if (c % 100 == 0)
 			one_request(fe, &g, &off, g.call_fd, false);
-		}
 		vhu_fe_close(fe);
 		vhu_fe_guest_fini(&g);
 		assert_true(vhu_fe_server_idle(&f->srv, 2000));
