@@ -12,7 +12,7 @@ GUEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$GUEST_DIR/build/common.sh"
 
 GUEST_PASS=0 GUEST_FAIL=0 GUEST_SKIP=0
-GUEST_BOOT_TIMEOUT=${VDEV_GUEST_TIMEOUT:-120}
+GUEST_BOOT_TIMEOUT=${VDEV_GUEST_TIMEOUT:-180}
 GUEST_PIDS=()
 
 # guest_setup: work dir, cleanup trap, kernels.  Uses the kernels run-all.sh

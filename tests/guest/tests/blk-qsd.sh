@@ -4,7 +4,7 @@
 # through UML and through QEMU: proves the guest tier and gives the
 # reference behaviour the libvdev blk daemon is compared with.
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/blk-common.sh"
+. "$(dirname "$0")/blk.lib"
 guest_setup
 
 QSD=$(command -v qemu-storage-daemon || true)
