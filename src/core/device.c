@@ -64,12 +64,16 @@ fail:
 
 void vdev_free(struct vdev *dev)
 {
-	struct vdev_queue_state st;
-
 	if (!dev)
 		return;
-	for (unsigned i = 0; i < dev->nvq; i++)
-		vdev_vq_stop(dev, i, &st);
+	/* No round starts any more; one that runs ends first. Requests the
+	 * model still holds are its own to cancel in ops->destroy: waiting
+	 * for them here could wait forever. */
+	for (unsigned i = 0; i < dev->nvq; i++) {
+		pthread_mutex_lock(&dev->vqs[i].lock);
+		dev->vqs[i].stopped = true;
+		pthread_mutex_unlock(&dev->vqs[i].lock);
+	}
 	/* The model's fds leave every watcher before the model closes them. */
 	for (unsigned i = 0; i < dev->nvq; i++)
 		vcore_vq_unwatch_all(&dev->vqs[i]);
