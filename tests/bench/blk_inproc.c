@@ -5,7 +5,9 @@
  * depth 1 and 32, with the null and ram backends, so the numbers measure
  * the queue, the core and the device model rather than a disk.
  *
- * Usage: bench_blk_inproc [seconds per case, default 1]
+ * Usage: bench_blk_inproc [seconds per case, default 1] [image file]
+ * With an image file (its size must be at least 256 MiB) the uring and
+ * sync backends are measured on it too, for comparison.
  * Prints one line per case; never fails on time.
  */
 #include <errno.h>
@@ -33,10 +35,11 @@ static double now(clockid_t c)
 }
 
 static int run(enum vdev_blk_backend be, unsigned qd, bool packed,
-	       double seconds)
+	       double seconds, const char *path)
 {
 	struct vdev_blk_config cfg = {
 		.backend = be,
+		.path = path,
 		.size = 256u << 20,
 		.queue_size = 256,
 	};
@@ -53,7 +56,7 @@ static int run(enum vdev_blk_backend be, unsigned qd, bool packed,
 	unsigned long long done = 0, bad = 0, rounds = 0;
 	double w0, c0, w1, c1;
 	uint64_t sector = 0;
-	const uint64_t nsect = cfg.size / 512;
+	uint64_t nsect;
 
 	dev = vdev_blk_new(&cfg);
 	if (!dev) {
@@ -63,6 +66,12 @@ static int run(enum vdev_blk_backend be, unsigned qd, bool packed,
 	drv = vdev_drv_new(dev, &dcfg);
 	if (!drv || vdev_drv_init(drv) < 0) {
 		fprintf(stderr, "driver setup failed\n");
+		return 1;
+	}
+	vdev_drv_config_read(drv, 0, &nsect, 8);
+	nsect = vdev_le64_to_cpu(nsect);
+	if (nsect < 8) {
+		fprintf(stderr, "image too small\n");
 		return 1;
 	}
 	m = vdev_drv_get_mem(drv);
@@ -90,8 +99,13 @@ static int run(enum vdev_blk_backend be, unsigned qd, bool packed,
 		void *tok;
 		uint32_t len;
 		unsigned got = 0;
+		int r;
 
-		while (vdev_drv_ring_get_used(ring, &tok, &len) == 0) {
+		/* Completions: all that are there, or wait for one (the
+		 * io_uring backend completes from the driver's loop). */
+		while ((r = vdev_drv_ring_get_used(ring, &tok, &len)) == 0 ||
+		       (!got && (r = vdev_drv_wait(drv, 0, 1000, &tok,
+						   &len)) == 0)) {
 			struct slot *s = tok;
 			struct vdev_blk_req_hdr *h =
 				vdev_drv_mem_host(m, s->segs[0].gpa);
@@ -101,12 +115,12 @@ static int run(enum vdev_blk_backend be, unsigned qd, bool packed,
 			done++;
 			got++;
 			/* random-ish 4 KiB-aligned offsets */
-			sector = (sector + 8 * 7919) % nsect;
+			sector = (sector + 8 * 7919) % (nsect - 7);
 			h->sector = vdev_cpu_to_le64(sector & ~7ull);
 			vdev_drv_ring_add(ring, s->segs, 1, 2, s, 0);
 		}
-		if (!got && vdev_drv_wait(drv, 0, 1000, &tok, &len) < 0) {
-			fprintf(stderr, "no completion\n");
+		if (!got) {
+			fprintf(stderr, "no completion: %s\n", strerror(-r));
 			return 1;
 		}
 		if (!(++rounds & 63) && now(CLOCK_MONOTONIC) - w0 >= seconds)
@@ -130,16 +144,21 @@ static int run(enum vdev_blk_backend be, unsigned qd, bool packed,
 int main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 1.0;
-	static const enum vdev_blk_backend bes[] = { VDEV_BLK_BACKEND_NULL,
-						     VDEV_BLK_BACKEND_RAM };
+	const char *path = argc > 2 ? argv[2] : NULL;
+	static const enum vdev_blk_backend bes[] = {
+		VDEV_BLK_BACKEND_NULL, VDEV_BLK_BACKEND_RAM,
+		VDEV_BLK_BACKEND_URING, VDEV_BLK_BACKEND_SYNC,
+	};
 	static const unsigned qds[] = { 1, 32 };
+	unsigned nbe = path ? 4 : 2;
 	int ret = 0;
 
 	if (seconds <= 0)
 		seconds = 1.0;
 	for (unsigned p = 0; p < 2; p++)
-		for (unsigned b = 0; b < 2; b++)
+		for (unsigned b = 0; b < nbe; b++)
 			for (unsigned q = 0; q < 2; q++)
-				ret |= run(bes[b], qds[q], p == 1, seconds);
+				ret |= run(bes[b], qds[q], p == 1, seconds,
+					   path);
 	return ret;
 }

@@ -285,7 +285,6 @@ static int open_image(struct blk_dev *b, const struct vdev_blk_config *cfg)
 	} else {
 		return -EINVAL;
 	}
-	b->capacity = size & ~(uint64_t)(b->lbs - 1);
 	b->dio_align = 512;
 #ifdef STATX_DIOALIGN
 	if (b->direct) {
@@ -293,10 +292,18 @@ static int open_image(struct blk_dev *b, const struct vdev_blk_config *cfg)
 
 		if (statx(b->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) ==
 			    0 &&
-		    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_mem_align)
-			b->dio_align = stx.stx_dio_mem_align;
+		    (stx.stx_mask & STATX_DIOALIGN)) {
+			if (stx.stx_dio_mem_align)
+				b->dio_align = stx.stx_dio_mem_align;
+			/* A 4Kn host disk: O_DIRECT needs 4 KiB offsets, so
+			 * the guest gets 4 KiB blocks unless told otherwise. */
+			if (!cfg->logical_block_size &&
+			    stx.stx_dio_offset_align == 4096)
+				b->lbs = 4096;
+		}
 	}
 #endif
+	b->capacity = size & ~(uint64_t)(b->lbs - 1);
 	return 0;
 }
 
