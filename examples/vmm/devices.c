@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <virtio/blk.h>
 #include <virtio/rng.h>
 #include <virtio/transport.h>
 
@@ -63,6 +64,37 @@ int vmm_add_rng(struct vmm *vm, const char *source)
 		return -1;
 	}
 	return vmm_attach(vm, "rng", dev);
+}
+
+int vmm_add_blk(struct vmm *vm, const char *spec)
+{
+	struct vdev_blk_config cfg = { .fd = -1, .serial = "vdev-vmm" };
+	char path[4096];
+	char *opt;
+	struct vdev *dev;
+
+	/* PATH[,ro][,sync] */
+	snprintf(path, sizeof(path), "%s", spec);
+	while ((opt = strrchr(path, ',')) != NULL) {
+		if (!strcmp(opt, ",ro")) {
+			cfg.read_only = true;
+		} else if (!strcmp(opt, ",sync")) {
+			cfg.backend = VDEV_BLK_BACKEND_SYNC;
+		} else {
+			fprintf(stderr, "vdev-vmm: --blk: unknown option %s\n",
+				opt + 1);
+			return -1;
+		}
+		*opt = 0;
+	}
+	cfg.path = path;
+	dev = vdev_blk_new(&cfg);
+	if (!dev) {
+		fprintf(stderr, "vdev-vmm: blk (%s): %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	return vmm_attach(vm, "blk", dev);
 }
 
 int vmm_dev_mmio_exit(struct vmm *vm, uint64_t addr, uint8_t *data,

@@ -27,6 +27,8 @@ static void usage(FILE *f)
 "  --cpus N            vCPUs (default 1; the others wait for INIT/SIPI)\n"
 "  --rng[=SOURCE]      a virtio-rng device reading SOURCE (default\n"
 "                      /dev/urandom; a regular file wraps around)\n"
+"  --blk=PATH[,ro][,sync]  a virtio-blk device on an image file or block\n"
+"                      device (ro: read-only; sync: no io_uring)\n"
 "  --edge              edge-triggered device interrupts (no resample fd)\n"
 "  --no-ioeventfd      every kick is an MMIO exit\n"
 "  --notification-data offer VIRTIO_F_NOTIFICATION_DATA\n"
@@ -56,6 +58,7 @@ enum {
 	OPT_MEM,
 	OPT_CPUS,
 	OPT_RNG,
+	OPT_BLK,
 	OPT_EDGE,
 	OPT_NO_IOEVENTFD,
 	OPT_NOTIFICATION_DATA,
@@ -79,6 +82,7 @@ int main(int argc, char **argv)
 		{ "mem", required_argument, NULL, OPT_MEM },
 		{ "cpus", required_argument, NULL, OPT_CPUS },
 		{ "rng", optional_argument, NULL, OPT_RNG },
+		{ "blk", required_argument, NULL, OPT_BLK },
 		{ "edge", no_argument, NULL, OPT_EDGE },
 		{ "no-ioeventfd", no_argument, NULL, OPT_NO_IOEVENTFD },
 		{ "notification-data", no_argument, NULL,
@@ -147,6 +151,7 @@ int main(int argc, char **argv)
 			vm.opt.cpus = (unsigned)v;
 			break;
 		case OPT_RNG:
+		case OPT_BLK:
 			if (ndevs == VMM_MAX_DEVS)
 				goto bad;
 			devs[ndevs].kind = c;
@@ -195,9 +200,11 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < vm.opt.nloads; i++)
 		if (vmm_load_file(&vm, &vm.opt.loads[i]))
 			goto out;
-	for (unsigned i = 0; i < ndevs; i++)
-		if (devs[i].kind == OPT_RNG && vmm_add_rng(&vm, devs[i].arg))
+	for (unsigned i = 0; i < ndevs; i++) {
+		if (devs[i].kind == OPT_RNG ? vmm_add_rng(&vm, devs[i].arg) :
+					      vmm_add_blk(&vm, devs[i].arg))
 			goto out;
+	}
 	if (vm.opt.verbose && vm.ndevs) {
 		char line[VMM_MAX_DEVS * 48];
 

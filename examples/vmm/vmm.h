@@ -56,7 +56,7 @@ struct vmm_load {
 };
 
 struct vmm_dev {
-	const char *kind; /* "rng" */
+	const char *kind; /* "rng", "blk" */
 	struct vdev *dev;
 	struct vdev_kvm *kvm;
 	uint64_t base;
@@ -138,6 +138,8 @@ int vmm_load_file(struct vmm *vm, const struct vmm_load *l);
 
 /* devices.c: libvdev devices on virtio-mmio. */
 int vmm_add_rng(struct vmm *vm, const char *source);
+/* @spec: PATH[,ro][,sync] */
+int vmm_add_blk(struct vmm *vm, const char *spec);
 int vmm_dev_mmio_exit(struct vmm *vm, uint64_t addr, uint8_t *data,
 		      unsigned len, bool is_write);
 /* "virtio_mmio.device=4K@0xd0000000:5 ..." for a kernel built with
