@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The vdev-blk daemon end to end: the test starts the real binary on a
+ * temporary image, connects as a vhost-user frontend (tests/lib), reads
+ * the config space, writes, reads back, flushes, asks for the serial, then
+ * stops the daemon with SIGTERM and checks that it exits cleanly and
+ * removes its socket. Once per file backend, and read-only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <virtio/blk.h>
+#include <virtio/spec.h>
+
+#include "vdev_build_config.h"
+#include "vhu_frontend.h"
+
+#define P(f) VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_##f)
+#define IMG_SIZE (4u << 20)
+
+struct efx {
+	char img[64];
+	char sock[108];
+	char bin[512];
+	int imgfd;
+	pid_t pid;
+	struct vhu_fe *fe;
+	struct vhu_fe_guest g;
+};
+
+static int setup(void **state)
+{
+	static struct efx e;
+	const char *bd = getenv("VDEV_BUILD_DIR");
+
+	memset(&e, 0, sizeof(e));
+	e.pid = -1;
+	snprintf(e.bin, sizeof(e.bin), "%s/examples/vdev-blk/vdev-blk",
+		 bd ? bd : ".");
+	snprintf(e.img, sizeof(e.img), "/tmp/vdev-blk-e2e-XXXXXX");
+	e.imgfd = mkstemp(e.img);
+	assert_true(e.imgfd >= 0);
+	assert_int_equal(ftruncate(e.imgfd, IMG_SIZE), 0);
+	snprintf(e.sock, sizeof(e.sock), "/tmp/vdev-blk-e2e-%d.sock",
+		 (int)getpid());
+	*state = &e;
+	return 0;
+}
+
+static void stop_daemon(struct efx *e, bool expect_clean)
+{
+	int status;
+
+	if (e->fe) {
+		vhu_fe_close(e->fe);
+		e->fe = NULL;
+		vhu_fe_guest_fini(&e->g);
+	}
+	if (e->pid <= 0)
+		return;
+	kill(e->pid, SIGTERM);
+	assert_int_equal(waitpid(e->pid, &status, 0), e->pid);
+	e->pid = -1;
+	if (expect_clean) {
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		/* the daemon removed its socket */
+		assert_int_equal(access(e->sock, F_OK), -1);
+	}
+}
+
+static int teardown(void **state)
+{
+	struct efx *e = *state;
+
+	stop_daemon(e, false);
+	close(e->imgfd);
+	unlink(e->img);
+	unlink(e->sock);
+	return 0;
+}
+
+static void start_daemon(struct efx *e, const char *backend, bool ro)
+{
+	const char *argv[16];
+	int n = 0;
+
+	if (access(e->bin, X_OK) != 0) {
+		print_message("no %s: examples not built\n", e->bin);
+		skip();
+	}
+	argv[n++] = e->bin;
+	argv[n++] = "-s";
+	argv[n++] = e->sock;
+	argv[n++] = "-b";
+	argv[n++] = e->img;
+	argv[n++] = "--serial";
+	argv[n++] = "e2e-serial";
+	argv[n++] = "--num-queues";
+	argv[n++] = "2";
+	argv[n++] = "--backend";
+	argv[n++] = backend;
+	if (ro)
+		argv[n++] = "--read-only";
+	argv[n] = NULL;
+	unlink(e->sock);
+	e->pid = fork();
+	assert_true(e->pid >= 0);
+	if (e->pid == 0) {
+		execv(e->bin, (char *const *)argv);
+		_exit(127);
+	}
+	e->fe = vhu_fe_connect(e->sock, 5000);
+	assert_non_null(e->fe);
+	assert_int_equal(vhu_fe_setup(e->fe, &e->g, 64, false,
+				      P(REPLY_ACK) | P(CONFIG) | P(STATUS) |
+					      P(MQ),
+				      false),
+			 0);
+}
+
+static void get_config(struct efx *e, struct vdev_blk_config_space *cs)
+{
+	uint8_t p[12 + sizeof(*cs)] = { 0 };
+	struct vhu_fe_msg m;
+	uint32_t size = 60;
+
+	memcpy(p + 4, &size, 4);
+	assert_int_equal(vhu_fe_send(e->fe, VHU_FE_GET_CONFIG, 0, p,
+				     12 + size, NULL, 0),
+			 0);
+	assert_int_equal(vhu_fe_recv(e->fe->fd, &m, 5000), 0);
+	assert_int_equal(m.request, VHU_FE_GET_CONFIG);
+	assert_int_equal(m.size, 12 + size);
+	memcpy(cs, m.payload + 12, size);
+}
+
+/* One request on queue 0; returns the status byte. */
+static uint8_t req(struct efx *e, uint32_t type, uint64_t sector, void *buf,
+		   uint32_t len, bool out)
+{
+	struct vdev_drv_mem *m = e->g.mem;
+	size_t mark = vdev_drv_mem_mark(m);
+	struct vdev_drv_seg s[3];
+	struct vdev_blk_req_hdr *h;
+	struct pollfd p = { .fd = e->g.call_fd, .events = POLLIN };
+	uint8_t *d = NULL, *st, ret;
+	unsigned n = 0;
+	void *tok;
+	uint32_t used;
+	int r = -EAGAIN;
+
+	h = vdev_drv_mem_alloc(m, 16, 16, &s[n].gpa);
+	assert_non_null(h);
+	h->type = vdev_cpu_to_le32(type);
+	h->sector = vdev_cpu_to_le64(sector);
+	s[n++].len = 16;
+	if (len) {
+		d = vdev_drv_mem_alloc(m, len, 4096, &s[n].gpa);
+		assert_non_null(d);
+		if (out)
+			memcpy(d, buf, len);
+		s[n++].len = len;
+	}
+	st = vdev_drv_mem_alloc(m, 1, 1, &s[n].gpa);
+	*st = 0xee;
+	s[n++].len = 1;
+	assert_int_equal(vdev_drv_ring_add(e->g.ring, s, out ? n - 1 : 1,
+					   out ? 1 : n - 1, h, 0),
+			 0);
+	assert_int_equal(vhu_fe_kick(e->fe, &e->g), 0);
+	for (int i = 0; i < 50 && r == -EAGAIN; i++) {
+		uint64_t v;
+
+		if (poll(&p, 1, 100) == 1 &&
+		    read(e->g.call_fd, &v, sizeof(v)) < 0)
+			fail_msg("call fd: %s", strerror(errno));
+		r = vdev_drv_ring_get_used(e->g.ring, &tok, &used);
+	}
+	assert_int_equal(r, 0);
+	assert_ptr_equal(tok, h);
+	if (!out && len)
+		memcpy(buf, d, len);
+	ret = *st;
+	vdev_drv_mem_reset_to(m, mark);
+	return ret;
+}
+
+static void pattern(uint8_t *p, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(seed + i * 13 + (i >> 9));
+}
+
+static void run_rw(struct efx *e, const char *backend)
+{
+	struct vdev_blk_config_space cs;
+	uint8_t w[8192], r[8192], id[20];
+
+	start_daemon(e, backend, false);
+	get_config(e, &cs);
+	assert_int_equal(vdev_le64_to_cpu(cs.capacity), IMG_SIZE / 512);
+	assert_int_equal(vdev_le16_to_cpu(cs.num_queues), 2);
+	assert_true(e->g.features & VDEV_BIT(VDEV_BLK_F_FLUSH));
+	assert_false(e->g.features & VDEV_BIT(VDEV_BLK_F_RO));
+
+	pattern(w, sizeof(w), 1);
+	assert_int_equal(req(e, VDEV_BLK_T_OUT, 16, w, sizeof(w), true),
+			 VDEV_BLK_S_OK);
+	assert_int_equal(req(e, VDEV_BLK_T_FLUSH, 0, NULL, 0, false),
+			 VDEV_BLK_S_OK);
+	memset(r, 0, sizeof(r));
+	assert_int_equal(req(e, VDEV_BLK_T_IN, 16, r, sizeof(r), false),
+			 VDEV_BLK_S_OK);
+	assert_memory_equal(w, r, sizeof(w));
+	assert_int_equal(pread(e->imgfd, r, sizeof(r), 16 * 512),
+			 (ssize_t)sizeof(r));
+	assert_memory_equal(w, r, sizeof(w));
+	assert_int_equal(req(e, VDEV_BLK_T_GET_ID, 0, id, sizeof(id), false),
+			 VDEV_BLK_S_OK);
+	assert_memory_equal(id, "e2e-serial\0\0\0\0\0\0\0\0\0\0", 20);
+	/* hostile input over the wire too: past the end */
+	assert_int_equal(req(e, VDEV_BLK_T_IN, IMG_SIZE / 512, r, 512, false),
+			 VDEV_BLK_S_IOERR);
+	stop_daemon(e, true);
+}
+
+static void test_rw_sync(void **state)
+{
+	run_rw(*state, "sync");
+}
+
+static void test_rw_uring(void **state)
+{
+#if VDEV_WITH_URING_FOUND
+	run_rw(*state, "uring");
+#else
+	(void)state;
+	skip();
+#endif
+}
+
+static void test_read_only(void **state)
+{
+	struct efx *e = *state;
+	uint8_t w[4096], r[4096];
+
+	pattern(w, sizeof(w), 2);
+	assert_int_equal(pwrite(e->imgfd, w, sizeof(w), 0), (ssize_t)sizeof(w));
+	start_daemon(e, "auto", true);
+	assert_true(e->g.features & VDEV_BIT(VDEV_BLK_F_RO));
+	memset(r, 0x11, sizeof(r));
+	assert_int_equal(req(e, VDEV_BLK_T_OUT, 0, r, sizeof(r), true),
+			 VDEV_BLK_S_IOERR);
+	assert_int_equal(req(e, VDEV_BLK_T_IN, 0, r, sizeof(r), false),
+			 VDEV_BLK_S_OK);
+	assert_memory_equal(w, r, sizeof(w));
+	stop_daemon(e, true);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_rw_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rw_uring, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_read_only, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
