@@ -91,7 +91,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void start_daemon(struct efx *e, const char *backend, bool ro)
+static void start_daemon(struct efx *e, const char *backend, bool ro,
+			 bool thread_per_queue)
 {
 	const char *argv[16];
 	int n = 0;
@@ -113,6 +114,8 @@ static void start_daemon(struct efx *e, const char *backend, bool ro)
 	argv[n++] = backend;
 	if (ro)
 		argv[n++] = "--read-only";
+	if (thread_per_queue)
+		argv[n++] = "--thread-per-queue";
 	argv[n] = NULL;
 	unlink(e->sock);
 	e->pid = fork();
@@ -208,7 +211,7 @@ static void run_rw(struct efx *e, const char *backend)
 	struct vdev_blk_config_space cs;
 	uint8_t w[8192], r[8192], id[20];
 
-	start_daemon(e, backend, false);
+	start_daemon(e, backend, false, false);
 	get_config(e, &cs);
 	assert_int_equal(vdev_le64_to_cpu(cs.capacity), IMG_SIZE / 512);
 	assert_int_equal(vdev_le16_to_cpu(cs.num_queues), 2);
@@ -258,7 +261,7 @@ static void test_read_only(void **state)
 
 	pattern(w, sizeof(w), 2);
 	assert_int_equal(pwrite(e->imgfd, w, sizeof(w), 0), (ssize_t)sizeof(w));
-	start_daemon(e, "auto", true);
+	start_daemon(e, "auto", true, false);
 	assert_true(e->g.features & VDEV_BIT(VDEV_BLK_F_RO));
 	memset(r, 0x11, sizeof(r));
 	assert_int_equal(req(e, VDEV_BLK_T_OUT, 0, r, sizeof(r), true),
@@ -269,6 +272,65 @@ static void test_read_only(void **state)
 	stop_daemon(e, true);
 }
 
+/*
+ * GET_VRING_BASE while 20 writes (60 of 64 descriptors) may be in flight
+ * in io_uring: the back-end stops the queue only once everything it popped
+ * has completed, so the base it reports equals the number of completions
+ * and every status is written.
+ */
+static void run_stop_in_flight(struct efx *e, bool thread_per_queue)
+{
+	struct vdev_drv_mem *m;
+	struct vdev_drv_seg s[3];
+	uint8_t *st[20];
+	uint32_t base;
+	void *tok;
+	uint32_t used;
+	unsigned got = 0;
+
+	start_daemon(e, "auto", false, thread_per_queue);
+	m = e->g.mem;
+	for (unsigned i = 0; i < 20; i++) {
+		struct vdev_blk_req_hdr *h =
+			vdev_drv_mem_alloc(m, 16, 16, &s[0].gpa);
+		uint8_t *d = vdev_drv_mem_alloc(m, 65536, 4096, &s[1].gpa);
+
+		assert_non_null(h);
+		assert_non_null(d);
+		h->type = vdev_cpu_to_le32(VDEV_BLK_T_OUT);
+		h->sector = vdev_cpu_to_le64(i * 128);
+		s[0].len = 16;
+		s[1].len = 65536;
+		pattern(d, 65536, i);
+		st[i] = vdev_drv_mem_alloc(m, 1, 1, &s[2].gpa);
+		*st[i] = 0xee;
+		s[2].len = 1;
+		assert_int_equal(vdev_drv_ring_add(e->g.ring, s, 2, 1, st[i],
+						   0),
+				 0);
+	}
+	assert_int_equal(vhu_fe_kick(e->fe, &e->g), 0);
+	assert_int_equal(vhu_fe_get_vring_base(e->fe, 0, &base), 0);
+	assert_true(base <= 20);
+	while (vdev_drv_ring_get_used(e->g.ring, &tok, &used) == 0) {
+		assert_int_equal(*(uint8_t *)tok, VDEV_BLK_S_OK);
+		got++;
+	}
+	assert_int_equal(got, base);
+	print_message("  %u of 20 writes completed before the stop\n", base);
+	stop_daemon(e, true);
+}
+
+static void test_stop_in_flight(void **state)
+{
+	run_stop_in_flight(*state, false);
+}
+
+static void test_stop_in_flight_thread_per_queue(void **state)
+{
+	run_stop_in_flight(*state, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +339,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_stop_in_flight, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_stop_in_flight_thread_per_queue, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
