@@ -1,12 +1,76 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Text form of vfio-user messages, for VDEV_VFIO_USER_CAPTURE and the
- * replay tests: one header line, then the payload in hex, 16 bytes a line.
+ * replay tests: a header line, a decoded summary for the common commands
+ * (a "#" line, ignored when parsed back), then the payload in hex, 16
+ * bytes a line.
  *
  *   > id 3 cmd 9 REGION_READ flags 0x0 error 0 size 32 fds 0
- *     00 00 00 00 00 00 00 00 07 00 00 00 40 00 00 00
+ *     # region 7 offset 0x40 count 4
+ *     40 00 00 00 00 00 00 00 07 00 00 00 04 00 00 00
  */
+#include <inttypes.h>
+#include <string.h>
+
 #include "adapters/vfio-user/vfu_internal.h"
+
+static uint64_t le_val(const uint8_t *p, uint32_t n)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, p, n > 8 ? 8 : n);
+	return v;
+}
+
+static void decode(FILE *f, char dir, const struct vfu_hdr *h,
+		   const uint8_t *p, uint32_t len)
+{
+	if (h->flags & VFU_F_ERROR)
+		return;
+	switch (h->cmd) {
+	case VFU_CMD_VERSION:
+		if (len > 4 && p[len - 1] == 0 && !memchr(p + 4, '\n', len - 4))
+			fprintf(f, "  # v%u.%u %s\n", (unsigned)le_val(p, 2),
+				(unsigned)le_val(p + 2, 2),
+				(const char *)p + 4);
+		break;
+	case VFU_CMD_DMA_MAP:
+		if (dir == '>' && len == sizeof(struct vfu_dma_map))
+			fprintf(f, "  # addr 0x%" PRIx64 " size 0x%" PRIx64
+				   " offset 0x%" PRIx64 " flags 0x%x\n",
+				le_val(p + 16, 8), le_val(p + 24, 8),
+				le_val(p + 8, 8), (unsigned)le_val(p + 4, 4));
+		break;
+	case VFU_CMD_DMA_UNMAP:
+		if (len == sizeof(struct vfu_dma_unmap))
+			fprintf(f, "  # addr 0x%" PRIx64 " size 0x%" PRIx64
+				   " flags 0x%x\n",
+				le_val(p + 8, 8), le_val(p + 16, 8),
+				(unsigned)le_val(p + 4, 4));
+		break;
+	case VFU_CMD_DEVICE_SET_IRQS:
+		if (len >= VFU_IRQ_SET_SIZE)
+			fprintf(f, "  # index %u start %u count %u flags 0x%x\n",
+				(unsigned)le_val(p + 8, 4),
+				(unsigned)le_val(p + 12, 4),
+				(unsigned)le_val(p + 16, 4),
+				(unsigned)le_val(p + 4, 4));
+		break;
+	case VFU_CMD_REGION_READ:
+	case VFU_CMD_REGION_WRITE:
+		if (len < 16)
+			break;
+		fprintf(f, "  # region %u offset 0x%" PRIx64 " count %u",
+			(unsigned)le_val(p + 8, 4), le_val(p, 8),
+			(unsigned)le_val(p + 12, 4));
+		if (len > 16 && len <= 24)
+			fprintf(f, " value 0x%" PRIx64, le_val(p + 16, len - 16));
+		fputc('\n', f);
+		break;
+	default:
+		break;
+	}
+}
 
 void vfu_capture_write(FILE *f, char dir, const struct vfu_hdr *h,
 		       const void *body, uint32_t len, unsigned nfds)
@@ -16,7 +80,10 @@ void vfu_capture_write(FILE *f, char dir, const struct vfu_hdr *h,
 	fprintf(f, "%c id %u cmd %u %s flags 0x%x error %u size %u fds %u\n",
 		dir, h->id, h->cmd, vfu_cmd_name(h->cmd), h->flags, h->error,
 		h->size, nfds);
-	for (uint32_t i = 0; p && i < len; i++)
+	if (!p)
+		return;
+	decode(f, dir, h, p, len);
+	for (uint32_t i = 0; i < len; i++)
 		fprintf(f, "%s%02x%s", i % 16 ? " " : "  ", p[i],
 			i % 16 == 15 || i + 1 == len ? "\n" : "");
 }
