@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libFuzzer target for vdev_restore: a device state blob comes from a
+ * frontend (vhost-user DEVICE_STATE, vfio-user migration) and is hostile.
+ *
+ * Input: one flag byte, then the blob.
+ *   flag bit 0: recompute the header's CRC and length first, so the
+ *               fuzzer gets past the checksum into the section parser;
+ *   flag bit 1: restore into a live device (driver set up, queues
+ *               running) instead of a fresh one.
+ * A restore either succeeds (then the device must still work: save after
+ * stopping the queues, reset) or fails and leaves the device reset.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <virtio/testing.h>
+#include <virtio/transport.h>
+
+#include "vcore_tdev.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct tdev t;
+static struct vdev_drv *drv;
+
+static uint32_t crc32(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0xedb88320u & -(c & 1));
+	}
+	return ~c;
+}
+
+static void put32(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t *blob;
+	size_t len;
+	void *out;
+	size_t outlen;
+	int r;
+
+	if (size < 1)
+		return 0;
+	if (!drv) {
+		struct vdev_drv_config dc = { .mem_size = 1 << 20 };
+
+		if (!tdev_new(&t, 2, 256, 1))
+			abort();
+		drv = vdev_drv_new(t.dev, &dc);
+		if (!drv)
+			abort();
+	}
+	len = size - 1;
+	blob = malloc(len ? len : 1);
+	memcpy(blob, data + 1, len);
+	if ((data[0] & 1) && len >= 32) {
+		put32(blob + 20, crc32(blob + 32, len - 32), 4);
+		put32(blob + 24, len, 8);
+	}
+	if (data[0] & 2) {
+		if (vdev_drv_init(drv) < 0)
+			abort();
+	} else {
+		vdev_reset(t.dev);
+	}
+	r = vdev_restore(t.dev, blob, len);
+	if (r < 0) {
+		if (vdev_get_status(t.dev) != 0)
+			abort(); /* a refused blob leaves the device reset */
+	} else {
+		for (unsigned q = 0; q < 2; q++)
+			vdev_vq_stop(t.dev, q, NULL);
+		if (vdev_save(t.dev, &out, &outlen) < 0)
+			abort();
+		free(out);
+	}
+	vdev_reset(t.dev);
+	free(blob);
+	return 0;
+}
