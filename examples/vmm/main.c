@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <virtio/caps.h>
 
 #include "vmm.h"
@@ -96,6 +97,7 @@ int main(int argc, char **argv)
 	static struct vmm vm;
 	struct dev_arg devs[VMM_MAX_DEVS];
 	unsigned ndevs = 0;
+	struct timespec t0, t1;
 	uint64_t v;
 	char *at;
 	int c, rc;
@@ -211,14 +213,20 @@ int main(int argc, char **argv)
 		vmm_dev_cmdline(&vm, line, sizeof(line));
 		printf("vdev-vmm: a Linux guest would get: %s\n", line);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = vmm_start_cpus(&vm);
 	if (rc) {
 		vmm_wait(&vm);
 		goto out;
 	}
 	rc = vmm_wait(&vm);
-	if (vm.opt.stats)
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (vm.opt.stats) {
+		printf("vdev-vmm: guest ran %.3f s\n",
+		       (double)(t1.tv_sec - t0.tv_sec) +
+			       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 		vmm_dev_stats(&vm);
+	}
 out:
 	vmm_destroy(&vm);
 	return rc;
