@@ -140,8 +140,8 @@ struct vdev_drv *vdev_drv_new(struct vdev *dev,
 				err = errno;
 				goto fail;
 			}
-			if (vdev_loop_add(drv->loop, dq->call_fd, EPOLLIN, call_cb,
-					  dq) < 0)
+			if (vdev_loop_add(drv->loop, dq->call_fd, EPOLLIN,
+					  call_cb, dq) < 0)
 				goto fail;
 		}
 	}

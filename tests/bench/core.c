@@ -66,10 +66,10 @@ static int run(bool packed, bool eventfds, unsigned long n)
 	}
 	t0 = now_s();
 	for (done = 0; done < n; done += BATCH) {
-		for (unsigned i = 0; i < BATCH; i++)
+		for (uintptr_t i = 0; i < BATCH; i++)
 			if (vdev_drv_ring_add(vdev_drv_ring(drv, 0),
 					      &seg[2 * i], 1, 1,
-					      (void *)(uintptr_t)(i + 1), 0) < 0)
+					      (void *)(i + 1), 0) < 0)
 				return -1;
 		vdev_drv_kick(drv, 0);
 		for (unsigned i = 0; i < BATCH; i++)

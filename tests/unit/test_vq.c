@@ -135,7 +135,8 @@ static void test_malformed_needs_reset(void **state)
 
 	for (unsigned k = 0; k < 4; k++) {
 		for (int f = 0; f < VDEV_DRV_FAULT_COUNT; f++) {
-			uint64_t refuse = f == VDEV_DRV_FAULT_INDIRECT_NO_FEATURE ?
+			bool noind = f == VDEV_DRV_FAULT_INDIRECT_NO_FEATURE;
+			uint64_t refuse = noind ?
 				VDEV_BIT(VDEV_F_INDIRECT_DESC) : 0;
 			struct vdev_drv *drv = make(&modes[k], refuse, true);
 			void *tok;
@@ -264,10 +265,11 @@ static void test_stop_waits_other_thread(void **state)
 		T.defer = true;
 		add_req(drv, 0, 5);
 		assert_int_equal(vdev_drv_kick(drv, 0), 0);
-		for (int i = 0; i < 200 &&
-				__atomic_load_n(&T.nheld, __ATOMIC_ACQUIRE) == 0;
-		     i++)
+		for (int i = 0; i < 200; i++) {
+			if (__atomic_load_n(&T.nheld, __ATOMIC_ACQUIRE))
+				break;
 			usleep(5000);
+		}
 		assert_int_equal(__atomic_load_n(&T.nheld, __ATOMIC_ACQUIRE),
 				 1);
 		assert_int_equal(pthread_create(&late, NULL, late_done, NULL),
