@@ -156,6 +156,20 @@ static uint32_t encode_base(struct vdev_vhost_user *vu,
 	       (uint32_t)st->used_wrap << 31;
 }
 
+/* Sets @bit (FEATURES_OK or DRIVER_OK) and what must precede it. */
+static int ensure_status(struct vdev_vhost_user *vu, uint8_t bit)
+{
+	uint8_t s = vdev_get_status(vu->dev);
+
+	if (s & bit)
+		return 0;
+	if (!vu->features_set)
+		return -EPROTO; /* a ring before SET_FEATURES */
+	s |= VDEV_STATUS_ACKNOWLEDGE | VDEV_STATUS_DRIVER |
+	     VDEV_STATUS_FEATURES_OK | bit;
+	return vdev_set_status(vu->dev, s);
+}
+
 /* Mirrors the ring into the core's queue and runs it. */
 static int ring_run(struct vdev_vhost_user *vu, unsigned i)
 {
@@ -179,19 +193,19 @@ static int ring_run(struct vdev_vhost_user *vu, unsigned i)
 	if (!ret)
 		ret = vdev_vq_set_kick_fd(vu->dev, i, r->kick_fd);
 	if (!ret)
+		ret = ensure_status(vu, VDEV_STATUS_FEATURES_OK);
+	if (!ret)
 		ret = vdev_vq_enable(vu->dev, i, true);
 	if (ret)
 		return ret;
 	r->running = true;
-	/* Without STATUS the first running ring is the driver's "go". */
-	if (!vhu_proto(vu, VDEV_VHOST_USER_PROTOCOL_F_STATUS)) {
-		uint8_t s = vdev_get_status(vu->dev);
-
-		if (!(s & VDEV_STATUS_DRIVER_OK))
-			ret = vdev_set_status(vu->dev,
-					      s | VDEV_STATUS_DRIVER_OK);
-	}
-	return ret;
+	/*
+	 * A started ring runs (vhost-user.rst, "Starting and stopping
+	 * rings"), whatever the status byte says: the first running ring is
+	 * the driver's "go" even with PROTOCOL_F_STATUS, because QEMU 7.2's
+	 * vhost-user-rng negotiates STATUS and never sends DRIVER_OK.
+	 */
+	return ensure_status(vu, VDEV_STATUS_DRIVER_OK);
 }
 
 int vhu_set_vring_num(struct vdev_vhost_user *vu, struct vhu_msg *m,

@@ -9,10 +9,13 @@
  *    VHOST_USER_F_PROTOCOL_FEATURES (bit 30) and VHOST_F_LOG_ALL (bit 26);
  *    SET_FEATURES passes the rest to vdev_set_driver_features(). Bits 26
  *    and 30 never reach the core.
- *  - Status: when the frontend negotiated PROTOCOL_F_STATUS it drives the
- *    core's status with SET_STATUS (0 resets the device). Otherwise the
- *    adapter drives it: SET_FEATURES sets ACKNOWLEDGE | DRIVER |
- *    FEATURES_OK, the first ring start sets DRIVER_OK.
+ *  - Status: without PROTOCOL_F_STATUS the adapter drives the core's
+ *    status: SET_FEATURES sets ACKNOWLEDGE | DRIVER | FEATURES_OK. With it
+ *    the frontend's SET_STATUS is applied (0 resets the device). Either
+ *    way a ring that starts sets FEATURES_OK and DRIVER_OK if still
+ *    missing, since a started ring runs whatever the status byte says
+ *    (and QEMU 7.2's vhost-user-rng negotiates STATUS but never sends
+ *    DRIVER_OK).
  *  - A ring is "started" by SET_VRING_KICK (with or without an fd) and
  *    "stopped" by GET_VRING_BASE (vdev_vq_stop: waits for requests in
  *    flight). It is enabled from the start without PROTOCOL_FEATURES, and
