@@ -60,6 +60,15 @@ static int vfu_listen(const char *path)
 	return fd;
 }
 
+static bool is_listening(int fd)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 &&
+	       on;
+}
+
 static void vfu_watch(struct vdev_vfio_user *s, int fd)
 {
 	if (s->has_watcher && fd >= 0)
@@ -122,6 +131,9 @@ struct vdev_vfio_user *vdev_vfio_user_new(struct vdev *dev,
 			e = errno;
 			goto fail;
 		}
+	} else if (is_listening(cfg->conn_fd)) {
+		/* An inherited listening socket (a daemon's --fd). */
+		s->listen_fd = cfg->conn_fd;
 	} else {
 		s->conn_fd = cfg->conn_fd;
 	}
@@ -140,7 +152,7 @@ struct vdev_vfio_user *vdev_vfio_user_new(struct vdev *dev,
 	}
 	return s;
 fail:
-	if (s->listen_fd >= 0)
+	if (s->listen_fd >= 0 && s->path)
 		close(s->listen_fd);
 	free(s->path);
 	free(s->msix_fds);
@@ -178,10 +190,14 @@ void vdev_vfio_user_free(struct vdev_vfio_user *s)
 	vfu_unwatch(s, s->listen_fd);
 	if (s->listen_fd >= 0) {
 		close(s->listen_fd);
-		unlink(s->path);
+		if (s->path)
+			unlink(s->path);
 	}
 	if (s->capture)
 		fclose(s->capture);
+	/* The watcher we gave the device dies with its loop. */
+	if (s->has_watcher)
+		vdev_set_watcher(s->dev, NULL);
 	vdev_pci_free(s->pci);
 	vdev_set_mem(s->dev, NULL);
 	vdev_mem_free(s->mem);

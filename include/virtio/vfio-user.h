@@ -55,9 +55,10 @@ struct vdev_vfio_user;
 struct vdev_vfio_user_config {
 	/*
 	 * Listen on this path (a stale socket file there is replaced).
-	 * NULL: serve @conn_fd, an already connected AF_UNIX stream socket
-	 * the server then owns (closed by vdev_vfio_user_free or on
-	 * disconnect).
+	 * NULL: serve @conn_fd, an AF_UNIX stream socket the server then
+	 * owns: a connected one (served once, closed on disconnect or by
+	 * vdev_vfio_user_free) or a listening one (clients accepted from it
+	 * one at a time, as with a path).
 	 */
 	const char *socket_path;
 	int conn_fd;
