@@ -63,6 +63,13 @@ struct vdev_mmio {
 	_Atomic uint32_t warned;
 };
 
+static const char *mmio_name(const struct vdev_mmio *m)
+{
+	const char *name = vdev_get_info(m->dev)->name;
+
+	return name ? name : "device";
+}
+
 static void mmio_warn(struct vdev_mmio *m, enum mmio_warn kind,
 		      const char *what, uint64_t off, uint64_t val)
 {
@@ -73,7 +80,7 @@ static void mmio_warn(struct vdev_mmio *m, enum mmio_warn kind,
 	vdev_log(VDEV_LOG_WARN,
 		 "virtio-mmio %s: %s (offset 0x%llx, value 0x%llx); "
 		 "further ones are not logged",
-		 vdev_get_info(m->dev)->name, what, (unsigned long long)off,
+		 mmio_name(m), what, (unsigned long long)off,
 		 (unsigned long long)val);
 }
 
@@ -367,7 +374,7 @@ static void mmio_queue_ready(struct vdev_mmio *m, struct mmio_queue *q,
 	vdev_log(VDEV_LOG_WARN,
 		 "virtio-mmio %s: queue %u refused (size %u, desc 0x%llx, "
 		 "driver 0x%llx, device 0x%llx): %s; device needs reset",
-		 vdev_get_info(m->dev)->name, qidx, q->num,
+		 mmio_name(m), qidx, q->num,
 		 (unsigned long long)q->desc, (unsigned long long)q->driver,
 		 (unsigned long long)q->device, strerror(-rc));
 	vdev_set_needs_reset(m->dev);
@@ -532,9 +539,10 @@ int vdev_mmio_read(struct vdev_mmio *m, uint64_t offset, void *data,
 	uint32_t val;
 	int rc;
 
+	if (size && size <= 8)
+		memset(data, 0, size);
 	if (!mmio_size_ok(size))
 		return -EINVAL;
-	memset(data, 0, size);
 	if (offset >= VDEV_MMIO_WINDOW || size > VDEV_MMIO_WINDOW - offset)
 		return -ERANGE;
 	pthread_mutex_lock(&m->lock);

@@ -55,9 +55,11 @@ static int blk_req(uint32_t type, uint64_t sector, uint32_t data,
 	s[n++] = (struct seg){ STATUS_BYTE, 1, true };
 	vdrv_add(&q, s, n, 0);
 	vdrv_kick(&q);
-	while (!vdrv_get_used(&q, &id, &used_len))
+	/* Interrupt-driven: wait first, then read the used ring. */
+	do {
 		if (vdrv_wait())
 			return -1;
+	} while (!vdrv_get_used(&q, &id, &used_len));
 	if (id != 0) {
 		fail(40, "used id", id, 0);
 		return -1;
