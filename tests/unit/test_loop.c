@@ -227,6 +227,24 @@ static void test_stop_from_signal(void **state)
 	assert_int_equal(vdev_loop_run(c->loop), 0);
 }
 
+static void on_alarm_noop(int sig)
+{
+}
+
+static void test_eintr(void **state)
+{
+	struct ctx *c = *state;
+	struct sigaction sa = { .sa_handler = on_alarm_noop };
+	struct itimerval it = { .it_value = { .tv_usec = 20000 } };
+
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+	/* A signal that does not stop the loop interrupts one wait. */
+	assert_int_equal(vdev_loop_run_once(c->loop, 5000), -EINTR);
+	signal(SIGALRM, SIG_DFL);
+}
+
 static void *stopper(void *arg)
 {
 	usleep(20000);
@@ -293,6 +311,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stop_from_thread, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_eintr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nesting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watcher, setup, teardown),
 		cmocka_unit_test(test_free_null),
