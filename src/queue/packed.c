@@ -51,6 +51,35 @@ struct chain_end {
 	uint16_t ndesc;
 };
 
+/* An indirect table: entries in sequence, NEXT ignored (2.8.19). */
+static int __attribute__((noinline))
+walk_indirect(struct vdev_queue *q, struct vq_walk *w, uint64_t addr,
+	      uint32_t len, uint16_t flags)
+{
+	const uint8_t *tab = vq_indirect_table(q, addr, len, flags, false);
+
+	if (!tab)
+		return -EIO;
+	for (uint32_t k = 0; k < len / 16; k++) {
+		struct vdev_packed_desc e;
+		uint16_t ef;
+		int ret;
+
+		/* One copy; the table need not be aligned. */
+		memcpy(&e, tab + 16ul * k, sizeof(e));
+		ef = vdev_le16_to_cpu(e.flags);
+		if (ef & VDEV_DESC_F_INDIRECT)
+			return vq_fail(q, "indirect descriptor inside an "
+					  "indirect table");
+		ret = vq_walk_buf(q, w, vdev_le64_to_cpu(e.addr),
+				  vdev_le32_to_cpu(e.len),
+				  ef & VDEV_DESC_F_WRITE);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 /* The one place a packed chain is walked and validated. -EAGAIN: the slot
  * at @pos holds no available descriptor. */
 static int walk(struct vdev_queue *q, uint16_t pos, bool wrap,
@@ -62,50 +91,32 @@ static int walk(struct vdev_queue *q, uint16_t pos, bool wrap,
 	for (;;) {
 		const struct vdev_packed_desc *d = &q->pdesc[pos];
 		uint16_t flags = vq_load_acquire16(&d->flags);
+		struct vdev_packed_desc c;
 		uint64_t addr;
 		uint32_t len;
 		int ret;
 
-		if (!is_avail(flags, wrap)) {
+		if (__builtin_expect(!is_avail(flags, wrap), 0)) {
 			if (nd == 0)
 				return -EAGAIN;
 			return vq_fail(q, "chain continues into a descriptor "
 					  "that is not available");
 		}
-		if (++nd > q->size)
+		if (__builtin_expect(++nd > q->size, 0))
 			return vq_fail(q, "chain longer than the queue");
-		addr = vdev_le64_to_cpu(VQ_READ(d->addr));
-		len = vdev_le32_to_cpu(VQ_READ(d->len));
+		/* One copy of what the flags made visible. */
+		memcpy(&c, d, 12);
+		addr = vdev_le64_to_cpu(c.addr);
+		len = vdev_le32_to_cpu(c.len);
 		id = vdev_le16_to_cpu(VQ_READ(d->id));
-		if (flags & VDEV_DESC_F_INDIRECT) {
-			const uint8_t *tab;
-
-			tab = vq_indirect_table(q, addr, len, flags, false);
-			if (!tab)
-				return -EIO;
-			for (uint32_t k = 0; k < len / 16; k++) {
-				struct vdev_packed_desc e;
-				uint16_t ef;
-
-				/* One copy; the table need not be aligned. */
-				memcpy(&e, tab + 16ul * k, sizeof(e));
-				ef = vdev_le16_to_cpu(e.flags);
-				if (ef & VDEV_DESC_F_INDIRECT)
-					return vq_fail(q, "indirect descriptor "
-						"inside an indirect table");
-				ret = vq_walk_buf(q, w,
-					vdev_le64_to_cpu(e.addr),
-					vdev_le32_to_cpu(e.len),
-					ef & VDEV_DESC_F_WRITE);
-				if (ret)
-					return ret;
-			}
+		if (__builtin_expect(flags & VDEV_DESC_F_INDIRECT, 0)) {
+			ret = walk_indirect(q, w, addr, len, flags);
 		} else {
 			ret = vq_walk_buf(q, w, addr, len,
 					  flags & VDEV_DESC_F_WRITE);
-			if (ret)
-				return ret;
 		}
+		if (ret)
+			return ret;
 		if (++pos == q->size) {
 			pos = 0;
 			wrap = !wrap;
@@ -118,31 +129,6 @@ static int walk(struct vdev_queue *q, uint16_t pos, bool wrap,
 	end->id = id;
 	end->ndesc = nd;
 	return 0;
-}
-
-void vq_packed_push(struct vdev_queue *q, struct vdev_req *req,
-		    uint32_t written)
-{
-	uint16_t i = q->used_idx;
-	struct vdev_packed_desc *d = &q->pdesc[i];
-	uint16_t flags = q->used_wrap ? (F_AVAIL | F_USED) : 0;
-	uint32_t nd = req->ndesc;
-
-	if (req->in_bytes)
-		flags |= VDEV_DESC_F_WRITE;
-	d->id = vdev_cpu_to_le16(req->id);
-	d->len = vdev_cpu_to_le32(written);
-	vq_store_release16(&d->flags, flags);
-	if (__builtin_expect(q->t->log != NULL, 0))
-		vdev_mem_log_write(q->t, q->cfg.desc_addr + 16ull * i, 16);
-	if (nd == 0 || nd > q->size)
-		nd = 1;
-	nd += i;
-	if (nd >= q->size) {
-		nd -= q->size;
-		q->used_wrap = !q->used_wrap;
-	}
-	q->used_idx = (uint16_t)nd;
 }
 
 static int finish(struct vdev_queue *q, struct vdev_req *req,

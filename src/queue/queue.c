@@ -205,26 +205,36 @@ void vdev_queue_set_call_fn(struct vdev_queue *q,
 	q->call_opaque = opaque;
 }
 
-void vq_req_start(struct vdev_queue *q, struct vdev_req *req,
-		  const struct vq_walk *w)
+void vq_slot_drain(struct vdev_queue *q, unsigned s)
 {
-	req->nin = (uint16_t)(w->niov - req->nout);
-	req->out = req->iov;
-	req->in = req->iov + req->nout;
-	req->priv = VQ_PRIV_VALID | (q->cur << VQ_PRIV_SLOT_SHIFT) | q->epoch;
-	q->slots[q->cur].inflight++;
-	q->inflight++;
+	vdev_mem_release(q->slots[s].t);
+	q->slots[s].t = NULL;
 }
 
-void vq_req_done(struct vdev_queue *q, struct vdev_req *req)
+int vq_walk_map(struct vdev_queue *q, struct vq_walk *w, uint64_t addr,
+		uint32_t len, bool write)
 {
-	unsigned s = (req->priv >> VQ_PRIV_SLOT_SHIFT) & VQ_PRIV_SLOT_MASK;
+	struct vdev_req *req = w->req;
+	int n = -ENOBUFS;
 
-	req->priv = 0;
-	if (--q->slots[s].inflight == 0 && s != q->cur) {
-		vdev_mem_release(q->slots[s].t);
-		q->slots[s].t = NULL;
+	if (!w->overflow)
+		n = vq_mem_map(q->t, addr, len, req->iov + w->niov,
+			       (unsigned)(req->iov_max - w->niov));
+	if (n == -ENOBUFS) {
+		/* Still validate the range; the chain goes back unused. */
+		w->overflow = true;
+		n = vq_mem_map(q->t, addr, len, NULL, UINT32_MAX);
+		if (n > 0)
+			n = 0;
 	}
+	if (n == -EOVERFLOW)
+		return vq_fail(q, "buffer wraps 2^64");
+	if (n < 0)
+		return vq_fail(q, "buffer outside guest memory");
+	w->niov += (uint16_t)n;
+	if (!write)
+		req->nout += (uint16_t)n;
+	return 0;
 }
 
 static int pop_prepare(struct vdev_queue *q)
@@ -299,19 +309,30 @@ int vdev_queue_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req)
 			   vq_split_pop_id(q, id, req);
 }
 
-/* 0: @req belongs to this queue's ring; -ESTALE: to a reset ring (its
- * snapshot reference is dropped); -EINVAL: not ours. */
-static int check_req(struct vdev_queue *q, struct vdev_req *req)
+/* A request that belongs to a reset ring: drop what it held. */
+static int stale_req(struct vdev_queue *q, struct vdev_req *req)
 {
 	unsigned s = (req->priv >> VQ_PRIV_SLOT_SHIFT) & VQ_PRIV_SLOT_MASK;
 
 	if (!(req->priv & VQ_PRIV_VALID) || s >= VQ_SLOTS ||
 	    !q->slots[s].inflight)
 		return -EINVAL;
-	if ((req->priv & VQ_PRIV_EPOCH_MASK) == q->epoch && q->ready)
-		return 0;
 	vq_req_done(q, req);
 	return -ESTALE;
+}
+
+/* 0: @req belongs to this queue's ring; -ESTALE: to a reset ring (its
+ * snapshot reference is dropped); -EINVAL: not ours. */
+static inline int check_req(struct vdev_queue *q, struct vdev_req *req)
+{
+	if (__builtin_expect(req->priv == (VQ_PRIV_VALID | q->epoch |
+				(req->priv & (VQ_PRIV_SLOT_MASK <<
+					      VQ_PRIV_SLOT_SHIFT))) &&
+			     q->ready &&
+			     q->slots[(req->priv >> VQ_PRIV_SLOT_SHIFT) &
+				      VQ_PRIV_SLOT_MASK].inflight, 1))
+		return 0;
+	return stale_req(q, req);
 }
 
 void vq_log_req(struct vdev_queue *q, const struct vdev_req *req,
@@ -343,42 +364,39 @@ void vq_log_req(struct vdev_queue *q, const struct vdev_req *req,
 
 /*
  * Before writing to the used ring: notice a new table (so a dirty log that
- * was just switched on sees this write) and do not write into a ring that
- * left guest memory.
+ * was just switched on sees this write).
  */
-static bool push_prepare(struct vdev_queue *q, struct vdev_req *req)
+static inline void push_prepare(struct vdev_queue *q)
 {
 	if (__builtin_expect(atomic_load_explicit(&q->mem->generation,
 			memory_order_relaxed) != q->gen, 0))
 		update_mem(q);
-	if (__builtin_expect(!q->broken, 1))
-		return true;
+}
+
+/* Writes one completion. A broken queue (its ring may have left guest
+ * memory) gets nothing written; the request is released all the same. */
+static inline void push_one(struct vdev_queue *q, struct vdev_req *req,
+			    uint32_t written)
+{
+	if (written > req->in_bytes)
+		written = req->in_bytes;
+	if (__builtin_expect(!q->broken, 1)) {
+		if (__builtin_expect(q->t->log != NULL, 0))
+			vq_log_req(q, req, written);
+		if (q->packed)
+			vq_packed_push(q, req, written);
+		else
+			vq_split_push(q, req, written, false);
+		q->pending++;
+	}
 	q->inflight--;
 	vq_req_done(q, req);
-	return false;
 }
 
 int vdev_queue_push(struct vdev_queue *q, struct vdev_req *req,
 		    uint32_t written)
 {
-	int ret = check_req(q, req);
-
-	if (ret)
-		return ret;
-	if (!push_prepare(q, req))
-		return 0;
-	if (written > req->in_bytes)
-		written = req->in_bytes;
-	if (__builtin_expect(q->t->log != NULL, 0))
-		vq_log_req(q, req, written);
-	if (q->packed)
-		vq_packed_push(q, req, written);
-	else
-		vq_split_push(q, req, written, true);
-	q->inflight--;
-	q->pending++;
-	vq_req_done(q, req);
-	return 0;
+	return vdev_queue_push_batch(q, &req, &written, 1);
 }
 
 int vdev_queue_push_batch(struct vdev_queue *q, struct vdev_req *const *reqs,
@@ -387,31 +405,19 @@ int vdev_queue_push_batch(struct vdev_queue *q, struct vdev_req *const *reqs,
 	unsigned done = 0;
 	int ret = 0;
 
+	if (q->ready)
+		push_prepare(q);
 	for (unsigned i = 0; i < n; i++) {
-		struct vdev_req *req = reqs[i];
-		uint32_t w = written ? written[i] : 0;
-		int r = check_req(q, req);
+		int r = check_req(q, reqs[i]);
 
-		if (r) {
+		if (__builtin_expect(r != 0, 0)) {
 			ret = ret ? ret : r;
 			continue;
 		}
-		if (!push_prepare(q, req))
-			continue;
-		if (w > req->in_bytes)
-			w = req->in_bytes;
-		if (__builtin_expect(q->t->log != NULL, 0))
-			vq_log_req(q, req, w);
-		if (q->packed)
-			vq_packed_push(q, req, w);
-		else
-			vq_split_push(q, req, w, false);
-		q->inflight--;
-		q->pending++;
-		vq_req_done(q, req);
+		push_one(q, reqs[i], written ? written[i] : 0);
 		done++;
 	}
-	if (done && !q->packed)
+	if (done && !q->packed && !q->broken)
 		vq_split_publish(q);
 	return ret;
 }

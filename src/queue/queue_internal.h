@@ -113,48 +113,49 @@ static inline void vq_walk_init(struct vq_walk *w, struct vdev_req *req)
 	req->in_bytes = 0;
 }
 
+/* The slow part of vq_walk_buf: ranges over several regions, outside
+ * guest memory, or more iovecs than the caller has. */
+int vq_walk_map(struct vdev_queue *q, struct vq_walk *w, uint64_t addr,
+		uint32_t len, bool write);
+
 /*
  * The rules every buffer descriptor of every layout obeys, checked in one
  * place: chain length, order, total length, address range. Zero-length
- * buffers are accepted and produce no iovec.
+ * buffers are accepted and produce no iovec (their address is not looked
+ * at: nothing is ever read or written through them).
  */
 static inline int vq_walk_buf(struct vdev_queue *q, struct vq_walk *w,
 			      uint64_t addr, uint32_t len, bool write)
 {
 	struct vdev_req *req = w->req;
-	int n = 0;
+	const struct vq_region *r = q->t->r;
 
-	if (++w->count > q->size)
+	if (__builtin_expect(++w->count > q->size, 0))
 		return vq_fail(q, "chain longer than the queue");
-	if (write)
-		w->writing = true;
-	else if (w->writing)
+	if (__builtin_expect(!write && w->writing, 0))
 		return vq_fail(q, "readable descriptor after a writable one");
+	w->writing |= write;
 	w->total += len;
-	if (w->total > UINT32_MAX)
+	if (__builtin_expect(w->total > UINT32_MAX, 0))
 		return vq_fail(q, "chain longer than 4 GiB");
-	if (!w->overflow) {
-		n = vq_mem_map(q->t, addr, len, req->iov + w->niov,
-			       (unsigned)(req->iov_max - w->niov));
-		if (n == -ENOBUFS)
-			w->overflow = true;
-	}
-	if (w->overflow)
-		n = vq_mem_map(q->t, addr, len, NULL, UINT32_MAX);
-	if (n == -EOVERFLOW)
-		return vq_fail(q, "buffer wraps 2^64");
-	if (n < 0)
-		return vq_fail(q, "buffer outside guest memory");
-	if (!w->overflow) {
-		w->niov += (uint16_t)n;
-		if (!write)
-			req->nout += (uint16_t)n;
-	}
 	if (write)
 		req->in_bytes += len;
 	else
 		req->out_bytes += len;
-	return 0;
+	if (len == 0)
+		return 0;
+	/* Fast path: inside the first region, room for one more iovec. */
+	if (__builtin_expect(q->t->n != 0 && addr >= r->gpa &&
+			     addr - r->gpa <= r->size - len &&
+			     len <= r->size && w->niov < req->iov_max &&
+			     !w->overflow, 1)) {
+		req->iov[w->niov].iov_base = r->host + (addr - r->gpa);
+		req->iov[w->niov].iov_len = len;
+		w->niov++;
+		req->nout += !write;
+		return 0;
+	}
+	return vq_walk_map(q, w, addr, len, write);
 }
 
 /* The checks of an indirect descriptor common to both layouts; returns the
@@ -214,22 +215,61 @@ static inline uint16_t vq_load16(const vdev_le16 *p)
 	return vdev_le16_to_cpu(__atomic_load_n(p, __ATOMIC_RELAXED));
 }
 
+/* Drops a snapshot that no request and no ring uses any more. */
+void vq_slot_drain(struct vdev_queue *q, unsigned s);
+
 /* Completes a popped request: bookkeeping common to both layouts. */
-void vq_req_done(struct vdev_queue *q, struct vdev_req *req);
+static inline void vq_req_done(struct vdev_queue *q, struct vdev_req *req)
+{
+	unsigned s = (req->priv >> VQ_PRIV_SLOT_SHIFT) & VQ_PRIV_SLOT_MASK;
+
+	req->priv = 0;
+	if (--q->slots[s].inflight == 0 && s != q->cur)
+		vq_slot_drain(q, s);
+}
 /* Marks the device-writable part of @req dirty (@written bytes). */
 void vq_log_req(struct vdev_queue *q, const struct vdev_req *req,
 		uint32_t written);
 /* Records a popped request (slot, epoch, counters). */
-void vq_req_start(struct vdev_queue *q, struct vdev_req *req,
-		  const struct vq_walk *w);
+static inline void vq_req_start(struct vdev_queue *q, struct vdev_req *req,
+				const struct vq_walk *w)
+{
+	req->nin = (uint16_t)(w->niov - req->nout);
+	req->out = req->iov;
+	req->in = req->iov + req->nout;
+	req->priv = VQ_PRIV_VALID | (q->cur << VQ_PRIV_SLOT_SHIFT) | q->epoch;
+	q->slots[q->cur].inflight++;
+	q->inflight++;
+}
 
 /* Layout-specific parts. */
 int vq_split_map(struct vdev_queue *q);
 int vq_split_pop(struct vdev_queue *q, struct vdev_req *req);
 int vq_split_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req);
-void vq_split_push(struct vdev_queue *q, struct vdev_req *req,
-		   uint32_t written, bool publish);
-void vq_split_publish(struct vdev_queue *q);
+void vq_split_log_used(struct vdev_queue *q, uint64_t off, uint64_t len);
+
+/* Makes the used elements written so far visible to the driver. */
+static inline void vq_split_publish(struct vdev_queue *q)
+{
+	vq_store_release16(&q->used->idx, q->used_idx);
+	if (__builtin_expect(q->t->log != NULL, 0))
+		vq_split_log_used(q, 2, 2);
+}
+
+static inline void vq_split_push(struct vdev_queue *q, struct vdev_req *req,
+				 uint32_t written, bool publish)
+{
+	uint16_t slot = q->used_idx & q->mask;
+	struct vdev_vring_used_elem *e = &q->used->ring[slot];
+
+	e->id = vdev_cpu_to_le32(req->id);
+	e->len = vdev_cpu_to_le32(written);
+	q->used_idx++;
+	if (__builtin_expect(q->t->log != NULL, 0))
+		vq_split_log_used(q, 4 + 8ull * slot, 8);
+	if (publish)
+		vq_split_publish(q);
+}
 bool vq_split_need_notify(struct vdev_queue *q);
 void vq_split_kicks(struct vdev_queue *q, bool on);
 bool vq_split_has_avail(struct vdev_queue *q);
@@ -237,8 +277,35 @@ bool vq_split_has_avail(struct vdev_queue *q);
 int vq_packed_map(struct vdev_queue *q);
 int vq_packed_pop(struct vdev_queue *q, struct vdev_req *req);
 int vq_packed_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req);
-void vq_packed_push(struct vdev_queue *q, struct vdev_req *req,
-		    uint32_t written);
+#define VQ_F_AVAIL (1u << VDEV_PACKED_DESC_F_AVAIL)
+#define VQ_F_USED (1u << VDEV_PACKED_DESC_F_USED)
+
+/* One used descriptor per buffer, flags last; skip the chain's slots. */
+static inline void vq_packed_push(struct vdev_queue *q,
+				  struct vdev_req *req, uint32_t written)
+{
+	uint16_t i = q->used_idx;
+	struct vdev_packed_desc *d = &q->pdesc[i];
+	uint16_t flags = q->used_wrap ? (VQ_F_AVAIL | VQ_F_USED) : 0;
+	uint32_t nd = req->ndesc;
+
+	if (req->in_bytes)
+		flags |= VDEV_DESC_F_WRITE;
+	d->id = vdev_cpu_to_le16(req->id);
+	d->len = vdev_cpu_to_le32(written);
+	vq_store_release16(&d->flags, flags);
+	if (__builtin_expect(q->t->log != NULL, 0))
+		vdev_mem_log_write(q->t, q->cfg.desc_addr + 16ull * i, 16);
+	if (nd == 0 || nd > q->size)
+		nd = 1;
+	nd += i;
+	if (nd >= q->size) {
+		nd -= q->size;
+		q->used_wrap = !q->used_wrap;
+	}
+	q->used_idx = (uint16_t)nd;
+}
+
 bool vq_packed_need_notify(struct vdev_queue *q);
 void vq_packed_kicks(struct vdev_queue *q, bool on);
 bool vq_packed_has_avail(struct vdev_queue *q);

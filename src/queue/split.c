@@ -86,31 +86,9 @@ static int walk(struct vdev_queue *q, uint16_t head, struct vdev_req *req,
 	}
 }
 
-static void log_used(struct vdev_queue *q, uint64_t off, uint64_t len)
+void vq_split_log_used(struct vdev_queue *q, uint64_t off, uint64_t len)
 {
 	vdev_mem_log_write(q->t, q->cfg.device_addr + off, len);
-}
-
-void vq_split_publish(struct vdev_queue *q)
-{
-	vq_store_release16(&q->used->idx, q->used_idx);
-	if (__builtin_expect(q->t->log != NULL, 0))
-		log_used(q, 2, 2);
-}
-
-void vq_split_push(struct vdev_queue *q, struct vdev_req *req,
-		   uint32_t written, bool publish)
-{
-	uint16_t slot = q->used_idx & q->mask;
-	struct vdev_vring_used_elem *e = &q->used->ring[slot];
-
-	e->id = vdev_cpu_to_le32(req->id);
-	e->len = vdev_cpu_to_le32(written);
-	q->used_idx++;
-	if (__builtin_expect(q->t->log != NULL, 0))
-		log_used(q, 4 + 8ull * slot, 8);
-	if (publish)
-		vq_split_publish(q);
 }
 
 /* A chain with more buffers than the caller has iovecs goes straight back
