@@ -23,7 +23,7 @@ struct vdev *vdev_new(const struct vdev_info *info, const struct vdev_ops *ops,
 {
 	struct vdev *dev;
 
-	if (!info || !ops || info->num_queues == 0 ||
+	if (!info || !ops || !ops->handle || info->num_queues == 0 ||
 	    info->num_queues > VCORE_MAX_QUEUES ||
 	    info->config_size > VCORE_CONFIG_MAX ||
 	    info->max_queue_size > VDEV_QUEUE_SIZE_MAX) {

@@ -332,6 +332,7 @@ static int wait_idle_locked(struct vcore_vq *vq)
 				if (pfd[i].revents)
 					fns[i](args[i], pfd[i].fd,
 					       pfd[i].revents);
+			check_broken(vq);
 		}
 		return vdev_queue_inflight(vq->q) ? -ETIMEDOUT : 0;
 	}

@@ -176,6 +176,13 @@ static void test_new_invalid(void **state)
 	assert_int_equal(errno, EINVAL);
 	assert_null(vdev_new(NULL, &ops, NULL));
 	assert_null(vdev_new(&info, NULL, NULL));
+	{
+		static const struct vdev_ops no_handler = { 0 };
+
+		/* A device without a queue handler cannot work. */
+		assert_null(vdev_new(&info, &no_handler, NULL));
+		assert_int_equal(errno, EINVAL);
+	}
 	vdev_free(NULL);
 }
 
