@@ -146,10 +146,18 @@ static int finish(struct vdev_queue *q, struct vdev_req *req,
 	return -EMSGSIZE;
 }
 
+/* The device event structure is guest memory the device writes. */
+static void log_dev_event(struct vdev_queue *q)
+{
+	if (__builtin_expect(q->t->log != NULL, 0))
+		vdev_mem_log_write(q->t, q->cfg.device_addr, 4);
+}
+
 static void publish_avail_event(struct vdev_queue *q)
 {
 	vq_store16(&q->dev_event->off_wrap,
 		   (uint16_t)(q->last_avail | (q->avail_wrap ? 0x8000u : 0)));
+	log_dev_event(q);
 }
 
 int vq_packed_pop(struct vdev_queue *q, struct vdev_req *req)
@@ -224,6 +232,7 @@ void vq_packed_kicks(struct vdev_queue *q, bool on)
 		flags = VDEV_PACKED_EVENT_FLAG_ENABLE;
 	}
 	vq_store16(&q->dev_event->flags, flags);
+	log_dev_event(q);
 }
 
 bool vq_packed_has_avail(struct vdev_queue *q)

@@ -353,8 +353,10 @@ void vq_log_req(struct vdev_queue *q, const struct vdev_req *req,
 		for (unsigned j = 0; j < t->n; j++) {
 			const struct vq_region *r = &t->r[j];
 
+			/* The request's table finds the address; the
+			 * current one carries the log. */
 			if (p >= r->host && (uint64_t)(p - r->host) < r->size) {
-				vdev_mem_log_write(t, r->gpa +
+				vdev_mem_log_write(q->t, r->gpa +
 						   (uint64_t)(p - r->host), n);
 				break;
 			}

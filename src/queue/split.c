@@ -22,6 +22,19 @@ static vdev_le16 *avail_event(struct vdev_queue *q)
 	return (vdev_le16 *)&q->used->ring[q->size];
 }
 
+void vq_split_log_used(struct vdev_queue *q, uint64_t off, uint64_t len)
+{
+	vdev_mem_log_write(q->t, q->cfg.device_addr + off, len);
+}
+
+/* The device writes into the used ring here too: log it when migrating. */
+static void set_avail_event(struct vdev_queue *q)
+{
+	vq_store16(avail_event(q), q->last_avail);
+	if (__builtin_expect(q->t->log != NULL, 0))
+		vq_split_log_used(q, 4 + 8ull * q->size, 2);
+}
+
 int vq_split_map(struct vdev_queue *q)
 {
 	const struct vdev_queue_config *c = &q->cfg;
@@ -86,10 +99,6 @@ static int walk(struct vdev_queue *q, uint16_t head, struct vdev_req *req,
 	}
 }
 
-void vq_split_log_used(struct vdev_queue *q, uint64_t off, uint64_t len)
-{
-	vdev_mem_log_write(q->t, q->cfg.device_addr + off, len);
-}
 
 /* A chain with more buffers than the caller has iovecs goes straight back
  * with nothing written; the queue carries on. */
@@ -127,7 +136,7 @@ int vq_split_pop(struct vdev_queue *q, struct vdev_req *req)
 		return ret;
 	q->last_avail = idx + 1;
 	if (q->event_idx && q->kicks_enabled)
-		vq_store16(avail_event(q), q->last_avail);
+		set_avail_event(q);
 	req->id = head;
 	req->ndesc = (uint16_t)w.count;
 	return finish(q, req, &w);
@@ -163,10 +172,12 @@ void vq_split_kicks(struct vdev_queue *q, bool on)
 	if (q->event_idx) {
 		/* Off: avail_event simply stops moving. */
 		if (on)
-			vq_store16(avail_event(q), q->last_avail);
+			set_avail_event(q);
 		return;
 	}
 	vq_store16(&q->used->flags, on ? 0 : VDEV_USED_F_NO_NOTIFY);
+	if (__builtin_expect(q->t->log != NULL, 0))
+		vq_split_log_used(q, 0, 2);
 }
 
 bool vq_split_has_avail(struct vdev_queue *q)

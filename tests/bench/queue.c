@@ -12,6 +12,7 @@
  * numbers are the ring work, not a system call.
  *
  * usage: bench_queue [requests per configuration, default 4000000]
+ *                    [only: "split"/"packed" and chain/batch, e.g. split-1-32]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +174,7 @@ static void run(bool packed, unsigned ndesc, unsigned batch, bool evidx,
 int main(int argc, char **argv)
 {
 	unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 0) : 4000000;
+	const char *only = argc > 2 ? argv[2] : NULL;
 	double tpn = calibrate();
 	uint64_t ovh = tick_overhead();
 
@@ -182,7 +184,15 @@ int main(int argc, char **argv)
 	for (int packed = 0; packed < 2; packed++)
 		for (unsigned nd = 1; nd <= 4; nd += 3)
 			for (unsigned b = 1; b <= MAXB; b += MAXB - 1)
-				for (int ev = 0; ev < 2; ev++)
-					run(packed, nd, b, ev, n, tpn, ovh);
+				for (int ev = 0; ev < 2; ev++) {
+					char name[32];
+
+					snprintf(name, sizeof(name), "%s-%u-%u",
+						 packed ? "packed" : "split",
+						 nd, b);
+					if (!only || !strcmp(only, name))
+						run(packed, nd, b, ev, n, tpn,
+						    ovh);
+				}
 	return 0;
 }

@@ -6,7 +6,9 @@
  * tables and buffers all come from the fuzzer):
  *   [0] bit 0 packed, 1 INDIRECT_DESC, 2 EVENT_IDX, 3 IN_ORDER,
  *       4 two adjacent regions instead of one, 5 start from a saved state,
- *       6 kick/interrupt suppression calls in between
+ *       6 kick/interrupt suppression calls in between,
+ *       7 the memory table is replaced (same RAM, new mappings) now and
+ *         then while requests are in flight
  *   [1] queue size (split: 1 << (v % 9), packed: 1 + v % 256)
  *   [2] iovecs per request (1 + v % 16)
  *   [3..4] avail / used index for the saved state, [5] wrap bits
@@ -31,6 +33,22 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct vdev_drv_mem *mems[2];
+
+/* Publishes a new table with the same regions, mapped afresh. */
+static void remap(struct vdev_mem *map)
+{
+	struct vdev_mem_region rs[2];
+	unsigned n = vdev_mem_count(map);
+
+	if (n > 2)
+		abort();
+	for (unsigned i = 0; i < n; i++) {
+		vdev_mem_region_get(map, i, &rs[i]);
+		rs[i].host = NULL;
+	}
+	if (vdev_mem_replace(map, rs, n))
+		abort();
+}
 
 static void check_iov(struct vdev_mem *map, const struct vdev_req *req)
 {
@@ -129,6 +147,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (++steps > 200)
 			break;
+		if ((h[0] & 128) && steps % 13 == 0)
+			remap(map);
 		if (h[0] & 64) {
 			if (steps % 3 == 0)
 				vdev_queue_disable_kicks(q);
