@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -32,7 +31,7 @@ struct loop_entry {
 struct vdev_loop {
 	int epfd;
 	int stopfd;
-	volatile sig_atomic_t stop;
+	int stop; /* __atomic: set from signal handlers and other threads */
 	pthread_mutex_t lock;
 	struct loop_entry *live;
 	struct loop_entry *zombies;
@@ -184,13 +183,18 @@ int vdev_loop_fd(const struct vdev_loop *loop)
 	return loop->epfd;
 }
 
+static bool stopped(const struct vdev_loop *loop)
+{
+	return __atomic_load_n(&loop->stop, __ATOMIC_ACQUIRE);
+}
+
 int vdev_loop_run_once(struct vdev_loop *loop, int timeout_ms)
 {
 	struct epoll_event evs[LOOP_MAX_EVENTS];
 	struct loop_entry *z;
 	int n, ran = 0;
 
-	if (loop->stop)
+	if (stopped(loop))
 		return -ECANCELED;
 	n = epoll_wait(loop->epfd, evs, LOOP_MAX_EVENTS, timeout_ms);
 	if (n < 0)
@@ -201,7 +205,7 @@ int vdev_loop_run_once(struct vdev_loop *loop, int timeout_ms)
 		void *arg;
 		int fd;
 
-		if (loop->stop)
+		if (stopped(loop))
 			break;
 		if (evs[i].data.ptr == loop)
 			continue;
@@ -223,7 +227,7 @@ int vdev_loop_run_once(struct vdev_loop *loop, int timeout_ms)
 	loop->zombies = NULL;
 	pthread_mutex_unlock(&loop->lock);
 	free_list(z);
-	if (loop->stop)
+	if (stopped(loop))
 		return -ECANCELED;
 	return ran;
 }
@@ -241,7 +245,7 @@ int vdev_loop_run(struct vdev_loop *loop)
 			return r;
 	}
 	/* Consumed: the loop can be run again. */
-	loop->stop = 0;
+	__atomic_store_n(&loop->stop, 0, __ATOMIC_RELEASE);
 	if (read(loop->stopfd, &v, sizeof(v)) < 0) {
 		/* already drained */
 	}
@@ -252,7 +256,8 @@ void vdev_loop_stop(struct vdev_loop *loop)
 {
 	uint64_t one = 1;
 
-	loop->stop = 1;
+	/* A lock-free atomic store and write(2): async-signal-safe. */
+	__atomic_store_n(&loop->stop, 1, __ATOMIC_RELEASE);
 	if (write(loop->stopfd, &one, sizeof(one)) < 0) {
 		/* counter saturated: a wakeup is pending anyway */
 	}

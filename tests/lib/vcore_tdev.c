@@ -63,7 +63,10 @@ static void handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
 			break;
 		t->pops[qidx]++;
 		if (t->defer) {
-			t->held_q[t->nheld++] = qidx;
+			t->held_q[t->nheld] = qidx;
+			/* Tests poll it from another thread. */
+			__atomic_store_n(&t->nheld, t->nheld + 1,
+					 __ATOMIC_RELEASE);
 			continue;
 		}
 		t->last_push_ret = vdev_queue_push(q, r, echo(r));

@@ -259,10 +259,10 @@ static void test_stop_waits_other_thread(void **state)
 		uint32_t len;
 
 		/* Queue work now runs on its own thread. */
+		T.defer = true;
 		vdev_loop_watcher(loop, &w);
 		assert_int_equal(vdev_set_watcher(T.dev, &w), 0);
 		assert_int_equal(pthread_create(&thr, NULL, worker, loop), 0);
-		T.defer = true;
 		add_req(drv, 0, 5);
 		assert_int_equal(vdev_drv_kick(drv, 0), 0);
 		for (int i = 0; i < 200; i++) {
