@@ -60,6 +60,16 @@ static int vfu_listen(const char *path)
 	return fd;
 }
 
+/* A client that stalls mid-message or stops reading replies is dropped
+ * instead of blocking the server forever. */
+static void set_timeouts(int fd)
+{
+	struct timeval tv = { .tv_sec = VFU_RECV_TIMEOUT_S };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
 static bool is_listening(int fd)
 {
 	int on = 0;
@@ -136,6 +146,7 @@ struct vdev_vfio_user *vdev_vfio_user_new(struct vdev *dev,
 		s->listen_fd = cfg->conn_fd;
 	} else {
 		s->conn_fd = cfg->conn_fd;
+		set_timeouts(s->conn_fd);
 	}
 	cap = getenv("VDEV_VFIO_USER_CAPTURE");
 	if (cap && *cap) {
@@ -223,13 +234,11 @@ struct vdev_pci *vdev_vfio_user_pci(const struct vdev_vfio_user *s)
 
 static void vfu_accept(struct vdev_vfio_user *s)
 {
-	struct timeval tv = { .tv_sec = VFU_RECV_TIMEOUT_S };
 	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0)
 		return;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	set_timeouts(fd);
 	/* One client at a time: stop listening while it is connected. */
 	vfu_unwatch(s, s->listen_fd);
 	s->conn_fd = fd;
