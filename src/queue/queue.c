@@ -184,6 +184,8 @@ int vdev_queue_configure(struct vdev_queue *q,
 	ring_reset(q);
 	q->budget_left = q->budget;
 	q->ready = true;
+	/* A ring reused from before (reconnect) may still say "no kicks". */
+	vdev_queue_enable_kicks(q);
 	return 0;
 }
 
@@ -531,6 +533,8 @@ int vdev_queue_set_state(struct vdev_queue *q,
 	q->used_wrap = q->packed ? st->used_wrap : true;
 	q->pending = 0;
 	q->signalled_valid = false;
+	if (q->ready && !q->broken)
+		vdev_queue_enable_kicks(q);
 	return 0;
 }
 
