@@ -70,11 +70,18 @@ qemu_unavailable() {
 		echo "no stock kernel (tests/guest/build/stock-kernel.sh failed)"
 }
 
-# guest_initramfs uml|qemu OUT [mkinitramfs options] TEST_SCRIPT
+# guest_initramfs uml|qemu OUT [-M "MODULES"] [mkinitramfs options] SCRIPT
+# -M names the stock-kernel modules the QEMU guest needs (virtio_pci is
+# added; dependencies are resolved); without it all are loaded.  UML has
+# every driver built in and ignores -M.
 guest_initramfs() {
 	local kind=$1 out=$2; shift 2
-	local mod=()
-	[ "$kind" = qemu ] && mod=(-m "$VDEV_GUEST_STOCK_DIR/modules")
+	local mod=() mods=
+	if [ "${1:-}" = -M ]; then mods=$2; shift 2; fi
+	if [ "$kind" = qemu ]; then
+		mod=(-m "$VDEV_GUEST_STOCK_DIR/modules")
+		[ -n "$mods" ] && mod+=(-M "virtio_pci $mods")
+	fi
 	TMPDIR=$GUEST_WORK "$GUEST_DIR/mkinitramfs.sh" "${mod[@]}" "$@" "$out"
 }
 
@@ -200,4 +207,32 @@ guest_check() {
 		echo "----"
 	fi
 	guest_result "$st" "$name" "$detail [${GUEST_SECS:-?}s]"
+}
+
+# HMP monitor over FIFOs (no socat or python needed):
+#   qemu_hmp_open BASE  -> creates BASE.in/BASE.out, starts draining the
+#                          output into BASE.log, sets QEMU_HMP_ARGS
+#   qemu_hmp BASE CMD   -> sends one command
+#   qemu_wait_chardev BASE ID [SECONDS] -> waits until chardev ID is
+#                          connected (QEMU connects reconnect=N sockets
+#                          asynchronously, after device realize)
+qemu_hmp_open() {
+	rm -f "$1.in" "$1.out"
+	mkfifo "$1.in" "$1.out"
+	cat "$1.out" >"$1.log" 2>/dev/null &
+	QEMU_HMP_ARGS=(-chardev "pipe,id=hmp0,path=$1" -mon chardev=hmp0,mode=readline)
+}
+qemu_hmp() {
+	local base=$1; shift
+	echo "$*" >"$base.in"
+}
+qemu_wait_chardev() {
+	local i
+	for ((i = 0; i < ${3:-10} * 4; i++)); do
+		qemu_hmp "$1" "info chardev"
+		sleep 0.25
+		tr -d '\r' <"$1.log" | grep -a "^$2: filename=" | tail -n1 |
+			grep -qv 'disconnected' && return 0
+	done
+	return 1
 }

@@ -7,6 +7,8 @@
 #                       [-n NAME] TEST_SCRIPT OUT
 #   -m MODDIR   directory with *.ko and load.order (stock kernel), insmod'ed
 #               in that order before the test
+#   -M "MODS"   only these modules (and what they depend on) from MODDIR:
+#               fewer modules, faster boot under TCG
 #   -f A:B      copy host file A to B in the guest
 #   -e V=X      export V=X to the test (written to /test.env)
 #   -n NAME     test name in the result line (default: script basename)
@@ -19,10 +21,11 @@
 set -euo pipefail
 
 BUSYBOX=${VDEV_GUEST_BUSYBOX:-/bin/busybox}
-moddir= name= files=() envs=()
-while getopts "m:f:e:n:" o; do
+moddir= mods= name= files=() envs=()
+while getopts "m:M:f:e:n:" o; do
 	case $o in
 	m) moddir=$OPTARG ;;
+	M) mods=$OPTARG ;;
 	f) files+=("$OPTARG") ;;
 	e) envs+=("$OPTARG") ;;
 	n) name=$OPTARG ;;
@@ -44,8 +47,31 @@ cp "$BUSYBOX" "$root/bin/busybox"
 for app in $("$BUSYBOX" --list); do
 	[ "$app" = busybox ] || ln -s busybox "$root/bin/$app"
 done
+mod_depends() {
+	if command -v modinfo >/dev/null; then
+		modinfo -F depends "$1"
+	else
+		tr '\0' '\n' <"$1" | sed -n 's/^depends=//p'
+	fi | tr ',-' ' _'
+}
 if [ -n "$moddir" ]; then
-	cp "$moddir"/*.ko "$moddir/load.order" "$root/lib/modules/"
+	declare -A want=()
+	if [ -n "$mods" ]; then
+		todo=($mods)
+		while [ ${#todo[@]} -gt 0 ]; do
+			m=${todo[0]//-/_}; todo=("${todo[@]:1}")
+			[ -n "${want[$m]:-}" ] && continue
+			[ -f "$moddir/$m.ko" ] ||
+				{ echo "mkinitramfs: no module $m in $moddir" >&2; exit 1; }
+			want[$m]=1
+			todo+=($(mod_depends "$moddir/$m.ko"))
+		done
+	fi
+	while read -r m; do
+		[ -z "$mods" ] || [ -n "${want[$m]:-}" ] || continue
+		cp "$moddir/$m.ko" "$root/lib/modules/"
+		echo "$m" >>"$root/lib/modules/load.order"
+	done <"$moddir/load.order"
 fi
 for f in "${files[@]}"; do
 	src=${f%%:*} dst=${f#*:}

@@ -51,7 +51,7 @@ rng_case() { # uml|qemu
 	[ -n "$why" ] && { guest_skip "$name" "$why"; return; }
 	local sock=$GUEST_WORK/rng-$fe.sock log=$GUEST_WORK/$name.log
 	local initrd=$GUEST_WORK/rng-$fe.cpio
-	guest_initramfs "$fe" "$initrd" -n "$name" \
+	guest_initramfs "$fe" "$initrd" -M virtio_rng -n "$name" \
 		"$GUEST_DIR/tests/rng.in-guest"
 	rng_start "$sock" "$GUEST_WORK/vdev-rng-$fe.log"
 	if [ "$fe" = uml ]; then
@@ -66,23 +66,36 @@ rng_case() { # uml|qemu
 	guest_check "$name" "$log" "$(rng_verify "$log")"
 }
 
+# QEMU 7.2 connects a reconnect=N chardev asynchronously, so a
+# vhost-user-rng-pci on the command line is realized before the socket is
+# up and fails.  Start paused (-S), wait for the connection over an HMP
+# monitor, device_add, cont: the device is present before the firmware runs.
 rng_reconnect() {
 	local name=rng-qemu-reconnect why
 	why=$(qemu_unavailable)
 	[ -n "$why" ] && { guest_skip "$name" "$why"; return; }
 	local sock=$GUEST_WORK/rng-rc.sock log=$GUEST_WORK/$name.log
-	local initrd=$GUEST_WORK/rng-rc.cpio chunks=30
-	guest_initramfs qemu "$initrd" -n "$name" \
+	local initrd=$GUEST_WORK/rng-rc.cpio chunks=30 hmp=$GUEST_WORK/hmp
+	guest_initramfs qemu "$initrd" -M virtio_rng -n "$name" \
 		-e VDEV_RNG_CHUNKS=$chunks -e VDEV_RNG_PAUSE=0.2 \
 		"$GUEST_DIR/tests/rng.in-guest"
 	rng_start "$sock" "$GUEST_WORK/vdev-rng-rc1.log"
-	run_qemu "$log" "$initrd" -- \
+	qemu_hmp_open "$hmp"
+	local t0=$SECONDS
+	run_qemu "$log" "$initrd" -- -S "${QEMU_HMP_ARGS[@]}" \
 		-chardev "socket,id=c0,path=$sock,reconnect=1" \
-		-device vhost-user-rng-pci,chardev=c0 \
 		--append "$RNG_APPEND" &
-	local qpid=$! i killed_at=
+	local qpid=$! i killed_at= hostfail=
+	if qemu_wait_chardev "$hmp" c0 30; then
+		qemu_hmp "$hmp" "device_add vhost-user-rng-pci,chardev=c0,id=rng0"
+		qemu_hmp "$hmp" cont
+	else
+		hostfail="QEMU never connected to $sock"
+		qemu_hmp "$hmp" quit
+	fi
 	# Kill the daemon once the guest is reading, restart it 1 s later.
 	for ((i = 0; i < GUEST_BOOT_TIMEOUT * 10; i++)); do
+		[ -n "$hostfail" ] && break
 		if grep -aq '^RNG-CHUNK 3 ' "$log" 2>/dev/null; then
 			killed_at=$(grep -ac '^RNG-CHUNK ' "$log")
 			kill -KILL -- "-$RNG_PID"
@@ -95,9 +108,11 @@ rng_reconnect() {
 		sleep 0.1
 	done
 	wait "$qpid"
-	[ -n "${RNG_PID:-}" ] && bg_stop "$RNG_PID"
-	local hostfail
-	if [ -z "$killed_at" ]; then
+	GUEST_SECS=$((SECONDS - t0))
+	bg_stop "$RNG_PID"
+	if [ -n "$hostfail" ]; then
+		:
+	elif [ -z "$killed_at" ]; then
 		hostfail="guest never started reading: daemon not restarted"
 	elif [ "$killed_at" -ge "$chunks" ]; then
 		hostfail="guest finished before the daemon was killed"
@@ -105,7 +120,7 @@ rng_reconnect() {
 		hostfail=$(rng_verify "$log" 1)
 	fi
 	guest_check "$name" "$log" "$hostfail"
-	echo "  (daemon killed after chunk $killed_at of $chunks)"
+	echo "  (daemon killed after chunk ${killed_at:-none} of $chunks)"
 }
 
 if [ ! -x "$RNG" ]; then
