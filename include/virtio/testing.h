@@ -179,6 +179,8 @@ struct vdev_drv_config {
 /*
  * A driver for @dev, with its own guest RAM and event loop. It sets the
  * device's memory, transport callbacks and watcher; it does not own @dev.
+ * vdev_drv_free() resets @dev and takes all of that back, so free the
+ * driver before the device.
  */
 VDEV_API struct vdev_drv *vdev_drv_new(struct vdev *dev,
 				       const struct vdev_drv_config *cfg);

@@ -45,7 +45,9 @@ struct vdev_watcher {
 };
 
 /* The watcher for queue @qidx's thread (its kick fd and the model's fds
- * for that queue). The watcher is copied. */
+ * for that queue). The watcher is copied; what it points to (a loop) must
+ * stay valid until the watcher is replaced (NULL removes it) or the device
+ * is freed, since both unregister the fds through it. */
 VDEV_API int vdev_vq_set_watcher(struct vdev *dev, unsigned qidx,
 				 const struct vdev_watcher *w);
 /* The same watcher for every queue. */
