@@ -14,8 +14,10 @@
  *   [3..4] avail / used index for the saved state, [5] wrap bits
  *   [6] how many requests to keep in flight before pushing
  *   [7] bytes each push claims to have written
- * The descriptor ring is at RAM offset 0, the driver area at 0x2000, the
- * device area at 0x3000. Every iovec handed out must lie inside guest RAM.
+ * The driver area (split avail ring, packed driver event) is at RAM offset
+ * 0 and the descriptor ring at 0x240, so short inputs reach both; the
+ * device area is at 0x2000. Every iovec handed out must lie inside guest
+ * RAM.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -108,9 +110,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	packed = h[0] & 1;
 	cfg.size = packed ? (uint16_t)(1 + h[1]) : (uint16_t)(1u << (h[1] % 9));
-	cfg.desc_addr = BASE;
-	cfg.driver_addr = BASE + 0x2000;
-	cfg.device_addr = BASE + 0x3000;
+	cfg.desc_addr = BASE + 0x240;
+	cfg.driver_addr = BASE;
+	cfg.device_addr = BASE + 0x2000;
 	cfg.features = VDEV_BIT(VDEV_F_VERSION_1);
 	if (packed)
 		cfg.features |= VDEV_BIT(VDEV_F_RING_PACKED);
