@@ -253,7 +253,9 @@ int vhu_set_vring_addr(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		return ring_run(vu, i);
 	}
 	*r = nr;
-	return 0;
+	/* A started ring that lost its memory runs again once it has
+	 * addresses inside guest memory. */
+	return ring_run(vu, i);
 }
 
 int vhu_set_vring_base(struct vdev_vhost_user *vu, struct vhu_msg *m,

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -326,6 +327,116 @@ static void test_device_state(void **state)
 	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
 }
 
+/* Memory-table changes while the ring runs: the same table again changes
+ * nothing; a table that moves the frontend's addresses stops the ring
+ * (nack) until SET_VRING_ADDR gives addresses inside it again. */
+static void test_mem_table_change_running(void **state)
+{
+	struct fixture *f = *state;
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe_guest g;
+	struct vdev_queue_config qc;
+	const uint64_t shift = 0x10000000;
+	uint64_t base, size, host;
+	vdev_le64 mt[5], a[5];
+	vdev_le32 *m32 = (vdev_le32 *)&mt[0];
+	size_t off = 0;
+	int memfd;
+
+	assert_non_null(fe);
+	assert_int_equal(vhu_fe_setup(fe, &g, 64, false, P(REPLY_ACK), false),
+			 0);
+	one_request(fe, &g, &off, g.call_fd, false);
+	assert_int_equal(vhu_fe_set_mem_table(fe, g.mem, true), 0);
+	one_request(fe, &g, &off, g.call_fd, false);
+
+	base = vdev_drv_mem_base(g.mem);
+	size = vdev_drv_mem_size(g.mem);
+	host = (uint64_t)(uintptr_t)vdev_drv_mem_host(g.mem, base);
+	memfd = vdev_drv_mem_fd(g.mem);
+	m32[0] = vdev_cpu_to_le32(1);
+	m32[1] = 0;
+	mt[1] = vdev_cpu_to_le64(base);
+	mt[2] = vdev_cpu_to_le64(size);
+	mt[3] = vdev_cpu_to_le64(host + shift);
+	mt[4] = 0;
+	assert_true(vhu_fe_request(fe, VHU_FE_SET_MEM_TABLE, mt, sizeof(mt),
+				   &memfd, 1, true) > 0);
+	vdev_drv_ring_queue_config(g.ring, &qc);
+	a[0] = 0;
+	a[1] = vdev_cpu_to_le64(host + shift + (qc.desc_addr - base));
+	a[2] = vdev_cpu_to_le64(host + shift + (qc.device_addr - base));
+	a[3] = vdev_cpu_to_le64(host + shift + (qc.driver_addr - base));
+	a[4] = 0;
+	assert_int_equal(vhu_fe_request(fe, VHU_FE_SET_VRING_ADDR, a,
+					sizeof(a), NULL, 0, true), 0);
+	one_request(fe, &g, &off, g.call_fd, false);
+
+	vhu_fe_close(fe);
+	vhu_fe_guest_fini(&g);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
+}
+
+/* Dirty logging: LOG_ALL acked while running, SET_LOG_BASE, and the pages
+ * the device wrote (buffer, used ring) are marked. */
+static void test_dirty_log(void **state)
+{
+	struct fixture *f = *state;
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe_guest g;
+	struct vdev_queue_config qc;
+	uint64_t end, buf_gpa, log_size;
+	vdev_le64 lb[2];
+	uint8_t *log, *buf;
+	size_t off = 0;
+	int logfd, marked = 0;
+
+	assert_non_null(fe);
+	assert_int_equal(vhu_fe_setup(fe, &g, 64, false,
+				      P(REPLY_ACK) | P(LOG_SHMFD), false), 0);
+	assert_int_equal(vhu_fe_set_u64(fe, VHU_FE_SET_FEATURES,
+					g.features | VDEV_BIT(26) |
+						VDEV_BIT(VHU_FE_F_PROTOCOL_FEATURES),
+					-1, true), 0);
+	end = vdev_drv_mem_base(g.mem) + vdev_drv_mem_size(g.mem);
+	log_size = end / 4096 / 8 + 1;
+	logfd = memfd_create("log", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(logfd, (off_t)log_size), 0);
+	log = mmap(NULL, log_size, PROT_READ | PROT_WRITE, MAP_SHARED, logfd,
+		   0);
+	assert_true(log != MAP_FAILED);
+	lb[0] = vdev_cpu_to_le64(log_size);
+	lb[1] = 0;
+	{
+		struct vhu_fe_msg r;
+
+		assert_int_equal(vhu_fe_send(fe, VHU_FE_SET_LOG_BASE, 0, lb,
+					     sizeof(lb), &logfd, 1), 0);
+		assert_int_equal(vhu_fe_recv(fe->fd, &r, 2000), 0);
+		assert_int_equal(r.request, VHU_FE_SET_LOG_BASE);
+		assert_int_equal(r.size, 8);
+	}
+	close(logfd);
+	one_request(fe, &g, &off, g.call_fd, false);
+	/* The buffer of the last request and the used ring are dirty. */
+	buf = vdev_drv_mem_alloc(g.mem, 1, 1, &buf_gpa);
+	assert_non_null(buf);
+	buf_gpa -= 100; /* the 100-byte buffer just before */
+	vdev_drv_ring_queue_config(g.ring, &qc);
+	assert_true(log[(buf_gpa / 4096) / 8] & (1u << ((buf_gpa / 4096) % 8)));
+	assert_true(log[(qc.device_addr / 4096) / 8] &
+		    (1u << ((qc.device_addr / 4096) % 8)));
+	for (uint64_t i = 0; i < log_size; i++)
+		marked += __builtin_popcount(log[i]);
+	assert_true(marked >= 1 && marked <= 4);
+	munmap(log, log_size);
+	vhu_fe_close(fe);
+	vhu_fe_guest_fini(&g);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +449,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_socketpair_call, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_device_state, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_mem_table_change_running,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dirty_log, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_cycles, setup,
 						teardown),

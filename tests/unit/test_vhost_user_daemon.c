@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The vdev-rng daemon as a separate process, driven by the test frontend:
+ * several sockets (one device each), an inherited connected or listening
+ * socket (--fd), --connect, SIGTERM shutdown removing the sockets, option
+ * errors, and --print-capabilities.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <virtio/spec.h>
+
+#include "vhu_frontend.h"
+
+#define SRC_LEN 4096
+
+static char daemon_path[512];
+static char src_path[64];
+
+static uint8_t pattern(size_t i)
+{
+	return (uint8_t)(i * 13 + 1);
+}
+
+static int group_setup(void **state)
+{
+	const char *b = getenv("VDEV_BUILD_DIR");
+	uint8_t buf[SRC_LEN];
+	FILE *f;
+
+	if (!b)
+		return 0;
+	snprintf(daemon_path, sizeof(daemon_path),
+		 "%s/examples/vdev-rng/vdev-rng", b);
+	snprintf(src_path, sizeof(src_path), "/tmp/vhu-daemon-src-%d",
+		 (int)getpid());
+	for (size_t i = 0; i < SRC_LEN; i++)
+		buf[i] = pattern(i);
+	f = fopen(src_path, "w");
+	if (!f || fwrite(buf, 1, SRC_LEN, f) != SRC_LEN || fclose(f))
+		return -1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	if (*src_path)
+		unlink(src_path);
+	return 0;
+}
+
+static void need_daemon(void)
+{
+	if (!*daemon_path || access(daemon_path, X_OK) != 0) {
+		print_message("vdev-rng not built (VDEV_BUILD_DIR unset or "
+			      "examples off): skipped\n");
+		skip();
+	}
+}
+
+/* Starts the daemon with @argv (NULL-terminated, argv[0] omitted);
+ * @fd3: an fd the child gets as fd 3, or -1; @out: stdout pipe or NULL. */
+static pid_t spawn(const char *const *args, int fd3, int *out)
+{
+	const char *argv[16] = { daemon_path };
+	int p[2] = { -1, -1 };
+	pid_t pid;
+	int n = 1;
+
+	while (args[n - 1] && n < 15) {
+		argv[n] = args[n - 1];
+		n++;
+	}
+	argv[n] = NULL;
+	if (out && pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		/* dup2 onto itself would keep close-on-exec set. */
+		if (fd3 == 3 && fcntl(3, F_SETFD, 0) < 0)
+			_exit(127);
+		if (fd3 >= 0 && fd3 != 3 && dup2(fd3, 3) < 0)
+			_exit(127);
+		if (out && dup2(p[1], 1) < 0)
+			_exit(127);
+		execv(daemon_path, (char *const *)argv);
+		_exit(127);
+	}
+	if (out) {
+		close(p[1]);
+		*out = p[0];
+	}
+	return pid;
+}
+
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+	int st;
+
+	for (int t = 0; t < timeout_ms; t += 5) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+		struct timespec ts = { 0, 5000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+/* Sets queue 0 up on @fe and reads 64 bytes, checking them against the
+ * source at @offset. */
+static void read_bytes(struct vhu_fe *fe, size_t offset)
+{
+	struct vhu_fe_guest g;
+	uint64_t gpa;
+	uint8_t *buf;
+	struct vdev_drv_seg seg;
+	void *tok = NULL;
+	uint32_t len = 0;
+	int ret = -EAGAIN;
+
+	assert_int_equal(vhu_fe_setup(fe, &g, 32, false,
+				      VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_REPLY_ACK),
+				      false), 0);
+	buf = vdev_drv_mem_alloc(g.mem, 64, 16, &gpa);
+	seg.gpa = gpa;
+	seg.len = 64;
+	assert_int_equal(vdev_drv_ring_add(g.ring, &seg, 0, 1, buf, 0), 0);
+	assert_int_equal(vhu_fe_kick(fe, &g), 0);
+	for (int i = 0; i < 5000 && ret == -EAGAIN; i++) {
+		struct pollfd p = { .fd = g.call_fd, .events = POLLIN };
+
+		poll(&p, 1, 1);
+		ret = vdev_drv_ring_get_used(g.ring, &tok, &len);
+	}
+	assert_int_equal(ret, 0);
+	assert_int_equal(len, 64);
+	for (size_t i = 0; i < 64; i++)
+		assert_int_equal(buf[i], pattern(offset + i));
+	vhu_fe_guest_fini(&g);
+}
+
+static void test_sockets_and_sigterm(void **state)
+{
+	char base[64], p0[80], p1[80];
+	struct stat st;
+	pid_t pid;
+
+	need_daemon();
+	snprintf(base, sizeof(base), "/tmp/vhu-daemon-%d.sock", (int)getpid());
+	snprintf(p0, sizeof(p0), "%s0", base);
+	snprintf(p1, sizeof(p1), "%s1", base);
+	pid = spawn((const char *[]){ "-s", base, "-c", "2", "-f", src_path,
+				      NULL }, -1, NULL);
+	assert_true(pid > 0);
+	for (int k = 0; k < 2; k++) {
+		struct vhu_fe *fe = vhu_fe_connect(k ? p1 : p0, 5000);
+
+		assert_non_null(fe);
+		read_bytes(fe, 0); /* one device per socket: each at 0 */
+		vhu_fe_close(fe);
+	}
+	/* The device outlives its frontend: reconnect, it goes on. */
+	{
+		struct vhu_fe *fe = vhu_fe_connect(p0, 5000);
+
+		assert_non_null(fe);
+		read_bytes(fe, 64);
+		vhu_fe_close(fe);
+	}
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(wait_exit(pid, 5000), 0);
+	assert_int_not_equal(stat(p0, &st), 0);
+	assert_int_not_equal(stat(p1, &st), 0);
+}
+
+static void test_fd_connected(void **state)
+{
+	struct vhu_fe fe;
+	int sp[2];
+	pid_t pid;
+
+	need_daemon();
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sp), 0);
+	pid = spawn((const char *[]){ "--fd", "3", "-f", src_path, NULL },
+		    sp[1], NULL);
+	assert_true(pid > 0);
+	close(sp[1]);
+	fe.fd = sp[0];
+	fe.protocol_features = 0;
+	read_bytes(&fe, 0);
+	/* A served connection that ends ends the daemon. */
+	close(sp[0]);
+	assert_int_equal(wait_exit(pid, 5000), 0);
+}
+
+static int listen_on(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 1) < 0)
+		return -1;
+	return fd;
+}
+
+static void test_fd_listening(void **state)
+{
+	char path[64];
+	struct vhu_fe *fe;
+	int lfd;
+	pid_t pid;
+
+	need_daemon();
+	snprintf(path, sizeof(path), "/tmp/vhu-daemon-l-%d.sock",
+		 (int)getpid());
+	lfd = listen_on(path);
+	assert_true(lfd >= 0);
+	pid = spawn((const char *[]){ "--fd", "3", "-f", src_path, NULL }, lfd,
+		    NULL);
+	assert_true(pid > 0);
+	close(lfd);
+	fe = vhu_fe_connect(path, 5000);
+	assert_non_null(fe);
+	read_bytes(fe, 0);
+	vhu_fe_close(fe);
+	assert_int_equal(kill(pid, SIGINT), 0);
+	assert_int_equal(wait_exit(pid, 5000), 0);
+	unlink(path);
+}
+
+static void test_connect(void **state)
+{
+	char path[64];
+	struct vhu_fe fe;
+	int lfd, c;
+	pid_t pid;
+
+	need_daemon();
+	snprintf(path, sizeof(path), "/tmp/vhu-daemon-c-%d.sock",
+		 (int)getpid());
+	lfd = listen_on(path);
+	assert_true(lfd >= 0);
+	pid = spawn((const char *[]){ "-s", path, "--connect", "-f", src_path,
+				      "--thread-per-queue", NULL }, -1, NULL);
+	assert_true(pid > 0);
+	c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(c >= 0);
+	fe.fd = c;
+	fe.protocol_features = 0;
+	read_bytes(&fe, 0);
+	close(c);
+	assert_int_equal(wait_exit(pid, 5000), 0);
+	close(lfd);
+	unlink(path);
+}
+
+static void test_bad_options(void **state)
+{
+	const char *const cases[][6] = {
+		{ "--bogus", NULL },
+		{ "-s", "/tmp/x", "-c", "zero", NULL },
+		{ "-s", "/tmp/x", "-c", "0", NULL },
+		{ NULL },
+		{ "-s", "/tmp/x", "--fd", "3", NULL },
+		{ "-s", "/tmp/x", "--transport", "carrier-pigeon", NULL },
+		{ "-s", "/tmp/x", "-m", "10", "-p", NULL },
+		{ "-s", "/tmp/x", "-f", "/nonexistent/source", NULL },
+		{ "-s", "/tmp/x", "extra", NULL },
+	};
+
+	need_daemon();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pid_t pid = spawn(cases[i], -1, NULL);
+
+		assert_true(pid > 0);
+		assert_int_equal(wait_exit(pid, 5000), 1);
+	}
+}
+
+static void test_print_capabilities(void **state)
+{
+	char out[512] = { 0 };
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+	pid_t pid;
+
+	need_daemon();
+	pid = spawn((const char *[]){ "--print-capabilities", NULL }, -1, &fd);
+	assert_true(pid > 0);
+	while ((n = read(fd, out + len, sizeof(out) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	assert_int_equal(wait_exit(pid, 5000), 0);
+	assert_non_null(strstr(out, "\"type\": \"rng\""));
+	assert_non_null(strstr(out, "\"features\": ["));
+	assert_int_equal(out[0], '{');
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_print_capabilities),
+		cmocka_unit_test(test_bad_options),
+		cmocka_unit_test(test_sockets_and_sigterm),
+		cmocka_unit_test(test_fd_connected),
+		cmocka_unit_test(test_fd_listening),
+		cmocka_unit_test(test_connect),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
