@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <virtio/blk.h>
 #include <virtio/pci.h>
 #include <virtio/rng.h>
 #include <virtio/testing.h>
@@ -377,9 +378,20 @@ static void test_hostile_common(void **state)
 	assert_int_equal(vpci_common_rd(d, VPCI_STATUS, 1) & 8, 0);
 
 	/* Enabling a queue with an invalid ring: refused, needs reset. */
-	assert_int_equal(vpci_negotiate(d, ~0ull), 0);
+	assert_int_equal(vpci_negotiate(d, ~VDEV_BIT(VDEV_F_RING_PACKED)), 0);
+	r = vdev_drv_ring_new(f->mem, 16, d->features);
+	assert_non_null(r);
 	vpci_common_wr(d, VPCI_QSEL, 0, 2);
-	vpci_common_wr(d, VPCI_QSIZE, 3, 2); /* not a power of two */
+	{
+		struct vdev_queue_config qc;
+
+		vdev_drv_ring_queue_config(r, &qc);
+		vpci_common_wr(d, VPCI_QDESC, qc.desc_addr, 8);
+		vpci_common_wr(d, VPCI_QDRIVER, qc.driver_addr, 8);
+		vpci_common_wr(d, VPCI_QDEVICE, qc.device_addr, 8);
+	}
+	vdev_drv_ring_free(r);
+	vpci_common_wr(d, VPCI_QSIZE, 12, 2); /* split: not a power of 2 */
 	vpci_common_wr(d, VPCI_QENABLE, 1, 2);
 	assert_int_equal(vpci_common_rd(d, VPCI_QENABLE, 2), 0);
 	assert_true(vpci_common_rd(d, VPCI_STATUS, 1) &
@@ -466,6 +478,78 @@ static void test_new_errors(void **state)
 	assert_int_equal(vdev_pci_msix_vectors(f->pci), 1);
 }
 
+static void test_config_interrupt(void **state)
+{
+	struct fx *f = *state;
+	struct vdev_drv_ring *r;
+
+	/* MSI-X: the config vector. */
+	vpci_msix_enable(&f->d, true);
+	vpci_msix_vector_mask(&f->d, 1, false);
+	r = bring_up(f, false, 0);
+	vdev_config_changed(f->dev);
+	assert_int_equal(f->msix_count[1], 1);
+	vdev_drv_ring_free(r);
+	/* INTx: ISR bit 1. */
+	vpci_msix_enable(&f->d, false);
+	r = bring_up(f, false, VDEV_PCI_NO_VECTOR);
+	vdev_config_changed(f->dev);
+	assert_int_equal(f->intx_level, 1);
+	assert_int_equal(vpci_isr(&f->d), 2);
+	assert_int_equal(f->intx_level, 0);
+	vdev_drv_ring_free(r);
+}
+
+/* A device with config space and several queues: virtio-blk (RAM). */
+static void test_blk_device_config(void **state)
+{
+	struct vdev_blk_config bc = { .backend = VDEV_BLK_BACKEND_RAM,
+				      .size = 1 << 20, .num_queues = 3,
+				      .fd = -1 };
+	struct vdev *dev = vdev_blk_new(&bc);
+	struct vdev_pci *pci;
+	struct vpci_drv d = { .io = { io_cfg_read, io_cfg_write, io_bar_read,
+				      io_bar_write, NULL } };
+	uint64_t sizes[6];
+
+	assert_non_null(dev);
+	pci = vdev_pci_new(dev, NULL, NULL, NULL);
+	assert_non_null(pci);
+	d.io.opaque = pci;
+	for (unsigned b = 0; b < 6; b++)
+		sizes[b] = vdev_pci_bar_size(pci, b);
+	assert_int_equal(vpci_probe(&d, sizes), 0);
+	assert_int_equal(vpci_cfg_rd(&d, 2, 2), 0x1042);
+	assert_int_equal(vpci_cfg_rd(&d, 9, 3), 0x018000);
+	assert_true(d.device.found);
+	assert_int_equal(d.device.len, vdev_config_size(dev));
+	assert_int_equal(d.msix_size, 4);
+	assert_int_equal(vpci_common_rd(&d, VPCI_NUMQ, 2), 3);
+	/* capacity in 512-byte sectors, through BAR0 and the window. */
+	assert_int_equal(vpci_bar_rd(&d, d.device.bar, d.device.off, 8),
+			 (1 << 20) / 512);
+	vpci_cfg_wr(&d, d.pcicfg.cap + 4, d.device.bar, 1);
+	vpci_cfg_wr(&d, d.pcicfg.cap + 8, d.device.off, 4);
+	vpci_cfg_wr(&d, d.pcicfg.cap + 12, 4, 4);
+	assert_int_equal(vpci_cfg_rd(&d, d.pcicfg.cap + 16, 4),
+			 (1 << 20) / 512);
+	/* Each queue has its own notify slot. */
+	for (unsigned q = 0; q < 3; q++) {
+		vpci_common_wr(&d, VPCI_QSEL, q, 2);
+		assert_int_equal(vpci_common_rd(&d, VPCI_QNOFF, 2), q);
+		assert_true(vpci_common_rd(&d, VPCI_QSIZE, 2) > 0);
+	}
+	vpci_common_wr(&d, VPCI_QSEL, 3, 2);
+	assert_int_equal(vpci_common_rd(&d, VPCI_QSIZE, 2), 0);
+	assert_true((uint64_t)d.notify.off + 3 * d.notify_mult <=
+		    d.notify.off + d.notify.len);
+	/* Reading past the end of device config reads zeros. */
+	assert_int_equal(vpci_bar_rd(&d, d.device.bar,
+				     d.device.off + d.device.len, 4), 0);
+	vdev_pci_free(pci);
+	vdev_free(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -491,6 +575,9 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_errors, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_config_interrupt, setup,
+						teardown),
+		cmocka_unit_test(test_blk_device_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
