@@ -24,6 +24,18 @@ static bool wraps(uint64_t a, uint64_t len)
 	return len == 0 || a + len < a;
 }
 
+/* A mapping past the end of a file faults (SIGBUS) on first touch. */
+static int check_fd_range(int fd, uint64_t off, uint64_t len)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < off + len)
+		return -EINVAL;
+	return 0;
+}
+
 static int region_from_wire(const struct vhu_mem_region *w, int fd,
 			    struct vdev_mem_region *r)
 {
@@ -36,7 +48,7 @@ static int region_from_wire(const struct vhu_mem_region *w, int fd,
 	if (wraps(r->guest_addr, r->size) || wraps(r->user_addr, r->size) ||
 	    wraps(r->fd_offset, r->size) || fd < 0)
 		return -EINVAL;
-	return 0;
+	return check_fd_range(fd, r->fd_offset, r->size);
 }
 
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b,
@@ -140,17 +152,14 @@ int vhu_set_log_base(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	uint64_t skew = off & (uint64_t)(page - 1);
 	void *old = vu->log_map, *map;
 	size_t old_len = vu->log_map_len;
-	struct stat st;
 	bool halted[vu->nq];
 	int ret;
 
 	if (wraps(off, size) || size > VHU_LOG_MAX)
 		return -EINVAL;
-	/* Mapping past the end of the file would fault on first use. */
-	if (fstat(m->fds[0], &st) < 0)
-		return -errno;
-	if ((uint64_t)st.st_size < off + size)
-		return -EINVAL;
+	ret = check_fd_range(m->fds[0], off, size);
+	if (ret)
+		return ret;
 	map = mmap(NULL, size + skew, PROT_READ | PROT_WRITE, MAP_SHARED,
 		   m->fds[0], (off_t)(off - skew));
 	if (map == MAP_FAILED)

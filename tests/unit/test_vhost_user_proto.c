@@ -272,6 +272,17 @@ static void test_mem_table_overlap_overflow(void **state)
 	assert_int_equal(mem_table(fe, wrap_off, 1, memfd, false), 0);
 	expect_closed(fe);
 	check_held(f, 1);
+	/* A region past the end of its fd (would fault when touched). */
+	{
+		const uint64_t past[1][4] = {
+			{ 0, 0x40000, 0x7f0000000000, 0 },
+		};
+
+		fe = connect_with(f, REPLY_ACK);
+		expect_nack_then_alive(fe, mem_table(fe, past, 1, memfd,
+						     true));
+		check_held(f, 1);
+	}
 	/* Region count and fd count disagree. */
 	fe = connect_with(f, REPLY_ACK);
 	{
