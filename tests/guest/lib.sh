@@ -14,6 +14,7 @@ GUEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 GUEST_PASS=0 GUEST_FAIL=0 GUEST_SKIP=0
 GUEST_BOOT_TIMEOUT=${VDEV_GUEST_TIMEOUT:-180}
 GUEST_PIDS=()
+GUEST_DAEMON_LOGS=()	# shown when the next guest_check fails
 
 # guest_setup: work dir, cleanup trap, kernels.  Uses the kernels run-all.sh
 # exported, else asks the builders (a cache hit costs only a hash).
@@ -101,6 +102,7 @@ bg_start() {
 	setsid "$@" >"$log" 2>&1 </dev/null &
 	BG_PID=$!
 	GUEST_PIDS+=("$BG_PID")
+	GUEST_DAEMON_LOGS+=("$log")
 }
 bg_stop() {
 	kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
@@ -204,8 +206,15 @@ guest_check() {
 	if [ "$st" != PASS ]; then
 		echo "---- $name: last lines of $log ----"
 		tail -n 30 "$log" | sed 's/^/    /'
+		local d
+		for d in "${GUEST_DAEMON_LOGS[@]}"; do
+			[ -s "$d" ] || continue
+			echo "---- $name: last lines of $d ----"
+			tail -n 10 "$d" | sed 's/^/    /'
+		done
 		echo "----"
 	fi
+	GUEST_DAEMON_LOGS=()
 	guest_result "$st" "$name" "$detail [${GUEST_SECS:-?}s]"
 }
 
