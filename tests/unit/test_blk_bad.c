@@ -398,7 +398,7 @@ static void test_unknown_type(void **state)
 
 	assert_int_equal(fx_open(f), 0);
 	for (unsigned i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		uint8_t buf[512];
+		uint8_t buf[512] = { 0 };
 
 		assert_int_equal(io_do(f, 0, types[i], 0, buf, sizeof(buf), 1,
 				       0),
