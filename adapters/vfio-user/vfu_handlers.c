@@ -32,6 +32,7 @@ int vfu_h_dma_map(struct vdev_vfio_user *s, struct vfu_msg *m,
 {
 	struct vfu_dma_map d;
 	struct vfu_dma *tab;
+	bool mapped = m->nfds != 0;
 	int e;
 
 	memcpy(&d, m->body, sizeof(d));
@@ -65,10 +66,16 @@ int vfu_h_dma_map(struct vdev_vfio_user *s, struct vfu_msg *m,
 		/* The map mmaps the fd itself; ours is closed after the
 		 * handler like every other received fd. */
 		e = vdev_mem_add(s->mem, &reg);
-		if (e)
+		/* A read-only window (a ROM) whose fd cannot be mapped
+		 * read-write is kept like an fd-less one: the device never
+		 * needs it for rings or buffers. */
+		if ((e == -EACCES || e == -EPERM) &&
+		    !(d.flags & VFU_DMA_F_WRITE))
+			mapped = false;
+		else if (e)
 			return e;
 	}
-	tab[s->ndma++] = (struct vfu_dma){ d.addr, d.size, m->nfds != 0 };
+	tab[s->ndma++] = (struct vfu_dma){ d.addr, d.size, mapped };
 	return 0;
 }
 

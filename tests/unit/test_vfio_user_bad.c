@@ -5,6 +5,7 @@
  * command afterwards, and that no fd is left open once the client is gone.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -203,6 +204,26 @@ static void test_dma_map_overlap(void **state)
 					    4096), -EINVAL);
 	assert_int_equal(vfu_client_dma_map(f->c, fd, 0, 0x300000, 0),
 			 -EINVAL);
+	/* A read-only fd: refused for a writable window, kept (unmapped)
+	 * for a read-only one. */
+	{
+		char path[64];
+		int ro;
+		struct vfu_dma_map m = { sizeof(m), VFU_DMA_F_READ, 0, 0x500000,
+					 4096 };
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		ro = open(path, O_RDONLY | O_CLOEXEC);
+		assert_true(ro >= 0);
+		assert_int_equal(vfu_client_dma_map(f->c, ro, 0, 0x600000,
+						    4096), -EACCES);
+		assert_int_equal(vfu_client_call(f->c, VFU_CMD_DMA_MAP, &m,
+						 sizeof(m), &ro, 1, NULL, 0,
+						 NULL), 0);
+		close(ro);
+		assert_int_equal(vfu_client_dma_unmap(f->c, 0x500000, 4096),
+				 0);
+	}
 	/* An fd range past the end of the file cannot be mapped. */
 	assert_true(vfu_client_dma_map(f->c, fd, 1 << 30, 0x400000, 4096) <
 		    0);
