@@ -139,16 +139,17 @@ static int kvm_irqfd(struct vdev_kvm *k)
 
 static void kvm_teardown(struct vdev_kvm *k)
 {
-	if (k->mmio)
-		for (unsigned i = 0; i < k->nq; i++)
-			if (k->kick_fds[i] >= 0)
-				vdev_mmio_set_kick_fd(k->mmio, i, -1);
-	/* The device's fds leave the loop while it still exists. */
+	/* The device's fds leave the loop while it still exists, and the
+	 * thread is gone before the kick fds change under it. */
 	vdev_set_watcher(k->dev, NULL);
 	if (k->thread_started) {
 		vdev_loop_stop(k->loop);
 		pthread_join(k->thread, NULL);
 	}
+	if (k->mmio)
+		for (unsigned i = 0; i < k->nq; i++)
+			if (k->kick_fds[i] >= 0)
+				vdev_mmio_set_kick_fd(k->mmio, i, -1);
 	for (unsigned i = 0; i < k->ioevents; i++)
 		kvm_ioeventfd(k, i, false);
 	if (k->irqfd_assigned) {

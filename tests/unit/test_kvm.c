@@ -4,7 +4,8 @@
  * detach (ioeventfds and irqfd really go away: the window can be attached
  * again), a conflicting window, MMIO-exit routing, hidden
  * NOTIFICATION_DATA, and a transfer whose kick comes through an MMIO exit
- * and is served by the device thread, which signals the irqfd. Skipped
+ * and is served by the device thread, which signals the irqfd; vCPU
+ * threads hammering the registers while transfers run. Skipped
  * when /dev/kvm cannot create a VM with an in-kernel irqchip.
  */
 #include <errno.h>
@@ -20,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <cmocka.h>
 #include <virtio/kvm.h>
 #include <virtio/rng.h>
@@ -302,6 +305,108 @@ static void test_transfer_by_exit(void **state)
 	vdev_free(dev);
 }
 
+struct hammer {
+	struct vdev_kvm *kv;
+	atomic_bool stop;
+	atomic_ulong reads;
+};
+
+/* A vCPU that keeps reading registers and config space and acking. */
+static void *hammer_thread(void *arg)
+{
+	struct hammer *h = arg;
+	static const uint64_t offs[] = {
+		VDEV_MMIO_STATUS, VDEV_MMIO_INTERRUPT_STATUS,
+		VDEV_MMIO_CONFIG_GENERATION, VDEV_MMIO_QUEUE_READY,
+		VDEV_MMIO_CONFIG, VDEV_MMIO_DEVICE_FEATURES,
+	};
+	uint32_t v;
+
+	while (!atomic_load(&h->stop)) {
+		for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
+			vdev_kvm_mmio_exit(h->kv, BASE + offs[i], (uint8_t *)&v,
+					   4, false);
+		v = 0; /* an ack of nothing: must not disturb the others */
+		vdev_kvm_mmio_exit(h->kv, BASE + VDEV_MMIO_INTERRUPT_ACK,
+				   (uint8_t *)&v, 4, true);
+		h->reads++;
+	}
+	return NULL;
+}
+
+static void test_concurrent_vcpus(void **state)
+{
+	struct kfx *k = need_kvm(state);
+	struct vdev *dev = rng(k);
+	struct vdev_kvm_config c = cfg(k, BASE, 5, 0);
+	const uint32_t ok = VDEV_STATUS_ACKNOWLEDGE | VDEV_STATUS_DRIVER |
+			    VDEV_STATUS_FEATURES_OK;
+	struct hammer h = { 0 };
+	pthread_t t[3];
+	struct vdev_drv_ring *r;
+	struct vdev_queue_config qc;
+	struct vdev_kvm_stats st;
+	unsigned done = 0;
+
+	h.kv = vdev_kvm_attach(k->vm_fd, dev, &c);
+	assert_non_null(h.kv);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, hammer_thread, &h),
+				 0);
+	xwr(h.kv, VDEV_MMIO_STATUS, 0);
+	xwr(h.kv, VDEV_MMIO_STATUS, VDEV_STATUS_ACKNOWLEDGE);
+	xwr(h.kv, VDEV_MMIO_STATUS,
+	    VDEV_STATUS_ACKNOWLEDGE | VDEV_STATUS_DRIVER);
+	xwr(h.kv, VDEV_MMIO_DRIVER_FEATURES_SEL, 1);
+	xwr(h.kv, VDEV_MMIO_DRIVER_FEATURES, 1 | 4); /* VERSION_1, PACKED */
+	xwr(h.kv, VDEV_MMIO_STATUS, ok);
+	r = vdev_drv_ring_new(k->ram, 16,
+			      VDEV_BIT(VDEV_F_VERSION_1) |
+				      VDEV_BIT(VDEV_F_RING_PACKED));
+	assert_non_null(r);
+	vdev_drv_ring_queue_config(r, &qc);
+	xwr(h.kv, VDEV_MMIO_QUEUE_SEL, 0);
+	xwr(h.kv, VDEV_MMIO_QUEUE_NUM, 16);
+	xwr(h.kv, VDEV_MMIO_QUEUE_DESC_LOW, (uint32_t)qc.desc_addr);
+	xwr(h.kv, VDEV_MMIO_QUEUE_DRIVER_LOW, (uint32_t)qc.driver_addr);
+	xwr(h.kv, VDEV_MMIO_QUEUE_DEVICE_LOW, (uint32_t)qc.device_addr);
+	xwr(h.kv, VDEV_MMIO_QUEUE_READY, 1);
+	xwr(h.kv, VDEV_MMIO_STATUS, ok | VDEV_STATUS_DRIVER_OK);
+
+	/* 200 requests, kicked through exits, completed by the device
+	 * thread while three vCPUs read registers. */
+	for (unsigned i = 0; i < 200; i++) {
+		struct vdev_drv_seg seg;
+		void *token;
+		uint32_t len;
+		int rc = -EAGAIN;
+
+		assert_non_null(vdev_drv_mem_alloc(k->ram, 16, 16, &seg.gpa));
+		seg.len = 16;
+		assert_int_equal(vdev_drv_ring_add(r, &seg, 0, 1, NULL, 0), 0);
+		xwr(h.kv, VDEV_MMIO_QUEUE_NOTIFY, 0);
+		for (int n = 0; n < 5000 && rc == -EAGAIN; n++) {
+			rc = vdev_drv_ring_get_used(r, &token, &len);
+			if (rc == -EAGAIN)
+				usleep(200);
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(len, 16);
+		done++;
+	}
+	atomic_store(&h.stop, true);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(done, 200);
+	assert_true(h.reads > 0);
+	vdev_kvm_get_stats(h.kv, &st);
+	assert_true(st.irqs >= 1);
+	assert_int_equal(st.notify_exits, 200);
+	vdev_kvm_detach(h.kv);
+	vdev_drv_ring_free(r);
+	vdev_free(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_attach_detach),
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_transfer_by_exit),
+		cmocka_unit_test(test_concurrent_vcpus),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
