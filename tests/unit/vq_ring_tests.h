@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "vq_harness.h"
@@ -130,6 +131,34 @@ static void t_indirect(void **state)
 	}
 	for (unsigned i = 0; i < 8; i++)
 		h_used(&h, &tok, 0);
+	h_teardown(&h);
+}
+
+/* Completions in any order; chains of different lengths. */
+static void t_out_of_order(void **state)
+{
+	struct h h;
+	struct vdev_req reqs[5], *rp[5];
+	struct iovec iovs[5][4];
+	static int toks[5];
+
+	(void)state;
+	h_setup(&h, 16, LAYOUT);
+	for (unsigned round = 0; round < 20; round++) {
+		for (unsigned i = 0; i < 5; i++) {
+			h_add(&h, i % 2, 1 + (i + round) % 2, 8, &toks[i], 0);
+			h_init_req(&reqs[i], iovs[i], 4);
+			rp[i] = &reqs[i];
+		}
+		assert_int_equal(vdev_queue_pop_batch(h.q, rp, 5), 5);
+		for (unsigned i = 0; i < 5; i++) {
+			unsigned k = (i * 3 + round) % 5;
+
+			assert_int_equal(vdev_queue_push(h.q, rp[k], k), 0);
+			h_used(&h, &toks[k], k);
+		}
+		vdev_queue_new_round(h.q);
+	}
 	h_teardown(&h);
 }
 
@@ -577,6 +606,7 @@ static void t_mem_replace_inflight(void **state)
 		.guest_addr = H_BASE, .size = H_RAM, .fd_offset = 0,
 	};
 	struct vdev_mem_table *old;
+	void *page;
 	int a, b;
 
 	(void)state;
@@ -592,11 +622,16 @@ static void t_mem_replace_inflight(void **state)
 	assert_ptr_not_equal(h.q->slots[h.q->cur].t, old);
 	assert_ptr_not_equal(r2.iov[0].iov_base, h.iov[0].iov_base);
 	/* Still mapped: the queue holds the old snapshot. */
+	page = (void *)((uintptr_t)h.iov[1].iov_base & ~(uintptr_t)4095);
+	assert_int_equal(msync(page, 4096, MS_ASYNC), 0);
 	memset(h.iov[1].iov_base, 0x77, 64);
 	assert_int_equal(*(uint8_t *)r2.iov[0].iov_base, 0x10);
 	assert_int_equal(vdev_queue_push(h.q, &h.req, 64), 0);
 	for (unsigned i = 0; i < VQ_SLOTS; i++)
 		assert_ptr_not_equal(h.q->slots[i].t, old);
+	/* The last user is gone: the old mapping is unmapped now. */
+	assert_int_equal(msync(page, 4096, MS_ASYNC), -1);
+	assert_int_equal(errno, ENOMEM);
 	assert_int_equal(vdev_queue_push(h.q, &r2, 0), 0);
 	h_used(&h, &a, 64);
 	h_used(&h, &b, 0);
@@ -693,6 +728,7 @@ static void t_dirty_log(void **state)
 #define VQ_RING_TESTS                                                      \
 	cmocka_unit_test(t_pop_push), cmocka_unit_test(t_wrap),            \
 	cmocka_unit_test(t_batch), cmocka_unit_test(t_indirect),           \
+	cmocka_unit_test(t_out_of_order),                                  \
 	cmocka_unit_test(t_emsgsize), cmocka_unit_test(t_budget),          \
 	cmocka_unit_test(t_default_budget),                                \
 	cmocka_unit_test(t_written_clamped), cmocka_unit_test(t_bad_push), \
