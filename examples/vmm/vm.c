@@ -287,7 +287,8 @@ int vmm_start_cpus(struct vmm *vm)
 		if (i == 0) {
 			rc = vmm_setup_regs(vm, c);
 			if (rc < 0) {
-				fprintf(stderr, "vdev-vmm: vCPU registers: %s\n",
+				fprintf(stderr,
+					"vdev-vmm: vCPU registers: %s\n",
 					strerror(-rc));
 				return VMM_EXIT_ERROR;
 			}

@@ -244,7 +244,8 @@ static int mmio_read_reg(struct vdev_mmio *m, uint64_t off, uint32_t *val)
 	case VDEV_MMIO_DEVICE_FEATURES:
 		features = vdev_device_features(m->dev) & ~m->cfg.hide_features;
 		if (m->dev_features_sel < 2)
-			*val = (uint32_t)(features >> (32 * m->dev_features_sel));
+			*val = (uint32_t)(features >>
+					  (32 * m->dev_features_sel));
 		return 0;
 	case VDEV_MMIO_QUEUE_NUM_MAX:
 		if (m->queue_sel < m->nq)
@@ -323,6 +324,7 @@ static void mmio_write_status(struct vdev_mmio *m, uint32_t val)
 {
 	uint8_t cur = vdev_get_status(m->dev);
 	uint8_t st = (uint8_t)val;
+	bool new_ok;
 	int rc;
 
 	if (val > 0xff)
@@ -333,9 +335,11 @@ static void mmio_write_status(struct vdev_mmio *m, uint32_t val)
 		mmio_reset_regs(m);
 		return;
 	}
-	if ((st & VDEV_STATUS_FEATURES_OK) && !(cur & VDEV_STATUS_FEATURES_OK) &&
-	    (m->drv_features_high ||
-	     (m->drv_features & m->cfg.hide_features))) {
+	new_ok = (st & VDEV_STATUS_FEATURES_OK) &&
+		 !(cur & VDEV_STATUS_FEATURES_OK);
+
+	if (new_ok && (m->drv_features_high ||
+		       (m->drv_features & m->cfg.hide_features))) {
 		/* A bit the driver never saw offered: 2.2.2, the device
 		 * does not set FEATURES_OK. */
 		mmio_warn(m, MMIO_W_FEATURES_BAD,
@@ -547,8 +551,9 @@ int vdev_mmio_read(struct vdev_mmio *m, uint64_t offset, void *data,
 		return -ERANGE;
 	pthread_mutex_lock(&m->lock);
 	if (offset >= VDEV_MMIO_CONFIG) {
-		rc = vdev_config_read(m->dev, (uint32_t)offset - VDEV_MMIO_CONFIG,
-				      data, size);
+		rc = vdev_config_read(m->dev,
+				      (uint32_t)offset - VDEV_MMIO_CONFIG, data,
+				      size);
 		if (rc < 0) {
 			memset(data, 0, size);
 			mmio_warn(m, MMIO_W_CONFIG,
@@ -581,8 +586,8 @@ int vdev_mmio_write(struct vdev_mmio *m, uint64_t offset, const void *data,
 	pthread_mutex_lock(&m->lock);
 	if (offset >= VDEV_MMIO_CONFIG) {
 		rc = vdev_config_write(m->dev,
-				       (uint32_t)offset - VDEV_MMIO_CONFIG, data,
-				       size);
+				       (uint32_t)offset - VDEV_MMIO_CONFIG,
+				       data, size);
 		if (rc < 0)
 			mmio_warn(m, MMIO_W_CONFIG, "config write refused",
 				  offset, size);

@@ -98,7 +98,8 @@ void guest_setup_idt(void)
 		guest_idt[i].off_lo = (uint16_t)h;
 		guest_idt[i].sel = 0x08;
 		guest_idt[i].zero = 0;
-		guest_idt[i].type = 0x8e; /* present, ring 0, 32-bit intr gate */
+		/* Present, ring 0, 32-bit interrupt gate. */
+		guest_idt[i].type = 0x8e;
 		guest_idt[i].off_hi = (uint16_t)(h >> 16);
 	}
 }

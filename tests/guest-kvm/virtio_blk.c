@@ -124,7 +124,7 @@ int guest_main(void)
 	st = blk_req(T_IN, IMG_SECTORS, DATA, 512, false);
 	if (st != 1)
 		return st < 0 ? 48 :
-				fail(48, "read beyond the end", (uint32_t)st, 1);
+				fail(48, "read past the end", (uint32_t)st, 1);
 	st = blk_req(T_IN, IMG_SECTORS - 1, DATA, 512, false);
 	if (st != 0)
 		return st < 0 ? 49 : fail(49, "last sector", (uint32_t)st, 0);

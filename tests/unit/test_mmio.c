@@ -159,8 +159,10 @@ static void wr(struct fx *f, uint64_t off, uint32_t v)
 
 static uint64_t rd_features(struct fx *f)
 {
+	uint64_t lo;
+
 	wr(f, VDEV_MMIO_DEVICE_FEATURES_SEL, 0);
-	uint64_t lo = rd(f, VDEV_MMIO_DEVICE_FEATURES);
+	lo = rd(f, VDEV_MMIO_DEVICE_FEATURES);
 	wr(f, VDEV_MMIO_DEVICE_FEATURES_SEL, 1);
 	return lo | (uint64_t)rd(f, VDEV_MMIO_DEVICE_FEATURES) << 32;
 }
