@@ -87,6 +87,22 @@ unsigned vdev_queue_index(const struct vdev_queue *q)
 	return q->index;
 }
 
+static void unmap_rings(struct vdev_queue *q)
+{
+	q->desc = NULL;
+	q->avail = NULL;
+	q->used = NULL;
+	q->pdesc = NULL;
+	q->drv_event = NULL;
+	q->dev_event = NULL;
+}
+
+/* Ring pointers are valid (configured, still inside guest memory). */
+static bool rings_mapped(const struct vdev_queue *q)
+{
+	return q->ready && (q->packed ? q->pdesc != NULL : q->used != NULL);
+}
+
 static int map_rings(struct vdev_queue *q)
 {
 	return q->packed ? vq_packed_map(q) : vq_split_map(q);
@@ -124,8 +140,11 @@ static int update_mem(struct vdev_queue *q)
 	q->cur = s;
 	q->t = t;
 	q->gen = t->generation;
-	if (q->ready && map_rings(q))
+	if (q->ready && map_rings(q)) {
+		/* The old pointers may point into what was just released. */
+		unmap_rings(q);
 		return vq_fail(q, "ring no longer inside guest memory");
+	}
 	return 0;
 }
 
@@ -259,7 +278,8 @@ static int pop_one(struct vdev_queue *q, struct vdev_req *req)
 {
 	int ret = q->packed ? vq_packed_pop(q, req) : vq_split_pop(q, req);
 
-	if (ret == 0)
+	/* A chain sent back for want of iovecs still costs work. */
+	if (ret == 0 || ret == -EMSGSIZE)
 		q->budget_left--;
 	return ret;
 }
@@ -446,7 +466,7 @@ int vdev_queue_notify(struct vdev_queue *q)
 {
 	bool need;
 
-	if (!q->ready || q->pending == 0)
+	if (!rings_mapped(q) || q->pending == 0)
 		return 0;
 	/* Order the used-ring writes before reading the driver's wishes. */
 	atomic_thread_fence(memory_order_seq_cst);
@@ -458,7 +478,7 @@ int vdev_queue_notify(struct vdev_queue *q)
 void vdev_queue_disable_kicks(struct vdev_queue *q)
 {
 	q->kicks_enabled = false;
-	if (!q->ready)
+	if (!rings_mapped(q))
 		return;
 	if (q->packed)
 		vq_packed_kicks(q, false);
@@ -469,7 +489,7 @@ void vdev_queue_disable_kicks(struct vdev_queue *q)
 bool vdev_queue_enable_kicks(struct vdev_queue *q)
 {
 	q->kicks_enabled = true;
-	if (!q->ready || q->broken)
+	if (!rings_mapped(q) || q->broken)
 		return false;
 	if (q->packed)
 		vq_packed_kicks(q, true);
@@ -553,12 +573,7 @@ void vdev_queue_reset(struct vdev_queue *q)
 {
 	q->ready = false;
 	ring_reset(q);
-	q->desc = NULL;
-	q->avail = NULL;
-	q->used = NULL;
-	q->pdesc = NULL;
-	q->drv_event = NULL;
-	q->dev_event = NULL;
+	unmap_rings(q);
 	q->budget_left = q->budget;
 	/* Keep snapshots with stale requests; drop the idle ones. */
 	for (unsigned i = 0; i < VQ_SLOTS; i++) {

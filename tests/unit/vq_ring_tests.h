@@ -677,11 +677,26 @@ static void t_mem_ring_removed(void **state)
 	int tok;
 
 	(void)state;
+	struct vdev_req r2;
+	struct iovec iov2[4];
+
 	h_setup(&h, 8, LAYOUT);
 	h_add(&h, 1, 0, 8, &tok, 0);
+	h_add(&h, 1, 0, 8, &tok, 0);
+	h_pop(&h);
 	assert_int_equal(vdev_mem_replace(vdev_drv_mem_map(h.m), NULL, 0), 0);
-	assert_int_equal(vdev_queue_pop(h.q, &h.req), -EIO);
+	h_init_req(&r2, iov2, 4);
+	assert_int_equal(vdev_queue_pop(h.q, &r2), -EIO);
 	assert_true(vdev_queue_broken(h.q));
+	assert_string_equal(h.q->why, "ring no longer inside guest memory");
+	/* Nothing touches the unmapped ring; the request is released. */
+	assert_int_equal(((uint8_t *)h.iov[0].iov_base)[0], 0x10);
+	assert_int_equal(vdev_queue_push(h.q, &h.req, 0), 0);
+	assert_int_equal(vdev_queue_inflight(h.q), 0);
+	assert_int_equal(vdev_queue_notify(h.q), 0);
+	vdev_queue_disable_kicks(h.q);
+	assert_false(vdev_queue_enable_kicks(h.q));
+	assert_false(vdev_queue_has_avail(h.q));
 	h_teardown(&h);
 }
 
