@@ -73,8 +73,11 @@ struct vdev_pci_config {
 	uint16_t subsys_vendor; /* 0 = 0x1af4 */
 	uint16_t subsys_id;     /* 0 = 0x1100 (>= 0x40 as 4.1.2.1 asks) */
 	uint32_t class_code;    /* 24-bit class/subclass/prog-if; 0 = per
-				   device type (rng 0xff0000, blk 0x018000,
-				   net 0x020000, input 0x098000, ...) */
+				   device type, as QEMU's virtio-*-pci: net
+				   0x020000, blk/fs 0x018000, scsi 0x010000,
+				   console/vsock 0x078000, gpu 0x038000,
+				   input 0x098000, sound 0x040100, others
+				   (rng, gpio, i2c, ...) 0xff0000 */
 	uint16_t msix_vectors;  /* 0 = one per queue plus one for config
 				   changes, at most VDEV_PCI_MSIX_MAX */
 };

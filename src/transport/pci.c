@@ -53,11 +53,13 @@ static uint32_t pci_default_class(uint32_t device_id)
 	switch (device_id) {
 	case VDEV_ID_NET:
 		return 0x020000;  /* network controller, ethernet */
-	case VDEV_ID_BLOCK:
 	case VDEV_ID_SCSI:
+		return 0x010000;  /* mass storage, SCSI */
+	case VDEV_ID_BLOCK:
 	case VDEV_ID_FS:
 		return 0x018000;  /* mass storage, other */
 	case VDEV_ID_CONSOLE:
+	case VDEV_ID_VSOCK:
 		return 0x078000;  /* communication, other */
 	case VDEV_ID_GPU:
 		return 0x038000;  /* display, other */
