@@ -92,7 +92,7 @@ static void usage(const struct vdevd_program *p, FILE *f)
 
 	vdevd_transport_list(tl, sizeof(tl));
 	fprintf(f,
-		"Usage: %s [OPTIONS]\n%s\n\n"
+		"Usage: %s [OPTIONS]%s%s\n%s\n\n"
 		"Common options:\n"
 		"  -s, --socket-path PATH   socket to listen on (with -c N: PATH0..PATHN-1)\n"
 		"  -c, --socket-count N     serve N devices, one per socket (default 1)\n"
@@ -103,7 +103,8 @@ static void usage(const struct vdevd_program *p, FILE *f)
 		"      --print-capabilities print the backend capabilities as JSON and exit\n"
 		"  -h, --help               this text\n"
 		"      --version            library version\n",
-		p->name, p->summary, tl);
+		p->name, p->operands ? " " : "",
+		p->operands ? p->operands : "", p->summary, tl);
 	if (p->usage)
 		fprintf(f, "\n%s options:\n%s", p->name, p->usage);
 }
@@ -202,6 +203,8 @@ static int parse(const struct vdevd_program *p, void *ctx, struct common *c,
 			break;
 		}
 	}
+	for (; !ret && p->operand && optind < argc; optind++)
+		ret = p->operand(ctx, argv[optind]);
 	if (!ret && optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s'\n", p->name,
 			argv[optind]);

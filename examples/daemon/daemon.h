@@ -67,6 +67,12 @@ struct vdevd_program {
 	int (*check)(void *ctx);
 	/* A device for socket @index (one per socket). NULL + errno. */
 	struct vdev *(*create)(void *ctx, unsigned index);
+	/* Arguments after the options (image paths ...), handed over in
+	 * order before check(); 0 or a negative errno after printing what
+	 * is wrong. NULL: the program takes none. @operands names them in
+	 * the usage line ("IMAGE..."). */
+	int (*operand)(void *ctx, const char *arg);
+	const char *operands;
 };
 
 /* Runs the daemon. Returns the process exit status. */
