@@ -127,7 +127,12 @@ VDEV_API int vdev_vq_stop(struct vdev *dev, unsigned qidx,
 /* Ring state before the queue is enabled (SET_VRING_BASE). */
 VDEV_API int vdev_vq_set_state(struct vdev *dev, unsigned qidx,
 			       const struct vdev_queue_state *st);
-/* RING_RESET of one queue (virtio 1.2 2.6.1). */
+/*
+ * RING_RESET of one queue (virtio 1.2 2.6.1): waits, like vdev_vq_stop,
+ * until its requests in flight have completed, then returns the queue to
+ * its initial state. -ETIMEDOUT: some did not complete in time; the queue
+ * is reset anyway and their late pushes change nothing (-ESTALE).
+ */
 VDEV_API int vdev_vq_reset(struct vdev *dev, unsigned qidx);
 
 /*

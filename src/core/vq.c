@@ -451,13 +451,24 @@ int vdev_vq_reset(struct vdev *dev, unsigned qidx)
 {
 	struct vcore_vq *vq = get_vq(dev, qidx);
 
+	int r;
+
 	if (!vq)
 		return -EINVAL;
 	pthread_mutex_lock(&vq->lock);
+	/*
+	 * Requests in flight finish before the ring goes away: after a reset
+	 * the driver reuses its buffers at once, and a late completion (a
+	 * status byte, read data) must not land in them. A model that cannot
+	 * finish in time gets its requests released by the reset (their push
+	 * returns -ESTALE) and the caller learns it from -ETIMEDOUT.
+	 */
+	vq->stopped = true;
+	r = wait_idle_locked(vq);
 	vcore_vq_reset_locked(vq);
 	pthread_cond_broadcast(&vq->idle);
 	pthread_mutex_unlock(&vq->lock);
-	return 0;
+	return r;
 }
 
 /* ---- fds and watchers ------------------------------------------------- */

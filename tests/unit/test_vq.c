@@ -409,6 +409,51 @@ static void test_ring_reset(void **state)
 	}
 }
 
+/* RING_RESET with a request in flight on another thread: the reset waits
+ * for it, so its completion lands before the ring goes away and never in
+ * a buffer the driver reuses afterwards. */
+static void test_ring_reset_waits_inflight(void **state)
+{
+	for (unsigned k = 1; k < 4; k += 2) {
+		struct vdev_drv *drv = make(&modes[k], 0, true);
+		struct vdev_loop *loop = vdev_loop_new();
+		struct vdev_watcher w;
+		pthread_t thr, late;
+		int64_t t0;
+		void *tok;
+		uint32_t len;
+
+		T.defer = true;
+		vdev_loop_watcher(loop, &w);
+		assert_int_equal(vdev_set_watcher(T.dev, &w), 0);
+		assert_int_equal(pthread_create(&thr, NULL, worker, loop), 0);
+		add_req(drv, 0, 7);
+		assert_int_equal(vdev_drv_kick(drv, 0), 0);
+		for (int i = 0; i < 200; i++) {
+			if (__atomic_load_n(&T.nheld, __ATOMIC_ACQUIRE))
+				break;
+			usleep(5000);
+		}
+		assert_int_equal(__atomic_load_n(&T.nheld, __ATOMIC_ACQUIRE),
+				 1);
+		assert_int_equal(pthread_create(&late, NULL, late_done, NULL),
+				 0);
+		t0 = now_ms();
+		assert_int_equal(vdev_vq_reset(T.dev, 0), 0);
+		assert_true(now_ms() - t0 >= 80);
+		assert_int_equal(T.completed, 1);
+		assert_int_equal(T.last_push_ret, 0);
+		assert_false(vdev_queue_ready(vdev_get_queue(T.dev, 0)));
+		pthread_join(late, NULL);
+		assert_int_equal(vdev_drv_wait(drv, 0, 1000, &tok, &len), 0);
+		assert_ptr_equal(tok, (void *)7);
+		vdev_loop_stop(loop);
+		pthread_join(thr, NULL);
+		destroy(drv);
+		vdev_loop_free(loop);
+	}
+}
+
 static void test_budget(void **state)
 {
 	for (unsigned k = 0; k < 4; k++) {
@@ -616,6 +661,7 @@ int main(void)
 		cmocka_unit_test(test_stop_same_thread),
 		cmocka_unit_test(test_reset_inflight),
 		cmocka_unit_test(test_ring_reset),
+		cmocka_unit_test(test_ring_reset_waits_inflight),
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_wait_and_schedule),
 		cmocka_unit_test(test_mem),
