@@ -364,6 +364,7 @@ static void test_bad_version(void **state)
 	assert_int_equal(vfu_client_send(f->c, VFU_CMD_VERSION, 0, &m,
 					 sizeof(m), NULL, 0, &id), 0);
 	expect_error(f, id, VFU_CMD_VERSION, EINVAL);
+	memset(m.j, 0, sizeof(m.j));
 	strcpy(m.j, "{\"capabil");
 	assert_int_equal(vfu_client_send(f->c, VFU_CMD_VERSION, 0, &m,
 					 sizeof(m), NULL, 0, &id), 0);
