@@ -82,7 +82,7 @@ walk_indirect(struct vdev_queue *q, struct vq_walk *w, uint64_t addr,
 
 /* The one place a packed chain is walked and validated. -EAGAIN: the slot
  * at @pos holds no available descriptor. */
-static int walk(struct vdev_queue *q, uint16_t pos, bool wrap,
+VQ_HOT int walk(struct vdev_queue *q, uint16_t pos, bool wrap,
 		struct vdev_req *req, struct vq_walk *w, struct chain_end *end)
 {
 	uint16_t nd = 0, id = 0;
@@ -131,7 +131,7 @@ static int walk(struct vdev_queue *q, uint16_t pos, bool wrap,
 	return 0;
 }
 
-static int finish(struct vdev_queue *q, struct vdev_req *req,
+VQ_HOT int finish(struct vdev_queue *q, struct vdev_req *req,
 		  const struct vq_walk *w, const struct chain_end *end)
 {
 	req->id = end->id;

@@ -22,6 +22,9 @@
  */
 #define VQ_SLOTS 4
 
+/* The hot path is written as small helpers that must not cost a call. */
+#define VQ_HOT static inline __attribute__((always_inline))
+
 /* req->priv: valid bit, snapshot slot, queue epoch (changes on reset). */
 #define VQ_PRIV_VALID 0x80000000u
 #define VQ_PRIV_SLOT_SHIFT 28
@@ -124,7 +127,7 @@ int vq_walk_map(struct vdev_queue *q, struct vq_walk *w, uint64_t addr,
  * buffers are accepted and produce no iovec (their address is not looked
  * at: nothing is ever read or written through them).
  */
-static inline int vq_walk_buf(struct vdev_queue *q, struct vq_walk *w,
+VQ_HOT int vq_walk_buf(struct vdev_queue *q, struct vq_walk *w,
 			      uint64_t addr, uint32_t len, bool write)
 {
 	struct vdev_req *req = w->req;
@@ -219,7 +222,7 @@ static inline uint16_t vq_load16(const vdev_le16 *p)
 void vq_slot_drain(struct vdev_queue *q, unsigned s);
 
 /* Completes a popped request: bookkeeping common to both layouts. */
-static inline void vq_req_done(struct vdev_queue *q, struct vdev_req *req)
+VQ_HOT void vq_req_done(struct vdev_queue *q, struct vdev_req *req)
 {
 	unsigned s = (req->priv >> VQ_PRIV_SLOT_SHIFT) & VQ_PRIV_SLOT_MASK;
 
@@ -231,7 +234,7 @@ static inline void vq_req_done(struct vdev_queue *q, struct vdev_req *req)
 void vq_log_req(struct vdev_queue *q, const struct vdev_req *req,
 		uint32_t written);
 /* Records a popped request (slot, epoch, counters). */
-static inline void vq_req_start(struct vdev_queue *q, struct vdev_req *req,
+VQ_HOT void vq_req_start(struct vdev_queue *q, struct vdev_req *req,
 				const struct vq_walk *w)
 {
 	req->nin = (uint16_t)(w->niov - req->nout);
@@ -249,14 +252,14 @@ int vq_split_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req);
 void vq_split_log_used(struct vdev_queue *q, uint64_t off, uint64_t len);
 
 /* Makes the used elements written so far visible to the driver. */
-static inline void vq_split_publish(struct vdev_queue *q)
+VQ_HOT void vq_split_publish(struct vdev_queue *q)
 {
 	vq_store_release16(&q->used->idx, q->used_idx);
 	if (__builtin_expect(q->t->log != NULL, 0))
 		vq_split_log_used(q, 2, 2);
 }
 
-static inline void vq_split_push(struct vdev_queue *q, struct vdev_req *req,
+VQ_HOT void vq_split_push(struct vdev_queue *q, struct vdev_req *req,
 				 uint32_t written, bool publish)
 {
 	uint16_t slot = q->used_idx & q->mask;
@@ -281,7 +284,7 @@ int vq_packed_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req);
 #define VQ_F_USED (1u << VDEV_PACKED_DESC_F_USED)
 
 /* One used descriptor per buffer, flags last; skip the chain's slots. */
-static inline void vq_packed_push(struct vdev_queue *q,
+VQ_HOT void vq_packed_push(struct vdev_queue *q,
 				  struct vdev_req *req, uint32_t written)
 {
 	uint16_t i = q->used_idx;

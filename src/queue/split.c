@@ -53,7 +53,7 @@ int vq_split_map(struct vdev_queue *q)
 }
 
 /* The one place a split chain is walked and validated. */
-static int walk(struct vdev_queue *q, uint16_t head, struct vdev_req *req,
+VQ_HOT int walk(struct vdev_queue *q, uint16_t head, struct vdev_req *req,
 		struct vq_walk *w)
 {
 	const uint8_t *tab = (const uint8_t *)q->desc;
@@ -102,7 +102,7 @@ static int walk(struct vdev_queue *q, uint16_t head, struct vdev_req *req,
 
 /* A chain with more buffers than the caller has iovecs goes straight back
  * with nothing written; the queue carries on. */
-static int finish(struct vdev_queue *q, struct vdev_req *req,
+VQ_HOT int finish(struct vdev_queue *q, struct vdev_req *req,
 		  const struct vq_walk *w)
 {
 	vq_req_start(q, req, w);
