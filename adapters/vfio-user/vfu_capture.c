@@ -50,7 +50,8 @@ static void decode(FILE *f, char dir, const struct vfu_hdr *h,
 		break;
 	case VFU_CMD_DEVICE_SET_IRQS:
 		if (len >= VFU_IRQ_SET_SIZE)
-			fprintf(f, "  # index %u start %u count %u flags 0x%x\n",
+			fprintf(f,
+				"  # index %u start %u count %u flags 0x%x\n",
 				(unsigned)le_val(p + 8, 4),
 				(unsigned)le_val(p + 12, 4),
 				(unsigned)le_val(p + 16, 4),
@@ -64,7 +65,8 @@ static void decode(FILE *f, char dir, const struct vfu_hdr *h,
 			(unsigned)le_val(p + 8, 4), le_val(p, 8),
 			(unsigned)le_val(p + 12, 4));
 		if (len > 16 && len <= 24)
-			fprintf(f, " value 0x%" PRIx64, le_val(p + 16, len - 16));
+			fprintf(f, " value 0x%" PRIx64,
+				le_val(p + 16, len - 16));
 		fputc('\n', f);
 		break;
 	default:

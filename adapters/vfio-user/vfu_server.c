@@ -91,9 +91,9 @@ static void vfu_unwatch(struct vdev_vfio_user *s, int fd)
 		s->w.del(s->w.opaque, fd);
 }
 
-struct vdev_vfio_user *vdev_vfio_user_new(struct vdev *dev,
-					  const struct vdev_vfio_user_config *cfg,
-					  const struct vdev_watcher *w)
+struct vdev_vfio_user *
+vdev_vfio_user_new(struct vdev *dev, const struct vdev_vfio_user_config *cfg,
+		   const struct vdev_watcher *w)
 {
 	struct vdev_vfio_user *s;
 	const char *cap;

@@ -39,7 +39,8 @@ static int chk_dma_map(const struct vdev_vfio_user *s, const struct vfu_msg *m)
 	struct vfu_dma_map d;
 
 	memcpy(&d, m->body, sizeof(d));
-	if (d.argsz < sizeof(d) || d.flags & ~(VFU_DMA_F_READ | VFU_DMA_F_WRITE))
+	if (d.argsz < sizeof(d) ||
+	    d.flags & ~(VFU_DMA_F_READ | VFU_DMA_F_WRITE))
 		return -EINVAL;
 	if (d.size == 0 || d.addr + d.size < d.addr ||
 	    d.offset + d.size < d.offset)

@@ -109,7 +109,8 @@ static void pci_add_vcap(struct vdev_pci *pci, unsigned at, unsigned next,
 }
 
 /* Power-on config space. */
-static void pci_cfg_init(struct vdev_pci *pci, const struct vdev_pci_config *cfg)
+static void pci_cfg_init(struct vdev_pci *pci,
+			 const struct vdev_pci_config *cfg)
 {
 	const struct vdev_info *info = vdev_get_info(pci->dev);
 	uint8_t *c = pci->cfg;

@@ -130,7 +130,8 @@ int vpci_probe(struct vpci_drv *d, const uint64_t bar_size[6])
 		}
 		pos = next & ~3u;
 	}
-	if (loc_check(&d->common, bar_size) || loc_check(&d->notify, bar_size) ||
+	if (loc_check(&d->common, bar_size) ||
+	    loc_check(&d->notify, bar_size) ||
 	    loc_check(&d->isr, bar_size) || !d->pcicfg.found || !d->msix_cap)
 		return -EPROTO;
 	if (d->device.found && loc_check(&d->device, bar_size))

@@ -135,7 +135,8 @@ static void test_size_mismatch(void **state)
 	struct {
 		struct vfu_region_access a;
 		uint8_t d[4];
-	} __attribute__((packed)) w = { { 0, VFU_PCI_CONFIG_REGION, 8 }, { 0 } };
+	} __attribute__((packed)) w = { { 0, VFU_PCI_CONFIG_REGION, 8 },
+					 { 0 } };
 	assert_int_equal(vfu_client_send(f->c, VFU_CMD_REGION_WRITE, 0, &w,
 					 sizeof(w), NULL, 0, &id), 0);
 	expect_error(f, id, VFU_CMD_REGION_WRITE, EINVAL);

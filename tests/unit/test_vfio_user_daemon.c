@@ -114,7 +114,8 @@ static double session(const char *path, int n, uint32_t len)
 	close(efd[0]);
 	close(efd[1]);
 	vfu_client_free(c);
-	return (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	return (double)(t1.tv_sec - t0.tv_sec) +
+	       (t1.tv_nsec - t0.tv_nsec) / 1e9;
 }
 
 static void test_daemon(void **state)

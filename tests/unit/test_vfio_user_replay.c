@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Replay of captured vfio-user conversations (the .txt files in tests/data/vfio-user,
- * the text format of VDEV_VFIO_USER_CAPTURE): every client message in a
- * file is sent to a fresh server (fds recreated: a memfd for DMA_MAP, an
- * eventfd otherwise), the replies are formatted the same way, and the
+ * Replay of captured vfio-user conversations (the .txt files in
+ * tests/data/vfio-user, the text format of VDEV_VFIO_USER_CAPTURE): every
+ * client message in a file is sent to a fresh server (fds recreated: a
+ * memfd for DMA_MAP, an eventfd otherwise), the replies are formatted the same way, and the
  * result must equal the file. VDEV_REGENERATE=1 rewrites the files with
  * the replies the server gives now (review the diff before committing).
  *
@@ -198,7 +198,8 @@ static void dump(const char *text, char *tmpl)
 /* Fails with where to look (a diff of the two files) when they differ. */
 static void same_or_fail(char *want, char *got, const char *what)
 {
-	char a[] = "/tmp/vdev-vfu-want-XXXXXX", b[] = "/tmp/vdev-vfu-got-XXXXXX";
+	char a[] = "/tmp/vdev-vfu-want-XXXXXX";
+	char b[] = "/tmp/vdev-vfu-got-XXXXXX";
 
 	if (!strcmp(want, got))
 		return;
