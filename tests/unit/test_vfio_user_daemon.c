@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,10 +32,10 @@
 
 static char bin[1024];
 
-static pid_t spawn(const char *path, const char *const *extra)
+static pid_t spawn_with(const char *opt, const char *val,
+			const char *const *extra)
 {
-	const char *argv[16] = { bin, "--transport", "vfio-user",
-				 "--socket-path", path };
+	const char *argv[16] = { bin, "--transport", "vfio-user", opt, val };
 	int n = 5;
 	pid_t pid;
 
@@ -46,6 +48,11 @@ static pid_t spawn(const char *path, const char *const *extra)
 		_exit(127);
 	}
 	return pid;
+}
+
+static pid_t spawn(const char *path, const char *const *extra)
+{
+	return spawn_with("--socket-path", path, extra);
 }
 
 static int stop(pid_t pid)
@@ -155,11 +162,37 @@ static void test_daemon_rate_limited(void **state)
 	assert_int_equal(stop(pid), 0);
 }
 
+/* --fd with an inherited listening socket. */
+static void test_daemon_inherited_fd(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char num[16];
+	pid_t pid;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path),
+		 "/tmp/vdev-vfu-daemon-fd-%d.sock", (int)getpid());
+	unlink(sa.sun_path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0); /* inherited: no CLOEXEC */
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	snprintf(num, sizeof(num), "%d", fd);
+	pid = spawn_with("--fd", num, NULL);
+	assert_true(pid > 0);
+	close(fd);
+	session(sa.sun_path, 10, 256);
+	session(sa.sun_path, 10, 256);
+	assert_int_equal(stop(pid), 0);
+	unlink(sa.sun_path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_daemon),
 		cmocka_unit_test(test_daemon_rate_limited),
+		cmocka_unit_test(test_daemon_inherited_fd),
 	};
 	const char *b = getenv("VDEV_BUILD_DIR");
 
