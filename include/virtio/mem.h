@@ -156,6 +156,18 @@ VDEV_API int vdev_mem_write(const struct vdev_mem_table *t, uint64_t gpa,
  */
 VDEV_API int vdev_mem_set_dirty_log(struct vdev_mem *mem, void *log,
 				    uint64_t size);
+/*
+ * The same, for a log the caller wants to free (munmap) safely: queue
+ * workers may still hold snapshots that log into @log after this call
+ * returns, so the map calls @release(@log, @size, @opaque) once the last
+ * snapshot using @log is gone, from whichever thread releases it. Not
+ * called when this call fails. With plain vdev_mem_set_dirty_log the
+ * caller must keep an old log mapped for as long as the map exists.
+ */
+VDEV_API int vdev_mem_set_dirty_log_release(
+	struct vdev_mem *mem, void *log, uint64_t size,
+	void (*release)(void *log, uint64_t size, void *opaque),
+	void *opaque);
 VDEV_API void vdev_mem_log_write(const struct vdev_mem_table *t, uint64_t gpa,
 				 uint64_t len);
 /* True when dirty logging is on in this snapshot's map. */

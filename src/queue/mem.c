@@ -34,6 +34,16 @@ static void mapping_put(struct vq_mapping *m)
 	free(m);
 }
 
+static void log_put(struct vq_log *l)
+{
+	if (!l || atomic_fetch_sub_explicit(&l->refs, 1,
+					    memory_order_acq_rel) != 1)
+		return;
+	if (l->release)
+		l->release(l->bits, l->size, l->opaque);
+	free(l);
+}
+
 static void mem_struct_put(struct vdev_mem *mem)
 {
 	if (atomic_fetch_sub_explicit(&mem->struct_refs, 1,
@@ -62,6 +72,7 @@ static void table_free(struct vdev_mem_table *t)
 
 	for (unsigned i = 0; i < t->n; i++)
 		mapping_put(t->r[i].map);
+	log_put(t->logref);
 	free(t);
 	mem_struct_put(mem);
 }
@@ -235,6 +246,9 @@ static void copy_shared(struct vdev_mem_table *dst,
 {
 	dst->log = src->log;
 	dst->log_size = src->log_size;
+	dst->logref = src->logref;
+	if (dst->logref)
+		atomic_fetch_add(&dst->logref->refs, 1);
 }
 
 int vdev_mem_add(struct vdev_mem *mem, const struct vdev_mem_region *region)
@@ -390,17 +404,31 @@ int vdev_mem_region_get(struct vdev_mem *mem, unsigned i,
 	return ret;
 }
 
-int vdev_mem_set_dirty_log(struct vdev_mem *mem, void *log, uint64_t size)
+int vdev_mem_set_dirty_log_release(
+	struct vdev_mem *mem, void *log, uint64_t size,
+	void (*release)(void *log, uint64_t size, void *opaque), void *opaque)
 {
 	struct vdev_mem_table *cur, *t;
+	struct vq_log *l = NULL;
 	int ret = 0;
 
 	if (log && size == 0)
 		return -EINVAL;
+	if (log) {
+		l = calloc(1, sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		atomic_init(&l->refs, 1);
+		l->bits = log;
+		l->size = size;
+		l->release = release;
+		l->opaque = opaque;
+	}
 	pthread_mutex_lock(&mem->lock);
 	cur = atomic_load(&mem->cur);
 	t = table_alloc(mem, cur->n);
 	if (!t) {
+		free(l);
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -410,12 +438,19 @@ int vdev_mem_set_dirty_log(struct vdev_mem *mem, void *log, uint64_t size)
 		if (t->r[i].map)
 			atomic_fetch_add(&t->r[i].map->refs, 1);
 	}
+	/* The new table takes over the reference made above. */
+	t->logref = l;
 	t->log = log;
 	t->log_size = log ? size : 0;
 	publish(mem, t);
 out:
 	pthread_mutex_unlock(&mem->lock);
 	return ret;
+}
+
+int vdev_mem_set_dirty_log(struct vdev_mem *mem, void *log, uint64_t size)
+{
+	return vdev_mem_set_dirty_log_release(mem, log, size, NULL, NULL);
 }
 
 bool vdev_mem_logging(const struct vdev_mem_table *t)

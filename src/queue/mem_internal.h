@@ -24,6 +24,15 @@ struct vq_mapping {
 	size_t len;
 };
 
+/* A dirty log shared by the snapshots that log into it. */
+struct vq_log {
+	atomic_uint refs;
+	uint8_t *bits;
+	uint64_t size;
+	void (*release)(void *log, uint64_t size, void *opaque);
+	void *opaque;
+};
+
 struct vq_region {
 	uint64_t gpa;
 	uint64_t last;      /* gpa + size - 1: cannot overflow */
@@ -41,8 +50,9 @@ struct vdev_mem_table {
 	unsigned n;
 	uint64_t generation;
 	struct vdev_mem *mem;
-	uint8_t *log;
+	uint8_t *log;         /* == logref->bits, on the hot path */
 	uint64_t log_size;
+	struct vq_log *logref;
 	struct vq_region r[]; /* sorted by gpa, disjoint */
 };
 

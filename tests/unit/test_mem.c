@@ -346,6 +346,47 @@ static void t_dirty_log(void **state)
 	vdev_mem_free(m);
 }
 
+static unsigned released;
+static void *released_log;
+
+static void on_release(void *log, uint64_t size, void *opaque)
+{
+	assert_int_equal(size, 1);
+	assert_ptr_equal(opaque, &released);
+	released++;
+	released_log = log;
+}
+
+/* A log is handed back only when no snapshot logs into it any more. */
+static void t_dirty_log_release(void **state)
+{
+	struct vdev_mem *m = vdev_mem_new();
+	struct vdev_mem_region r = host_region(0, 8 * PG, buf_a);
+	struct vdev_mem_table *t;
+	uint8_t a = 0, b = 0;
+
+	(void)state;
+	assert_int_equal(vdev_mem_add(m, &r), 0);
+	assert_int_equal(vdev_mem_set_dirty_log_release(m, &a, 1, on_release,
+							&released), 0);
+	t = vdev_mem_acquire(m);
+	/* Tables made by later changes keep using the same log. */
+	r = host_region(16 * PG, PG, buf_b);
+	assert_int_equal(vdev_mem_add(m, &r), 0);
+	assert_int_equal(vdev_mem_set_dirty_log_release(m, &b, 1, on_release,
+							&released), 0);
+	assert_int_equal(released, 0);
+	vdev_mem_log_write(t, 0, 1);
+	assert_int_equal(a, 1);
+	vdev_mem_release(t);
+	assert_int_equal(released, 1);
+	assert_ptr_equal(released_log, &a);
+	assert_int_equal(vdev_mem_set_dirty_log(m, NULL, 0), 0);
+	assert_int_equal(released, 2);
+	assert_ptr_equal(released_log, &b);
+	vdev_mem_free(m);
+}
+
 /* One thread replaces the table (new mmaps each time) while another
  * translates and reads through its snapshots. */
 struct race {
@@ -426,6 +467,7 @@ int main(void)
 		cmocka_unit_test(t_fd_regions),
 		cmocka_unit_test(t_snapshot_outlives_map),
 		cmocka_unit_test(t_dirty_log),
+		cmocka_unit_test(t_dirty_log_release),
 		cmocka_unit_test(t_concurrent_replace),
 	};
 
