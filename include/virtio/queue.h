@@ -11,10 +11,14 @@
  * Hostile input: every descriptor chain is validated while it is walked
  * (virtio 1.2 2.7.5, 2.7.5.3, 2.8): index ranges, loops, chain length,
  * total length, indirect-table rules, readable-after-writable, address
- * ranges. A chain that breaks a rule marks the queue broken: the call that
- * met it returns -EIO, nothing is handed to the device, and every later pop
- * returns -EIO until vdev_queue_reset(); the device core then sets
- * DEVICE_NEEDS_RESET. Nothing outside guest memory is ever touched.
+ * ranges. The chain length counts buffer descriptors across an indirect
+ * table too and may not exceed the queue size (this also catches loops).
+ * Zero-length descriptors are legal: they produce no iovec and their
+ * address is never used. A chain that breaks a rule marks the queue
+ * broken: the call that met it returns -EIO, nothing is handed to the
+ * device, and every later pop returns -EIO until vdev_queue_reset(); the
+ * device core then sets DEVICE_NEEDS_RESET. Nothing outside guest memory is
+ * ever touched.
  *
  * Hot path: pop, push and notify neither allocate nor make a system call,
  * except the one interrupt (eventfd write) that notify may send per batch.

@@ -154,7 +154,11 @@ VDEV_API const char *vdev_drv_fault_name(enum vdev_drv_fault f);
 
 /*
  * Publishes one chain that breaks rule @f. -ENOTSUP: the fault does not
- * apply to this ring layout (e.g. AVAIL_AHEAD on a packed ring).
+ * apply to this ring layout (e.g. AVAIL_AHEAD on a packed ring) or to its
+ * features (INDIRECT_NO_FEATURE with INDIRECT_DESC; TOTAL_LEN when the RAM
+ * is too small to reach 4 GiB within a queue-size chain). Addresses
+ * "outside" guest memory are the bytes just past the end of the RAM. The
+ * ring is meant for this one chain afterwards: free it, do not reuse it.
  */
 VDEV_API int vdev_drv_ring_inject(struct vdev_drv_ring *r,
 				  enum vdev_drv_fault f);
