@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <virtio/caps.h>
 #include <virtio/rng.h>
 
 #include "vdev_build_config.h"
@@ -402,9 +403,15 @@ static void test_bad_version(void **state)
 	still_serves(f);
 }
 
+static void test_capability(void **state)
+{
+	assert_true(vdev_has_capability(VDEV_CAP_TRANSPORT, "vfio-user"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_capability),
 		cmocka_unit_test_setup_teardown(test_short_header, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_size_mismatch, setup,
