@@ -187,7 +187,14 @@ void vdev_vq_dispatch(struct vdev *dev, unsigned qidx)
 
 	if (!vq)
 		return;
+	/*
+	 * The control thread may switch the kick fd (and then close the old
+	 * one) while this worker runs: read it under wlock so a round never
+	 * consumes from a closed, possibly reused, fd number.
+	 */
+	pthread_mutex_lock(&vq->wlock);
 	drain_fd(vq->kick_fd, vq->kick_nonblock);
+	pthread_mutex_unlock(&vq->wlock);
 	if (read(vq->sched_fd, &v, sizeof(v)) < 0) {
 		/* not scheduled, a kick */
 	}
