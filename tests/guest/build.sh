@@ -5,14 +5,18 @@
 #   UML kernel      build/uml-kernel.sh   (linux-source-6.1, ~6 min on 2 cores)
 #   stock kernel    build/stock-kernel.sh (Debian linux-image .deb, ~1 min)
 # Initramfs images are built per test by mkinitramfs.sh (~1 s).
-# Prints shell assignments for VDEV_GUEST_UML_KERNEL / VDEV_GUEST_STOCK_DIR
-# on stdout (empty when a part failed: its tests then SKIP with the reason).
+# Prints shell assignments on stdout: VDEV_GUEST_UML_KERNEL and
+# VDEV_GUEST_STOCK_DIR (empty when the part is not there), and for such a
+# part VDEV_GUEST_UML_WHY / VDEV_GUEST_STOCK_WHY (the reason its tests SKIP)
+# and, when the build itself failed (not a missing prerequisite),
+# VDEV_GUEST_BUILD_FAILED="uml stock".
 # usage: build.sh [uml|stock]...   (default: both)
 set -uo pipefail
 dir=$(cd "$(dirname "$0")" && pwd)
 parts=("$@")
 [ ${#parts[@]} = 0 ] && parts=(uml stock)
 
+failed=
 for p in "${parts[@]}"; do
 	t0=$SECONDS
 	case $p in
@@ -20,11 +24,21 @@ for p in "${parts[@]}"; do
 	stock) var=VDEV_GUEST_STOCK_DIR script=stock-kernel.sh ;;
 	*) echo "build.sh: unknown part $p" >&2; exit 2 ;;
 	esac
-	if val=$("$dir/build/$script"); then
+	why_file=$(mktemp)
+	val=$(GUEST_WHY_FILE=$why_file "$dir/build/$script")
+	rc=$?
+	why=$(cat "$why_file"); rm -f "$why_file"
+	if [ $rc = 0 ]; then
 		echo "guest-build: $p: $val ($((SECONDS - t0)) s)" >&2
-	else
-		echo "guest-build: $p: FAILED (its tests will SKIP)" >&2
+	elif [ $rc = 77 ]; then
+		echo "guest-build: $p: unavailable, its tests SKIP: $why" >&2
 		val=
+	else
+		echo "guest-build: $p: build FAILED (exit $rc)" >&2
+		val= why="$p image build failed"
+		failed+=" $p"
 	fi
 	printf '%s=%q\n' "$var" "$val"
+	[ -n "$why" ] && printf '%s_WHY=%q\n' "${var%_*}" "$why"
 done
+printf 'VDEV_GUEST_BUILD_FAILED=%q\n' "${failed# }"

@@ -16,11 +16,20 @@ t0=$(date +%s)
 
 assign=$("$dir/build.sh") || exit 1
 eval "$assign"
-export VDEV_GUEST_UML_KERNEL VDEV_GUEST_STOCK_DIR
+. "$dir/lib.sh"
+QEMU=
+uml_probe
+export VDEV_GUEST_UML_KERNEL VDEV_GUEST_STOCK_DIR VDEV_GUEST_UML_PROBED
+export VDEV_GUEST_UML_WHY VDEV_GUEST_STOCK_WHY
 tb=$(date +%s)
 echo "guest images ready in $((tb - t0)) s"
 
-pass=0 fail=0 skip=0 crashed=0
+pass=0 fail=0 skip=0
+# A broken image build is a failure; a missing prerequisite only SKIPs.
+for p in $VDEV_GUEST_BUILD_FAILED; do
+	echo "GUEST-TEST: FAIL build-$p the $p guest image did not build"
+	fail=$((fail + 1))
+done
 for t in "$dir"/tests/$glob.sh; do
 	[ -f "$t" ] || continue
 	echo "=== $(basename "$t")"

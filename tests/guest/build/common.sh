@@ -8,6 +8,22 @@ GUEST_JOBS=${VDEV_GUEST_JOBS:-2}
 
 glog() { echo "guest-build: $*" >&2; }
 gdie() { echo "guest-build: error: $*" >&2; exit 1; }
+# A missing prerequisite is not a failure: the tests needing it SKIP.
+GUEST_EX_UNAVAILABLE=77
+gskip() {
+	echo "guest-build: unavailable: $*" >&2
+	echo "$*" >"${GUEST_WHY_FILE:-/dev/null}"
+	exit $GUEST_EX_UNAVAILABLE
+}
+
+# need_cmds CMD...: gskip unless every command exists.
+need_cmds() {
+	local c missing=
+	for c in "$@"; do
+		command -v "$c" >/dev/null || missing+=" $c"
+	done
+	[ -z "$missing" ] || gskip "missing commands:$missing"
+}
 
 # pkg_version PACKAGE: installed Debian version, empty when not installed.
 pkg_version() {

@@ -3,7 +3,8 @@
 # Builds the User-Mode Linux guest kernel from Debian's linux-source-6.1:
 # ARCH=um defconfig + kconfig/uml.config, every virtio driver built in, ALSA
 # enabled through a private copy of sound/Kconfig (6.1 hides it behind
-# `if !UML`).  Prints the path of the kernel binary on stdout.
+# `if !UML`), kconfig/uml-*.patch applied to that copy (fixes needed on
+# this project's machines).  Prints the path of the kernel binary on stdout.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -13,9 +14,14 @@ FRAGMENT=$GUEST_DIR/kconfig/uml.config
 
 src_ver=$(pkg_version "$SRC_PKG")
 [ -n "$src_ver" ] && [ -f "$SRC_TAR" ] ||
-	gdie "$SRC_PKG is not installed (apt-get install $SRC_PKG)"
+	gskip "$SRC_PKG is not installed (apt-get install $SRC_PKG)"
+need_cmds make gcc flex bison bc strip xz patch
+PATCHES=("$GUEST_DIR"/kconfig/uml-*.patch)
 key=$(input_key "${BASH_SOURCE[0]}" "$GUEST_DIR/build/common.sh" \
-	"$FRAGMENT" -- "$SRC_PKG=$src_ver")
+	"$FRAGMENT" "${PATCHES[@]}" -- "$SRC_PKG=$src_ver")
+# What the private source tree holds: the source version and our changes
+# (bump "tree-1" when the unpack steps below change).
+tree_id="$src_ver $(input_key "${PATCHES[@]}" -- tree-1)"
 out=$GUEST_CACHE/uml-$key
 
 build() {
@@ -25,7 +31,7 @@ build() {
 	# One persistent tree: a changed fragment rebuilds incrementally.
 	local work=$GUEST_CACHE/work/uml
 	local t0=$SECONDS
-	if [ "$(cat "$work/.src-version" 2>/dev/null)" != "$src_ver" ]; then
+	if [ "$(cat "$work/.src-version" 2>/dev/null)" != "$tree_id" ]; then
 		glog "unpacking $SRC_PKG $src_ver into $work"
 		rm -rf "$work"
 		mkdir -p "$work"
@@ -35,7 +41,12 @@ build() {
 			"$work/sound/Kconfig"
 		grep -q 'UML' "$work/sound/Kconfig" &&
 			gdie "sound/Kconfig: UML guard not removed"
-		echo "$src_ver" >"$work/.src-version"
+		local p
+		for p in "${PATCHES[@]}"; do
+			patch -d "$work" -p1 -N -s <"$p" >&2 ||
+				gdie "$(basename "$p") does not apply"
+		done
+		echo "$tree_id" >"$work/.src-version"
 	fi
 	glog "building UML kernel (key $key, -j$GUEST_JOBS)"
 	(
