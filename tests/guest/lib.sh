@@ -159,7 +159,8 @@ run_uml() {
 	[ "${1:-}" = "--" ] && { shift; args+=("$@"); }
 	local udir=$GUEST_WORK/uml
 	mkdir -p "$udir"
-	echo "frontend: UML $(basename "$VDEV_GUEST_UML_KERNEL") " \
+	echo "frontend: UML (virtio_uml), kernel: linux-source-6.1" \
+		"$(pkg_version linux-source-6.1) ARCH=um" \
 		"($VDEV_GUEST_UML_KERNEL), accel: none (user-mode)"
 	local t0 pid i
 	t0=$(date +%s.%N)
