@@ -42,8 +42,8 @@ count() { # count PASS|FAIL|SKIP name [n]
 ctest_counts() { # ctest_counts NAME JUNIT
 	local f=$2 t=0 fl=0 sk=0
 	if [ -f "$f" ]; then
-		t=$(grep -o '<testsuite [^>]*' "$f" | grep -o ' tests="[0-9]*"' | grep -o '[0-9]*')
-		fl=$(grep -o '<testsuite [^>]*' "$f" | grep -o ' failures="[0-9]*"' | grep -o '[0-9]*')
+		t=$(grep -c '<testcase ' "$f" || true)
+		fl=$(grep -c '<testcase .*status="fail"' "$f" || true)
 		sk=$(grep -c '<skipped' "$f" || true)
 	fi
 	t=${t:-0} fl=${fl:-0} sk=${sk:-0}
