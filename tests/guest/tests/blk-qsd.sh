@@ -24,4 +24,9 @@ for fe in uml qemu; do
 		blk_run "$fe" "blk-qsd-$fe" qsd_start ",num-queues=1"
 	fi
 done
+if [ -n "$QSD" ]; then
+	blk_reconnect blk-qsd-qemu-reconnect qsd_start
+else
+	guest_skip blk-qsd-qemu-reconnect "no qemu-storage-daemon"
+fi
 guest_finish

@@ -21,4 +21,9 @@ for fe in uml qemu; do
 		blk_run "$fe" "blk-vdev-$fe" vdev_blk_start
 	fi
 done
+if [ -x "$BLK" ]; then
+	blk_reconnect blk-vdev-qemu-reconnect vdev_blk_start
+else
+	guest_skip blk-vdev-qemu-reconnect "no vdev-blk binary at $BLK"
+fi
 guest_finish
