@@ -15,7 +15,11 @@
 
 bool vhu_proto(const struct vdev_vhost_user *vu, unsigned bit)
 {
-	return bit < 64 && (vu->proto_acked & VDEV_BIT(bit));
+	/* Read by queue workers (in-band calls) while the control thread may
+	 * renegotiate. */
+	return bit < 64 &&
+	       (__atomic_load_n(&vu->proto_acked, __ATOMIC_ACQUIRE) &
+		VDEV_BIT(bit));
 }
 
 static uint64_t offered_features(const struct vdev_vhost_user *vu)
@@ -123,7 +127,7 @@ int vhu_set_protocol_features(struct vdev_vhost_user *vu, struct vhu_msg *m,
 
 	if (f & ~vu->proto_supported)
 		return -EINVAL;
-	vu->proto_acked = f;
+	__atomic_store_n(&vu->proto_acked, f, __ATOMIC_RELEASE);
 	return 0;
 }
 

@@ -53,7 +53,7 @@ static void session_reset(struct vdev_vhost_user *vu)
 	vhu_inflight_unmap(vu);
 	vhu_backend_close(vu);
 	vdev_mem_replace(vu->mem, NULL, 0);
-	vu->proto_acked = 0;
+	__atomic_store_n(&vu->proto_acked, 0, __ATOMIC_RELEASE);
 	vu->proto_features_acked = false;
 	vu->features_set = false;
 	vu->log_all = false;
