@@ -7,6 +7,8 @@
 #ifndef VQ_RING_TESTS_H
 #define VQ_RING_TESTS_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -700,6 +702,85 @@ static void t_mem_ring_removed(void **state)
 	h_teardown(&h);
 }
 
+/* A control thread replaces the memory table (fresh mappings each time)
+ * while the worker pops, reads, writes and pushes with requests held in
+ * flight across the changes. ASan and the data checks catch any use of a
+ * released mapping. */
+struct race {
+	struct vdev_mem *map;
+	struct vdev_mem_region reg;
+	atomic_int stop;
+	atomic_uint replaces;
+};
+
+static void *replacer(void *arg)
+{
+	struct race *rc = arg;
+
+	while (!atomic_load(&rc->stop)) {
+		assert_int_equal(vdev_mem_replace(rc->map, &rc->reg, 1), 0);
+		atomic_fetch_add(&rc->replaces, 1);
+	}
+	return NULL;
+}
+
+static void t_mem_replace_race(void **state)
+{
+	struct h h;
+	struct race rc;
+	struct vdev_req reqs[3];
+	struct iovec iovs[3][4];
+	static int toks[3];
+	struct vdev_drv_seg segs[3][2];
+	pthread_t th;
+	unsigned done = 0;
+
+	(void)state;
+	h_setup(&h, 16, LAYOUT);
+	memset(&rc, 0, sizeof(rc));
+	rc.map = vdev_drv_mem_map(h.m);
+	rc.reg = (struct vdev_mem_region){ .guest_addr = H_BASE,
+					   .size = H_RAM,
+					   .fd = vdev_drv_mem_fd(h.m) };
+	assert_int_equal(pthread_create(&th, NULL, replacer, &rc), 0);
+	for (unsigned k = 0; k < 3; k++) {
+		segs[k][0] = (struct vdev_drv_seg){ h_buf(&h, 8, 0x10), 8 };
+		segs[k][1] = (struct vdev_drv_seg){ h_buf(&h, 8, 0), 8 };
+	}
+	/* Run until both sides did plenty, whoever is faster. */
+	for (unsigned it = 0; it < 3000 || atomic_load(&rc.replaces) < 300;
+	     it++) {
+		unsigned k = it % 3;
+		int ret;
+
+		if (it >= 3) {
+			/* The request popped 3 iterations ago. */
+			uint8_t *in = reqs[k].in[0].iov_base;
+
+			assert_int_equal(((uint8_t *)reqs[k].out[0].iov_base)[7],
+					 0x10);
+			memset(in, 0x42, 8);
+			assert_int_equal(vdev_queue_push(h.q, &reqs[k], 8), 0);
+			h_used(&h, &toks[k], 8);
+			done++;
+		}
+		assert_int_equal(vdev_drv_ring_add(h.r, segs[k], 1, 1, &toks[k],
+						   0), 0);
+		h_init_req(&reqs[k], iovs[k], 4);
+		do
+			ret = vdev_queue_pop(h.q, &reqs[k]);
+		while (ret == -EBUSY && (vdev_queue_new_round(h.q), 1));
+		assert_int_equal(ret, 0);
+	}
+	atomic_store(&rc.stop, 1);
+	pthread_join(th, NULL);
+	for (unsigned k = 0; k < 3; k++)
+		assert_int_equal(vdev_queue_push(h.q, &reqs[k], 0), 0);
+	assert_int_equal(vdev_queue_inflight(h.q), 0);
+	assert_true(done > 0 && rc.replaces > 0);
+	h_teardown(&h);
+}
+
 static void t_dirty_log(void **state)
 {
 	struct h h;
@@ -755,6 +836,7 @@ static void t_dirty_log(void **state)
 	cmocka_unit_test(t_zero_len), cmocka_unit_test(t_edges),           \
 	cmocka_unit_test(t_mem_replace_inflight),                          \
 	cmocka_unit_test(t_mem_slots_full),                                \
-	cmocka_unit_test(t_mem_ring_removed), cmocka_unit_test(t_dirty_log)
+	cmocka_unit_test(t_mem_ring_removed), cmocka_unit_test(t_dirty_log), \
+	cmocka_unit_test(t_mem_replace_race)
 
 #endif /* VQ_RING_TESTS_H */
