@@ -49,6 +49,7 @@ static void release_slots(struct vdev_queue *q, bool all)
 		q->slots[i].inflight = 0;
 	}
 	q->t = NULL;
+	q->hot = NULL;
 	q->gen = 0;
 }
 
@@ -139,6 +140,7 @@ static int update_mem(struct vdev_queue *q)
 	q->slots[s].inflight = 0;
 	q->cur = s;
 	q->t = t;
+	q->hot = t->n ? &t->r[0] : NULL;
 	q->gen = t->generation;
 	if (q->ready && map_rings(q)) {
 		/* The old pointers may point into what was just released. */
@@ -252,6 +254,8 @@ int vq_walk_map(struct vdev_queue *q, struct vq_walk *w, uint64_t addr,
 		return vq_fail(q, "buffer wraps 2^64");
 	if (n < 0)
 		return vq_fail(q, "buffer outside guest memory");
+	/* Next time, try the region this buffer ended in first. */
+	q->hot = vq_mem_find(q->t, addr + (len - 1));
 	w->niov += (uint16_t)n;
 	if (!write)
 		req->nout += (uint16_t)n;
@@ -583,5 +587,6 @@ void vdev_queue_reset(struct vdev_queue *q)
 		}
 	}
 	q->t = NULL;
+	q->hot = NULL;
 	q->gen = 0;
 }

@@ -57,6 +57,7 @@ struct vdev_queue {
 	uint32_t epoch;
 	uint64_t gen;         /* generation of slots[cur].t */
 	const struct vdev_mem_table *t;
+	const struct vq_region *hot; /* region of @t that served last */
 	struct vdev_mem *mem;
 
 	/* Ring parts translated with @t. */
@@ -131,7 +132,7 @@ VQ_HOT int vq_walk_buf(struct vdev_queue *q, struct vq_walk *w,
 			      uint64_t addr, uint32_t len, bool write)
 {
 	struct vdev_req *req = w->req;
-	const struct vq_region *r = q->t->r;
+	const struct vq_region *r = q->hot;
 
 	if (__builtin_expect(++w->count > q->size, 0))
 		return vq_fail(q, "chain longer than the queue");
@@ -147,8 +148,9 @@ VQ_HOT int vq_walk_buf(struct vdev_queue *q, struct vq_walk *w,
 		req->out_bytes += len;
 	if (len == 0)
 		return 0;
-	/* Fast path: inside the first region, room for one more iovec. */
-	if (__builtin_expect(q->t->n != 0 && addr >= r->gpa &&
+	/* Fast path: inside the region that served the last buffer (guests
+	 * keep their buffers in one or two regions), room for one more. */
+	if (__builtin_expect(r != NULL && addr >= r->gpa &&
 			     addr - r->gpa <= r->size - len &&
 			     len <= r->size && w->niov < req->iov_max &&
 			     !w->overflow, 1)) {

@@ -594,6 +594,21 @@ static void t_edges(void **state)
 	vdev_queue_push(h.q, &h.req, 30);
 	h_used(&h, &tok, 0);
 	h_used(&h, &tok, 30);
+	/* Alternate between the regions: each lookup must find the right
+	 * one whatever served the one before. */
+	for (unsigned i = 0; i < 6; i++) {
+		uint64_t gpa = i % 3 ? H_BASE + H_RAM - 64 : H_BASE + 4096;
+
+		seg = (struct vdev_drv_seg){ gpa, 64 };
+		assert_int_equal(vdev_drv_ring_add(h.r, &seg, 1, 0, &tok, 0),
+				 0);
+		h_pop(&h);
+		assert_int_equal(h.req.nout, 1);
+		assert_ptr_equal(h.iov[0].iov_base,
+				 vdev_mem_ptr(h.q->t, gpa, 64));
+		vdev_queue_push(h.q, &h.req, 0);
+		h_used(&h, &tok, 0);
+	}
 	h_teardown(&h);
 }
 
