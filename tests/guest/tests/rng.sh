@@ -71,9 +71,20 @@ rng_case() { # uml|qemu
 # up and fails.  Start paused (-S), wait for the connection over an HMP
 # monitor, device_add, cont: the device is present before the firmware runs.
 rng_reconnect() {
-	local name=rng-qemu-reconnect why
+	local name=rng-qemu-reconnect why qv
 	why=$(qemu_unavailable)
 	[ -n "$why" ] && { guest_skip "$name" "$why"; return; }
+	# Seen with 7.2: after reconnecting, vhost-user-rng sends
+	# SET_VRING_CALL, SET_FEATURES, GET_STATUS to the restarted back-end
+	# without SET_OWNER or protocol-feature negotiation (vhost-user-blk
+	# redoes the handshake; see blk_reconnect).  libvdev refuses messages
+	# before the handshake, as vhost-user.rst asks, so the case cannot pass.
+	qv=$("$QEMU" --version | head -n1 | awk '{print $4}')
+	if [ "${qv%%.*}" -lt 8 ] && [ -z "${VDEV_GUEST_FORCE:-}" ]; then
+		guest_skip "$name" "QEMU $qv vhost-user-rng skips SET_OWNER and" \
+			"protocol negotiation after a reconnect (VDEV_GUEST_FORCE=1 runs it)"
+		return
+	fi
 	local sock=$GUEST_WORK/rng-rc.sock log=$GUEST_WORK/$name.log
 	local initrd=$GUEST_WORK/rng-rc.cpio chunks=30 hmp=$GUEST_WORK/hmp
 	guest_initramfs qemu "$initrd" -M virtio_rng -n "$name" \
