@@ -326,6 +326,8 @@ int vhu_fe_setup(struct vhu_fe *fe, struct vhu_fe_guest *g, uint16_t qsize,
 		ret = vhu_fe_get_u64(fe, VHU_FE_GET_FEATURES, &feat);
 	if (ret)
 		return ret;
+	if (fe->legacy)
+		feat &= ~VDEV_BIT(VHU_FE_F_PROTOCOL_FEATURES);
 	if (feat & VDEV_BIT(VHU_FE_F_PROTOCOL_FEATURES)) {
 		ret = vhu_fe_get_u64(fe, VHU_FE_GET_PROTOCOL_FEATURES, &pf);
 		if (!ret)

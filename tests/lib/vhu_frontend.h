@@ -61,6 +61,7 @@ enum {
 struct vhu_fe {
 	int fd;
 	uint64_t protocol_features; /* what SET_PROTOCOL_FEATURES sent */
+	bool legacy;                /* never ack PROTOCOL_FEATURES (bit 30) */
 };
 
 struct vhu_fe_msg {
