@@ -195,7 +195,7 @@ static void test_sockets_and_sigterm(void **state)
 
 static void test_fd_connected(void **state)
 {
-	struct vhu_fe fe;
+	struct vhu_fe fe = { .fd = -1 };
 	int sp[2];
 	pid_t pid;
 
@@ -255,7 +255,7 @@ static void test_fd_listening(void **state)
 static void test_connect(void **state)
 {
 	char path[64];
-	struct vhu_fe fe;
+	struct vhu_fe fe = { .fd = -1 };
 	int lfd, c;
 	pid_t pid;
 
