@@ -64,7 +64,7 @@ int vhu_set_features(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		 * bits change only through a reset. */
 		if (devf == vdev_driver_features(vu->dev)) {
 			vu->log_all = f & F_LOG_ALL;
-			return 0;
+			return vhu_log_apply(vu);
 		}
 		if (vhu_any_ring_started(vu))
 			return -EBUSY;
@@ -75,6 +75,9 @@ int vhu_set_features(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		return ret;
 	vu->features_set = true;
 	vu->log_all = f & F_LOG_ALL;
+	ret = vhu_log_apply(vu);
+	if (ret)
+		return ret;
 	vu->proto_features_acked = f & F_PROTOCOL;
 	/* Without PROTOCOL_FEATURES a ring is enabled from the start. */
 	if (!vu->proto_features_acked)

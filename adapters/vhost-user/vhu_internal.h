@@ -77,8 +77,10 @@ struct vdev_vhost_user {
 	pthread_mutex_t backend_lock;
 
 	/* Dirty log (SET_LOG_BASE). */
-	void *log_map;
+	void *log_map;                   /* the mapping (page aligned) */
 	size_t log_map_len;
+	uint8_t *log;                    /* the log inside it */
+	uint64_t log_size;
 
 	struct vhu_inflight_map inflight;
 
@@ -229,6 +231,8 @@ int vhu_set_log_base(struct vdev_vhost_user *, struct vhu_msg *,
 int vhu_set_log_fd(struct vdev_vhost_user *, struct vhu_msg *,
 		   struct vhu_msg *);
 void vhu_log_unmap(struct vdev_vhost_user *vu);
+/* Logs dirty pages exactly while LOG_ALL is acked and a log is mapped. */
+int vhu_log_apply(struct vdev_vhost_user *vu);
 
 /* vhu_ring.c */
 int vhu_set_vring_num(struct vdev_vhost_user *, struct vhu_msg *,

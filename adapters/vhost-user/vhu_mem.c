@@ -134,6 +134,15 @@ int vhu_rem_mem_reg(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	return vhu_rings_remap(vu);
 }
 
+int vhu_log_apply(struct vdev_vhost_user *vu)
+{
+	/* The mapping outlives every switch, so a worker still writing to
+	 * the log it saw last touches mapped memory. */
+	if (vu->log_all && vu->log)
+		return vdev_mem_set_dirty_log(vu->mem, vu->log, vu->log_size);
+	return vdev_mem_set_dirty_log(vu->mem, NULL, 0);
+}
+
 void vhu_log_unmap(struct vdev_vhost_user *vu)
 {
 	vdev_mem_set_dirty_log(vu->mem, NULL, 0);
@@ -141,6 +150,8 @@ void vhu_log_unmap(struct vdev_vhost_user *vu)
 		munmap(vu->log_map, vu->log_map_len);
 	vu->log_map = NULL;
 	vu->log_map_len = 0;
+	vu->log = NULL;
+	vu->log_size = 0;
 }
 
 int vhu_set_log_base(struct vdev_vhost_user *vu, struct vhu_msg *m,
@@ -152,6 +163,8 @@ int vhu_set_log_base(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	uint64_t skew = off & (uint64_t)(page - 1);
 	void *old = vu->log_map, *map;
 	size_t old_len = vu->log_map_len;
+	uint8_t *old_log = vu->log;
+	uint64_t old_size = vu->log_size;
 	bool halted[vu->nq];
 	int ret;
 
@@ -171,8 +184,14 @@ int vhu_set_log_base(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		if (halted[i])
 			vhu_ring_halt(vu, i);
 	}
-	ret = vdev_mem_set_dirty_log(vu->mem, (uint8_t *)map + skew, size);
+	vu->log = (uint8_t *)map + skew;
+	vu->log_size = size;
+	ret = vhu_log_apply(vu);
 	if (ret) {
+		/* The old log (still mapped) stays in force. */
+		vu->log = old_log;
+		vu->log_size = old_size;
+		vhu_log_apply(vu);
 		munmap(map, size + skew);
 	} else {
 		vu->log_map = map;
