@@ -76,11 +76,8 @@ struct vdev_vhost_user {
 	int backend_fd;
 	pthread_mutex_t backend_lock;
 
-	/* Dirty log (SET_LOG_BASE). */
-	void *log_map;                   /* the mapping (page aligned) */
-	size_t log_map_len;
-	uint8_t *log;                    /* the log inside it */
-	uint64_t log_size;
+	/* Dirty log (SET_LOG_BASE), see vhu_mem.c. */
+	struct vhu_logmap *logmap;
 
 	struct vhu_inflight_map inflight;
 
@@ -254,10 +251,6 @@ int vhu_set_vring_enable(struct vdev_vhost_user *, struct vhu_msg *,
 int vhu_vring_kick(struct vdev_vhost_user *, struct vhu_msg *,
 		   struct vhu_msg *);
 void vhu_rings_init(struct vdev_vhost_user *vu);
-/* Stops the core's queue, keeps its position in ring->st. */
-void vhu_ring_halt(struct vdev_vhost_user *vu, unsigned i);
-/* Runs a halted ring again from where it stopped. */
-int vhu_ring_resume(struct vdev_vhost_user *vu, unsigned i);
 /* Stops every ring and closes every ring fd (disconnect, reset). */
 void vhu_rings_reset(struct vdev_vhost_user *vu);
 /* The memory table changed: translate ring addresses again. */

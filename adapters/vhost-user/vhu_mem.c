@@ -134,24 +134,53 @@ int vhu_rem_mem_reg(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	return vhu_rings_remap(vu);
 }
 
+/*
+ * A mapped log, shared between the adapter and every snapshot of the map
+ * that logs into it: queue workers may still hold such a snapshot after a
+ * switch, so the mapping goes away with the last reference, whichever
+ * thread drops it (vdev_mem_set_dirty_log_release).
+ */
+struct vhu_logmap {
+	void *map;
+	size_t len;
+	uint8_t *log;
+	uint64_t size;
+	unsigned refs;
+};
+
+static void logmap_put(struct vhu_logmap *lm)
+{
+	if (lm && __atomic_sub_fetch(&lm->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		munmap(lm->map, lm->len);
+		free(lm);
+	}
+}
+
+static void log_released(void *log, uint64_t size, void *opaque)
+{
+	logmap_put(opaque);
+}
+
 int vhu_log_apply(struct vdev_vhost_user *vu)
 {
-	/* The mapping outlives every switch, so a worker still writing to
-	 * the log it saw last touches mapped memory. */
-	if (vu->log_all && vu->log)
-		return vdev_mem_set_dirty_log(vu->mem, vu->log, vu->log_size);
-	return vdev_mem_set_dirty_log(vu->mem, NULL, 0);
+	struct vhu_logmap *lm = vu->logmap;
+	int ret;
+
+	if (!vu->log_all || !lm)
+		return vdev_mem_set_dirty_log(vu->mem, NULL, 0);
+	__atomic_add_fetch(&lm->refs, 1, __ATOMIC_ACQ_REL);
+	ret = vdev_mem_set_dirty_log_release(vu->mem, lm->log, lm->size,
+					     log_released, lm);
+	if (ret)
+		logmap_put(lm); /* not released by the map on failure */
+	return ret;
 }
 
 void vhu_log_unmap(struct vdev_vhost_user *vu)
 {
 	vdev_mem_set_dirty_log(vu->mem, NULL, 0);
-	if (vu->log_map)
-		munmap(vu->log_map, vu->log_map_len);
-	vu->log_map = NULL;
-	vu->log_map_len = 0;
-	vu->log = NULL;
-	vu->log_size = 0;
+	logmap_put(vu->logmap);
+	vu->logmap = NULL;
 }
 
 int vhu_set_log_base(struct vdev_vhost_user *vu, struct vhu_msg *m,
@@ -161,11 +190,7 @@ int vhu_set_log_base(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	uint64_t off = vdev_le64_to_cpu(m->p.log.mmap_offset);
 	long page = sysconf(_SC_PAGESIZE);
 	uint64_t skew = off & (uint64_t)(page - 1);
-	void *old = vu->log_map, *map;
-	size_t old_len = vu->log_map_len;
-	uint8_t *old_log = vu->log;
-	uint64_t old_size = vu->log_size;
-	bool halted[vu->nq];
+	struct vhu_logmap *lm, *old = vu->logmap;
 	int ret;
 
 	if (wraps(off, size) || size > VHU_LOG_MAX)
@@ -173,38 +198,30 @@ int vhu_set_log_base(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	ret = check_fd_range(m->fds[0], off, size);
 	if (ret)
 		return ret;
-	map = mmap(NULL, size + skew, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   m->fds[0], (off_t)(off - skew));
-	if (map == MAP_FAILED)
-		return -errno;
-
-	/* Workers may be writing to the old log: switch with rings halted. */
-	for (unsigned i = 0; i < vu->nq; i++) {
-		halted[i] = vu->rings[i].running;
-		if (halted[i])
-			vhu_ring_halt(vu, i);
+	lm = calloc(1, sizeof(*lm));
+	if (!lm)
+		return -ENOMEM;
+	lm->len = size + skew;
+	lm->map = mmap(NULL, lm->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       m->fds[0], (off_t)(off - skew));
+	if (lm->map == MAP_FAILED) {
+		ret = -errno;
+		free(lm);
+		return ret;
 	}
-	vu->log = (uint8_t *)map + skew;
-	vu->log_size = size;
+	lm->log = (uint8_t *)lm->map + skew;
+	lm->size = size;
+	lm->refs = 1; /* the adapter's */
+	vu->logmap = lm;
 	ret = vhu_log_apply(vu);
 	if (ret) {
-		/* The old log (still mapped) stays in force. */
-		vu->log = old_log;
-		vu->log_size = old_size;
+		/* The old log stays in force. */
+		vu->logmap = old;
 		vhu_log_apply(vu);
-		munmap(map, size + skew);
-	} else {
-		vu->log_map = map;
-		vu->log_map_len = size + skew;
-		if (old)
-			munmap(old, old_len);
-	}
-	for (unsigned i = 0; i < vu->nq; i++)
-		if (halted[i] && vhu_ring_resume(vu, i) < 0)
-			vdev_log(VDEV_LOG_WARN,
-				 "vhost-user: queue %u did not restart", i);
-	if (ret)
+		logmap_put(lm);
 		return ret;
+	}
+	logmap_put(old);
 	vhu_reply_u64(r, 0);
 	return 1;
 }

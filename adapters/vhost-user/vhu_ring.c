@@ -46,7 +46,8 @@ bool vhu_any_ring_started(const struct vdev_vhost_user *vu)
 	return false;
 }
 
-void vhu_ring_halt(struct vdev_vhost_user *vu, unsigned i)
+/* Stops the core's queue, keeps its position in ring->st. */
+static void vhu_ring_halt(struct vdev_vhost_user *vu, unsigned i)
 {
 	struct vhu_ring *r = &vu->rings[i];
 	struct vdev_queue_state st = r->st;
@@ -422,10 +423,4 @@ int vhu_rings_remap(struct vdev_vhost_user *vu)
 			err = ret;
 	}
 	return err;
-}
-
-/* Restarts a ring halted by vhu_ring_halt (log switch). */
-int vhu_ring_resume(struct vdev_vhost_user *vu, unsigned i)
-{
-	return ring_run(vu, i);
 }
