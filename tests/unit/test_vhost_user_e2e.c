@@ -459,6 +459,109 @@ static void test_dirty_log(void **state)
 	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
 }
 
+static int mem_reg(struct vhu_fe *fe, uint32_t req, uint64_t gpa,
+		   uint64_t size, uint64_t uva, uint64_t off, int fd)
+{
+	vdev_le64 p[5] = { 0, vdev_cpu_to_le64(gpa), vdev_cpu_to_le64(size),
+			   vdev_cpu_to_le64(uva), vdev_cpu_to_le64(off) };
+
+	return vhu_fe_request(fe, req, p, sizeof(p), &fd, 1, true);
+}
+
+/* CONFIGURE_MEM_SLOTS: regions come and go while the ring runs; removing
+ * the ring's own region stops it (nack), adding it back and giving the
+ * addresses again restarts it. SET_VRING_ENABLE 0 stops processing. */
+static void test_mem_slots_and_enable(void **state)
+{
+	struct fixture *f = *state;
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe_guest g;
+	struct vdev_queue_config qc;
+	uint64_t slots, base, size, host;
+	size_t off = 0;
+	int extra = memfd_create("extra", MFD_CLOEXEC), memfd;
+	vdev_le64 a[5];
+
+	assert_non_null(fe);
+	assert_int_equal(ftruncate(extra, 0x10000), 0);
+	assert_int_equal(vhu_fe_setup(fe, &g, 64, false,
+				      P(REPLY_ACK) | P(CONFIGURE_MEM_SLOTS),
+				      false), 0);
+	assert_int_equal(vhu_fe_get_u64(fe, VHU_FE_GET_MAX_MEM_SLOTS, &slots),
+			 0);
+	assert_int_equal(slots, VDEV_MEM_MAX_REGIONS);
+	base = vdev_drv_mem_base(g.mem);
+	size = vdev_drv_mem_size(g.mem);
+	host = (uint64_t)(uintptr_t)vdev_drv_mem_host(g.mem, base);
+	memfd = vdev_drv_mem_fd(g.mem);
+
+	assert_int_equal(mem_reg(fe, VHU_FE_ADD_MEM_REG, 0x40000000, 0x10000,
+				 0x6f0000000000, 0, extra), 0);
+	one_request(fe, &g, &off, g.call_fd, false);
+	/* Overlapping, wrapping, or naming a region that is not there. */
+	assert_true(mem_reg(fe, VHU_FE_ADD_MEM_REG, 0x40008000, 0x10000,
+			    0x6f1000000000, 0, extra) > 0);
+	assert_true(mem_reg(fe, VHU_FE_ADD_MEM_REG, UINT64_MAX - 0xfff,
+			    0x10000, 0x6f1000000000, 0, extra) > 0);
+	assert_true(mem_reg(fe, VHU_FE_REM_MEM_REG, 0x50000000, 0x10000,
+			    0x6f0000000000, 0, extra) > 0);
+	assert_int_equal(mem_reg(fe, VHU_FE_REM_MEM_REG, 0x40000000, 0x10000,
+				 0x6f0000000000, 0, extra), 0);
+	one_request(fe, &g, &off, g.call_fd, false);
+
+	/* The ring's own region goes: the ring stops. */
+	assert_true(mem_reg(fe, VHU_FE_REM_MEM_REG, base, size, host, 0,
+			    memfd) > 0);
+	assert_false(vdev_vq_enabled(f->dev, 0));
+	assert_int_equal(mem_reg(fe, VHU_FE_ADD_MEM_REG, base, size, host, 0,
+				 memfd), 0);
+	vdev_drv_ring_queue_config(g.ring, &qc);
+	a[0] = 0;
+	a[1] = vdev_cpu_to_le64(host + (qc.desc_addr - base));
+	a[2] = vdev_cpu_to_le64(host + (qc.device_addr - base));
+	a[3] = vdev_cpu_to_le64(host + (qc.driver_addr - base));
+	a[4] = 0;
+	assert_int_equal(vhu_fe_request(fe, VHU_FE_SET_VRING_ADDR, a,
+					sizeof(a), NULL, 0, true), 0);
+	assert_true(vdev_vq_enabled(f->dev, 0));
+	one_request(fe, &g, &off, g.call_fd, false);
+
+	/* Disabled: a kicked request waits; enabled again, it completes. */
+	assert_int_equal(vhu_fe_set_state(fe, VHU_FE_SET_VRING_ENABLE, 0, 0,
+					  true), 0);
+	assert_false(vdev_vq_enabled(f->dev, 0));
+	assert_int_equal(vhu_fe_set_state(fe, VHU_FE_SET_VRING_ENABLE, 0, 2,
+					  true) > 0, 1);
+	{
+		uint64_t gpa;
+		uint8_t *buf = vdev_drv_mem_alloc(g.mem, 100, 16, &gpa);
+		struct vdev_drv_seg seg = { .gpa = gpa, .len = 100 };
+		struct pollfd p = { .fd = g.call_fd, .events = POLLIN };
+		void *tok;
+		uint32_t len;
+
+		assert_int_equal(vdev_drv_ring_add(g.ring, &seg, 0, 1, buf, 0),
+				 0);
+		assert_int_equal(vhu_fe_kick(fe, &g), 0);
+		assert_int_equal(poll(&p, 1, 200), 0);
+		assert_int_equal(vdev_drv_ring_get_used(g.ring, &tok, &len),
+				 -EAGAIN);
+		assert_int_equal(vhu_fe_set_state(fe, VHU_FE_SET_VRING_ENABLE,
+						  0, 1, true), 0);
+		assert_int_equal(poll(&p, 1, 5000), 1);
+		assert_int_equal(vdev_drv_ring_get_used(g.ring, &tok, &len), 0);
+		assert_ptr_equal(tok, buf);
+		assert_int_equal(len, 100);
+		for (size_t i = 0; i < 100; i++)
+			assert_int_equal(buf[i], pattern((off + i) % SRC_LEN));
+	}
+	close(extra);
+	vhu_fe_close(fe);
+	vhu_fe_guest_fini(&g);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +579,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dirty_log, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_mem_slots_and_enable,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_cycles, setup,
 						teardown),
 	};
