@@ -563,6 +563,99 @@ static void test_reset_in_flight(void **state)
 	}
 }
 
+struct kicker {
+	struct vdev *dev;
+	atomic_bool stop;
+	unsigned rounds;
+};
+
+static void *kick_loop(void *arg)
+{
+	struct kicker *k = arg;
+
+	while (!atomic_load(&k->stop)) {
+		vdev_vq_kick(k->dev, RQ, 0);
+		k->rounds++;
+	}
+	return NULL;
+}
+
+/* A reset while another thread is busy running the request queue: the
+ * reset waits for the round, every write is all or nothing in the image,
+ * nothing stays in flight, the device works afterwards. */
+static void test_reset_racing_worker(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 40, BLOCKS = 64 };
+	struct vdev_drv_mem *m;
+	struct kicker k = { 0 };
+	pthread_t t;
+	uint8_t *b = malloc(BLOCKS * 512);
+	unsigned done = 0;
+
+	assert_non_null(b);
+	for (unsigned round = 0; round < 4; round++) {
+		assert_int_equal(fx_open(f), 0);
+		m = vdev_drv_get_mem(f->drv);
+		for (unsigned i = 0; i < N; i++) {
+			struct vdev_scsi_cmd_req *req;
+			struct vdev_drv_seg segs[3];
+			uint8_t *d;
+
+			req = vdev_drv_mem_alloc(m, sizeof(*req), 8,
+						 &segs[0].gpa);
+			segs[0].len = sizeof(*req);
+			lun_addr(req->lun, 0);
+			req->cdb[0] = 0x2a;
+			put_be32(req->cdb + 2, BLOCKS * i);
+			put_be16(req->cdb + 7, BLOCKS);
+			d = vdev_drv_mem_alloc(m, BLOCKS * 512, 512,
+					       &segs[1].gpa);
+			memset(d, 1 + round * N + i, BLOCKS * 512);
+			segs[1].len = BLOCKS * 512;
+			vdev_drv_mem_alloc(m, sizeof(struct vdev_scsi_cmd_resp),
+					   8, &segs[2].gpa);
+			segs[2].len = sizeof(struct vdev_scsi_cmd_resp);
+			assert_int_equal(
+				vdev_drv_ring_add(vdev_drv_ring(f->drv, RQ),
+						  segs, 2, 1, d,
+						  VDEV_DRV_F_INDIRECT),
+				0);
+		}
+		k.dev = f->dev;
+		atomic_store(&k.stop, false);
+		assert_int_equal(pthread_create(&t, NULL, kick_loop, &k), 0);
+		usleep(200 * round);
+		vdev_reset(f->dev);
+		atomic_store(&k.stop, true);
+		pthread_join(t, NULL);
+		assert_int_equal(
+			vdev_queue_inflight(vdev_get_queue(f->dev, RQ)), 0);
+		fx_close(f);
+		for (unsigned i = 0; i < N; i++) {
+			assert_int_equal(pread(f->imgfd[0], b, BLOCKS * 512,
+					       (off_t)i * BLOCKS * 512),
+					 BLOCKS * 512);
+			for (unsigned x = 1; x < BLOCKS * 512; x++)
+				assert_int_equal(b[x], b[0]);
+			if (b[0] == 1 + round * N + i)
+				done++;
+		}
+	}
+	print_message("  %u of %u writes ran before the resets\n", done,
+		      4 * N);
+	/* and the device still works */
+	assert_int_equal(fx_open(f), 0);
+	{
+		uint8_t cdb[6] = { 0 };
+		struct res r;
+
+		cmd(f, 0, cdb, 6, NULL, 0, NULL, 0, &r);
+		assert_good(&r);
+	}
+	free(b);
+}
+
 static void test_save_restore(void **state)
 {
 	struct fx *f = *state;
@@ -681,6 +774,7 @@ int main(void)
 		SCSI_TEST(test_events),
 		SCSI_TEST(test_events_not_negotiated),
 		SCSI_TEST(test_reset_in_flight),
+		SCSI_TEST(test_reset_racing_worker),
 		SCSI_TEST(test_save_restore),
 		cmocka_unit_test(test_bad_options),
 	};
