@@ -24,9 +24,14 @@
  *  - Ring addresses arrive as frontend virtual addresses; they are
  *    translated with vdev_mem_uva_to_gpa() and translated again after
  *    every memory-table change.
- *  - When the frontend disconnects the device is reset and kept; the
- *    adapter accepts the next connection (listening socket) or returns from
- *    vdev_vhost_user_run() (connected socket).
+ *  - When the frontend disconnects, requests in flight complete, the
+ *    device is reset and kept, and the adapter accepts the next connection
+ *    (listening socket) or returns from vdev_vhost_user_run() (connected
+ *    socket).
+ *  - Dirty logging (SET_LOG_BASE) is on exactly while VHOST_F_LOG_ALL is
+ *    acked.
+ *  - PROTOCOL_F_INFLIGHT_SHMFD is not offered: filling the inflight region
+ *    needs the queue layer to report each pop and push (not available).
  *
  * Threads: the control socket is served by whoever calls
  * vdev_vhost_user_run() or vdev_vhost_user_dispatch() (the control
@@ -96,6 +101,8 @@ vdev_vhost_user_new(struct vdev *dev, const struct vdev_vhost_user_config *cfg);
 /*
  * Stops the workers, closes the connection and every fd received, removes
  * the socket file it created. Accepts NULL. The device is left reset.
+ * Call it on the control thread once vdev_vhost_user_run() has returned
+ * (or was never called).
  */
 VDEV_API void vdev_vhost_user_free(struct vdev_vhost_user *vu);
 
