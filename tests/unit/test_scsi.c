@@ -169,7 +169,7 @@ static void test_inquiry_vpd(void **state)
 	assert_int_equal(get_be32(b + 8), (4u << 20) / 512);
 	assert_int_equal(get_be32(b + 20), SCSI_MAX_UNMAP_BLOCKS);
 	assert_int_equal(get_be32(b + 24), SCSI_MAX_UNMAP_DESC);
-	assert_int_equal(get_be64(b + 36), SCSI_MAX_WSAME_BLOCKS);
+	assert_int_equal(get_be64(b + 36), SCSI_MAX_WSAME_BLOCKS(512));
 
 	vpd(f, 0, 0xb1, b, &r);
 	assert_good(&r);
@@ -735,7 +735,7 @@ static void test_write_same(void **state)
 	put_be32(cdb + 10, 0);
 	cmd(f, 0, cdb, 16, blk, 512, NULL, 0, &r);
 	assert_sense(&r, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_CDB);
-	put_be32(cdb + 10, SCSI_MAX_WSAME_BLOCKS + 1);
+	put_be32(cdb + 10, SCSI_MAX_WSAME_BLOCKS(512) + 1);
 	cmd(f, 0, cdb, 16, blk, 512, NULL, 0, &r);
 	assert_sense(&r, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_CDB);
 	put_be64(cdb + 2, LUN0_SIZE / 512 - 1);

@@ -191,7 +191,7 @@ static size_t inquiry_vpd(struct scsi_cmd *c, uint8_t page, uint8_t *b)
 			put32(b + 20, SCSI_MAX_UNMAP_BLOCKS);
 			put32(b + 24, SCSI_MAX_UNMAP_DESC);
 			put32(b + 28, 1);   /* unmap granularity */
-			put64(b + 36, SCSI_MAX_WSAME_BLOCKS);
+			put64(b + 36, SCSI_MAX_WSAME_BLOCKS(s->lbs));
 		}
 		len = 64;
 		break;
@@ -538,7 +538,7 @@ static void cmd_write_same_16(struct scsi_cmd *c)
 	}
 	/* ANCHOR, NDOB, protection: not supported. */
 	if (cdb[1] & (0xe0 | 0x10 | 0x01) || nb == 0 ||
-	    nb > SCSI_MAX_WSAME_BLOCKS) {
+	    nb > SCSI_MAX_WSAME_BLOCKS(lbs)) {
 		illegal(c, ASC_INVALID_FIELD_CDB);
 		return;
 	}

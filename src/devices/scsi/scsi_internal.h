@@ -32,7 +32,10 @@
 /* UNMAP and WRITE SAME limits (VPD 0xb0). */
 #define SCSI_MAX_UNMAP_DESC 64u
 #define SCSI_MAX_UNMAP_BLOCKS 0x400000u
-#define SCSI_MAX_WSAME_BLOCKS 0x400000u
+/* WRITE SAME of a non-zero block is written out block by block on the
+ * queue's thread: bound the bytes, whatever the block size. */
+#define SCSI_MAX_WSAME_BYTES (1u << 30)
+#define SCSI_MAX_WSAME_BLOCKS(lbs) (SCSI_MAX_WSAME_BYTES / (lbs))
 /* Scratch for generated data-in (REPORT LUNS of 256 LUNs fits). */
 #define SCSI_SCRATCH 4096u
 /* Buffer of repeated WRITE SAME blocks. */
