@@ -279,6 +279,7 @@ static void free_scsi(struct scsi_dev *s)
 	free(s->luns);
 	free(s->queues);
 	pthread_mutex_destroy(&s->evt_lock);
+	pthread_rwlock_destroy(&s->tmf_lock);
 	free(s);
 }
 
@@ -370,6 +371,15 @@ struct vdev *vdev_scsi_new(const struct vdev_scsi_config *cfg)
 	if (!s)
 		return NULL;
 	pthread_mutex_init(&s->evt_lock, NULL);
+	{
+		pthread_rwlockattr_t a;
+
+		pthread_rwlockattr_init(&a);
+		pthread_rwlockattr_setkind_np(
+			&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&s->tmf_lock, &a);
+		pthread_rwlockattr_destroy(&a);
+	}
 	s->lbs = cfg->logical_block_size ? cfg->logical_block_size : 512;
 	s->nq = cfg->num_queues ? cfg->num_queues : 1;
 	s->queue_size = cfg->queue_size ? cfg->queue_size : 128;

@@ -129,6 +129,14 @@ struct scsi_dev {
 	atomic_uint sense_size;
 	atomic_uint cdb_size;
 	atomic_uint logged;         /* bit per enum scsi_bad */
+	/*
+	 * Held shared by a request queue while it runs and completes one
+	 * command, exclusively by a task management function: when a TMF
+	 * answers, every command it concerns has been completed (5.6.6.2),
+	 * even with each queue on its own thread. Writers are preferred so
+	 * a busy queue cannot starve a TMF.
+	 */
+	pthread_rwlock_t tmf_lock;
 
 	/* Events waiting for an event-queue buffer. */
 	pthread_mutex_t evt_lock;

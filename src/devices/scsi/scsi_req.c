@@ -206,10 +206,11 @@ static uint8_t tmf(struct scsi_dev *s, uint32_t subtype, const uint8_t *l)
 	if ((unsigned)lun >= s->nluns)
 		return VDEV_SCSI_S_INCORRECT_LUN;
 	/*
-	 * Every command finishes in the handler round that popped it, so no
-	 * task is ever in the task set when a TMF runs: aborts and clears
-	 * find nothing to do, queries find nothing (FUNCTION_COMPLETE, not
-	 * FUNCTION_SUCCEEDED, SAM-5 7.1).
+	 * A command is popped, run and pushed under tmf_lock held shared,
+	 * which the TMF holds exclusively: no task is ever in the task set
+	 * when a TMF runs. Aborts and clears find nothing to do, queries
+	 * find nothing (FUNCTION_COMPLETE, not FUNCTION_SUCCEEDED, SAM-5
+	 * 7.1).
 	 */
 	if (subtype == VDEV_SCSI_T_TMF_LOGICAL_UNIT_RESET)
 		atomic_store(&s->luns[lun].ua, SCSI_UA_RESET);
@@ -233,7 +234,9 @@ uint32_t scsi_ctrl_process(struct scsi_dev *s, struct vdev_req *vr)
 	case VDEV_SCSI_T_TMF:
 		if (vr->out_bytes < sizeof(req.tmf) || vr->in_bytes < 1)
 			goto short_req;
+		pthread_rwlock_wrlock(&s->tmf_lock);
 		r = tmf(s, vdev_le32_to_cpu(req.tmf.subtype), req.tmf.lun);
+		pthread_rwlock_unlock(&s->tmf_lock);
 		scsi_buf_to_iov(vr->in, vr->nin, 0, &r, 1);
 		return 1;
 	case VDEV_SCSI_T_AN_QUERY:
@@ -297,8 +300,14 @@ void scsi_handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
 	}
 	sq = &s->queues[qidx - VDEV_SCSI_REQ_QUEUE0];
 	for (;;) {
-		int ret = vdev_queue_pop(q, &sq->vr);
+		int ret;
 
+		/* Taken before the pop: a TMF either sees the command done
+		 * or runs before it is popped. */
+		pthread_rwlock_rdlock(&s->tmf_lock);
+		ret = vdev_queue_pop(q, &sq->vr);
+		if (ret < 0)
+			pthread_rwlock_unlock(&s->tmf_lock);
 		if (ret == -EMSGSIZE) {
 			/* The queue already gave it back, 0 bytes written. */
 			scsi_log_once(s, SCSI_BAD_TOO_MANY_IOV,
@@ -311,6 +320,7 @@ void scsi_handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
 		if (ret < 0)
 			break;
 		vdev_queue_push(q, &sq->vr, scsi_req_process(s, sq, &sq->vr));
+		pthread_rwlock_unlock(&s->tmf_lock);
 		pushed = true;
 	}
 	if (pushed)
