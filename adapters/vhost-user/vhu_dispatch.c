@@ -144,8 +144,10 @@ static int check_size(const struct vhu_req_info *ri, const struct vhu_msg *m)
 		if (m->size < 8)
 			return -EMSGSIZE;
 		n = vdev_le32_to_cpu(m->p.mem.nregions);
+		/* Unused region slots may follow: User-Mode Linux always
+		 * sends its two-slot table. */
 		if (n < 1 || n > VHU_MAX_FDS ||
-		    m->size != 8 + n * sizeof(struct vhu_mem_region))
+		    m->size < 8 + n * sizeof(struct vhu_mem_region))
 			return -EMSGSIZE;
 		return 0;
 	}
@@ -263,14 +265,16 @@ int vhu_dispatch(struct vdev_vhost_user *vu, struct vhu_msg *m)
 	reply.nfds = 0;
 	reply.request = m->request;
 	ri = vhu_req_info(m->request);
-	ack = (m->flags & VHU_FLAG_NEED_REPLY) &&
-	      vhu_proto(vu, VDEV_VHOST_USER_PROTOCOL_F_REPLY_ACK);
 
 	ret = vhu_validate(vu, m);
 	if (ret == 0)
 		ret = ri->handle(vu, m, &reply);
 	/* Whatever the handler did not take over is closed here. */
 	vhu_msg_close_fds(m);
+	/* Judged after the handler: the SET_PROTOCOL_FEATURES that acks
+	 * REPLY_ACK is itself acked (User-Mode Linux waits for it). */
+	ack = (m->flags & VHU_FLAG_NEED_REPLY) &&
+	      vhu_proto(vu, VDEV_VHOST_USER_PROTOCOL_F_REPLY_ACK);
 
 	if (ret < 0) {
 		vdev_log(VDEV_LOG_WARN, "vhost-user: %s (%u, size %u, %u fds): %s",

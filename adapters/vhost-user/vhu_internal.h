@@ -106,7 +106,8 @@ enum vhu_fds_rule {
 
 enum vhu_size_rule {
 	VHU_SIZE_RANGE,   /* min_size <= size <= max_size */
-	VHU_SIZE_MEMTABLE,/* 8 + 32 * nregions, 1 <= nregions <= 8 */
+	VHU_SIZE_MEMTABLE,/* >= 8 + 32 * nregions (unused slots may
+			   * follow), 1 <= nregions <= 8 */
 	VHU_SIZE_CONFIG,  /* 12 + config size, config size <= 256 */
 };
 

@@ -129,6 +129,25 @@ static uint16_t split_used_idx(struct vdev_vhost_user *vu,
 	return ret ? fallback : vdev_le16_to_cpu(idx);
 }
 
+/*
+ * A packed ring's base of 0 says both wrap counters are 0, which is also
+ * what User-Mode Linux sends for a new ring (whose counters start at 1).
+ * The first descriptor tells them apart: its USED flag is set once the
+ * ring has gone round, and is clear during the first lap.
+ */
+static bool packed_first_lap(struct vdev_vhost_user *vu,
+			     const struct vhu_ring *r)
+{
+	struct vdev_mem_table *t = vdev_mem_acquire(vu->mem);
+	struct vdev_packed_desc d;
+	int ret;
+
+	ret = vdev_mem_read(t, r->desc_gpa, &d, sizeof(d));
+	vdev_mem_release(t);
+	return ret == 0 &&
+	       !(vdev_le16_to_cpu(d.flags) & (1u << VDEV_PACKED_DESC_F_USED));
+}
+
 static void decode_base(struct vdev_vhost_user *vu, struct vhu_ring *r)
 {
 	uint32_t v = r->base;
@@ -139,6 +158,8 @@ static void decode_base(struct vdev_vhost_user *vu, struct vhu_ring *r)
 		r->st.avail_wrap = (v >> 15) & 1;
 		r->st.used_idx = (v >> 16) & 0x7fff;
 		r->st.used_wrap = (v >> 31) & 1;
+		if (v == 0 && packed_first_lap(vu, r))
+			r->st.avail_wrap = r->st.used_wrap = true;
 	} else {
 		r->st.avail_idx = (uint16_t)v;
 		r->st.used_idx = split_used_idx(vu, r, (uint16_t)v);
@@ -385,9 +406,20 @@ int vhu_vring_kick(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		   struct vhu_msg *rep)
 {
 	unsigned i = vdev_le32_to_cpu(m->p.state.index);
+	struct vhu_ring *r = &vu->rings[i];
+	int ret;
 
+	/* A kick starts a ring (vhost-user.rst "Starting and stopping
+	 * rings"): User-Mode Linux sends no SET_VRING_KICK at all with
+	 * in-band notifications. */
+	if (!r->started) {
+		r->started = true;
+		ret = ring_run(vu, i);
+		if (ret)
+			return ret;
+	}
 	/* The round runs on the queue's own thread, never on this one. */
-	if (vu->rings[i].running)
+	if (r->running)
 		vdev_queue_schedule(vu->dev, i);
 	return 0;
 }

@@ -288,7 +288,7 @@ unsigned vhu_fe_count_fds(void)
 int vhu_fe_set_mem_table(struct vhu_fe *fe, struct vdev_drv_mem *m, bool ack)
 {
 	uint64_t base = vdev_drv_mem_base(m);
-	vdev_le64 p[5];
+	vdev_le64 p[9] = { 0 };
 	vdev_le32 *hdr = (vdev_le32 *)&p[0];
 	int fd = vdev_drv_mem_fd(m);
 
@@ -298,8 +298,9 @@ int vhu_fe_set_mem_table(struct vhu_fe *fe, struct vdev_drv_mem *m, bool ack)
 	p[2] = vdev_cpu_to_le64(vdev_drv_mem_size(m));
 	p[3] = vdev_cpu_to_le64((uint64_t)(uintptr_t)vdev_drv_mem_host(m, base));
 	p[4] = 0;
-	return vhu_fe_request(fe, VHU_FE_SET_MEM_TABLE, p, sizeof(p), &fd, 1,
-			      ack);
+	/* User-Mode Linux sends its whole two-slot table. */
+	return vhu_fe_request(fe, VHU_FE_SET_MEM_TABLE, p,
+			      fe->uml ? 72 : 40, &fd, 1, ack);
 }
 
 static uint64_t uva(struct vdev_drv_mem *m, uint64_t gpa)
@@ -359,7 +360,8 @@ int vhu_fe_setup(struct vhu_fe *fe, struct vhu_fe_guest *g, uint16_t qsize,
 				       false);
 	if (!ret)
 		ret = vhu_fe_set_state(fe, VHU_FE_SET_VRING_BASE, 0,
-				       packed ? 0x80008000u : 0, false);
+				       packed && !fe->uml ? 0x80008000u : 0,
+				       false);
 	if (ret)
 		return ret;
 	a32[0] = 0;
@@ -376,10 +378,11 @@ int vhu_fe_setup(struct vhu_fe *fe, struct vhu_fe_guest *g, uint16_t qsize,
 		g->kick_fd = eventfd(0, EFD_CLOEXEC);
 		g->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	}
-	ret = vhu_fe_set_u64(fe, VHU_FE_SET_VRING_CALL,
-			     g->call_fd < 0 ? VHU_FE_NOFD : 0, g->call_fd,
-			     false);
-	if (!ret)
+	if (!fe->uml)
+		ret = vhu_fe_set_u64(fe, VHU_FE_SET_VRING_CALL,
+				     g->call_fd < 0 ? VHU_FE_NOFD : 0,
+				     g->call_fd, false);
+	if (!ret && !fe->uml)
 		ret = vhu_fe_set_u64(fe, VHU_FE_SET_VRING_KICK,
 				     g->kick_fd < 0 ? VHU_FE_NOFD : 0,
 				     g->kick_fd, false);

@@ -62,6 +62,9 @@ struct vhu_fe {
 	int fd;
 	uint64_t protocol_features; /* what SET_PROTOCOL_FEATURES sent */
 	bool legacy;                /* never ack PROTOCOL_FEATURES (bit 30) */
+	/* Behave like User-Mode Linux: a two-slot memory table, base 0 even
+	 * for packed rings, no SET_VRING_CALL/KICK (in-band only). */
+	bool uml;
 };
 
 struct vhu_fe_msg {

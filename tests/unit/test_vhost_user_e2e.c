@@ -141,8 +141,8 @@ static void one_request(struct vhu_fe *fe, struct vhu_fe_guest *g,
 	*offset += 100;
 }
 
-static void run_rng(struct fixture *f, bool packed, bool inband,
-		    bool socketpair_call)
+static void run_rng_fe(struct fixture *f, bool packed, bool inband,
+		       bool socketpair_call, bool uml)
 {
 	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
 	uint64_t proto = P(REPLY_ACK) | P(STATUS);
@@ -152,6 +152,7 @@ static void run_rng(struct fixture *f, bool packed, bool inband,
 	uint32_t base;
 
 	assert_non_null(fe);
+	fe->uml = uml;
 	if (inband)
 		proto |= P(INBAND_NOTIFICATIONS) | P(BACKEND_REQ);
 	assert_int_equal(vhu_fe_setup(fe, &g, 64, packed, proto, inband), 0);
@@ -187,6 +188,25 @@ static void run_rng(struct fixture *f, bool packed, bool inband,
 	vhu_fe_guest_fini(&g);
 	assert_true(vhu_fe_server_idle(&f->srv, 2000));
 	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
+}
+
+static void run_rng(struct fixture *f, bool packed, bool inband,
+		    bool socketpair_call)
+{
+	run_rng_fe(f, packed, inband, socketpair_call, false);
+}
+
+/* What User-Mode Linux does: two-slot memory table, SET_VRING_BASE 0 for a
+ * packed ring, no kick or call fd at all (the first in-band kick starts
+ * the ring). */
+static void test_uml_packed(void **state)
+{
+	run_rng_fe(*state, true, true, false, true);
+}
+
+static void test_uml_split(void **state)
+{
+	run_rng_fe(*state, false, true, false, true);
 }
 
 static void test_split(void **state)
@@ -572,6 +592,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_packed_inband,
 						setup_per_queue, teardown),
 		cmocka_unit_test_setup_teardown(test_socketpair_call, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_uml_packed, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_uml_split, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_device_state, setup,
 						teardown),

@@ -411,10 +411,38 @@ static void test_request_table(void **state)
 			    "GET_VRING_BASE");
 }
 
+/* The SET_PROTOCOL_FEATURES that acks REPLY_ACK with need_reply set gets
+ * its ack (User-Mode Linux waits for it); without REPLY_ACK nothing comes
+ * back for need_reply. */
+static void test_ack_of_negotiation(void **state)
+{
+	struct fixture *f = *state;
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe_msg r;
+	uint64_t v;
+
+	assert_non_null(fe);
+	assert_int_equal(vhu_fe_get_u64(fe, VHU_FE_GET_FEATURES, &v), 0);
+	assert_int_equal(vhu_fe_get_u64(fe, VHU_FE_GET_PROTOCOL_FEATURES, &v),
+			 0);
+	assert_int_equal(vhu_fe_set_u64(fe, VHU_FE_SET_PROTOCOL_FEATURES, 0,
+					-1, false), 0);
+	assert_int_equal(vhu_fe_send(fe, VHU_FE_SET_OWNER,
+				     VHU_FE_VERSION | VHU_FE_NEED_REPLY, NULL, 0,
+				     NULL, 0), 0);
+	assert_int_equal(vhu_fe_recv(fe->fd, &r, 200), -ETIMEDOUT);
+	assert_int_equal(vhu_fe_set_u64(fe, VHU_FE_SET_PROTOCOL_FEATURES,
+					REPLY_ACK, -1, true), 0);
+	vhu_fe_close(fe);
+	check_recovered(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_table),
+		cmocka_unit_test_setup_teardown(test_ack_of_negotiation, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_short_header, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_payload_over_limit, setup,

@@ -312,10 +312,16 @@ static void test_qemu_rng(void **state)
 	replay("qemu-rng");
 }
 
+static void test_uml_rng(void **state)
+{
+	replay("uml-rng");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_qemu_rng),
+		cmocka_unit_test(test_uml_rng),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
