@@ -26,7 +26,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 passed=0 failed=0 skipped=0
 failures=()
 
-stage() { printf '\n==== %s ====\n' "$*"; }
+stage() { printf '\n==== %s [%ds] ====\n' "$*" "$SECONDS"; }
 count() { # count PASS|FAIL|SKIP name [n]
 	local n=${3:-1}
 	case $1 in
@@ -161,7 +161,7 @@ else
 	echo "SKIP: no guest tests in this tree"; count SKIP guest
 fi
 
-stage "summary"
+stage "summary (${SECONDS}s in all)"
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
