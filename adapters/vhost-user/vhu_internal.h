@@ -52,6 +52,7 @@ struct vdev_vhost_user {
 	struct vdev_loop *loop;          /* control loop */
 	enum vdev_vhost_user_mode mode;
 	int listen_fd;                   /* -1 when serving one connection */
+	int reserve_fd;                  /* spent to shed a connection at EMFILE */
 	int conn_fd;                     /* -1 when not connected */
 	char *unlink_path;               /* socket file this adapter created */
 	bool one_shot;                   /* no listening socket: one session */

@@ -6,6 +6,7 @@
  * the next frontend (QEMU's reconnect=1).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -113,13 +114,42 @@ static void conn_event(void *arg, int fd, uint32_t events)
 		disconnect(vu);
 }
 
+/*
+ * Out of fds, a pending connection keeps the listening socket readable and
+ * returning would make the control loop spin. Spend the reserve fd to
+ * accept the connection and close it at once (the frontend sees it closed
+ * and may retry), then take the reserve again. Without a reserve the
+ * adapter stops listening rather than spin.
+ */
+static void shed_connection(struct vdev_vhost_user *vu, int fd)
+{
+	int c;
+
+	if (vu->reserve_fd < 0) {
+		vdev_log(VDEV_LOG_ERROR, "vhost-user: out of file descriptors "
+			 "and no reserve left: no longer listening");
+		vdev_loop_del(vu->loop, fd);
+		return;
+	}
+	close(vu->reserve_fd);
+	c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	if (c >= 0)
+		close(c);
+	vu->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	vdev_log(VDEV_LOG_WARN, "vhost-user: out of file descriptors: "
+		 "refused a frontend connection");
+}
+
 static void listen_event(void *arg, int fd, uint32_t events)
 {
 	struct vdev_vhost_user *vu = arg;
 	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 
-	if (c < 0)
+	if (c < 0) {
+		if (errno == EMFILE || errno == ENFILE)
+			shed_connection(vu, fd);
 		return;
+	}
 	/* One frontend at a time: the next waits in the backlog. */
 	vdev_loop_del(vu->loop, fd);
 	if (attach(vu, c) < 0)
@@ -274,7 +304,7 @@ vdev_vhost_user_new(struct vdev *dev, const struct vdev_vhost_user_config *cfg)
 	if (!vu)
 		return NULL;
 	vu->dev = dev;
-	vu->listen_fd = vu->conn_fd = vu->backend_fd = -1;
+	vu->listen_fd = vu->conn_fd = vu->backend_fd = vu->reserve_fd = -1;
 	vu->xfer_fd = vu->xfer_cancel = -1;
 	vu->nq = vdev_num_queues(dev);
 	pthread_mutex_init(&vu->backend_lock, NULL);
@@ -309,6 +339,11 @@ vdev_vhost_user_new(struct vdev *dev, const struct vdev_vhost_user_config *cfg)
 		ret = -EINVAL;
 		break;
 	}
+	if (!ret && vu->listen_fd >= 0) {
+		vu->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (vu->reserve_fd < 0)
+			ret = -errno;
+	}
 	if (!ret && vu->listen_fd >= 0)
 		ret = vdev_loop_add(vu->loop, vu->listen_fd, EPOLLIN,
 				    listen_event, vu);
@@ -337,6 +372,8 @@ void vdev_vhost_user_free(struct vdev_vhost_user *vu)
 	vdev_set_transport(vu->dev, NULL, NULL);
 	if (vu->listen_fd >= 0)
 		close(vu->listen_fd);
+	if (vu->reserve_fd >= 0)
+		close(vu->reserve_fd);
 	if (vu->unlink_path) {
 		unlink(vu->unlink_path);
 		free(vu->unlink_path);
