@@ -9,9 +9,17 @@
 #include <virtio/le.h>
 #include <virtio/loop.h>
 #include <virtio/mem.h>
+#include <virtio/mmio.h>
+#include <virtio/pci.h>
 #include <virtio/queue.h>
 #include <virtio/spec.h>
 #include <virtio/state.h>
 #include <virtio/transport.h>
+#include <virtio/vfio-user.h>
+#include <virtio/vhost-user.h>
+
+/* Device models (virtio/rng.h, virtio/blk.h, virtio/scsi.h), the KVM
+ * adapter (virtio/kvm.h) and the software driver (virtio/testing.h) are
+ * included on their own. */
 
 #endif /* VIRTIO_LIBVDEV_H */
