@@ -143,6 +143,24 @@ else
 	count FAIL "bench: build"
 fi
 
+stage "valgrind: adapters under memcheck (1,000 vhost-user reconnects included)"
+for t in test_vhost_user_e2e test_vfio_user_rng; do
+	bin=$root/release/tests/$t
+	if [ ! -x "$bin" ]; then
+		count FAIL "valgrind: $t not built"; continue
+	fi
+	# The tests count their own fds before and after; memcheck adds
+	# leaks and invalid accesses.
+	if (cd "$root/release" && VDEV_BUILD_DIR="$root/release" \
+		valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
+		--errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+		"$bin" >"$root/valgrind-$t.log" 2>&1); then
+		echo "$t: clean under valgrind"; count PASS "valgrind $t"
+	else
+		tail -40 "$root/valgrind-$t.log"; count FAIL "valgrind $t"
+	fi
+done
+
 stage "guest tests (real Linux drivers)"
 if [ "${VDEV_SKIP_GUEST:-0}" = 1 ]; then
 	echo "SKIP: VDEV_SKIP_GUEST=1"; count SKIP guest
