@@ -14,7 +14,7 @@ what=${1:-test}
 build_pkgs=(build-essential cmake ninja-build pkg-config clang
             liburing-dev libgpiod-dev libasound2-dev libjson-c-dev)
 test_pkgs=(libcmocka-dev libclang-rt-14-dev llvm valgrind
-           qemu-system-x86 qemu-utils user-mode-linux linux-source-6.1
+           qemu-system-x86 qemu-system-common qemu-utils linux-source-6.1 patch
            busybox-static flex bison bc m4 libelf-dev libssl-dev cpio
            xz-utils zstd kmod procps util-linux e2fsprogs dosfstools
            python3 fio)
