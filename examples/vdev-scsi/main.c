@@ -170,7 +170,7 @@ int main(int argc, char **argv)
 		"  -r, --read-only          every LUN write-protected\n"
 		"      --solid-state        report a non-rotating medium\n"
 		"      --num-queues N       request queues, 1..64 (default 1)\n"
-		"      --queue-size N       largest queue size (default 128)\n"
+		"      --queue-size N       largest queue size (default 256)\n"
 		"      --serial PREFIX      VPD serial number prefix, up to 32\n"
 		"                           bytes (default vdev-scsi; the LUN\n"
 		"                           number is appended)\n"

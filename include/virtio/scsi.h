@@ -181,7 +181,7 @@ struct vdev_scsi_config {
 	const char *serial;
 	uint32_t logical_block_size; /* 512 or 4096; 0 = 512 */
 	uint16_t num_queues;         /* request queues 1..64; 0 = 1 */
-	uint16_t queue_size;         /* largest queue size; 0 = 128 */
+	uint16_t queue_size;         /* largest queue size; 0 = 256 */
 };
 
 /*

@@ -43,7 +43,7 @@ static void test_config(void **state)
 	assert_int_equal(vdev_le32_to_cpu(cs.num_queues), 1);
 	assert_int_equal(vdev_le32_to_cpu(cs.seg_max), SCSI_SEG_MAX);
 	assert_int_equal(vdev_le32_to_cpu(cs.max_sectors), 8192);
-	assert_int_equal(vdev_le32_to_cpu(cs.cmd_per_lun), 128);
+	assert_int_equal(vdev_le32_to_cpu(cs.cmd_per_lun), 256);
 	assert_int_equal(vdev_le32_to_cpu(cs.event_info_size), 16);
 	assert_int_equal(vdev_le32_to_cpu(cs.sense_size), 96);
 	assert_int_equal(vdev_le32_to_cpu(cs.cdb_size), 32);

@@ -382,7 +382,7 @@ struct vdev *vdev_scsi_new(const struct vdev_scsi_config *cfg)
 	}
 	s->lbs = cfg->logical_block_size ? cfg->logical_block_size : 512;
 	s->nq = cfg->num_queues ? cfg->num_queues : 1;
-	s->queue_size = cfg->queue_size ? cfg->queue_size : 128;
+	s->queue_size = cfg->queue_size ? cfg->queue_size : 256;
 	s->solid_state = cfg->solid_state;
 	s->nluns = cfg->num_luns;
 	s->luns = calloc(s->nluns, sizeof(*s->luns));
