@@ -6,6 +6,7 @@
 #include <virtio/api.h>
 #include <virtio/caps.h>
 #include <virtio/device.h>
+#include <virtio/iov.h>
 #include <virtio/le.h>
 #include <virtio/loop.h>
 #include <virtio/mem.h>
