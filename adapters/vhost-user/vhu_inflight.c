@@ -5,10 +5,11 @@
  * and one descriptor-state entry per ring entry, each queue's part
  * 64-byte aligned.
  *
- * The region is allocated, handed out, taken back and checked here. Filling
- * it in needs the queue layer to report every pop and push (see the
- * adapter's report: a tracking hook in include/virtio/queue.h), so
- * PROTOCOL_F_INFLIGHT_SHMFD is not offered until that exists.
+ * The region is allocated, handed out, taken back and checked here; the
+ * queue layer fills it in (vdev_queue_set_inflight: every pop marks, every
+ * push unmarks) and, when a ring starts on a region a dead back-end left,
+ * pops the marked chains again. Split rings only: GET_INFLIGHT_FD for a
+ * packed ring is refused rather than handing out a region nobody fills.
  */
 #include <errno.h>
 #include <string.h>
@@ -36,8 +37,23 @@ size_t vhu_inflight_queue_size(uint16_t queue_size, bool packed)
 	return (n + INFLIGHT_ALIGN - 1) & ~(size_t)(INFLIGHT_ALIGN - 1);
 }
 
+/* This queue's part of the region, NULL when there is none. */
+void *vhu_inflight_queue(struct vdev_vhost_user *vu, unsigned i, size_t *len)
+{
+	const struct vhu_inflight_map *m = &vu->inflight;
+
+	*len = 0;
+	if (!m->base || i >= m->num_queues || m->packed)
+		return NULL;
+	*len = vhu_inflight_queue_size(m->queue_size, false);
+	return (uint8_t *)m->base + (size_t)i * *len;
+}
+
 void vhu_inflight_unmap(struct vdev_vhost_user *vu)
 {
+	/* The queues stop writing into it first. */
+	for (unsigned i = 0; vu->inflight.base && i < vu->nq; i++)
+		vdev_vq_set_inflight(vu->dev, i, NULL, 0);
 	if (vu->inflight.base)
 		munmap(vu->inflight.base, vu->inflight.len);
 	memset(&vu->inflight, 0, sizeof(vu->inflight));
@@ -93,6 +109,8 @@ int vhu_get_inflight_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	ret = check_geometry(vu, nq, qs);
 	if (ret)
 		return ret;
+	if (packed)
+		return -ENOTSUP;
 	len = (size_t)nq * vhu_inflight_queue_size(qs, packed);
 	fd = memfd_create("vdev-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
@@ -137,6 +155,8 @@ int vhu_set_inflight_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	ret = check_geometry(vu, nq, qs);
 	if (ret)
 		return ret;
+	if (packed)
+		return -ENOTSUP;
 	if (size < (uint64_t)nq * vhu_inflight_queue_size(qs, packed) ||
 	    off + size < off || (off & (uint64_t)(page - 1)))
 		return -EINVAL;

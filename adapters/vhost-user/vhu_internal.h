@@ -271,6 +271,7 @@ int vhu_get_inflight_fd(struct vdev_vhost_user *, struct vhu_msg *,
 int vhu_set_inflight_fd(struct vdev_vhost_user *, struct vhu_msg *,
 			struct vhu_msg *);
 void vhu_inflight_unmap(struct vdev_vhost_user *vu);
+void *vhu_inflight_queue(struct vdev_vhost_user *vu, unsigned i, size_t *len);
 size_t vhu_inflight_queue_size(uint16_t queue_size, bool packed);
 
 /* vhu_state.c */

@@ -210,6 +210,12 @@ static int ring_run(struct vdev_vhost_user *vu, unsigned i)
 				       r->used_gpa);
 	if (!ret)
 		ret = vdev_vq_set_state(vu->dev, i, &r->st);
+	if (!ret) {
+		size_t len;
+		void *ifl = vhu_inflight_queue(vu, i, &len);
+
+		ret = vdev_vq_set_inflight(vu->dev, i, ifl, len);
+	}
 	if (!ret)
 		ret = vdev_vq_set_call_fd(vu->dev, i, r->call_fd);
 	if (!ret)

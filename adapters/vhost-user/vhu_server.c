@@ -24,7 +24,8 @@ uint64_t vdev_vhost_user_protocol_features(void)
 {
 	return P(MQ) | P(LOG_SHMFD) | P(REPLY_ACK) | P(BACKEND_REQ) |
 	       P(CONFIG) | P(RESET_DEVICE) | P(INBAND_NOTIFICATIONS) |
-	       P(CONFIGURE_MEM_SLOTS) | P(STATUS) | P(DEVICE_STATE);
+	       P(CONFIGURE_MEM_SLOTS) | P(STATUS) | P(DEVICE_STATE) |
+	       P(INFLIGHT_SHMFD);
 }
 
 /* What this device makes sense of. */

@@ -215,6 +215,27 @@ VDEV_API void vdev_queue_notification_data(struct vdev_queue *q,
 VDEV_API bool vdev_queue_broken(const struct vdev_queue *q);
 
 /*
+ * Inflight tracking in a region shared with a frontend that outlives the
+ * back-end (vhost-user PROTOCOL_F_INFLIGHT_SHMFD; split layout of
+ * vhost-user.rst "Inflight I/O tracking"): every pop marks the chain's head
+ * in flight there and every push clears it, so a restarted back-end knows
+ * what its predecessor took and never completed. @region: this queue's part
+ * (header + one entry per ring entry), @len its size; NULL stops tracking.
+ *
+ * Call on a configured, stopped ring (after vdev_queue_set_state). It
+ * recovers: the used index is read from the ring, the avail index becomes
+ * used + marked entries, and the marked chains are popped again, oldest
+ * first, before any new one. With tracking on, every push publishes the
+ * used index at once (the region can describe one unpublished completion
+ * only). Returns how many chains will be popped again (>= 0); -ENOTSUP:
+ * packed ring; -EINVAL: region too small.
+ * The region is hostile memory: it is only a hint, each resubmitted head is
+ * walked and validated like a fresh one.
+ */
+VDEV_API int vdev_queue_set_inflight(struct vdev_queue *q, void *region,
+				     size_t len);
+
+/*
  * Back to unconfigured. Requests in flight stay valid memory-wise (the
  * snapshot they were translated with is kept) but belong to no ring any
  * more: a later push of one writes nothing and returns -ESTALE, which also

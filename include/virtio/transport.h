@@ -128,6 +128,14 @@ VDEV_API int vdev_vq_stop(struct vdev *dev, unsigned qidx,
 VDEV_API int vdev_vq_set_state(struct vdev *dev, unsigned qidx,
 			       const struct vdev_queue_state *st);
 /*
+ * Inflight tracking region of the queue (vdev_queue_set_inflight), applied
+ * with the ring state when the queue is next enabled (a failure makes that
+ * enable fail); NULL stops tracking (at once on a queue not running). The
+ * caller keeps the region mapped until it sets NULL or resets the device.
+ */
+VDEV_API int vdev_vq_set_inflight(struct vdev *dev, unsigned qidx,
+				  void *region, size_t len);
+/*
  * RING_RESET of one queue (virtio 1.2 2.6.1): waits, like vdev_vq_stop,
  * until its requests in flight have completed, then returns the queue to
  * its initial state. -ETIMEDOUT: some did not complete in time; the queue

@@ -30,8 +30,11 @@
  *    socket).
  *  - Dirty logging (SET_LOG_BASE) is on exactly while VHOST_F_LOG_ALL is
  *    acked.
- *  - PROTOCOL_F_INFLIGHT_SHMFD is not offered: filling the inflight region
- *    needs the queue layer to report each pop and push (not available).
+ *  - PROTOCOL_F_INFLIGHT_SHMFD (split rings; GET_INFLIGHT_FD for a packed
+ *    ring is refused): the queues mark every popped chain in the region
+ *    and unmark it when completed (vdev_queue_set_inflight); a back-end
+ *    restarted after a crash pops the chains its predecessor left marked
+ *    again, oldest first, when their ring starts.
  *
  * Threads: the control socket is served by whoever calls
  * vdev_vhost_user_run() or vdev_vhost_user_dispatch() (the control

@@ -51,6 +51,8 @@ struct vcore_vq {
 	uint64_t desc, driver, device;
 	struct vdev_queue_state pending; /* SET_VRING_BASE / after stop */
 	bool has_pending;
+	void *ifl;               /* inflight region, applied at enable */
+	size_t ifl_len;
 
 	bool enabled;
 	bool stopped;

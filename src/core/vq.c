@@ -89,6 +89,8 @@ void vcore_vq_reset_locked(struct vcore_vq *vq)
 	vq->enabled = false;
 	vq->stopped = false;
 	vq->has_pending = false;
+	vq->ifl = NULL; /* the transport's region goes with the session */
+	vq->ifl_len = 0;
 	vq->size = vq->dev->info.max_queue_size;
 	vq->desc = vq->driver = vq->device = 0;
 }
@@ -296,6 +298,18 @@ int vcore_vq_configure_locked(struct vcore_vq *vq)
 		}
 		vq->has_pending = false;
 	}
+	if (vq->ifl) {
+		r = vdev_queue_set_inflight(vq->q, vq->ifl, vq->ifl_len);
+		if (r < 0) {
+			vdev_queue_reset(vq->q);
+			return r;
+		}
+		/* Worth seeing: a back-end before this one died mid-work. */
+		if (r > 0)
+			vdev_log(VDEV_LOG_WARN,
+				 "queue %u: redoing %d requests a previous "
+				 "back-end left in flight", vq->idx, r);
+	}
 	return 0;
 }
 
@@ -452,6 +466,23 @@ int vdev_vq_set_state(struct vdev *dev, unsigned qidx,
 	}
 	pthread_mutex_unlock(&vq->lock);
 	return r;
+}
+
+int vdev_vq_set_inflight(struct vdev *dev, unsigned qidx, void *region,
+			 size_t len)
+{
+	struct vcore_vq *vq = get_vq(dev, qidx);
+
+	if (!vq)
+		return -EINVAL;
+	pthread_mutex_lock(&vq->lock);
+	vq->ifl = region;
+	vq->ifl_len = region ? len : 0;
+	/* No worker touches a queue that is not running. */
+	if (!region && (!vq->enabled || vq->stopped))
+		vdev_queue_set_inflight(vq->q, NULL, 0);
+	pthread_mutex_unlock(&vq->lock);
+	return 0;
 }
 
 int vdev_vq_reset(struct vdev *dev, unsigned qidx)

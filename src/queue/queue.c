@@ -58,6 +58,7 @@ void vdev_queue_free(struct vdev_queue *q)
 	if (!q)
 		return;
 	release_slots(q, true);
+	vq_ifl_clear(q);
 	vdev_mem_free(q->mem);
 	free(q);
 }
@@ -150,8 +151,96 @@ static int update_mem(struct vdev_queue *q)
 	return 0;
 }
 
+void vq_ifl_clear(struct vdev_queue *q)
+{
+	free(q->resub);
+	q->resub = NULL;
+	q->nresub = q->resub_pos = 0;
+	q->ifl = NULL;
+}
+
+struct ifl_entry {
+	uint64_t counter;
+	uint16_t head;
+};
+
+static int ifl_cmp(const void *a, const void *b)
+{
+	const struct ifl_entry *x = a, *y = b;
+
+	return x->counter < y->counter ? -1 : x->counter > y->counter;
+}
+
+int vdev_queue_set_inflight(struct vdev_queue *q, void *region, size_t len)
+{
+	struct vq_ifl_split *h = region;
+	struct ifl_entry *e = NULL;
+	uint64_t next = 1;
+	uint16_t used;
+	unsigned n = 0;
+
+	vq_ifl_clear(q);
+	if (!region)
+		return 0;
+	if (q->packed)
+		return -ENOTSUP;
+	if (!q->ready || q->inflight)
+		return -EBUSY;
+	if (len < sizeof(*h) + (size_t)q->size * sizeof(h->desc[0]))
+		return -EINVAL;
+	used = vq_load16(&q->used->idx);
+	/* Published but not unmarked when the last back-end died. */
+	if (vdev_le16_to_cpu(h->used_idx) != used) {
+		uint16_t j = vdev_le16_to_cpu(h->last_batch_head);
+
+		if (j < q->size)
+			h->desc[j].inflight = 0;
+		h->used_idx = vdev_cpu_to_le16(used);
+	}
+	for (unsigned i = 0; i < q->size; i++) {
+		if (h->desc[i].inflight > 1)
+			h->desc[i].inflight = 0; /* not ours: forget it */
+		n += h->desc[i].inflight;
+	}
+	if (n) {
+		e = malloc(n * sizeof(*e));
+		q->resub = malloc(n * sizeof(*q->resub));
+		if (!e || !q->resub) {
+			free(e);
+			vq_ifl_clear(q);
+			return -ENOMEM;
+		}
+		n = 0;
+		for (unsigned i = 0; i < q->size; i++) {
+			if (!h->desc[i].inflight)
+				continue;
+			e[n].counter = vdev_le64_to_cpu(h->desc[i].counter);
+			e[n].head = (uint16_t)i;
+			n++;
+		}
+		qsort(e, n, sizeof(*e), ifl_cmp);
+		for (unsigned i = 0; i < n; i++)
+			q->resub[i] = e[i].head;
+		next = e[n - 1].counter + 1;
+		free(e);
+	}
+	q->nresub = n;
+	q->resub_pos = 0;
+	/* Everything before the marked chains was completed. */
+	q->used_idx = used;
+	q->last_avail = q->shadow_avail = (uint16_t)(used + n);
+	q->pending = 0;
+	q->signalled_valid = false;
+	q->ifl_counter = next;
+	q->ifl = h;
+	if (!q->broken)
+		vdev_queue_enable_kicks(q);
+	return (int)n;
+}
+
 static void ring_reset(struct vdev_queue *q)
 {
+	vq_ifl_clear(q);
 	q->last_avail = 0;
 	q->shadow_avail = 0;
 	q->used_idx = 0;

@@ -83,6 +83,29 @@ struct vdev_queue {
 	struct vdev_queue_config cfg;
 	const char *why;      /* first rule a chain broke */
 	struct vq_slot slots[VQ_SLOTS];
+
+	/* Inflight tracking (vdev_queue_set_inflight), split rings only. */
+	struct vq_ifl_split *ifl;
+	uint64_t ifl_counter;  /* stamp of the next pop */
+	uint16_t *resub;       /* heads to pop again, oldest first */
+	unsigned nresub, resub_pos;
+};
+
+/* vhost-user.rst "Inflight I/O tracking", split layout (little endian). */
+struct vq_ifl_desc {
+	uint8_t inflight;
+	uint8_t padding[5];
+	vdev_le16 next;
+	vdev_le64 counter;
+};
+
+struct vq_ifl_split {
+	vdev_le64 features;
+	vdev_le16 version;
+	vdev_le16 desc_num;
+	vdev_le16 last_batch_head;
+	vdev_le16 used_idx;
+	struct vq_ifl_desc desc[];
 };
 
 /* Chain walk state, one per pop. */
@@ -247,6 +270,9 @@ VQ_HOT void vq_req_start(struct vdev_queue *q, struct vdev_req *req,
 	q->inflight++;
 }
 
+/* Drops inflight tracking and the resubmission list. */
+void vq_ifl_clear(struct vdev_queue *q);
+
 /* Layout-specific parts. */
 int vq_split_map(struct vdev_queue *q);
 int vq_split_pop(struct vdev_queue *q, struct vdev_req *req);
@@ -261,11 +287,19 @@ VQ_HOT void vq_split_publish(struct vdev_queue *q)
 		vq_split_log_used(q, 2, 2);
 }
 
+void vq_split_push_tracked(struct vdev_queue *q, struct vdev_req *req,
+			   uint32_t written);
+
 VQ_HOT void vq_split_push(struct vdev_queue *q, struct vdev_req *req,
 				 uint32_t written, bool publish)
 {
 	uint16_t slot = q->used_idx & q->mask;
 	struct vdev_vring_used_elem *e = &q->used->ring[slot];
+
+	if (__builtin_expect(q->ifl != NULL, 0)) {
+		vq_split_push_tracked(q, req, written);
+		return;
+	}
 
 	e->id = vdev_cpu_to_le32(req->id);
 	e->len = vdev_cpu_to_le32(written);

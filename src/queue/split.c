@@ -8,6 +8,7 @@
  * store and the read of used_event / avail->flags (queue.c).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "queue/queue_internal.h"
@@ -115,12 +116,77 @@ VQ_HOT int finish(struct vdev_queue *q, struct vdev_req *req,
 	return -EMSGSIZE;
 }
 
+/*
+ * Inflight tracking (vdev_queue_set_inflight). The region outlives this
+ * process, not the machine: a SIGKILL keeps every store already made, so
+ * only the order of the stores matters (compiler and CPU fences). The
+ * next back-end finds: a marked head = popped, not completed; used_idx of
+ * the region behind the ring's = the last_batch_head completion was
+ * published but not yet unmarked.
+ */
+static void ifl_mark(struct vdev_queue *q, uint16_t head)
+{
+	struct vq_ifl_desc *d = &q->ifl->desc[head];
+
+	d->counter = vdev_cpu_to_le64(q->ifl_counter++);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&d->inflight, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+void vq_split_push_tracked(struct vdev_queue *q, struct vdev_req *req,
+			   uint32_t written)
+{
+	struct vq_ifl_split *h = q->ifl;
+	uint16_t slot = q->used_idx & q->mask;
+	struct vdev_vring_used_elem *e = &q->used->ring[slot];
+	uint16_t id = (uint16_t)req->id;
+
+	__atomic_store_n(&h->last_batch_head, vdev_cpu_to_le16(id),
+			 __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	e->id = vdev_cpu_to_le32(req->id);
+	e->len = vdev_cpu_to_le32(written);
+	q->used_idx++;
+	if (__builtin_expect(q->t->log != NULL, 0))
+		vq_split_log_used(q, 4 + 8ull * slot, 8);
+	vq_split_publish(q);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&h->desc[id].inflight, 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&h->used_idx, vdev_cpu_to_le16(q->used_idx),
+			 __ATOMIC_RELAXED);
+}
+
+/* A chain the previous back-end took and never completed: walked again
+ * from its head (validated like any other), the ring does not move. */
+static int pop_resubmit(struct vdev_queue *q, struct vdev_req *req)
+{
+	uint16_t head = q->resub[q->resub_pos++];
+	struct vq_walk w;
+	int ret;
+
+	if (q->resub_pos == q->nresub) {
+		free(q->resub);
+		q->resub = NULL;
+		q->nresub = q->resub_pos = 0;
+	}
+	ret = walk(q, head, req, &w);
+	if (ret)
+		return ret;
+	req->id = head;
+	req->ndesc = (uint16_t)w.count;
+	return finish(q, req, &w);
+}
+
 int vq_split_pop(struct vdev_queue *q, struct vdev_req *req)
 {
 	uint16_t idx = q->last_avail, head;
 	struct vq_walk w;
 	int ret;
 
+	if (__builtin_expect(q->nresub != 0, 0))
+		return pop_resubmit(q, req);
 	if (idx == q->shadow_avail) {
 		uint16_t a = vq_load_acquire16(&q->avail->idx);
 
@@ -134,6 +200,8 @@ int vq_split_pop(struct vdev_queue *q, struct vdev_req *req)
 	ret = walk(q, head, req, &w);
 	if (ret)
 		return ret;
+	if (__builtin_expect(q->ifl != NULL, 0))
+		ifl_mark(q, head);
 	q->last_avail = idx + 1;
 	if (q->event_idx && q->kicks_enabled)
 		set_avail_event(q);
@@ -182,6 +250,6 @@ void vq_split_kicks(struct vdev_queue *q, bool on)
 
 bool vq_split_has_avail(struct vdev_queue *q)
 {
-	return q->shadow_avail != q->last_avail ||
+	return q->nresub != 0 || q->shadow_avail != q->last_avail ||
 	       vq_load_acquire16(&q->avail->idx) != q->last_avail;
 }

@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Inflight tracking (vdev_queue_set_inflight, vhost-user
+ * PROTOCOL_F_INFLIGHT_SHMFD): a back-end that dies with requests in flight
+ * is replaced by a fresh queue on the same ring and region, which must pop
+ * exactly the chains that were never completed, oldest first, and then
+ * carry on with new ones. The "crash" is a queue freed without its pushes.
+ */
+#include <stdlib.h>
+
+#include "vq_harness.h"
+
+#define QS 16
+#define NREQ 5
+
+struct crash {
+	struct h h;
+	struct vq_ifl_split *ifl;
+	size_t len;
+	struct vdev_req req[NREQ];
+	struct iovec iov[NREQ][4];
+	uint16_t head[NREQ];
+};
+
+static void crash_setup(struct crash *c)
+{
+	h_setup(&c->h, QS, SPLIT);
+	c->len = sizeof(*c->ifl) + QS * sizeof(c->ifl->desc[0]);
+	c->ifl = calloc(1, c->len);
+	assert_non_null(c->ifl);
+	c->ifl->desc_num = vdev_cpu_to_le16(QS);
+	assert_int_equal(vdev_queue_set_inflight(c->h.q, c->ifl, c->len), 0);
+}
+
+static void crash_pop(struct crash *c, unsigned i)
+{
+	h_init_req(&c->req[i], c->iov[i], 4);
+	assert_int_equal(vdev_queue_pop(c->h.q, &c->req[i]), 0);
+	c->head[i] = (uint16_t)c->req[i].id;
+}
+
+/* The back-end dies: its queue goes, the ring and the region stay. A new
+ * queue starts where the frontend says (the used index after a failed
+ * GET_VRING_BASE), and recovers from the region. */
+static void crash_restart(struct crash *c, uint16_t base, int redo)
+{
+	struct vdev_queue_config cfg;
+	struct vdev_queue_state st = { .avail_idx = base, .used_idx = base };
+
+	vdev_queue_free(c->h.q);
+	c->h.q = vdev_queue_new(vdev_drv_mem_map(c->h.m), 0);
+	assert_non_null(c->h.q);
+	vdev_drv_ring_queue_config(c->h.r, &cfg);
+	assert_int_equal(vdev_queue_configure(c->h.q, &cfg), 0);
+	assert_int_equal(vdev_queue_set_state(c->h.q, &st), 0);
+	vdev_queue_set_call_fn(c->h.q, h_call, &c->h);
+	assert_int_equal(vdev_queue_set_inflight(c->h.q, c->ifl, c->len),
+			 redo);
+}
+
+static void crash_teardown(struct crash *c)
+{
+	for (unsigned i = 0; i < QS; i++)
+		assert_int_equal(c->ifl->desc[i].inflight, 0);
+	free(c->ifl);
+	h_teardown(&c->h);
+}
+
+/* Completed out of order before the crash: the others come back. */
+static void test_resubmit_out_of_order(void **state)
+{
+	struct crash c;
+	struct vdev_req r;
+	struct iovec iov[4];
+
+	(void)state;
+	crash_setup(&c);
+	for (uintptr_t i = 0; i < 4; i++)
+		h_add(&c.h, 1, 1, 64, (void *)(i + 1), 0);
+	for (unsigned i = 0; i < 4; i++)
+		crash_pop(&c, i);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(c.ifl->desc[c.head[i]].inflight, 1);
+	assert_int_equal(vdev_queue_push(c.h.q, &c.req[2], 7), 0);
+	assert_int_equal(c.ifl->desc[c.head[2]].inflight, 0);
+	assert_int_equal(vdev_le16_to_cpu(c.ifl->used_idx), 1);
+	/* Published at once, without a batch end. */
+	assert_int_equal(vdev_drv_ring_split_used(c.h.r)->idx, 1);
+
+	crash_restart(&c, 1, 3);
+	/* One more arrives while the back-end was away. */
+	h_add(&c.h, 1, 1, 64, (void *)5, 0);
+	for (unsigned i = 0; i < 2; i++) {
+		h_init_req(&r, iov, 4);
+		assert_int_equal(vdev_queue_pop(c.h.q, &r), 0);
+		assert_int_equal(r.id, c.head[i]);
+		assert_int_equal(r.nout, 1);
+		assert_int_equal(r.nin, 1);
+		assert_int_equal(vdev_queue_push(c.h.q, &r, 1), 0);
+	}
+	h_init_req(&r, iov, 4);
+	assert_int_equal(vdev_queue_pop(c.h.q, &r), 0);
+	assert_int_equal(r.id, c.head[3]);
+	assert_int_equal(vdev_queue_push(c.h.q, &r, 2), 0);
+	/* Then the new one, once. */
+	h_init_req(&r, iov, 4);
+	assert_int_equal(vdev_queue_pop(c.h.q, &r), 0);
+	assert_int_equal(vdev_queue_push(c.h.q, &r, 3), 0);
+	h_init_req(&r, iov, 4);
+	assert_int_equal(vdev_queue_pop(c.h.q, &r), -EAGAIN);
+
+	h_used(&c.h, (void *)3, 7);
+	h_used(&c.h, (void *)1, 1);
+	h_used(&c.h, (void *)2, 1);
+	h_used(&c.h, (void *)4, 2);
+	h_used(&c.h, (void *)5, 3);
+	crash_teardown(&c);
+}
+
+/* Died between publishing a completion and unmarking it: the region's
+ * used index lags the ring's, and that completion is not redone. */
+static void test_published_not_unmarked(void **state)
+{
+	struct crash c;
+	struct vdev_req r;
+	struct iovec iov[4];
+
+	(void)state;
+	crash_setup(&c);
+	h_add(&c.h, 1, 1, 64, (void *)1, 0);
+	h_add(&c.h, 1, 1, 64, (void *)2, 0);
+	crash_pop(&c, 0);
+	crash_pop(&c, 1);
+	assert_int_equal(vdev_queue_push(c.h.q, &c.req[0], 9), 0);
+	/* Undo the two stores that follow the publish. */
+	c.ifl->desc[c.head[0]].inflight = 1;
+	c.ifl->used_idx = 0;
+	c.ifl->last_batch_head = vdev_cpu_to_le16(c.head[0]);
+
+	crash_restart(&c, 1, 1);
+	h_init_req(&r, iov, 4);
+	assert_int_equal(vdev_queue_pop(c.h.q, &r), 0);
+	assert_int_equal(r.id, c.head[1]);
+	assert_int_equal(vdev_queue_push(c.h.q, &r, 4), 0);
+	h_init_req(&r, iov, 4);
+	assert_int_equal(vdev_queue_pop(c.h.q, &r), -EAGAIN);
+	h_used(&c.h, (void *)1, 9);
+	h_used(&c.h, (void *)2, 4);
+	crash_teardown(&c);
+}
+
+/* Died after marking, before anything: the chain comes back once. */
+static void test_crash_again_while_resubmitting(void **state)
+{
+	struct crash c;
+	struct vdev_req r;
+	struct iovec iov[4];
+
+	(void)state;
+	crash_setup(&c);
+	h_add(&c.h, 1, 1, 64, (void *)1, 0);
+	crash_pop(&c, 0);
+	crash_restart(&c, 0, 1);
+	h_init_req(&r, iov, 4);
+	assert_int_equal(vdev_queue_pop(c.h.q, &r), 0);
+	assert_int_equal(r.id, c.head[0]);
+	/* Dies again before completing the resubmitted request. */
+	crash_restart(&c, 0, 1);
+	h_init_req(&r, iov, 4);
+	assert_int_equal(vdev_queue_pop(c.h.q, &r), 0);
+	assert_int_equal(r.id, c.head[0]);
+	assert_int_equal(vdev_queue_push(c.h.q, &r, 5), 0);
+	h_init_req(&r, iov, 4);
+	assert_int_equal(vdev_queue_pop(c.h.q, &r), -EAGAIN);
+	h_used(&c.h, (void *)1, 5);
+	crash_teardown(&c);
+}
+
+/* The region is frontend memory: too small, garbage flags, packed. */
+static void test_hostile_region(void **state)
+{
+	struct crash c;
+	struct vdev_req r;
+	struct iovec iov[4];
+	struct h hp;
+	uint8_t buf[4096] = { 0 };
+
+	(void)state;
+	crash_setup(&c);
+	assert_int_equal(vdev_queue_set_inflight(c.h.q, c.ifl, c.len - 1),
+			 -EINVAL);
+	/* A flag that is not 0 or 1, a head that was never made available,
+	 * a last_batch_head out of range. */
+	c.ifl->desc[3].inflight = 0x55;
+	c.ifl->desc[4].inflight = 1;
+	c.ifl->used_idx = vdev_cpu_to_le16(0x1234);
+	c.ifl->last_batch_head = vdev_cpu_to_le16(0xffff);
+	crash_restart(&c, 0, 1);
+	/* Head 4 points at a zeroed descriptor: a zero-length chain is
+	 * legal, so it is popped and completed; nothing worse happens. */
+	h_init_req(&r, iov, 4);
+	assert_int_equal(vdev_queue_pop(c.h.q, &r), 0);
+	assert_int_equal(r.id, 4);
+	assert_int_equal(vdev_queue_push(c.h.q, &r, 0), 0);
+	assert_int_equal(c.ifl->desc[3].inflight, 0);
+	crash_teardown(&c);
+
+	h_setup(&hp, QS, PACKED);
+	assert_int_equal(vdev_queue_set_inflight(hp.q, buf, sizeof(buf)),
+			 -ENOTSUP);
+	h_teardown(&hp);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_resubmit_out_of_order),
+		cmocka_unit_test(test_published_not_unmarked),
+		cmocka_unit_test(test_crash_again_while_resubmitting),
+		cmocka_unit_test(test_hostile_region),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
