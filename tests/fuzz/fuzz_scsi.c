@@ -15,7 +15,8 @@
  *   [6..7] device-writable bytes (le16)
  * Each iovec is its own heap block, so a byte read or written past what
  * the driver gave is an ASan report. The used length must never exceed
- * the writable bytes. The LUNs are two small image files.
+ * the writable bytes, and no image may grow. The LUNs are two small
+ * image files.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <virtio/scsi.h>
 
 #include "devices/scsi/scsi_internal.h"
@@ -33,9 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct vdev *devs[2][2];
 static char paths[2][64];
 
+static const uint64_t lun_sizes[2] = { 256u << 10, 64u << 10 };
+
 static void make_images(void)
 {
-	static const unsigned sizes[2] = { 256u << 10, 64u << 10 };
 
 	for (unsigned i = 0; i < 2; i++) {
 		int fd;
@@ -43,7 +46,7 @@ static void make_images(void)
 		snprintf(paths[i], sizeof(paths[i]),
 			 "/tmp/vdev-fuzz-scsi-XXXXXX");
 		fd = mkstemp(paths[i]);
-		if (fd < 0 || ftruncate(fd, sizes[i]) < 0)
+		if (fd < 0 || ftruncate(fd, (off_t)lun_sizes[i]) < 0)
 			abort();
 		close(fd);
 	}
@@ -150,6 +153,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		written = scsi_req_process(s, &s->queues[0], &vr);
 	if (written > in_len)
 		abort();
+	/* Nothing is ever written past a LUN's end. */
+	for (unsigned i = 0; i < s->nluns; i++) {
+		struct stat st;
+
+		if (fstat(s->luns[i].fd, &st) ||
+		    (uint64_t)st.st_size != lun_sizes[i])
+			abort();
+	}
 
 	for (unsigned i = 0; i < nout + nin; i++)
 		free(iov[i].iov_base);

@@ -393,12 +393,31 @@ static void test_overrun(void **state)
 	/* a WRITE that got a data-in buffer instead of data-out */
 	cmd(f, 0, cdb, rw_cdb(cdb, 10, true, 10, 1), NULL, 0, b, 512, &r);
 	assert_int_equal(r.response, VDEV_SCSI_S_OVERRUN);
-	/* a longer buffer: the rest is residual */
+	/* a longer buffer: the rest is residual, and neither the image
+	 * past the transfer nor the buffer past it is touched */
 	cmd(f, 0, cdb, rw_cdb(cdb, 10, true, 10, 2), w, 4096, NULL, 0, &r);
 	assert_good(&r);
 	assert_int_equal(r.resid, 3072);
-	file_read(f, 0, b, 1024, 10 * 512);
+	file_read(f, 0, b, 4096, 10 * 512);
 	assert_memory_equal(b, w, 1024);
+	check_zero(b + 1024, 3072);
+	cmd(f, 0, cdb, rw_cdb(cdb, 10, false, 10, 2), NULL, 0, b, 4096, &r);
+	assert_good(&r);
+	assert_int_equal(r.resid, 3072);
+	assert_int_equal(r.used, sizeof(struct vdev_scsi_cmd_resp) + 1024);
+	assert_memory_equal(b, w, 1024);
+	for (unsigned i = 1024; i < 4096; i++)
+		assert_int_equal(b[i], 0xdd);
+	/* at the end of the LUN a longer buffer cannot grow the image */
+	cmd(f, 1, cdb, rw_cdb(cdb, 16, true, LUN1_SIZE / 512 - 1, 1), w, 4096,
+	    NULL, 0, &r);
+	assert_good(&r);
+	{
+		struct stat st;
+
+		assert_int_equal(fstat(f->imgfd[1], &st), 0);
+		assert_int_equal(st.st_size, LUN1_SIZE);
+	}
 }
 
 static void test_read_only(void **state)

@@ -393,6 +393,20 @@ static bool lba_ok(const struct scsi_lun *l, uint64_t lba, uint64_t n)
 	return lba <= l->nblocks && n <= l->nblocks - lba;
 }
 
+/* Cuts an iovec array to its first @len bytes (len <= its total). */
+static int iov_trim(struct iovec *iov, int cnt, size_t len)
+{
+	int n = 0;
+
+	while (n < cnt && len) {
+		if (iov[n].iov_len > len)
+			iov[n].iov_len = len;
+		len -= iov[n].iov_len;
+		n++;
+	}
+	return n;
+}
+
 static void cmd_rw(struct scsi_cmd *c, bool write, uint64_t lba,
 		   uint32_t nblocks, bool fua)
 {
@@ -414,11 +428,15 @@ static void cmd_rw(struct scsi_cmd *c, bool write, uint64_t lba,
 		c->response = VDEV_SCSI_S_OVERRUN;
 		return;
 	}
+	/* The buffers may be longer than the transfer: preadv/pwritev must
+	 * not touch the image (or the guest) past it. */
 	if (write)
-		ret = scsi_lun_rw(l, true, lba * c->s->lbs, c->dout, c->ndout,
+		ret = scsi_lun_rw(l, true, lba * c->s->lbs, c->dout,
+				  iov_trim(c->dout, c->ndout, (size_t)len),
 				  (size_t)len, fua);
 	else
-		ret = scsi_lun_rw(l, false, lba * c->s->lbs, c->din, c->ndin,
+		ret = scsi_lun_rw(l, false, lba * c->s->lbs, c->din,
+				  iov_trim(c->din, c->ndin, (size_t)len),
 				  (size_t)len, false);
 	if (ret < 0) {
 		check_condition(c, SK_MEDIUM_ERROR,
