@@ -173,20 +173,30 @@ int vdev_state_put_u64(struct vdev_state_writer *w, uint32_t tag, uint64_t v)
 
 /* ---- reader ----------------------------------------------------------- */
 
+static int section_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct section *)a)->tag;
+	uint32_t y = ((const struct section *)b)->tag;
+
+	return x < y ? -1 : x > y;
+}
+
 const void *vdev_state_get(struct vdev_state_reader *r, uint32_t tag,
 			   uint32_t *len)
 {
-	if (!r)
+	const struct section *s;
+	struct section key = { .tag = tag };
+
+	if (!r || !r->n)
 		return NULL;
-	for (unsigned i = 0; i < r->n; i++) {
-		if (r->secs[i].tag == tag) {
-			if (len)
-				*len = r->secs[i].len;
-			/* A zero-length section is present: never NULL. */
-			return r->secs[i].data;
-		}
-	}
-	return NULL;
+	/* Sections are sorted by tag (parse_sections). */
+	s = bsearch(&key, r->secs, r->n, sizeof(*r->secs), section_cmp);
+	if (!s)
+		return NULL;
+	if (len)
+		*len = s->len;
+	/* A zero-length section is present: never NULL. */
+	return s->data;
 }
 
 int vdev_state_get_u64(struct vdev_state_reader *r, uint32_t tag, uint64_t *v)
@@ -346,11 +356,15 @@ static int parse_sections(const uint8_t *p, size_t len,
 		s->tag = get_le32(p + off);
 		s->len = get_le32(p + off + 4);
 		s->data = p + off + 8;
-		for (size_t j = 0; j < i; j++)
-			if (r->secs[j].tag == s->tag)
-				return -EBADMSG; /* ambiguous */
 		off += 8 + (size_t)s->len;
 	}
+	/* Sorted, so that duplicates are neighbours and lookups are
+	 * logarithmic: a blob is the peer's and may hold millions of
+	 * sections. */
+	qsort(r->secs, n, sizeof(*r->secs), section_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (r->secs[i].tag == r->secs[i - 1].tag)
+			return -EBADMSG; /* ambiguous */
 	r->n = n;
 	return 0;
 }
