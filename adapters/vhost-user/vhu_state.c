@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -42,8 +43,15 @@ static int xfer_wait(struct vdev_vhost_user *vu, short ev)
 static void *xfer_main(void *arg)
 {
 	struct vdev_vhost_user *vu = arg;
+	sigset_t pipe_sig;
 	int err = 0;
 
+	/* A frontend that closes its end mid-save must cost it the
+	 * transfer (EPIPE), not kill a process that did not ignore
+	 * SIGPIPE: write() raises it on this thread, which blocks it. */
+	sigemptyset(&pipe_sig);
+	sigaddset(&pipe_sig, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
 	if (vu->xfer_dir == VHU_STATE_SAVE) {
 		size_t done = 0;
 
