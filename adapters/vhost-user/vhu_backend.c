@@ -8,16 +8,31 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <virtio/transport.h>
 
 #include "vhu_internal.h"
 
+/* How long a back-end message may wait for room in the channel. */
+#define VHU_BACKEND_SEND_TIMEOUT_S 2
+
 int vhu_set_backend_req_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
 			   struct vhu_msg *r)
 {
+	struct timeval tv = { .tv_sec = VHU_BACKEND_SEND_TIMEOUT_S };
 	int fd = vhu_msg_take_fd(m, 0);
 
+	/* Sends happen under backend_lock, from queue workers and the
+	 * control thread: a frontend that never reads the channel must not
+	 * block them forever. A send that times out closes the channel. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e; /* not a socket */
+	}
 	pthread_mutex_lock(&vu->backend_lock);
 	if (vu->backend_fd >= 0)
 		close(vu->backend_fd);
