@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vhost-user against a frontend that misbehaves in ways the request table
+ * cannot see: it closes the pipe it handed over for a state save, or it
+ * never reads the back-end channel it set up. Either must cost the frontend
+ * its own transfer or channel, never the process or the control thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <virtio/le.h>
+#include <virtio/rng.h>
+#include <virtio/spec.h>
+#include <virtio/transport.h>
+
+#include "vcore_tdev.h"
+#include "vhu_frontend.h"
+
+#define P(f) VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_##f)
+
+struct fixture {
+	struct vdev *dev;
+	struct vhu_fe_server srv;
+	struct tdev t;
+};
+
+static int setup_dev(void **state, bool with_config)
+{
+	static struct fixture f;
+	struct vdev_vhost_user_config cfg = { 0 };
+	struct vdev_rng_config rc = { .source = "/dev/urandom" };
+
+	memset(&f, 0, sizeof(f));
+	/* A library user need not ignore SIGPIPE: the test must see what
+	 * such a process sees, whatever the harness inherited. */
+	signal(SIGPIPE, SIG_DFL);
+	/* vdev-rng has no config space; the test device has one, so the
+	 * back-end channel carries config-change messages. */
+	f.dev = with_config ? tdev_new(&f.t, 1, 256, 1) : vdev_rng_new(&rc);
+	if (!f.dev || vhu_fe_server_start(&f.srv, f.dev, &cfg))
+		return -1;
+	*state = &f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_dev(state, false);
+}
+
+static int setup_config(void **state)
+{
+	return setup_dev(state, true);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	vhu_fe_server_stop(&f->srv);
+	vdev_free(f->dev);
+	return 0;
+}
+
+/* Frontend closed its read end before the back-end writes the state. */
+static void test_state_save_to_closed_pipe(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t proto = P(REPLY_ACK) | P(STATUS) | P(DEVICE_STATE);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	vdev_le32 pl[2] = { vdev_cpu_to_le32(0), 0 }; /* save, phase 0 */
+	struct vhu_fe_guest g;
+	struct vhu_fe_msg r;
+	uint64_t code;
+	uint32_t base;
+	int p[2];
+
+	assert_non_null(fe);
+	assert_int_equal(vhu_fe_setup(fe, &g, 64, false, proto, false), 0);
+	assert_int_equal(vhu_fe_get_vring_base(fe, 0, &base), 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	close(p[0]);
+	assert_int_equal(vhu_fe_send(fe, VHU_FE_SET_DEVICE_STATE_FD, 0, pl,
+				     sizeof(pl), &p[1], 1),
+			 0);
+	close(p[1]);
+	assert_int_equal(vhu_fe_recv(fe->fd, &r, 5000), 0);
+	assert_int_equal(r.size, 8);
+	/* The transfer failed; the process is still here to say so. */
+	assert_int_equal(vhu_fe_get_u64(fe, VHU_FE_CHECK_DEVICE_STATE, &code),
+			 0);
+	assert_int_not_equal(code & 0xff, 0);
+	vhu_fe_close(fe);
+	vhu_fe_guest_fini(&g);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+}
+
+/*
+ * The frontend sets up a back-end channel and never reads it. Config
+ * changes fill the socket; the back-end must give the channel up instead
+ * of blocking (with the channel lock held) forever.
+ */
+static void test_backend_channel_never_read(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t proto = P(REPLY_ACK) | P(BACKEND_REQ) | P(CONFIG);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe_guest g;
+	int sp[2];
+
+	assert_non_null(fe);
+	assert_int_equal(vhu_fe_setup(fe, &g, 64, false, proto, false), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sp),
+			 0);
+	assert_int_equal(vhu_fe_request(fe, VHU_FE_SET_BACKEND_REQ_FD, NULL,
+					0, &sp[1], 1, true),
+			 0);
+	close(sp[1]);
+	assert_true(fe->protocol_features & P(CONFIG));
+	assert_true(vdev_get_status(f->dev) & VDEV_STATUS_DRIVER_OK);
+	/* Without a send timeout this blocks on the first full buffer and
+	 * the alarm ends the test. */
+	alarm(30);
+	for (unsigned i = 0; i < 20000; i++)
+		vdev_config_changed(f->dev);
+	alarm(0);
+	/* The control thread still answers. */
+	assert_int_equal(vhu_fe_request(fe, VHU_FE_SET_VRING_ENABLE,
+					(vdev_le32[2]){ 0, vdev_cpu_to_le32(1) },
+					8, NULL, 0, true),
+			 0);
+	close(sp[0]);
+	vhu_fe_close(fe);
+	vhu_fe_guest_fini(&g);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_state_save_to_closed_pipe,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_channel_never_read,
+						setup_config, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
