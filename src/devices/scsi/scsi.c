@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <virtio/iov.h>
 #include <virtio/scsi.h>
 #include <virtio/state.h>
 
@@ -89,7 +90,7 @@ void scsi_event_handle(struct scsi_dev *s, struct vdev_queue *q)
 		s->evts_missed = false;
 		memmove(&s->evts[0], &s->evts[1],
 			--s->nevts * sizeof(s->evts[0]));
-		scsi_buf_to_iov(vr.in, vr.nin, 0, &ev, sizeof(ev));
+		vdev_iov_from_buf(vr.in, vr.nin, 0, &ev, sizeof(ev));
 		vdev_queue_push(q, &vr, sizeof(ev));
 	}
 	pthread_mutex_unlock(&s->evt_lock);

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <virtio/iov.h>
 
 #include "scsi_internal.h"
 
@@ -121,7 +122,7 @@ static void data_in(struct scsi_cmd *c, const void *buf, size_t len,
 		len = alloc;
 	if (len > c->din_len)
 		len = c->din_len;
-	c->xfer = scsi_buf_to_iov(c->din, (unsigned)c->ndin, 0, buf, len);
+	c->xfer = vdev_iov_from_buf(c->din, (unsigned)c->ndin, 0, buf, len);
 }
 
 static struct scsi_lun *lun_of(struct scsi_cmd *c)
@@ -487,7 +488,7 @@ static void cmd_unmap(struct scsi_cmd *c)
 	}
 	/* One copy: the guest cannot change a descriptor after its check.
 	 * Past SCSI_MAX_UNMAP_DESC descriptors the list is refused anyway. */
-	scsi_iov_to_buf(c->dout, (unsigned)c->ndout, 0, p,
+	vdev_iov_to_buf(c->dout, (unsigned)c->ndout, 0, p,
 			plen < UNMAP_LIST_MAX ? plen : UNMAP_LIST_MAX);
 	c->xfer = plen;
 	dlen = be16(p + 2);
@@ -568,7 +569,7 @@ static void cmd_write_same_16(struct scsi_cmd *c)
 		c->response = VDEV_SCSI_S_OVERRUN;
 		return;
 	}
-	c->xfer = scsi_iov_to_buf(c->dout, (unsigned)c->ndout, 0, buf, lbs);
+	c->xfer = vdev_iov_to_buf(c->dout, (unsigned)c->ndout, 0, buf, lbs);
 	off = lba * lbs;
 	len = (uint64_t)nb * lbs;
 	if (all_zero(buf, lbs)) {

@@ -183,10 +183,6 @@ uint32_t scsi_req_process(struct scsi_dev *s, struct scsi_queue *q,
 /* The same for a control-queue chain. */
 uint32_t scsi_ctrl_process(struct scsi_dev *s, struct vdev_req *vr);
 void scsi_log_once(struct scsi_dev *s, enum scsi_bad kind, const char *what);
-size_t scsi_iov_to_buf(const struct iovec *iov, unsigned cnt, size_t skip,
-		       void *buf, size_t len);
-size_t scsi_buf_to_iov(const struct iovec *iov, unsigned cnt, size_t skip,
-		       const void *buf, size_t len);
 
 /* scsi.c: the event queue. */
 void scsi_event_handle(struct scsi_dev *s, struct vdev_queue *q);

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <virtio/iov.h>
 #include <virtio/le.h>
 
 #include "scsi_internal.h"
@@ -21,52 +22,6 @@ void scsi_log_once(struct scsi_dev *s, enum scsi_bad kind, const char *what)
 	if (atomic_fetch_or(&s->logged, bit) & bit)
 		return;
 	vdev_log(VDEV_LOG_WARN, "scsi: %s (reported once)", what);
-}
-
-size_t scsi_iov_to_buf(const struct iovec *iov, unsigned cnt, size_t skip,
-		       void *buf, size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned i = 0; i < cnt && done < len; i++) {
-		size_t l = iov[i].iov_len, n;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		n = l - skip;
-		if (n > len - done)
-			n = len - done;
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + skip,
-		       n);
-		done += n;
-		skip = 0;
-	}
-	return done;
-}
-
-size_t scsi_buf_to_iov(const struct iovec *iov, unsigned cnt, size_t skip,
-		       const void *buf, size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned i = 0; i < cnt && done < len; i++) {
-		size_t l = iov[i].iov_len, n;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		n = l - skip;
-		if (n > len - done)
-			n = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + skip,
-		       (const uint8_t *)buf + done, n);
-		done += n;
-		skip = 0;
-	}
-	return done;
 }
 
 /* Our own copy of the iovecs after the first @skip bytes, in @dst. */
@@ -135,7 +90,7 @@ uint32_t scsi_req_process(struct scsi_dev *s, struct scsi_queue *q,
 			      "completed with nothing written");
 		return 0;
 	}
-	scsi_iov_to_buf(vr->out, vr->nout, 0, hdr, req_len);
+	vdev_iov_to_buf(vr->out, vr->nout, 0, hdr, req_len);
 	memcpy(cdb, hdr + VDEV_SCSI_CMD_REQ_HDR,
 	       cdb_size < sizeof(cdb) ? cdb_size : sizeof(cdb));
 
@@ -176,7 +131,7 @@ uint32_t scsi_req_process(struct scsi_dev *s, struct scsi_queue *q,
 	}
 	*(vdev_le32 *)(void *)(resp + 4) = vdev_cpu_to_le32((uint32_t)resid);
 	resp[11] = c.response;
-	scsi_buf_to_iov(vr->in, vr->nin, 0, resp, resp_len);
+	vdev_iov_from_buf(vr->in, vr->nin, 0, resp, resp_len);
 	return (uint32_t)(resp_len + (c.din_len ? c.xfer : 0));
 }
 
@@ -229,7 +184,7 @@ uint32_t scsi_ctrl_process(struct scsi_dev *s, struct vdev_req *vr)
 
 	if (vr->out_bytes < sizeof(req.type))
 		goto short_req;
-	scsi_iov_to_buf(vr->out, vr->nout, 0, &req, sizeof(req));
+	vdev_iov_to_buf(vr->out, vr->nout, 0, &req, sizeof(req));
 	switch (vdev_le32_to_cpu(req.type)) {
 	case VDEV_SCSI_T_TMF:
 		if (vr->out_bytes < sizeof(req.tmf) || vr->in_bytes < 1)
@@ -237,7 +192,7 @@ uint32_t scsi_ctrl_process(struct scsi_dev *s, struct vdev_req *vr)
 		pthread_rwlock_wrlock(&s->tmf_lock);
 		r = tmf(s, vdev_le32_to_cpu(req.tmf.subtype), req.tmf.lun);
 		pthread_rwlock_unlock(&s->tmf_lock);
-		scsi_buf_to_iov(vr->in, vr->nin, 0, &r, 1);
+		vdev_iov_from_buf(vr->in, vr->nin, 0, &r, 1);
 		return 1;
 	case VDEV_SCSI_T_AN_QUERY:
 	case VDEV_SCSI_T_AN_SUBSCRIBE:
@@ -248,7 +203,7 @@ uint32_t scsi_ctrl_process(struct scsi_dev *s, struct vdev_req *vr)
 		an.response = decode_lun(s, req.an.lun) < 0
 				      ? VDEV_SCSI_S_BAD_TARGET
 				      : VDEV_SCSI_S_OK;
-		scsi_buf_to_iov(vr->in, vr->nin, 0, &an, sizeof(an));
+		vdev_iov_from_buf(vr->in, vr->nin, 0, &an, sizeof(an));
 		return sizeof(an);
 	default:
 		scsi_log_once(s, SCSI_BAD_CTRL_TYPE,
