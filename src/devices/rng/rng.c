@@ -264,8 +264,11 @@ static int rng_load(struct vdev *dev, struct vdev_state_reader *rd,
 		r->in_period = false;
 		r->used = 0;
 	}
+	/* The position is the peer's: one pread cannot take (negative as
+	 * off_t) would fail every read from now on. Past the end of the
+	 * file is fine: fill() wraps it. */
 	if (r->regular)
-		r->pos = v[2];
+		r->pos = v[2] <= INT64_MAX ? v[2] : 0;
 	return 0;
 }
 
