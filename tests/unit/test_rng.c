@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <virtio/rng.h>
+#include <virtio/state.h>
 #include <virtio/testing.h>
 #include <virtio/transport.h>
 
@@ -342,6 +343,64 @@ static void test_state(void **state)
 	}
 }
 
+static uint32_t crc32_le(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0xedb88320u & -(c & 1));
+	}
+	return ~c;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/*
+ * A migration stream is the peer's: a source position past what pread
+ * takes (negative as off_t) must not stop the device for good.
+ */
+static void test_state_hostile_pos(void **state)
+{
+	struct vdev *dev;
+	struct vdev_drv *drv = make(&modes[0], 0, 0, &dev);
+	uint32_t tag = VDEV_STATE_TAG('R', 'N', 'G', '0');
+	struct vdev_queue_state st;
+	uint8_t in[64], *b;
+	size_t len, off = 32;
+	void *blob;
+	uint32_t w;
+
+	assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, in, 10, &w, 1000), 0);
+	assert_int_equal(vdev_vq_stop(dev, 0, &st), 0);
+	assert_int_equal(vdev_save(dev, &blob, &len), 0);
+	b = blob;
+	while (off + 8 <= len && get32(b + off) != tag)
+		off += 8 + get32(b + off + 4);
+	assert_true(off + 8 + 24 <= len);
+	/* le64 position at byte 16 of the section: 2^63. */
+	memset(b + off + 8 + 16, 0, 8);
+	b[off + 8 + 23] = 0x80;
+	put32(b + 20, crc32_le(b + 32, len - 32));
+	vdev_reset(dev);
+	assert_int_equal(vdev_restore(dev, blob, len), 0);
+	free(blob);
+	assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, in, 64, &w, 1000), 0);
+	assert_int_equal(w, 64);
+	destroy(drv, dev);
+}
+
 static void test_new_errors(void **state)
 {
 	struct vdev_rng_config rc = { .max_bytes = 10 };
@@ -393,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_reset_midway),
 		cmocka_unit_test(test_state),
+		cmocka_unit_test(test_state_hostile_pos),
 		cmocka_unit_test(test_new_errors),
 		cmocka_unit_test(test_urandom),
 	};
