@@ -79,6 +79,17 @@ static bool is_listening(int fd)
 	       on;
 }
 
+/* 0 when @fd is a stream socket, else the errno to fail with. */
+static int stream_socket(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return errno;
+	return type == SOCK_STREAM ? 0 : EINVAL;
+}
+
 static void vfu_watch(struct vdev_vfio_user *s, int fd)
 {
 	if (s->has_watcher && fd >= 0)
@@ -141,6 +152,8 @@ vdev_vfio_user_new(struct vdev *dev, const struct vdev_vfio_user_config *cfg,
 			e = errno;
 			goto fail;
 		}
+	} else if ((e = stream_socket(cfg->conn_fd)) != 0) {
+		goto fail; /* a file or pipe would fail every read */
 	} else if (is_listening(cfg->conn_fd)) {
 		/* An inherited listening socket (a daemon's --fd). */
 		s->listen_fd = cfg->conn_fd;

@@ -73,8 +73,9 @@ struct vdev_vfio_user_config {
  * device's guest memory map and its virtio-pci function. With @w, the
  * server watches its socket through @w (and sets @w as the device's
  * watcher); without it the embedder polls vdev_vfio_user_fd() and calls
- * vdev_vfio_user_dispatch(). Fails with EINVAL (no path and no fd),
- * ENOMEM, or the errno of socket/bind/listen.
+ * vdev_vfio_user_dispatch(). Fails with EINVAL (no path and no fd, or
+ * @conn_fd not a stream socket), ENOTSOCK or EBADF (@conn_fd not a socket;
+ * it stays the caller's), ENOMEM, or the errno of socket/bind/listen.
  */
 VDEV_API struct vdev_vfio_user *
 vdev_vfio_user_new(struct vdev *dev, const struct vdev_vfio_user_config *cfg,
