@@ -14,10 +14,12 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <virtio/caps.h>
 #include <virtio/rng.h>
+#include <virtio/vfio-user.h>
 
 #include "vdev_build_config.h"
 #include "vfu_client.h"
@@ -408,10 +410,46 @@ static void test_capability(void **state)
 	assert_true(vdev_has_capability(VDEV_CAP_TRANSPORT, "vfio-user"));
 }
 
+/* A daemon's --fd that is not a stream socket is refused up front, not
+ * served as a connection whose every read fails. */
+static void test_conn_fd_not_socket(void **state)
+{
+	struct vdev *dev = vdev_rng_new(NULL);
+	struct vdev_vfio_user_config cfg = { .socket_path = NULL };
+	struct vdev_vfio_user *s;
+	int p[2], d[2];
+
+	assert_non_null(dev);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	cfg.conn_fd = p[0];
+	s = vdev_vfio_user_new(dev, &cfg, NULL);
+	if (s)
+		vdev_vfio_user_free(s);
+	assert_null(s);
+	assert_int_equal(errno, ENOTSOCK);
+	/* The caller still owns the fd it could not hand over. */
+	assert_int_equal(fcntl(p[0], F_GETFD), FD_CLOEXEC);
+	close(p[0]);
+	close(p[1]);
+	/* A datagram socket cannot carry the stream protocol. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, d),
+			 0);
+	cfg.conn_fd = d[0];
+	s = vdev_vfio_user_new(dev, &cfg, NULL);
+	if (s)
+		vdev_vfio_user_free(s);
+	assert_null(s);
+	assert_int_equal(errno, EINVAL);
+	close(d[0]);
+	close(d[1]);
+	vdev_free(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_capability),
+		cmocka_unit_test(test_conn_fd_not_socket),
 		cmocka_unit_test_setup_teardown(test_short_header, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_size_mismatch, setup,
