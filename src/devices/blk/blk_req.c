@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <virtio/iov.h>
 #include <virtio/le.h>
 
 #include "blk_internal.h"
@@ -21,46 +22,6 @@ void blk_log_once(struct blk_dev *b, enum blk_bad kind, const char *what)
 	if (atomic_fetch_or(&b->logged, bit) & bit)
 		return;
 	vdev_log(VDEV_LOG_WARN, "blk: %s (reported once)", what);
-}
-
-/* Copies @len bytes that start @skip bytes into @iov to @buf. */
-static size_t iov_to_buf(const struct iovec *iov, unsigned cnt, size_t skip,
-			 void *buf, size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned i = 0; i < cnt && done < len; i++) {
-		size_t l = iov[i].iov_len, n;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		n = l - skip;
-		if (n > len - done)
-			n = len - done;
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + skip,
-		       n);
-		done += n;
-		skip = 0;
-	}
-	return done;
-}
-
-static size_t buf_to_iov(const struct iovec *iov, unsigned cnt,
-			 const void *buf, size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned i = 0; i < cnt && done < len; i++) {
-		size_t n = iov[i].iov_len;
-
-		if (n > len - done)
-			n = len - done;
-		memcpy(iov[i].iov_base, (const uint8_t *)buf + done, n);
-		done += n;
-	}
-	return done;
 }
 
 void blk_iov_advance(struct iovec **iov, int *cnt, size_t n)
@@ -218,7 +179,7 @@ static int start_get_id(struct blk_queue *bq, struct blk_req *r)
 	if (len > VDEV_BLK_ID_BYTES)
 		len = VDEV_BLK_ID_BYTES;
 	data_view(r, vr->in, vr->nin, 0, len);
-	buf_to_iov(r->dio, r->ndio, bq->b->serial, len);
+	vdev_iov_from_buf(r->dio, r->ndio, 0, bq->b->serial, len);
 	return VDEV_BLK_S_OK;
 }
 
@@ -240,7 +201,7 @@ static int start_dwz(struct blk_queue *bq, struct blk_req *r, bool discard)
 	if (n > BLK_MAX_DWZ_SEG)
 		return VDEV_BLK_S_IOERR;
 	/* One copy: the driver cannot change a segment after the check. */
-	iov_to_buf(vr->out, vr->nout, sizeof(struct vdev_blk_req_hdr), seg,
+	vdev_iov_to_buf(vr->out, vr->nout, sizeof(struct vdev_blk_req_hdr), seg,
 		   len);
 
 	/* Unknown flags, and unmap on a discard, are UNSUPP (5.2.6.2);
@@ -310,7 +271,7 @@ static void blk_req_start(struct blk_queue *bq, struct blk_req *r)
 		done_no_status(bq, r);
 		return;
 	}
-	iov_to_buf(vr->out, vr->nout, 0, &hdr, sizeof(hdr));
+	vdev_iov_to_buf(vr->out, vr->nout, 0, &hdr, sizeof(hdr));
 	sector = vdev_le64_to_cpu(hdr.sector);
 
 	switch (vdev_le32_to_cpu(hdr.type)) {
