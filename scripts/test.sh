@@ -143,6 +143,24 @@ else
 	count FAIL "bench: build"
 fi
 
+stage "install: pkg-config and find_package(libvdev) consumers"
+inst=$root/install
+rm -rf "$inst" "$root/consumer"
+if [ -d "$root/release" ] && cmake --install "$root/release" --prefix "$inst" >/dev/null &&
+	PKG_CONFIG_PATH=$inst/lib/pkgconfig gcc -std=c11 -Wall -Werror \
+		"$top/tests/install/consumer.c" -o "$root/consumer-pc" \
+		$(PKG_CONFIG_PATH=$inst/lib/pkgconfig pkg-config --cflags --libs libvdev) &&
+	LD_LIBRARY_PATH=$inst/lib "$root/consumer-pc" &&
+	cmake -S "$top/tests/install/project" -B "$root/consumer" -G Ninja \
+		-DCMAKE_PREFIX_PATH="$inst" >/dev/null &&
+	ninja -C "$root/consumer" >/dev/null &&
+	LD_LIBRARY_PATH=$inst/lib "$root/consumer/consumer_shared" &&
+	"$root/consumer/consumer_static"; then
+	count PASS install
+else
+	count FAIL "install: consumers"
+fi
+
 stage "valgrind: adapters under memcheck (1,000 vhost-user reconnects included)"
 for t in test_vhost_user_e2e test_vfio_user_rng; do
 	bin=$root/release/tests/$t
