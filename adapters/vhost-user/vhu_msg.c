@@ -5,6 +5,7 @@
  * so a malformed message never leaks one.
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,6 +16,12 @@
  * counted instead of silently truncated. */
 #define VHU_RECV_FDS (2 * VHU_MAX_FDS)
 
+/* Longest wait for the rest of a message once it has started. */
+#define VHU_MSG_TIMEOUT_MS 5000
+
+static void take_fds(struct msghdr *mh, int *fds, unsigned *nfds,
+		     bool *overflow);
+
 static void close_all(int *fds, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -23,9 +30,10 @@ static void close_all(int *fds, unsigned n)
 }
 
 /*
- * One recvmsg of exactly @len bytes (MSG_WAITALL); fds go to @fds.
- * Returns bytes read, or negative errno. *nfds is increased for every fd,
- * even those beyond @max (they are closed at once, *overflow set).
+ * Reads exactly @len bytes (fewer only at end of stream); fds go to @fds.
+ * Returns bytes read, or negative errno (-ETIMEDOUT: the peer stalled).
+ * *nfds is increased for every fd, even those beyond @max (they are
+ * closed at once, *overflow set).
  */
 static ssize_t recv_part(int sock, void *buf, size_t len, int *fds,
 			 unsigned *nfds, bool *overflow)
@@ -41,17 +49,48 @@ static ssize_t recv_part(int sock, void *buf, size_t len, int *fds,
 		.msg_control = ctl.buf,
 		.msg_controllen = sizeof(ctl.buf),
 	};
+	size_t got = 0;
 	ssize_t n;
 
-	do {
-		n = recvmsg(sock, &mh, MSG_WAITALL | MSG_CMSG_CLOEXEC);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if (mh.msg_flags & MSG_CTRUNC)
+	/* A frontend that stops in the middle of a message must not hold
+	 * the control thread (and a daemon's shutdown) forever: each part
+	 * arrives within VHU_MSG_TIMEOUT_MS or the connection is dropped. */
+	while (got < len) {
+		struct pollfd pfd = { .fd = sock, .events = POLLIN };
+		int pr = poll(&pfd, 1, VHU_MSG_TIMEOUT_MS);
+
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			return -errno;
+		if (pr == 0)
+			return -ETIMEDOUT;
+		iov.iov_base = (uint8_t *)buf + got;
+		iov.iov_len = len - got;
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN ||
+			      errno == EWOULDBLOCK))
+			continue;
+		if (n < 0)
+			return -errno;
+		take_fds(&mh, fds, nfds, overflow);
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* Moves the SCM_RIGHTS fds of @mh to @fds; see recv_part. */
+static void take_fds(struct msghdr *mh, int *fds, unsigned *nfds,
+		     bool *overflow)
+{
+	if (mh->msg_flags & MSG_CTRUNC)
 		*overflow = true;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
-	     c = CMSG_NXTHDR(&mh, c)) {
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c;
+	     c = CMSG_NXTHDR(mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		unsigned cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -69,7 +108,6 @@ static ssize_t recv_part(int sock, void *buf, size_t len, int *fds,
 			}
 		}
 	}
-	return n;
 }
 
 int vhu_msg_recv(int sock, struct vhu_msg *m)
