@@ -146,6 +146,41 @@ static void test_backend_channel_never_read(void **state)
 	assert_true(vhu_fe_server_idle(&f->srv, 2000));
 }
 
+/*
+ * A frontend that sends half a message and then waits: the back-end drops
+ * it after a timeout instead of blocking its control thread (and a
+ * daemon's shutdown) for as long as the frontend likes.
+ */
+static void test_stalled_message(void **state)
+{
+	struct fixture *f = *state;
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	/* GET_FEATURES header announcing 100 payload bytes; 10 sent. */
+	uint8_t msg[12 + 10] = { 1, 0, 0, 0, 1, 0, 0, 0, 100 };
+
+	assert_non_null(fe);
+	/* Without a receive timeout the back-end never lets go; the alarm
+	 * ends the test then (teardown would wait for it forever). */
+	alarm(40);
+	assert_int_equal(vhu_fe_send_raw(fe, msg, sizeof(msg), NULL, 0), 0);
+	assert_true(vhu_fe_peer_closed(fe, 15000));
+	vhu_fe_close(fe);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	/* The next frontend is served. */
+	fe = vhu_fe_connect(f->srv.path, 2000);
+	assert_non_null(fe);
+	{
+		uint64_t feat;
+
+		assert_int_equal(vhu_fe_get_u64(fe, VHU_FE_GET_FEATURES,
+						&feat),
+				 0);
+		assert_true(feat & VDEV_BIT(VDEV_F_VERSION_1));
+	}
+	vhu_fe_close(fe);
+	alarm(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +188,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_channel_never_read,
 						setup_config, teardown),
+		cmocka_unit_test_setup_teardown(test_stalled_message, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
