@@ -152,6 +152,29 @@ int vhu_msg_recv(int sock, struct vhu_msg *m)
 	return 0;
 }
 
+/*
+ * After a send failed with errno: 0 to retry (EINTR, or room appeared
+ * within VHU_MSG_TIMEOUT_MS), else the error. A peer that stops reading
+ * must not block the sender (the control thread, or a queue worker on the
+ * back-end channel) forever.
+ */
+static int send_wait(int sock)
+{
+	struct pollfd pfd = { .fd = sock, .events = POLLOUT };
+	int pr;
+
+	if (errno == EINTR)
+		return 0;
+	if (errno != EAGAIN && errno != EWOULDBLOCK)
+		return -errno;
+	do {
+		pr = poll(&pfd, 1, VHU_MSG_TIMEOUT_MS);
+	} while (pr < 0 && errno == EINTR);
+	if (pr < 0)
+		return -errno;
+	return pr ? 0 : -ETIMEDOUT;
+}
+
 int vhu_msg_send(int sock, const struct vhu_msg *m, const int *fds,
 		 unsigned nfds)
 {
@@ -171,6 +194,7 @@ int vhu_msg_send(int sock, const struct vhu_msg *m, const int *fds,
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 	size_t total = sizeof(hdr) + m->size;
 	ssize_t n;
+	int ret;
 
 	if (nfds > VHU_MAX_FDS || m->size > VHU_MAX_PAYLOAD)
 		return -EINVAL;
@@ -185,11 +209,14 @@ int vhu_msg_send(int sock, const struct vhu_msg *m, const int *fds,
 		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
 		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
-	do {
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
+	for (;;) {
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0)
+			break;
+		ret = send_wait(sock);
+		if (ret)
+			return ret;
+	}
 	/* A stream socket may take part of it; send the rest without fds. */
 	size_t done = (size_t)n;
 
@@ -204,11 +231,15 @@ int vhu_msg_send(int sock, const struct vhu_msg *m, const int *fds,
 			src = m->p.bytes + (done - sizeof(hdr));
 			left = total - done;
 		}
-		n = send(sock, src, left, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
+		n = send(sock, src, left, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			ret = send_wait(sock);
+			if (ret)
+				return ret;
 			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
+		}
+		if (n == 0)
+			return -EPIPE;
 		done += (size_t)n;
 	}
 	return 0;
