@@ -181,6 +181,39 @@ static void test_stalled_message(void **state)
 	alarm(0);
 }
 
+/*
+ * A frontend that keeps asking and never reads a reply: once both socket
+ * buffers are full the back-end gives up on it after a timeout instead of
+ * blocking in send forever.
+ */
+static void test_replies_never_read(void **state)
+{
+	struct fixture *f = *state;
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	const uint8_t get_features[12] = { 1, 0, 0, 0, 1 };
+	unsigned sent = 0;
+
+	assert_non_null(fe);
+	alarm(40);
+	/* Fill our send buffer; the back-end fills its own meanwhile. */
+	for (int idle = 0; idle < 200;) {
+		if (send(fe->fd, get_features, sizeof(get_features),
+			 MSG_DONTWAIT | MSG_NOSIGNAL) ==
+		    (ssize_t)sizeof(get_features)) {
+			sent++;
+			idle = 0;
+		} else {
+			idle++;
+			usleep(1000);
+		}
+	}
+	assert_true(sent > 100);
+	/* Without reading anything: the back-end has dropped us. */
+	assert_true(vhu_fe_server_idle(&f->srv, 15000));
+	alarm(0);
+	vhu_fe_close(fe);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -189,6 +222,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backend_channel_never_read,
 						setup_config, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_message, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_replies_never_read, setup,
 						teardown),
 	};
 
