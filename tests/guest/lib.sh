@@ -27,9 +27,15 @@ guest_setup() {
 	local parts=()
 	[ -z "${VDEV_GUEST_UML_KERNEL+x}" ] && parts+=(uml)
 	[ -z "${VDEV_GUEST_STOCK_DIR+x}" ] && parts+=(stock)
+	[ -z "${VDEV_GUEST_QEMU10_DIR+x}" ] && parts+=(qemu10)
 	[ ${#parts[@]} = 0 ] || eval "$("$GUEST_DIR/build.sh" "${parts[@]}")"
 	[ -n "${VDEV_GUEST_UML_PROBED:-}" ] || uml_probe
 	QEMU=${VDEV_GUEST_QEMU:-$(command -v qemu-system-x86_64 || true)}
+	# QEMU 10 from bookworm-backports (build/qemu-bpo.sh), for cases
+	# 7.2 cannot run; a case uses it with QEMU_BIN=$QEMU10 run_qemu ...
+	QEMU10=
+	[ -n "${VDEV_GUEST_QEMU10_DIR:-}" ] &&
+		QEMU10=$VDEV_GUEST_QEMU10_DIR/bin/qemu-system-x86_64
 }
 
 # uml_probe: boots the UML kernel once with a trivial init.  UML runs on
@@ -94,6 +100,12 @@ uml_unavailable() {
 qemu_unavailable() {
 	[ -n "$QEMU" ] && [ -x "$QEMU" ] ||
 		{ echo "no qemu-system-x86_64 (apt-get install qemu-system-x86)"; return; }
+	[ -n "${VDEV_GUEST_STOCK_DIR:-}" ] && [ -f "$VDEV_GUEST_STOCK_DIR/version" ] ||
+		echo "no stock kernel: ${VDEV_GUEST_STOCK_WHY:-not built}"
+}
+qemu10_unavailable() {
+	[ -n "$QEMU10" ] && [ -x "$QEMU10" ] ||
+		{ echo "no QEMU 10: ${VDEV_GUEST_QEMU10_WHY:-not built}"; return; }
 	[ -n "${VDEV_GUEST_STOCK_DIR:-}" ] && [ -f "$VDEV_GUEST_STOCK_DIR/version" ] ||
 		echo "no stock kernel: ${VDEV_GUEST_STOCK_WHY:-not built}"
 }
@@ -194,7 +206,9 @@ run_uml() {
 # TCG (this machine's /dev/kvm cannot run Linux, see notes), pc machine,
 # memfd shared memory for vhost-user, PVH boot of the extracted vmlinux
 # (vmlinuz when none was extracted).  Always under timeout.
+# QEMU_BIN overrides the QEMU binary for one call (e.g. QEMU_BIN=$QEMU10).
 run_qemu() {
+	local QEMU=${QEMU_BIN:-$QEMU}
 	local log=$1 initrd=$2 tmo=$GUEST_BOOT_TIMEOUT
 	shift 2
 	if [ "${1:-}" != "--" ]; then tmo=$1; shift; fi

@@ -20,7 +20,8 @@ eval "$assign"
 QEMU=
 uml_probe
 export VDEV_GUEST_UML_KERNEL VDEV_GUEST_STOCK_DIR VDEV_GUEST_UML_PROBED
-export VDEV_GUEST_UML_WHY VDEV_GUEST_STOCK_WHY
+export VDEV_GUEST_UML_WHY VDEV_GUEST_STOCK_WHY VDEV_GUEST_QEMU10_DIR
+export VDEV_GUEST_QEMU10_WHY
 tb=$(date +%s)
 echo "guest images ready in $((tb - t0)) s"
 
