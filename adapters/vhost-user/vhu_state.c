@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 #include <virtio/transport.h>
 
@@ -19,6 +20,9 @@
 
 /* A state blob larger than this is refused on load. */
 #define VHU_STATE_MAX (64u << 20)
+
+/* How long CHECK_DEVICE_STATE waits for the transfer to end. */
+#define VHU_STATE_CHECK_TIMEOUT_S 5
 
 /* Waits until the pipe is ready or the transfer is cancelled. */
 static int xfer_wait(struct vdev_vhost_user *vu, short ev)
@@ -114,11 +118,24 @@ static void *xfer_main(void *arg)
 
 static int xfer_join(struct vdev_vhost_user *vu)
 {
+	struct timespec until;
+	uint64_t one = 1;
 	int err;
 
 	if (!vu->xfer_active)
 		return -EPROTO;
-	pthread_join(vu->xfer_thread, NULL);
+	/* By CHECK_DEVICE_STATE the frontend has closed its end (load) or
+	 * read to the end (save), so the thread is finishing. One that
+	 * kept the pipe open must not hold the control thread forever. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += VHU_STATE_CHECK_TIMEOUT_S;
+	if (pthread_timedjoin_np(vu->xfer_thread, NULL, &until) != 0) {
+		if (write(vu->xfer_cancel, &one, sizeof(one)) < 0)
+			vdev_log(VDEV_LOG_WARN, "vhost-user: cancel: %s",
+				 strerror(errno));
+		pthread_join(vu->xfer_thread, NULL);
+		vu->xfer_err = -ETIMEDOUT;
+	}
 	close(vu->xfer_cancel);
 	vu->xfer_cancel = -1;
 	vu->xfer_active = false;
