@@ -105,6 +105,47 @@ static void test_state_save_to_closed_pipe(void **state)
 	assert_true(vhu_fe_server_idle(&f->srv, 2000));
 }
 
+/* Frontend asks CHECK_DEVICE_STATE while still holding the load pipe open:
+ * the transfer is abandoned after a timeout, the control thread answers. */
+static void test_state_load_pipe_kept_open(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t proto = P(REPLY_ACK) | P(STATUS) | P(DEVICE_STATE);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	vdev_le32 pl[2] = { vdev_cpu_to_le32(1), 0 }; /* load, phase 0 */
+	struct vhu_fe_guest g;
+	struct vhu_fe_msg r;
+	uint64_t code;
+	uint32_t base;
+	int p[2];
+
+	assert_non_null(fe);
+	assert_int_equal(vhu_fe_setup(fe, &g, 64, false, proto, false), 0);
+	assert_int_equal(vhu_fe_get_vring_base(fe, 0, &base), 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(vhu_fe_send(fe, VHU_FE_SET_DEVICE_STATE_FD, 0, pl,
+				     sizeof(pl), &p[0], 1),
+			 0);
+	close(p[0]);
+	assert_int_equal(vhu_fe_recv(fe->fd, &r, 5000), 0);
+	assert_int_equal(write(p[1], "VDEVSTAT", 8), 8);
+	alarm(40);
+	assert_int_equal(vhu_fe_send(fe, VHU_FE_CHECK_DEVICE_STATE, 0, NULL,
+				     0, NULL, 0),
+			 0);
+	/* The back-end waits 5 s for the transfer to end. */
+	assert_int_equal(vhu_fe_recv(fe->fd, &r, 15000), 0);
+	alarm(0);
+	assert_int_equal(r.request, VHU_FE_CHECK_DEVICE_STATE);
+	assert_int_equal(r.size, 8);
+	memcpy(&code, r.payload, 8);
+	assert_int_not_equal(vdev_le64_to_cpu(code) & 0xff, 0);
+	close(p[1]);
+	vhu_fe_close(fe);
+	vhu_fe_guest_fini(&g);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+}
+
 /*
  * The frontend sets up a back-end channel and never reads it. Config
  * changes fill the socket; the back-end must give the channel up instead
@@ -218,6 +259,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_state_save_to_closed_pipe,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_load_pipe_kept_open,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_channel_never_read,
 						setup_config, teardown),
