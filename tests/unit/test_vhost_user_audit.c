@@ -72,6 +72,64 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* One request through queue 0; true when it completes within 5 s. */
+static bool request_completes(struct vhu_fe *fe, struct vhu_fe_guest *g)
+{
+	uint64_t gpa;
+	uint8_t *buf = vdev_drv_mem_alloc(g->mem, 64, 16, &gpa);
+	struct vdev_drv_seg seg = { .gpa = gpa, .len = 64 };
+	void *token = NULL;
+	uint32_t len = 0;
+	int ret = -EAGAIN;
+
+	if (!buf || vdev_drv_ring_add(g->ring, &seg, 0, 1, buf, 0) ||
+	    vhu_fe_kick(fe, g))
+		return false;
+	for (int i = 0; i < 5000 && ret == -EAGAIN; i++) {
+		ret = vdev_drv_ring_get_used(g->ring, &token, &len);
+		if (ret == -EAGAIN)
+			usleep(1000);
+	}
+	return ret == 0 && token == buf && len == 64;
+}
+
+/*
+ * A call fd whose reader is gone (a socketpair or pipe with the other end
+ * closed): signalling it must fail quietly, not raise SIGPIPE in a
+ * process that did not ignore it.
+ */
+static void test_call_fd_reader_gone(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t proto = P(REPLY_ACK);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe_guest g;
+	int sp[2], p[2];
+
+	assert_non_null(fe);
+	assert_int_equal(vhu_fe_setup(fe, &g, 64, false, proto, false), 0);
+	assert_true(request_completes(fe, &g));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sp),
+			 0);
+	close(sp[0]);
+	assert_int_equal(vhu_fe_set_u64(fe, VHU_FE_SET_VRING_CALL, 0, sp[1],
+					true),
+			 0);
+	close(sp[1]);
+	assert_true(request_completes(fe, &g));
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	close(p[0]);
+	assert_int_equal(vhu_fe_set_u64(fe, VHU_FE_SET_VRING_CALL, 0, p[1],
+					true),
+			 0);
+	close(p[1]);
+	assert_true(request_completes(fe, &g));
+	vhu_fe_close(fe);
+	vhu_fe_guest_fini(&g);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+}
+
 /* Frontend closed its read end before the back-end writes the state. */
 static void test_state_save_to_closed_pipe(void **state)
 {
@@ -260,6 +318,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_state_save_to_closed_pipe,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_fd_reader_gone, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_state_load_pipe_kept_open,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_channel_never_read,
