@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "adapters/vfio-user/vfu_internal.h"
 
@@ -131,6 +132,16 @@ static int chk_set_irqs(const struct vdev_vfio_user *s,
 			return -EINVAL;
 		if (action != VFU_IRQ_SET_ACTION_TRIGGER)
 			return -ENOTSUP; /* no mask/unmask notifiers */
+		/* Interrupt fds are eventfds. A pipe or socket whose
+		 * reader the client closed would raise SIGPIPE in this
+		 * process on the next interrupt. */
+		for (unsigned i = 0; i < m->nfds; i++) {
+			struct stat st;
+
+			if (fstat(m->fds[i], &st) < 0 ||
+			    S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+				return -EINVAL;
+		}
 	} else if (m->nfds) {
 		return -EINVAL;
 	}
