@@ -348,6 +348,34 @@ static void test_bad_set_irqs(void **state)
 	still_serves(f);
 }
 
+/* Interrupt fds must be eventfds: a pipe or socket whose reader is gone
+ * would raise SIGPIPE in the server at the next interrupt. */
+static void test_irq_fd_not_eventfd(void **state)
+{
+	struct fx *f = *state;
+	const uint32_t ev = VFU_IRQ_SET_DATA_EVENTFD |
+			    VFU_IRQ_SET_ACTION_TRIGGER;
+	int p[2], sp[2], efd;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	close(p[0]);
+	assert_int_equal(vfu_client_set_irqs(f->c, VFU_IRQ_MSIX, ev, 0, 1,
+					     &p[1], 1), -EINVAL);
+	close(p[1]);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sp), 0);
+	close(sp[0]);
+	assert_int_equal(vfu_client_set_irqs(f->c, VFU_IRQ_INTX, ev, 0, 1,
+					     &sp[1], 1), -EINVAL);
+	close(sp[1]);
+	efd = eventfd(0, EFD_CLOEXEC);
+	assert_true(efd >= 0);
+	assert_int_equal(vfu_client_set_irqs(f->c, VFU_IRQ_MSIX, ev, 0, 1,
+					     &efd, 1), 0);
+	close(efd);
+	still_serves(f);
+}
+
 static void test_bad_version(void **state)
 {
 	struct fx *f = *state;
@@ -465,6 +493,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_command, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_set_irqs, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_irq_fd_not_eventfd, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_version, setup,
 						teardown),
