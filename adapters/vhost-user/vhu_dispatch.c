@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vhu_internal.h"
@@ -211,6 +212,23 @@ static int msg_qidx(const struct vhu_req_info *ri, const struct vhu_msg *m,
 	}
 }
 
+/*
+ * The err fd is written when the device needs a reset. Unlike the call fd
+ * (User-Mode Linux passes a socketpair there, written with MSG_NOSIGNAL),
+ * nothing but an eventfd makes sense: a pipe or socket whose reader the
+ * frontend closed would raise SIGPIPE in this process.
+ */
+static int check_err_fd(const struct vhu_msg *m)
+{
+	struct stat st;
+
+	if (m->request != VHU_SET_VRING_ERR || m->nfds != 1)
+		return 0;
+	if (fstat(m->fds[0], &st) < 0)
+		return -errno;
+	return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ? -EINVAL : 0;
+}
+
 int vhu_validate(struct vdev_vhost_user *vu, const struct vhu_msg *m)
 {
 	const struct vhu_req_info *ri = vhu_req_info(m->request);
@@ -234,6 +252,9 @@ int vhu_validate(struct vdev_vhost_user *vu, const struct vhu_msg *m)
 		return ret;
 	if (msg_qidx(ri, m, &q) && q >= vu->nq)
 		return -ERANGE;
+	ret = check_err_fd(m);
+	if (ret)
+		return ret;
 	if (ri->rings == VHU_RINGS_THIS_STOPPED && vu->rings[q].started)
 		return -EBUSY;
 	if (ri->rings == VHU_RINGS_ALL_STOPPED && vhu_any_ring_started(vu))
