@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -125,6 +126,43 @@ static void test_call_fd_reader_gone(void **state)
 			 0);
 	close(p[1]);
 	assert_true(request_completes(fe, &g));
+	vhu_fe_close(fe);
+	vhu_fe_guest_fini(&g);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+}
+
+/* The err fd is only ever an eventfd: a pipe or socket, whose reader the
+ * frontend may close, is refused. */
+static void test_err_fd_not_eventfd(void **state)
+{
+	struct fixture *f = *state;
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe_guest g;
+	int p[2], sp[2], efd;
+
+	assert_non_null(fe);
+	assert_int_equal(vhu_fe_setup(fe, &g, 64, false, P(REPLY_ACK), false),
+			 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	close(p[0]);
+	assert_int_not_equal(vhu_fe_set_u64(fe, VHU_FE_SET_VRING_ERR, 0, p[1],
+					    true),
+			     0);
+	close(p[1]);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sp),
+			 0);
+	close(sp[0]);
+	assert_int_not_equal(vhu_fe_set_u64(fe, VHU_FE_SET_VRING_ERR, 0,
+					    sp[1], true),
+			     0);
+	close(sp[1]);
+	efd = eventfd(0, EFD_CLOEXEC);
+	assert_true(efd >= 0);
+	assert_int_equal(vhu_fe_set_u64(fe, VHU_FE_SET_VRING_ERR, 0, efd,
+					true),
+			 0);
+	close(efd);
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(&g);
 	assert_true(vhu_fe_server_idle(&f->srv, 2000));
@@ -319,6 +357,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_state_save_to_closed_pipe,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_fd_reader_gone, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_err_fd_not_eventfd, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_state_load_pipe_kept_open,
 						setup, teardown),
