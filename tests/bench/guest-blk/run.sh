@@ -1,0 +1,177 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Guest block benchmark: the same Linux virtio-blk driver and the same
+# workloads against vdev-blk (uring and sync backends), qemu-storage-daemon
+# (vhost-user-blk export; aio=threads, its default, and aio=io_uring) and,
+# under QEMU only, QEMU's built-in virtio-blk, on the same raw image.
+# Numbers, not pass/fail.
+#
+# usage: run.sh BUILD_DIR      (a Release build: BUILD_DIR/examples/vdev-blk)
+# env:   VDEV_BENCH_SECS (3) seconds per job
+#        VDEV_BENCH_FRONTENDS ("uml qemu"): UML runs the guest at native
+#          speed (the numbers that count); QEMU is TCG here, for reference
+#        VDEV_BENCH_DIRS ("/dev/shm /var/tmp"): where the 256 MiB image is
+#        VDEV_BENCH_QEMU_DIRS ("/dev/shm"): the same for the QEMU runs
+#        VDEV_BENCH_OUT: also write the table there
+#
+# Guest load: tests/bench/guest-blk/loadgen.c (static; O_DIRECT, native
+# AIO keeping QD requests queued from one thread), because the busybox
+# initramfs has no libc for a dynamic fio.  Host CPU per request: utime +
+# stime of the back-end process (/proc/PID/stat) across one job, divided by
+# the requests the guest completed; for QEMU's built-in device there is no
+# separate back-end process, so none is given.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+[ $# -ge 1 ] || { sed -n '9,14p' "$0" >&2; exit 2; }
+VDEV_BUILD_DIR=$(cd "$1" && pwd) || exit 2
+export VDEV_BUILD_DIR
+. "$here/../../guest/lib.sh"
+guest_setup
+
+SECS=${VDEV_BENCH_SECS:-3}
+FRONTENDS=${VDEV_BENCH_FRONTENDS:-uml qemu}
+DIRS=${VDEV_BENCH_DIRS:-/dev/shm /var/tmp}
+QDIRS=${VDEV_BENCH_QEMU_DIRS:-/dev/shm}
+JOBS="randread:4096:1 randread:4096:32 randwrite:4096:1 randwrite:4096:32 seqread:1048576:4"
+BLK=$VDEV_BUILD_DIR/examples/vdev-blk/vdev-blk
+QSD=$(command -v qemu-storage-daemon || true)
+TCK=$(getconf CLK_TCK)
+RESULTS=$GUEST_WORK/results
+: >"$RESULTS"
+
+[ -x "$BLK" ] || { echo "no $BLK" >&2; exit 1; }
+cc -static -O2 -o "$GUEST_WORK/loadgen" "$here/loadgen.c" || exit 1
+
+# cpu_ticks PID: utime + stime of the whole process (all threads).
+cpu_ticks() {
+	local s
+	s=$(<"/proc/$1/stat") || { echo 0; return; }
+	s=${s##*) }
+	set -- $s
+	echo $((${12} + ${13}))
+}
+
+start_backend() { # KIND IMG SOCK; sets BPID (empty: no separate process)
+	local kind=$1 img=$2 sock=$3 log=$GUEST_WORK/$1.log
+	rm -f "$sock"
+	BPID=
+	case $kind in
+	vdev-uring|vdev-sync)
+		bg_start "$log" "$BLK" -s "$sock" -b "$img" \
+			--backend "${kind#vdev-}" ;;
+	qsd|qsd-uring)
+		local aio=
+		[ "$kind" = qsd-uring ] && aio=",aio=io_uring"
+		bg_start "$log" "$QSD" --blockdev \
+			"driver=file,node-name=disk,filename=$img$aio" \
+			--export "type=vhost-user-blk,id=e0,node-name=disk,addr.type=unix,addr.path=$sock,writable=on" ;;
+	builtin) return 0 ;;
+	esac
+	BPID=$BG_PID
+	wait_socket "$sock" || echo "bench: $kind did not create $sock" >&2
+}
+
+# One guest boot running every job; the host samples the back-end's CPU
+# time at each job's BEGIN line and result line.
+run_case() { # FE KIND DIR
+	local fe=$1 kind=$2 dir=$3 img sock=$GUEST_WORK/b.sock
+	local log gpid seen=0 c0=0 job= l
+	img=$dir/vdev-bench-$$.img
+	log=$GUEST_WORK/$fe-$kind-${dir//\//_}.log
+	rm -f "$log"  # the poll below must not read an older run's lines
+	start_backend "$kind" "$img" "$sock"
+	if [ "$fe" = uml ]; then
+		run_uml "$log" "$INITRD_UML" 600 -- "$sock:2" >/dev/null &
+	elif [ "$kind" = builtin ]; then
+		run_qemu "$log" "$INITRD_QEMU" 600 -- \
+			-drive "file=$img,format=raw,if=none,id=d0,cache=writeback" \
+			-device virtio-blk-pci,drive=d0 >/dev/null &
+	else
+		run_qemu "$log" "$INITRD_QEMU" 600 -- \
+			-chardev "socket,id=c0,path=$sock" \
+			-device vhost-user-blk-pci,chardev=c0 >/dev/null &
+	fi
+	gpid=$!
+	while :; do
+		local alive=1
+		kill -0 "$gpid" 2>/dev/null || alive=0
+		while IFS= read -r l; do
+			seen=$((seen + 1))
+			l=${l%$'\r'}
+			case $l in
+			BENCH-BEGIN*)
+				job=${l#BENCH-BEGIN }
+				[ -n "$BPID" ] && c0=$(cpu_ticks "$BPID") ;;
+			LOADGEN-BENCH*)
+				local c1=0 ops iops mbps cpu=-
+				[ -n "$BPID" ] && c1=$(cpu_ticks "$BPID")
+				ops=$(echo "$l" | sed 's/.* ops=\([0-9]*\).*/\1/')
+				iops=$(echo "$l" | sed 's/.* iops=\([0-9]*\).*/\1/')
+				mbps=$(echo "$l" | sed 's/.* mbps=\([0-9.]*\).*/\1/')
+				[ -n "$BPID" ] && [ "$ops" -gt 0 ] &&
+					cpu=$(echo "scale=1; ($c1 - $c0) * 1000000 / $TCK / $ops" | bc)
+				echo "$fe ${dir} $kind $job $iops $mbps $cpu" >>"$RESULTS" ;;
+			esac
+		done < <(tail -n +"$((seen + 1))" "$log" 2>/dev/null)
+		[ $alive = 0 ] && break
+		sleep 0.05
+	done
+	wait "$gpid" 2>/dev/null
+	grep -aq 'VDEV-GUEST-RESULT: PASS' "$log" ||
+		{ echo "bench: $fe $kind $dir: guest failed:" >&2; tail -n 5 "$log" >&2; }
+	[ -n "$BPID" ] && bg_stop "$BPID"
+}
+
+ENVS=(-f "$GUEST_WORK/loadgen:/data/loadgen" -e "VDEV_BENCH_JOBS=$JOBS"
+      -e "VDEV_BENCH_SECS=$SECS")
+kinds_vu="vdev-uring vdev-sync"
+[ -n "$QSD" ] && kinds_vu+=" qsd qsd-uring"
+t0=$SECONDS
+for fe in $FRONTENDS; do
+	why=$(${fe}_unavailable)
+	[ -n "$why" ] && { echo "bench: $fe skipped: $why" >&2; continue; }
+	if [ "$fe" = uml ]; then
+		INITRD_UML=$GUEST_WORK/bench-uml.cpio
+		guest_initramfs uml "$INITRD_UML" -n bench "${ENVS[@]}" \
+			"$here/bench.in-guest"
+		dirs=$DIRS kinds=$kinds_vu
+	else
+		INITRD_QEMU=$GUEST_WORK/bench-qemu.cpio
+		guest_initramfs qemu "$INITRD_QEMU" -M virtio_blk -n bench \
+			"${ENVS[@]}" "$here/bench.in-guest"
+		dirs=$QDIRS kinds="$kinds_vu builtin"
+	fi
+	for dir in $dirs; do
+		img=$dir/vdev-bench-$$.img
+		dd if=/dev/zero of="$img" bs=1M count=256 status=none conv=fsync
+		for kind in $kinds; do
+			echo "bench: $fe $dir $kind" >&2
+			run_case "$fe" "$kind" "$dir"
+		done
+		rm -f "$img"
+	done
+done
+
+{
+echo "guest-blk benchmark: ${SECS}s per job, 256 MiB raw image, $(nproc) host CPUs, $(uname -r)"
+echo "frontend: uml = User-Mode Linux (native), qemu = QEMU TCG (reference only)"
+printf '%-5s %-9s %-10s %-20s %9s %9s %10s\n' fe image backend job IOPS MiB/s "cpu-us/req"
+while read -r fe dir kind job iops mbps cpu; do
+	printf '%-5s %-9s %-10s %-20s %9s %9s %10s\n' "$fe" "$dir" "$kind" \
+		"$job" "$iops" "$mbps" "$cpu"
+done <"$RESULTS"
+echo
+echo "ratio vdev-blk (uring) / qemu-storage-daemon (default aio=threads; aio=io_uring): IOPS, and CPU per request"
+while read -r fe dir kind job iops mbps cpu; do
+	[ "$kind" = vdev-uring ] || continue
+	for q in qsd qsd-uring; do
+		set -- $(awk -v f="$fe" -v d="$dir" -v k="$q" -v j="$job" \
+			'$1 == f && $2 == d && $3 == k && $4 == j {print $5, $7}' "$RESULTS")
+		[ $# = 2 ] || continue
+		printf '%-5s %-9s %-20s vs %-9s IOPS x%s  cpu/req x%s\n' "$fe" "$dir" "$job" "$q" \
+			"$(echo "scale=2; $iops / $1" | bc)" \
+			"$( [ "$cpu" != - ] && [ "$2" != - ] && [ "$2" != 0 ] && echo "scale=2; $cpu / $2" | bc || echo -)"
+	done
+done <"$RESULTS"
+echo "total time: $((SECONDS - t0)) s"
+} | tee ${VDEV_BENCH_OUT:+"$VDEV_BENCH_OUT"}
