@@ -155,8 +155,11 @@ struct vhu_device_state {
 #define VHU_STATE_SAVE 0u
 #define VHU_STATE_LOAD 1u
 
-/* Largest payload of any request (SET_MEM_TABLE with 8 regions). */
-#define VHU_MAX_PAYLOAD sizeof(struct vhu_mem_table)
+/* Largest payload of any request: GET/SET_CONFIG with the spec's 256
+ * config bytes (268) or SET_MEM_TABLE with 8 regions (264). */
+#define VHU_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define VHU_MAX_PAYLOAD                                                      \
+	VHU_MAX(sizeof(struct vhu_mem_table), sizeof(struct vhu_config))
 
 /* A whole message, as received or to be sent. */
 struct vhu_msg {
