@@ -86,6 +86,20 @@ int vdevd_parse_u64(const char *prog, const char *opt, const char *arg,
 	return 0;
 }
 
+int vdevd_parse_range(const char *prog, const char *opt, const char *arg,
+		      unsigned long long lo, unsigned long long hi,
+		      unsigned long long *out)
+{
+	int ret = vdevd_parse_u64(prog, opt, arg, out);
+
+	if (!ret && (*out < lo || *out > hi)) {
+		fprintf(stderr, "%s: %s must be %llu..%llu\n", prog, opt, lo,
+			hi);
+		ret = -EINVAL;
+	}
+	return ret;
+}
+
 static void usage(const struct vdevd_program *p, FILE *f)
 {
 	char tl[128];

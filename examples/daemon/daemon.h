@@ -84,4 +84,9 @@ int vdevd_main(const struct vdevd_program *prog, void *ctx, int argc,
 int vdevd_parse_u64(const char *prog, const char *opt, const char *arg,
 		    unsigned long long *out);
 
+/* The same, and the number must lie in [@lo, @hi]. */
+int vdevd_parse_range(const char *prog, const char *opt, const char *arg,
+		      unsigned long long lo, unsigned long long hi,
+		      unsigned long long *out);
+
 #endif /* VDEVD_DAEMON_H */

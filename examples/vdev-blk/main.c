@@ -46,20 +46,6 @@ static const struct option blk_options[] = {
 	{ 0 },
 };
 
-static int parse_range(const char *opt, const char *arg,
-		       unsigned long long lo, unsigned long long hi,
-		       unsigned long long *v)
-{
-	int ret = vdevd_parse_u64(PROG, opt, arg, v);
-
-	if (!ret && (*v < lo || *v > hi)) {
-		fprintf(stderr, "%s: %s must be %llu..%llu\n", PROG, opt, lo,
-			hi);
-		ret = -EINVAL;
-	}
-	return ret;
-}
-
 static int blk_parse(void *ctx, int opt, const char *arg)
 {
 	struct blk_opts *o = ctx;
@@ -74,12 +60,12 @@ static int blk_parse(void *ctx, int opt, const char *arg)
 		o->cfg.read_only = true;
 		return 0;
 	case OPT_NUM_QUEUES:
-		ret = parse_range("--num-queues", arg, 1, 256, &v);
+		ret = vdevd_parse_range(PROG, "--num-queues", arg, 1, 256, &v);
 		o->cfg.num_queues = (uint16_t)v;
 		return ret;
 	case OPT_QUEUE_SIZE:
-		ret = parse_range("--queue-size", arg, 1, VDEV_QUEUE_SIZE_MAX,
-				  &v);
+		ret = vdevd_parse_range(PROG, "--queue-size", arg, 1,
+					VDEV_QUEUE_SIZE_MAX, &v);
 		o->cfg.queue_size = (uint16_t)v;
 		return ret;
 	case OPT_SERIAL:
@@ -118,7 +104,7 @@ static int blk_parse(void *ctx, int opt, const char *arg)
 		return ret;
 	case OPT_SIZE:
 		o->size_set = true;
-		ret = parse_range("--size", arg, 512, UINT64_MAX, &v);
+		ret = vdevd_parse_range(PROG, "--size", arg, 512, UINT64_MAX, &v);
 		o->cfg.size = v;
 		return ret;
 	default:

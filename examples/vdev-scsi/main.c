@@ -42,20 +42,6 @@ static const struct option scsi_options[] = {
 	{ 0 },
 };
 
-static int parse_range(const char *opt, const char *arg,
-		       unsigned long long lo, unsigned long long hi,
-		       unsigned long long *v)
-{
-	int ret = vdevd_parse_u64(PROG, opt, arg, v);
-
-	if (!ret && (*v < lo || *v > hi)) {
-		fprintf(stderr, "%s: %s must be %llu..%llu\n", PROG, opt, lo,
-			hi);
-		ret = -EINVAL;
-	}
-	return ret;
-}
-
 static int scsi_parse(void *ctx, int opt, const char *arg)
 {
 	struct scsi_opts *o = ctx;
@@ -73,12 +59,12 @@ static int scsi_parse(void *ctx, int opt, const char *arg)
 		o->cfg.hotplug = true;
 		return 0;
 	case OPT_NUM_QUEUES:
-		ret = parse_range("--num-queues", arg, 1, 64, &v);
+		ret = vdevd_parse_range(PROG, "--num-queues", arg, 1, 64, &v);
 		o->cfg.num_queues = (uint16_t)v;
 		return ret;
 	case OPT_QUEUE_SIZE:
-		ret = parse_range("--queue-size", arg, 1, VDEV_QUEUE_SIZE_MAX,
-				  &v);
+		ret = vdevd_parse_range(PROG, "--queue-size", arg, 1,
+					VDEV_QUEUE_SIZE_MAX, &v);
 		o->cfg.queue_size = (uint16_t)v;
 		return ret;
 	case OPT_SERIAL:
