@@ -1,0 +1,91 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# examples/vdev-blk features seen by real Linux virtio-blk drivers (UML and
+# QEMU), one boot per frontend with two disks: "rw" (--num-queues 2) gets
+# multiqueue, flush (write back cache), mke2fs+mount+copy (the host runs
+# e2fsck -fn) and discard (the host checks the range is a hole); "ro" (-r)
+# must be read-only in the guest and unchanged on the host.
+. "$(dirname "$0")/../lib.sh"
+guest_setup
+
+BLK=${VDEV_BLK:-${VDEV_BUILD_DIR:-}/examples/vdev-blk/vdev-blk}
+SIZE_MB=64
+MQ=2
+FS_BLOCKS=8192			# 32 MiB file system at offset 0
+DISC_OFF=$((48 << 20)) DISC_LEN=$((8 << 20))
+
+# is_hole IMG OFF LEN: prints why [OFF, OFF+LEN) is not a hole.
+is_hole() {
+	perl -e 'open(F, "<", $ARGV[0]) or die "$!\n";
+		my ($o, $l) = @ARGV[1, 2];
+		my $h = sysseek(F, $o, 4);	# SEEK_HOLE
+		my $d = sysseek(F, $o, 3);	# SEEK_DATA (fails: no data after)
+		print "range not a hole (next hole at $h)" if $h != $o;
+		print "data at $d inside the range" if $d && $d < $o + $l;' \
+		"$1" "$2" "$3"
+}
+
+features_run() {
+	local fe=$1 name=blk-features-$1 why
+	why=$(${fe}_unavailable)
+	[ -n "$why" ] && { guest_skip "$name" "$why"; return; }
+	local w=$GUEST_WORK/$name
+	local img=$w-rw.img roimg=$w-ro.img log=$w.log
+	local pat=$GUEST_WORK/pattern.bin initrd=$w.cpio
+	rm -f "$img" "$roimg"
+	truncate -s ${SIZE_MB}M "$img" "$roimg"
+	head -c $DISC_LEN /dev/urandom | dd of="$img" bs=1M \
+		seek=$((DISC_OFF >> 20)) conv=notrunc status=none
+	head -c $((SIZE_MB << 20)) /dev/urandom >"$roimg"
+	local romd5
+	romd5=$(md5sum <"$roimg")
+	head -c $((512 << 10)) /dev/urandom >"$pat"
+	guest_initramfs "$fe" "$initrd" -M "virtio_blk ext4 crc32c_generic" \
+		-n "$name" -f "$pat:/data/pattern" -e VDEV_MQ=$MQ \
+		-e VDEV_FS_BLOCKS=$FS_BLOCKS -e VDEV_DISC_OFF=$DISC_OFF \
+		-e VDEV_DISC_LEN=$DISC_LEN "$GUEST_DIR/tests/blk-features.in-guest"
+
+	local s1=$w-rw.sock s2=$w-ro.sock p1 p2
+	rm -f "$s1" "$s2"
+	bg_start "$w-rw.daemon.log" "$BLK" -s "$s1" -b "$img" \
+		--num-queues $MQ --serial rw
+	p1=$BG_PID
+	bg_start "$w-ro.daemon.log" "$BLK" -s "$s2" -b "$roimg" -r --serial ro
+	p2=$BG_PID
+	wait_socket "$s1" && wait_socket "$s2" ||
+		echo "vdev-blk did not create its sockets" >>"$log"
+	if [ "$fe" = uml ]; then
+		run_uml "$log" "$initrd" -- "$s1:2" "$s2:2"
+	else
+		# -smp 2 (overrides run_qemu's -smp 1): virtio_blk uses at
+		# most one queue per CPU; QEMU defaults num-queues to the CPUs.
+		run_qemu "$log" "$initrd" -- -smp 2 \
+			-chardev "socket,id=c0,path=$s1" \
+			-device "vhost-user-blk-pci,chardev=c0,num-queues=$MQ" \
+			-chardev "socket,id=c1,path=$s2" \
+			-device vhost-user-blk-pci,chardev=c1,num-queues=1
+	fi
+	bg_stop "$p1"
+	bg_stop "$p2"
+
+	local hostfail= fsck
+	if [ "$(md5sum <"$roimg")" != "$romd5" ]; then
+		hostfail="read-only image changed"
+	elif ! fsck=$(e2fsck -fn "$img" 2>&1); then
+		hostfail="e2fsck -fn: $(echo "$fsck" | tail -n1)"
+	else
+		hostfail=$(is_hole "$img" $DISC_OFF $DISC_LEN)
+		[ -n "$hostfail" ] && hostfail="discard: $hostfail"
+	fi
+	guest_check "$name" "$log" "$hostfail"
+	rm -f "$img" "$roimg"
+}
+
+for fe in uml qemu; do
+	if [ ! -x "$BLK" ]; then
+		guest_skip "blk-features-$fe" "no vdev-blk binary at $BLK (pass the build dir)"
+	else
+		features_run "$fe"
+	fi
+done
+guest_finish
