@@ -21,7 +21,7 @@ is_hole() {
 		my $h = sysseek(F, $o, 4);	# SEEK_HOLE
 		my $d = sysseek(F, $o, 3);	# SEEK_DATA (fails: no data after)
 		print "range not a hole (next hole at $h)" if $h != $o;
-		print "data at $d inside the range" if $d && $d < $o + $l;' \
+		print "data at ", $d + 0, " inside the range" if $d && $d < $o + $l;' \
 		"$1" "$2" "$3"
 }
 

@@ -23,7 +23,8 @@ scsi_verify() {
 		e2fsck -fn "$2" >"$GUEST_WORK/e2fsck.log" 2>&1 ||
 			{ echo "e2fsck found errors on LUN 1 ($(tail -n1 "$GUEST_WORK/e2fsck.log"))"; return; }
 	fi
-	if [ "$3" = uml ] && command -v debugfs >/dev/null; then
+	# Both kernels have ext4 (UML built in, QEMU: stock-modules.list).
+	if command -v debugfs >/dev/null; then
 		debugfs -R "dump /pattern $GUEST_WORK/fs-pattern" "$2" >/dev/null 2>&1
 		cmp -s "$PATTERN" "$GUEST_WORK/fs-pattern" ||
 			echo "the file the guest stored on LUN 1 differs"
@@ -45,7 +46,8 @@ scsi_run() { # uml|qemu NAME
 	PATTERN=$GUEST_WORK/scsi-pattern.bin
 	head -c $((SCSI_PATTERN_KB * 1024)) /dev/urandom >"$PATTERN"
 	local initrd=$GUEST_WORK/scsi-$fe.cpio
-	guest_initramfs "$fe" "$initrd" -M "virtio_scsi sd_mod" -n "$name" \
+	guest_initramfs "$fe" "$initrd" \
+		-M "virtio_scsi sd_mod ext4 crc32c_generic" -n "$name" \
 		-f "$PATTERN:/data/pattern" \
 		-e VDEV_SCSI_SECTORS=$((SCSI_SIZE_MB * 2048)) \
 		-e VDEV_SCSI_PRE_OFF=$SCSI_PRE_OFF -e VDEV_SCSI_PRE_CNT=$SCSI_PRE_CNT \
