@@ -4,7 +4,8 @@
 # QEMU), one boot per frontend with two disks: "rw" (--num-queues 2) gets
 # multiqueue, flush (write back cache), mke2fs+mount+copy (the host runs
 # e2fsck -fn) and discard (the host checks the range is a hole); "ro" (-r)
-# must be read-only in the guest and unchanged on the host.
+# must be read-only in the guest and unchanged on the host.  UML runs it
+# again with --backend sync (the default auto picks io_uring when allowed).
 . "$(dirname "$0")/../lib.sh"
 guest_setup
 
@@ -25,8 +26,10 @@ is_hole() {
 		"$1" "$2" "$3"
 }
 
+# features_run uml|qemu NAME [vdev-blk options for both disks]
 features_run() {
-	local fe=$1 name=blk-features-$1 why
+	local fe=$1 name=$2 why
+	shift 2
 	why=$(${fe}_unavailable)
 	[ -n "$why" ] && { guest_skip "$name" "$why"; return; }
 	local w=$GUEST_WORK/$name
@@ -48,9 +51,9 @@ features_run() {
 	local s1=$w-rw.sock s2=$w-ro.sock p1 p2
 	rm -f "$s1" "$s2"
 	bg_start "$w-rw.daemon.log" "$BLK" -s "$s1" -b "$img" \
-		--num-queues $MQ --serial rw
+		--num-queues $MQ --serial rw "$@"
 	p1=$BG_PID
-	bg_start "$w-ro.daemon.log" "$BLK" -s "$s2" -b "$roimg" -r --serial ro
+	bg_start "$w-ro.daemon.log" "$BLK" -s "$s2" -b "$roimg" -r --serial ro "$@"
 	p2=$BG_PID
 	wait_socket "$s1" && wait_socket "$s2" ||
 		echo "vdev-blk did not create its sockets" >>"$log"
@@ -85,7 +88,13 @@ for fe in uml qemu; do
 	if [ ! -x "$BLK" ]; then
 		guest_skip "blk-features-$fe" "no vdev-blk binary at $BLK (pass the build dir)"
 	else
-		features_run "$fe"
+		features_run "$fe" "blk-features-$fe"
 	fi
 done
+# The synchronous back-end (pwrite/fsync/fallocate) too; UML costs ~1 s.
+if [ -x "$BLK" ]; then
+	features_run uml blk-features-uml-sync --backend sync
+else
+	guest_skip blk-features-uml-sync "no vdev-blk binary at $BLK"
+fi
 guest_finish
