@@ -7,8 +7,8 @@
  *   [0]      fds to attach: bits 0-3 count (0..15, more than any request
  *            may carry), bit 4 memfds (1 MiB) instead of eventfds
  *   [1..12]  message header (request, flags, size; little-endian)
- *   [13..]   payload: min(size, 264) bytes, zero-padded when the input
- *            ends first
+ *   [13..]   payload: min(size, VHU_MAX_PAYLOAD) bytes, zero-padded
+ *            when the input ends first
  * The adapter runs on this thread (vdev_vhost_user_dispatch); its replies
  * are drained. After the input the connection is closed and the adapter
  * must be ready for the next one with no fd left behind.
@@ -29,6 +29,8 @@
 
 #include <virtio/rng.h>
 #include <virtio/vhost-user.h>
+
+#include "adapters/vhost-user/vhu_proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -165,14 +167,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vdev_vhost_user_dispatch(vu, 100);
 
 	while (size >= 13) {
-		uint8_t msg[12 + 264] = { 0 };
+		uint8_t msg[12 + VHU_MAX_PAYLOAD] = { 0 };
 		uint32_t msz;
 		size_t len, have;
 
 		/* Whole messages only (zero-padded): the adapter reads a
 		 * message with blocking reads on this very thread. */
 		memcpy(&msz, data + 9, 4);
-		len = 12 + (msz < 264 ? msz : 264);
+		/* Never less than the header announces (up to the
+		 * adapter's own cap): a short message would make the
+		 * adapter wait out its stall timeout. */
+		len = 12 + (msz < VHU_MAX_PAYLOAD ? msz : VHU_MAX_PAYLOAD);
 		have = len < size - 1 ? len : size - 1;
 		memcpy(msg, data + 1, have);
 		send_record(sock, data[0], msg, len);
