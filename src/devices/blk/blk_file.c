@@ -8,9 +8,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 #include <linux/falloc.h>
+#include <virtio/iov.h>
 
 #include "blk_internal.h"
 
@@ -133,15 +133,8 @@ bounce:
 	 * pay for the allocation and the copy. */
 	if (posix_memalign(&p, 4096, len))
 		return -ENOMEM;
-	if (r->op == BLK_OP_WRITE) {
-		size_t done = 0;
-
-		for (int i = 0; i < r->ndio; i++) {
-			memcpy((uint8_t *)p + done, r->dio[i].iov_base,
-			       r->dio[i].iov_len);
-			done += r->dio[i].iov_len;
-		}
-	}
+	if (r->op == BLK_OP_WRITE)
+		vdev_iov_to_buf(r->dio, (unsigned)r->ndio, 0, p, len);
 	r->bounce = p;
 	r->bounce_len = len;
 	r->gio = r->dio;
@@ -155,19 +148,9 @@ bounce:
 
 void blk_bounce_finish(struct blk_req *r, bool ok)
 {
-	if (ok && r->op == BLK_OP_READ) {
-		size_t done = 0;
-
-		for (int i = 0; i < r->ngio && done < r->bounce_len; i++) {
-			size_t n = r->gio[i].iov_len;
-
-			if (n > r->bounce_len - done)
-				n = r->bounce_len - done;
-			memcpy(r->gio[i].iov_base, (uint8_t *)r->bounce + done,
-			       n);
-			done += n;
-		}
-	}
+	if (ok && r->op == BLK_OP_READ)
+		vdev_iov_from_buf(r->gio, (unsigned)r->ngio, 0, r->bounce,
+				  r->bounce_len);
 	free(r->bounce);
 	r->bounce = NULL;
 }
