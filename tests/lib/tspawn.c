@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "tspawn.h"
+#include "vhu_frontend.h"
 
 #define POLL_MS 5
 #define MAX_LIVE 64
@@ -323,6 +324,24 @@ int tspawn_wait_socket(struct tspawn *t, const char *path, int timeout_ms,
 	fprintf(stderr, "tspawn: %s did not accept on %s within %d ms (%s)\n",
 		t->name, path, timeout_ms, strerror(err));
 	return -ETIMEDOUT;
+}
+
+int tspawn_vhu_connect(struct tspawn *t, const char *path, int timeout_ms,
+		       struct vhu_fe **fep)
+{
+	/* What vhu_fe_connect() returns: vhu_fe_close() frees it. */
+	struct vhu_fe *fe = calloc(1, sizeof(*fe));
+	int ret;
+
+	if (!fe)
+		return -ENOMEM;
+	ret = tspawn_wait_socket(t, path, timeout_ms, &fe->fd);
+	if (ret < 0) {
+		free(fe);
+		return ret;
+	}
+	*fep = fe;
+	return 0;
 }
 
 int tspawn_accept(struct tspawn *t, int lfd, int timeout_ms, int *fdp)

@@ -71,6 +71,13 @@ int tspawn_fork(struct tspawn *t, int (*fn)(void *), void *arg,
 int tspawn_wait_socket(struct tspawn *t, const char *path, int timeout_ms,
 		       int *fdp);
 
+struct vhu_fe;
+
+/* tspawn_wait_socket(), then the connection as a vhost-user frontend in
+ * *fep (free it with vhu_fe_close()). */
+int tspawn_vhu_connect(struct tspawn *t, const char *path, int timeout_ms,
+		       struct vhu_fe **fep);
+
 /* For a child that connects to us: accepts on the listening socket @lfd
  * until a connection comes (*fdp gets it), the child exits (-ECHILD) or
  * @timeout_ms passes (-ETIMEDOUT). */

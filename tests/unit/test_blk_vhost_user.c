@@ -17,13 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <virtio/blk.h>
 #include <virtio/spec.h>
 
 #include "vdev_build_config.h"
+#include "tspawn.h"
 #include "vhu_frontend.h"
 
 #define P(f) VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_##f)
@@ -34,7 +34,7 @@ struct efx {
 	char sock[108];
 	char bin[512];
 	int imgfd;
-	pid_t pid;
+	struct tspawn d;
 	struct vhu_fe *fe;
 	struct vhu_fe_guest g;
 };
@@ -45,7 +45,6 @@ static int setup(void **state)
 	const char *bd = getenv("VDEV_BUILD_DIR");
 
 	memset(&e, 0, sizeof(e));
-	e.pid = -1;
 	snprintf(e.bin, sizeof(e.bin), "%s/examples/vdev-blk/vdev-blk",
 		 bd ? bd : ".");
 	snprintf(e.img, sizeof(e.img), "/tmp/vdev-blk-e2e-XXXXXX");
@@ -60,21 +59,19 @@ static int setup(void **state)
 
 static void stop_daemon(struct efx *e, bool expect_clean)
 {
-	int status;
+	int r;
 
 	if (e->fe) {
 		vhu_fe_close(e->fe);
 		e->fe = NULL;
 		vhu_fe_guest_fini(&e->g);
 	}
-	if (e->pid <= 0)
+	if (e->d.pid <= 0)
 		return;
-	kill(e->pid, SIGTERM);
-	assert_int_equal(waitpid(e->pid, &status, 0), e->pid);
-	e->pid = -1;
+	r = tspawn_stop(&e->d, SIGTERM, TSPAWN_TIMEOUT_MS);
+	assert_true(r >= 0); /* it ended within the timeout */
 	if (expect_clean) {
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_int_equal(r, 0);
 		/* the daemon removed its socket */
 		assert_int_equal(access(e->sock, F_OK), -1);
 	}
@@ -118,14 +115,8 @@ static void start_daemon(struct efx *e, const char *backend, bool ro,
 		argv[n++] = "--thread-per-queue";
 	argv[n] = NULL;
 	unlink(e->sock);
-	e->pid = fork();
-	assert_true(e->pid >= 0);
-	if (e->pid == 0) {
-		execv(e->bin, (char *const *)argv);
-		_exit(127);
-	}
-	e->fe = vhu_fe_connect(e->sock, 5000);
-	assert_non_null(e->fe);
+	assert_int_equal(tspawn_start(&e->d, argv, NULL), 0);
+	assert_int_equal(tspawn_vhu_connect(&e->d, e->sock, 5000, &e->fe), 0);
 	assert_int_equal(vhu_fe_setup(e->fe, &e->g, 64, false,
 				      P(REPLY_ACK) | P(CONFIG) | P(STATUS) |
 					      P(MQ),
