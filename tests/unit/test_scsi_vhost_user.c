@@ -18,12 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <virtio/scsi.h>
 #include <virtio/spec.h>
 
+#include "tspawn.h"
 #include "vhu_frontend.h"
 
 #define P(f) VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_##f)
@@ -32,7 +32,7 @@ struct efx {
 	char img[2][64];
 	char sock[108];
 	char bin[512];
-	pid_t pid;
+	struct tspawn d;
 	struct vhu_fe *fe;
 	struct vhu_fe_guest g;
 };
@@ -43,7 +43,6 @@ static int setup(void **state)
 	const char *bd = getenv("VDEV_BUILD_DIR");
 
 	memset(&e, 0, sizeof(e));
-	e.pid = -1;
 	snprintf(e.bin, sizeof(e.bin), "%s/examples/vdev-scsi/vdev-scsi",
 		 bd ? bd : ".");
 	for (unsigned i = 0; i < 2; i++) {
@@ -64,21 +63,19 @@ static int setup(void **state)
 
 static void stop_daemon(struct efx *e, bool expect_clean)
 {
-	int status;
+	int r;
 
 	if (e->fe) {
 		vhu_fe_close(e->fe);
 		e->fe = NULL;
 		vhu_fe_guest_fini(&e->g);
 	}
-	if (e->pid <= 0)
+	if (e->d.pid <= 0)
 		return;
-	kill(e->pid, SIGTERM);
-	assert_int_equal(waitpid(e->pid, &status, 0), e->pid);
-	e->pid = -1;
+	r = tspawn_stop(&e->d, SIGTERM, TSPAWN_TIMEOUT_MS);
+	assert_true(r >= 0); /* it ended within the timeout */
 	if (expect_clean) {
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_int_equal(r, 0);
 		assert_int_equal(access(e->sock, F_OK), -1);
 	}
 }
@@ -98,26 +95,19 @@ static int teardown(void **state)
  * and returns its exit status; output goes to /dev/null. */
 static int run_status(struct efx *e, const char *const *args)
 {
+	const struct tspawn_opts o = { .fd = -1, .log = "/dev/null" };
 	const char *argv[16] = { e->bin };
-	int status, n = 1;
-	pid_t pid;
+	struct tspawn t;
+	int r, n = 1;
 
 	while (*args && n < 15)
 		argv[n++] = *args++;
 	argv[n] = NULL;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(e->bin, (char *const *)argv);
-		_exit(127);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	return WEXITSTATUS(status);
+	assert_int_equal(tspawn_start(&t, argv, &o), 0);
+	r = tspawn_wait(&t, TSPAWN_TIMEOUT_MS);
+	/* exited by itself, not killed by a signal or the timeout */
+	assert_in_range(r, 0, 255);
+	return r;
 }
 
 static void start_daemon(struct efx *e, bool hotplug)
@@ -136,14 +126,8 @@ static void start_daemon(struct efx *e, bool hotplug)
 		argv[n++] = "--hotplug";
 	argv[n] = NULL;
 	unlink(e->sock);
-	e->pid = fork();
-	assert_true(e->pid >= 0);
-	if (e->pid == 0) {
-		execv(e->bin, (char *const *)argv);
-		_exit(127);
-	}
-	e->fe = vhu_fe_connect(e->sock, 5000);
-	assert_non_null(e->fe);
+	assert_int_equal(tspawn_start(&e->d, argv, NULL), 0);
+	assert_int_equal(tspawn_vhu_connect(&e->d, e->sock, 5000, &e->fe), 0);
 	/* Queue 0 is the control queue. */
 	assert_int_equal(vhu_fe_setup(e->fe, &e->g, 64, false,
 				      P(REPLY_ACK) | P(CONFIG) | P(STATUS) |
