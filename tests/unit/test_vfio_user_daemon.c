@@ -19,12 +19,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <virtio/testing.h>
 
+#include "tspawn.h"
 #include "vfu_client.h"
 
 #define GUEST_BASE 0x100000000ull
@@ -32,48 +32,53 @@
 
 static char bin[1024];
 
-static pid_t spawn_with(const char *opt, const char *val,
-			const char *const *extra)
+static void spawn_with(struct tspawn *t, const char *opt, const char *val,
+		       const char *const *extra, const struct tspawn_opts *o)
 {
 	const char *argv[16] = { bin, "--transport", "vfio-user", opt, val };
 	int n = 5;
-	pid_t pid;
 
 	while (extra && *extra && n < 15)
 		argv[n++] = *extra++;
 	argv[n] = NULL;
-	pid = fork();
-	if (pid == 0) {
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
+	assert_int_equal(tspawn_start(t, argv, o), 0);
 }
 
-static pid_t spawn(const char *path, const char *const *extra)
+static void spawn(struct tspawn *t, const char *path,
+		  const char *const *extra)
 {
-	return spawn_with("--socket-path", path, extra);
+	spawn_with(t, "--socket-path", path, extra, NULL);
 }
 
-static int stop(pid_t pid)
+static int stop(struct tspawn *t)
 {
-	int st = 0;
-
-	kill(pid, SIGTERM);
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return tspawn_stop(t, SIGTERM, TSPAWN_TIMEOUT_MS);
 }
 
-/* One session: n requests of len bytes; returns the seconds it took. */
-static double session(const char *path, int n, uint32_t len)
+/* A failed assertion skips the test's stop(): end its daemon here. */
+static int kill_leftovers(void **state)
 {
-	struct vfu_client *c = vfu_client_connect(path);
+	(void)state;
+	tspawn_kill_all();
+	return 0;
+}
+
+/* One session with daemon @t: n requests of len bytes; returns the
+ * seconds it took. */
+static double session(struct tspawn *t, const char *path, int n,
+		      uint32_t len)
+{
+	struct vfu_client *c = NULL;
 	struct vdev_drv_mem *mem = vdev_drv_mem_new(GUEST_BASE, GUEST_SIZE, 1);
 	int efd[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
 	struct vdev_drv_ring *r;
 	struct timespec t0, t1;
+	int fd;
 
+	assert_int_equal(tspawn_wait_socket(t, path, 5000, &fd), 0);
+	c = vfu_client_from_fd(fd);
+	if (!c)
+		close(fd);
 	assert_non_null(c);
 	assert_non_null(mem);
 	assert_int_equal(vfu_client_version(c), 0);
@@ -129,18 +134,17 @@ static void test_daemon(void **state)
 {
 	char path[108];
 	struct stat st;
-	pid_t pid;
+	struct tspawn t;
 	double s;
 
 	snprintf(path, sizeof(path), "/tmp/vdev-vfu-daemon-%d.sock",
 		 (int)getpid());
-	pid = spawn(path, NULL);
-	assert_true(pid > 0);
-	s = session(path, 1000, 4096);
+	spawn(&t, path, NULL);
+	s = session(&t, path, 1000, 4096);
 	printf("# vdev-rng over vfio-user (separate process): 1000 x 4 KiB "
 	       "in %.3f s (%.0f req/s)\n", s, 1000 / s);
-	session(path, 10, 64); /* the next client */
-	assert_int_equal(stop(pid), 0);
+	session(&t, path, 10, 64); /* the next client */
+	assert_int_equal(stop(&t), 0);
 	assert_int_equal(stat(path, &st), -1);
 }
 
@@ -149,17 +153,16 @@ static void test_daemon_rate_limited(void **state)
 	const char *const extra[] = { "--max-bytes", "1024", "--period",
 				      "100", NULL };
 	char path[108];
-	pid_t pid;
+	struct tspawn t;
 	double s;
 
 	snprintf(path, sizeof(path), "/tmp/vdev-vfu-daemon-rl-%d.sock",
 		 (int)getpid());
-	pid = spawn(path, extra);
-	assert_true(pid > 0);
+	spawn(&t, path, extra);
 	/* 8 KiB at 1 KiB per 100 ms: the timer must release the rest. */
-	s = session(path, 8, 1024);
+	s = session(&t, path, 8, 1024);
 	assert_true(s >= 0.5);
-	assert_int_equal(stop(pid), 0);
+	assert_int_equal(stop(&t), 0);
 }
 
 /* --fd with an inherited listening socket. */
@@ -167,32 +170,36 @@ static void test_daemon_inherited_fd(void **state)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char num[16];
-	pid_t pid;
+	struct tspawn t;
 	int fd;
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path),
 		 "/tmp/vdev-vfu-daemon-fd-%d.sock", (int)getpid());
 	unlink(sa.sun_path);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0); /* inherited: no CLOEXEC */
+	/* Close-on-exec like any fd of the test: tspawn passes it on. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(listen(fd, 1), 0);
+	/* The daemon gets it under the same, arbitrary number. */
 	snprintf(num, sizeof(num), "%d", fd);
-	pid = spawn_with("--fd", num, NULL);
-	assert_true(pid > 0);
+	spawn_with(&t, "--fd", num, NULL,
+		   &(const struct tspawn_opts){ .fd = fd, .fd_as = fd });
 	close(fd);
-	session(sa.sun_path, 10, 256);
-	session(sa.sun_path, 10, 256);
-	assert_int_equal(stop(pid), 0);
+	session(&t, sa.sun_path, 10, 256);
+	session(&t, sa.sun_path, 10, 256);
+	assert_int_equal(stop(&t), 0);
 	unlink(sa.sun_path);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_daemon),
-		cmocka_unit_test(test_daemon_rate_limited),
-		cmocka_unit_test(test_daemon_inherited_fd),
+		cmocka_unit_test_teardown(test_daemon, kill_leftovers),
+		cmocka_unit_test_teardown(test_daemon_rate_limited,
+					  kill_leftovers),
+		cmocka_unit_test_teardown(test_daemon_inherited_fd,
+					  kill_leftovers),
 	};
 	const char *b = getenv("VDEV_BUILD_DIR");
 
