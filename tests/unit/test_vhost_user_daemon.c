@@ -19,12 +19,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <virtio/spec.h>
 
+#include "tspawn.h"
 #include "vhu_frontend.h"
 
 #define SRC_LEN 4096
@@ -73,13 +72,12 @@ static void need_daemon(void)
 	}
 }
 
-/* Starts the daemon with @argv (NULL-terminated, argv[0] omitted);
- * @fd3: an fd the child gets as fd 3, or -1; @out: stdout pipe or NULL. */
-static pid_t spawn(const char *const *args, int fd3, int *out)
+/* Starts the daemon with @args (NULL-terminated, argv[0] omitted) and
+ * @o (NULL: defaults). */
+static void spawn(struct tspawn *t, const char *const *args,
+		  const struct tspawn_opts *o)
 {
 	const char *argv[16] = { daemon_path };
-	int p[2] = { -1, -1 };
-	pid_t pid;
 	int n = 1;
 
 	while (args[n - 1] && n < 15) {
@@ -87,43 +85,15 @@ static pid_t spawn(const char *const *args, int fd3, int *out)
 		n++;
 	}
 	argv[n] = NULL;
-	if (out && pipe2(p, O_CLOEXEC) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		/* dup2 onto itself would keep close-on-exec set. */
-		if (fd3 == 3 && fcntl(3, F_SETFD, 0) < 0)
-			_exit(127);
-		if (fd3 >= 0 && fd3 != 3 && dup2(fd3, 3) < 0)
-			_exit(127);
-		if (out && dup2(p[1], 1) < 0)
-			_exit(127);
-		execv(daemon_path, (char *const *)argv);
-		_exit(127);
-	}
-	if (out) {
-		close(p[1]);
-		*out = p[0];
-	}
-	return pid;
+	assert_int_equal(tspawn_start(t, argv, o), 0);
 }
 
-static int wait_exit(pid_t pid, int timeout_ms)
+/* A failed assertion skips the test's own stop: end its daemon here. */
+static int kill_leftovers(void **state)
 {
-	int st;
-
-	for (int t = 0; t < timeout_ms; t += 5) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-		struct timespec ts = { 0, 5000000 };
-
-		nanosleep(&ts, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	return -1;
+	(void)state;
+	tspawn_kill_all();
+	return 0;
 }
 
 /* Sets queue 0 up on @fe and reads 64 bytes, checking them against the
@@ -163,32 +133,32 @@ static void test_sockets_and_sigterm(void **state)
 {
 	char base[64], p0[80], p1[80];
 	struct stat st;
-	pid_t pid;
+	struct tspawn t;
 
 	need_daemon();
 	snprintf(base, sizeof(base), "/tmp/vhu-daemon-%d.sock", (int)getpid());
 	snprintf(p0, sizeof(p0), "%s0", base);
 	snprintf(p1, sizeof(p1), "%s1", base);
-	pid = spawn((const char *[]){ "-s", base, "-c", "2", "-f", src_path,
-				      NULL }, -1, NULL);
-	assert_true(pid > 0);
+	spawn(&t, (const char *[]){ "-s", base, "-c", "2", "-f", src_path,
+				    NULL }, NULL);
 	for (int k = 0; k < 2; k++) {
-		struct vhu_fe *fe = vhu_fe_connect(k ? p1 : p0, 5000);
+		struct vhu_fe *fe = NULL;
 
-		assert_non_null(fe);
+		assert_int_equal(tspawn_vhu_connect(&t, k ? p1 : p0, 5000,
+						    &fe), 0);
 		read_bytes(fe, 0); /* one device per socket: each at 0 */
 		vhu_fe_close(fe);
 	}
 	/* The device outlives its frontend: reconnect, it goes on. */
 	{
-		struct vhu_fe *fe = vhu_fe_connect(p0, 5000);
+		struct vhu_fe *fe = NULL;
 
-		assert_non_null(fe);
+		assert_int_equal(tspawn_vhu_connect(&t, p0, 5000, &fe), 0);
 		read_bytes(fe, 64);
 		vhu_fe_close(fe);
 	}
-	assert_int_equal(kill(pid, SIGTERM), 0);
-	assert_int_equal(wait_exit(pid, 5000), 0);
+	/* sends SIGTERM (fails if kill() does), requires exit code 0 */
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 5000), 0);
 	assert_int_not_equal(stat(p0, &st), 0);
 	assert_int_not_equal(stat(p1, &st), 0);
 }
@@ -197,21 +167,20 @@ static void test_fd_connected(void **state)
 {
 	struct vhu_fe fe = { .fd = -1 };
 	int sp[2];
-	pid_t pid;
+	struct tspawn t;
 
 	need_daemon();
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 				    sp), 0);
-	pid = spawn((const char *[]){ "--fd", "3", "-f", src_path, NULL },
-		    sp[1], NULL);
-	assert_true(pid > 0);
+	spawn(&t, (const char *[]){ "--fd", "3", "-f", src_path, NULL },
+	      &(const struct tspawn_opts){ .fd = sp[1], .fd_as = 3 });
 	close(sp[1]);
 	fe.fd = sp[0];
 	fe.protocol_features = 0;
 	read_bytes(&fe, 0);
 	/* A served connection that ends ends the daemon. */
 	close(sp[0]);
-	assert_int_equal(wait_exit(pid, 5000), 0);
+	assert_int_equal(tspawn_wait(&t, 5000), 0);
 }
 
 static int listen_on(const char *path)
@@ -232,23 +201,20 @@ static void test_fd_listening(void **state)
 	char path[64];
 	struct vhu_fe *fe;
 	int lfd;
-	pid_t pid;
+	struct tspawn t;
 
 	need_daemon();
 	snprintf(path, sizeof(path), "/tmp/vhu-daemon-l-%d.sock",
 		 (int)getpid());
 	lfd = listen_on(path);
 	assert_true(lfd >= 0);
-	pid = spawn((const char *[]){ "--fd", "3", "-f", src_path, NULL }, lfd,
-		    NULL);
-	assert_true(pid > 0);
+	spawn(&t, (const char *[]){ "--fd", "3", "-f", src_path, NULL },
+	      &(const struct tspawn_opts){ .fd = lfd, .fd_as = 3 });
 	close(lfd);
-	fe = vhu_fe_connect(path, 5000);
-	assert_non_null(fe);
+	assert_int_equal(tspawn_vhu_connect(&t, path, 5000, &fe), 0);
 	read_bytes(fe, 0);
 	vhu_fe_close(fe);
-	assert_int_equal(kill(pid, SIGINT), 0);
-	assert_int_equal(wait_exit(pid, 5000), 0);
+	assert_int_equal(tspawn_stop(&t, SIGINT, 5000), 0);
 	unlink(path);
 }
 
@@ -256,24 +222,23 @@ static void test_connect(void **state)
 {
 	char path[64];
 	struct vhu_fe fe = { .fd = -1 };
-	int lfd, c;
-	pid_t pid;
+	int lfd, c = -1;
+	struct tspawn t;
 
 	need_daemon();
 	snprintf(path, sizeof(path), "/tmp/vhu-daemon-c-%d.sock",
 		 (int)getpid());
 	lfd = listen_on(path);
 	assert_true(lfd >= 0);
-	pid = spawn((const char *[]){ "-s", path, "--connect", "-f", src_path,
-				      "--thread-per-queue", NULL }, -1, NULL);
-	assert_true(pid > 0);
-	c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	spawn(&t, (const char *[]){ "-s", path, "--connect", "-f", src_path,
+				    "--thread-per-queue", NULL }, NULL);
+	assert_int_equal(tspawn_accept(&t, lfd, 5000, &c), 0);
 	assert_true(c >= 0);
 	fe.fd = c;
 	fe.protocol_features = 0;
 	read_bytes(&fe, 0);
 	close(c);
-	assert_int_equal(wait_exit(pid, 5000), 0);
+	assert_int_equal(tspawn_wait(&t, 5000), 0);
 	close(lfd);
 	unlink(path);
 }
@@ -294,28 +259,23 @@ static void test_bad_options(void **state)
 
 	need_daemon();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		pid_t pid = spawn(cases[i], -1, NULL);
+		struct tspawn t;
 
-		assert_true(pid > 0);
-		assert_int_equal(wait_exit(pid, 5000), 1);
+		spawn(&t, cases[i], NULL);
+		assert_int_equal(tspawn_wait(&t, 5000), 1);
 	}
 }
 
 static void test_print_capabilities(void **state)
 {
 	char out[512] = { 0 };
-	size_t len = 0;
-	ssize_t n;
-	int fd;
-	pid_t pid;
+	struct tspawn t;
 
 	need_daemon();
-	pid = spawn((const char *[]){ "--print-capabilities", NULL }, -1, &fd);
-	assert_true(pid > 0);
-	while ((n = read(fd, out + len, sizeof(out) - 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	assert_int_equal(wait_exit(pid, 5000), 0);
+	spawn(&t, (const char *[]){ "--print-capabilities", NULL },
+	      &(const struct tspawn_opts){ .fd = -1, .pipe_stdout = true });
+	assert_true(tspawn_read_stdout(&t, out, sizeof(out), 5000) > 0);
+	assert_int_equal(tspawn_wait(&t, 5000), 0);
 	assert_non_null(strstr(out, "\"type\": \"rng\""));
 	assert_non_null(strstr(out, "\"features\": ["));
 	assert_int_equal(out[0], '{');
@@ -324,12 +284,14 @@ static void test_print_capabilities(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_print_capabilities),
-		cmocka_unit_test(test_bad_options),
-		cmocka_unit_test(test_sockets_and_sigterm),
-		cmocka_unit_test(test_fd_connected),
-		cmocka_unit_test(test_fd_listening),
-		cmocka_unit_test(test_connect),
+		cmocka_unit_test_teardown(test_print_capabilities,
+					  kill_leftovers),
+		cmocka_unit_test_teardown(test_bad_options, kill_leftovers),
+		cmocka_unit_test_teardown(test_sockets_and_sigterm,
+					  kill_leftovers),
+		cmocka_unit_test_teardown(test_fd_connected, kill_leftovers),
+		cmocka_unit_test_teardown(test_fd_listening, kill_leftovers),
+		cmocka_unit_test_teardown(test_connect, kill_leftovers),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
