@@ -25,12 +25,13 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <virtio/rng.h>
 #include <virtio/vhost-user.h>
+
+#include "tspawn.h"
 
 /* Callbacks the child's loop may run in its window: two shed
  * connections plus slack; a spinning loop runs far more. */
@@ -62,7 +63,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int child(const char *path)
+static int child(void *path)
 {
 	struct vdev_rng_config rc = { 0 };
 	struct vdev_vhost_user_config vc = {
@@ -97,52 +98,49 @@ static int child(const char *path)
 	return callbacks <= MAX_CALLBACKS ? 0 : 4;
 }
 
-/* Connects and waits up to @ms for the back-end to close the connection. */
-static bool closed_by_peer(const char *path, int ms)
+/* Connects (the back-end @t listening at @path within 1 s) and waits up
+ * to @ms for the back-end to close the connection. */
+static bool closed_by_peer(struct tspawn *t, const char *path, int ms)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = { .fd = -1, .events = POLLIN };
 	char b;
 	bool closed = false;
 
-	assert_true(fd >= 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	for (int i = 0; i < 100; i++) {
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			break;
-		usleep(10000);
-	}
-	if (poll(&p, 1, ms) == 1 && read(fd, &b, 1) == 0)
+	assert_int_equal(tspawn_wait_socket(t, path, 1000, &p.fd), 0);
+	if (poll(&p, 1, ms) == 1 && read(p.fd, &b, 1) == 0)
 		closed = true;
-	close(fd);
+	close(p.fd);
 	return closed;
+}
+
+/* A failed assertion skips the wait for the child: reap it here. */
+static int kill_leftovers(void **state)
+{
+	(void)state;
+	tspawn_kill_all();
+	return 0;
 }
 
 static void test_emfile_sheds_connections(void **state)
 {
 	char path[108];
-	pid_t pid;
-	int status;
+	struct tspawn t;
 
 	snprintf(path, sizeof(path), "/tmp/vdev-emfile-%d.sock", (int)getpid());
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(child(path));
-	assert_true(closed_by_peer(path, 1000));
-	assert_true(closed_by_peer(path, 1000));
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	/* 0: loop stayed idle; 4: it spun; 2, 3: setup failed. */
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(tspawn_fork(&t, child, path, "emfile back-end"), 0);
+	assert_true(closed_by_peer(&t, path, 1000));
+	assert_true(closed_by_peer(&t, path, 1000));
+	/* 0: loop stayed idle; 4: it spun; 2, 3: setup failed; anything
+	 * else (a signal, the timeout) is a failure too. */
+	assert_int_equal(tspawn_wait(&t, TSPAWN_TIMEOUT_MS), 0);
 	unlink(path);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_emfile_sheds_connections),
+		cmocka_unit_test_teardown(test_emfile_sheds_connections,
+					  kill_leftovers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
