@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -139,6 +140,28 @@ static int move_off(int fd, int avoid)
 				       : fd;
 }
 
+/* Sets close-on-exec on fds @lo..@hi; only async-signal-safe calls. */
+static int cloexec_from_to(unsigned lo, unsigned hi)
+{
+	struct rlimit rl;
+
+	if (close_range(lo, hi, CLOSE_RANGE_CLOEXEC) == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EINVAL)
+		return -1;
+	/* Before Linux 5.11: one fd at a time, up to the fd limit. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <= hi)
+		hi = rl.rlim_cur ? (unsigned)rl.rlim_cur - 1 : 0;
+	if (hi > 1u << 20)
+		hi = 1u << 20;
+	for (unsigned fd = lo; fd <= hi && fd >= lo; fd++)
+		if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
+			return -1;
+	return 0;
+}
+
 static void default_signals(void)
 {
 	sigset_t none;
@@ -181,10 +204,10 @@ child_exec(const char *const argv[], const struct tspawn_opts *o, int logfd,
 		goto fail;
 	/* Whatever else the test has open must not reach the daemon. */
 	if (as >= 0) {
-		if ((as > 3 && close_range(3, as - 1, CLOSE_RANGE_CLOEXEC) < 0) ||
-		    close_range(as + 1, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
+		if ((as > 3 && cloexec_from_to(3, (unsigned)as - 1) < 0) ||
+		    cloexec_from_to((unsigned)as + 1, ~0u) < 0)
 			goto fail;
-	} else if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) < 0) {
+	} else if (cloexec_from_to(3, ~0u) < 0) {
 		goto fail;
 	}
 	default_signals();
