@@ -78,6 +78,9 @@ static inline void fx_close(struct fx *f)
 	f->dev = NULL;
 }
 
+/* The io_uring backend again, with the image on tmpfs (b->in_memory). */
+static const enum vdev_blk_backend be_uring_shm = VDEV_BLK_BACKEND_URING;
+
 static inline int fx_setup(void **state)
 {
 	const enum vdev_blk_backend *param = *state;
@@ -85,7 +88,8 @@ static inline int fx_setup(void **state)
 
 	assert_non_null(f);
 	f->be = *param;
-	snprintf(f->path, sizeof(f->path), "/tmp/vdev-blk-test-XXXXXX");
+	snprintf(f->path, sizeof(f->path), "%s/vdev-blk-test-XXXXXX",
+		 param == &be_uring_shm ? "/dev/shm" : "/tmp");
 	f->imgfd = mkstemp(f->path);
 	assert_true(f->imgfd >= 0);
 	assert_int_equal(ftruncate(f->imgfd, IMG_SIZE), 0);
@@ -221,8 +225,8 @@ static const enum vdev_blk_backend be_ram = VDEV_BLK_BACKEND_RAM;
 
 #if VDEV_WITH_URING_FOUND
 #define BLK_TEST(fn)                                                        \
-	BLK_TEST_ONE(fn, be_uring), BLK_TEST_ONE(fn, be_sync),              \
-		BLK_TEST_ONE(fn, be_ram)
+	BLK_TEST_ONE(fn, be_uring), BLK_TEST_ONE(fn, be_uring_shm),         \
+		BLK_TEST_ONE(fn, be_sync), BLK_TEST_ONE(fn, be_ram)
 #else
 #define BLK_TEST(fn) BLK_TEST_ONE(fn, be_sync), BLK_TEST_ONE(fn, be_ram)
 #endif

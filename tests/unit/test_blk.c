@@ -7,6 +7,8 @@
  * reset with I/O in flight, save/restore and the io_uring fallback.
  */
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <virtio/caps.h>
 
 #include "blk_harness.h"
@@ -56,8 +58,27 @@ static void test_rw(void **state)
 	assert_true(vdev_has_feature(f->dev, VDEV_BLK_F_FLUSH));
 	roundtrip(f, 0, 0, 512, 1, 1, 0, 1);
 	roundtrip(f, 0, 100, 65536, 1, 1, 0, 2);
+	/* past BLK_INLINE_COPY_MAX: through the ring even on tmpfs */
+	roundtrip(f, 0, 300, 65536 + 512, 1, 1, 0, 4);
+	roundtrip(f, 0, 1000, 1u << 20, 4, 3, 0, 5);
 	/* last sectors of the image */
 	roundtrip(f, 0, IMG_SECTORS - 8, 4096, 1, 1, 0, 3);
+}
+
+/* Images on tmpfs are copied inline by the io_uring backend; any other
+ * file goes through the ring. */
+static void test_memory_fs(void **state)
+{
+	struct fx *f = *state;
+	struct statfs sfs;
+	bool tmpfs;
+
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(fstatfs(f->imgfd, &sfs), 0);
+	tmpfs = sfs.f_type == TMPFS_MAGIC;
+	if (!tmpfs && strncmp(f->path, "/dev/shm/", 9) == 0)
+		skip(); /* no tmpfs at /dev/shm here */
+	assert_int_equal(fx_blk(f)->in_memory, tmpfs);
 }
 
 static void test_multi_segment(void **state)
@@ -712,6 +733,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		BLK_TEST(test_rw),
+		BLK_TEST_ONE(test_memory_fs, be_sync),
+#if VDEV_WITH_URING_FOUND
+		BLK_TEST_ONE(test_memory_fs, be_uring_shm),
+#endif
 		BLK_TEST(test_multi_segment),
 		BLK_TEST(test_indirect),
 		BLK_TEST(test_packed),

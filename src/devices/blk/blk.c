@@ -13,6 +13,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <virtio/blk.h>
 #include <virtio/state.h>
 
@@ -246,6 +248,21 @@ static const struct vdev_ops blk_ops = {
 	.destroy = blk_destroy,
 };
 
+/*
+ * tmpfs and ramfs: the image is page cache and nothing else, so a transfer
+ * is a memcpy that never waits for a device. Their buffered reads do not
+ * support RWF_NOWAIT (checked: Linux 6.18 tmpfs), so io_uring would hand
+ * every one to a worker thread, paying two context switches for a copy.
+ */
+static bool on_memory_fs(int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) < 0)
+		return false;
+	return sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC;
+}
+
 static int open_image(struct blk_dev *b, const struct vdev_blk_config *cfg)
 {
 	struct stat st;
@@ -285,6 +302,7 @@ static int open_image(struct blk_dev *b, const struct vdev_blk_config *cfg)
 	} else {
 		return -EINVAL;
 	}
+	b->in_memory = S_ISREG(st.st_mode) && !b->direct && on_memory_fs(b->fd);
 	b->dio_align = 512;
 #ifdef STATX_DIOALIGN
 	if (b->direct) {

@@ -34,6 +34,10 @@
 #define BLK_SIZE_MAX (4u << 20)
 /* Requests in flight per queue; a deeper ring waits for completions. */
 #define BLK_MAX_INFLIGHT 256u
+/* On an in-memory image, transfers up to this size are copied on the
+ * queue thread: cheaper than waking an io_uring worker, while larger ones
+ * still run in parallel with the queue. */
+#define BLK_INLINE_COPY_MAX (64u << 10)
 /* DISCARD / WRITE_ZEROES limits advertised. */
 #define BLK_MAX_DWZ_SEG 32u
 #define BLK_MAX_DWZ_SECTORS (UINT32_MAX >> 1)
@@ -132,6 +136,7 @@ struct blk_dev {
 	int fd;                     /* image (file backends), else -1 */
 	bool direct;
 	bool ro;
+	bool in_memory;             /* image on tmpfs/ramfs (blk.c) */
 	uint8_t *ram;               /* ram backend image */
 	uint64_t capacity;          /* bytes, multiple of lbs */
 	uint32_t lbs;               /* logical block size */

@@ -7,6 +7,15 @@
  * thread (vdev_watch_fd), so completions are reaped, statuses written and
  * chains pushed by the thread that popped them, under the queue's lock.
  *
+ * Requests the kernel completes at submission (page-cache hits on a file
+ * system with RWF_NOWAIT support) are reaped right after io_uring_submit(),
+ * so they are pushed and notified in the same round, without a trip through
+ * the eventfd: at queue depth 1 that trip was a second wakeup per request.
+ *
+ * On tmpfs/ramfs (b->in_memory) small transfers and flushes are done
+ * synchronously: the kernel cannot do them without blocking-capable
+ * context there and would punt each to a worker thread.
+ *
  * DISCARD and WRITE_ZEROES run synchronously (fallocate, blk_file.c): they
  * are rare, and their fallbacks (hole punch -> zero range -> writes) are a
  * chain of decisions that would not fit one SQE.
@@ -116,8 +125,19 @@ static void prep(struct blk_queue *bq, struct blk_req *r)
 	uq->pending++;
 }
 
+/* b->in_memory: the copy is cheaper than a worker's wakeup. */
+static bool copy_inline(const struct blk_dev *b, const struct blk_req *r)
+{
+	return b->in_memory &&
+	       (r->op == BLK_OP_FLUSH || r->left <= BLK_INLINE_COPY_MAX);
+}
+
 static void uring_submit(struct blk_queue *bq, struct blk_req *r)
 {
+	if (copy_inline(bq->b, r)) {
+		blk_sync_ops.submit(bq, r);
+		return;
+	}
 	if (blk_bounce_prepare(bq->b, r) < 0) {
 		blk_req_done(bq, r, VDEV_BLK_S_IOERR);
 		return;
@@ -264,6 +284,15 @@ static void uring_flush_batch(struct blk_queue *bq)
 	struct uq *uq = bq->be;
 
 	submit_queued(bq);
+	/* Completed during the submit: push them with this round. Their
+	 * eventfd signal then finds an empty ring, on this same thread. */
+	if (uq->pending && reap(bq)) {
+		submit_queued(bq); /* short transfers, resubmitted */
+		if (bq->starved && bq->free) {
+			bq->starved = false;
+			vdev_queue_schedule(bq->b->dev, bq->idx);
+		}
+	}
 	if (!uq->watched) {
 		/* A watcher may have appeared since DRIVER_OK. */
 		uring_start(bq);
