@@ -310,8 +310,9 @@ vdev_vhost_user_new(struct vdev *dev, const struct vdev_vhost_user_config *cfg)
 	vu->nq = vdev_num_queues(dev);
 	pthread_mutex_init(&vu->backend_lock, NULL);
 	vhu_capture_open(vu);
-	vu->proto_supported = device_protocol_features(dev) &
-			      ~cfg->protocol_features_off;
+	vu->proto_supported =
+		device_protocol_features(dev) & ~cfg->protocol_features_off &
+		(~VDEV_VHOST_USER_PROTOCOL_OPT_IN | cfg->protocol_features_on);
 	vu->rings = calloc(vu->nq, sizeof(*vu->rings));
 	vu->mem = vdev_mem_new();
 	vu->loop = vdev_loop_new();

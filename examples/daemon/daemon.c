@@ -40,6 +40,7 @@ struct common {
 	const char *transport;
 	bool connect;
 	bool thread_per_queue;
+	bool inband;
 	bool print_caps;
 	bool help;
 };
@@ -49,6 +50,7 @@ enum {
 	OPT_TRANSPORT,
 	OPT_CONNECT,
 	OPT_THREAD_PER_QUEUE,
+	OPT_INBAND,
 	OPT_PRINT_CAPS,
 	OPT_VERSION,
 };
@@ -60,6 +62,7 @@ static const struct option common_options[] = {
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "connect", no_argument, NULL, OPT_CONNECT },
 	{ "thread-per-queue", no_argument, NULL, OPT_THREAD_PER_QUEUE },
+	{ "inband-notifications", no_argument, NULL, OPT_INBAND },
 	{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -114,6 +117,8 @@ static void usage(const struct vdevd_program *p, FILE *f)
 		"      --connect            connect to PATH instead of listening\n"
 		"      --transport NAME     %s (default vhost-user)\n"
 		"      --thread-per-queue   one worker thread per queue, not per device\n"
+		"      --inband-notifications  vhost-user: offer kicks and calls as\n"
+		"                           messages (UML time-travel; slower)\n"
 		"      --print-capabilities print the backend capabilities as JSON and exit\n"
 		"  -h, --help               this text\n"
 		"      --version            library version\n",
@@ -192,6 +197,9 @@ static int parse(const struct vdevd_program *p, void *ctx, struct common *c,
 			break;
 		case OPT_THREAD_PER_QUEUE:
 			c->thread_per_queue = true;
+			break;
+		case OPT_INBAND:
+			c->inband = true;
 			break;
 		case OPT_PRINT_CAPS:
 			c->print_caps = true;
@@ -342,6 +350,7 @@ int vdevd_main(const struct vdevd_program *p, void *ctx, int argc,
 			.fd = (int)c.fd,
 			.connect = c.connect,
 			.thread_per_queue = c.thread_per_queue,
+			.inband = c.inband,
 		};
 
 		i->t = vdevd_transport_find(c.transport);

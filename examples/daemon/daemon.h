@@ -20,6 +20,7 @@ struct vdevd_endpoint {
 	int fd;                /* inherited socket (--fd), else -1 */
 	bool connect;          /* connect to @path instead of listening */
 	bool thread_per_queue; /* one worker per queue, not per device */
+	bool inband;           /* vhost-user: offer INBAND_NOTIFICATIONS */
 };
 
 /*

@@ -16,6 +16,10 @@ static void *vu_open(struct vdev *dev, const struct vdevd_endpoint *ep)
 		.threads = ep->thread_per_queue ?
 				   VDEV_VHOST_USER_THREAD_PER_QUEUE :
 				   VDEV_VHOST_USER_THREAD_PER_DEVICE,
+		.protocol_features_on =
+			ep->inband ? VDEV_BIT(
+				VDEV_VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS)
+				   : 0,
 	};
 
 	return vdev_vhost_user_new(dev, &cfg);

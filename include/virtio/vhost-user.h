@@ -76,7 +76,17 @@ struct vdev_vhost_user_config {
 	/* Protocol features (VDEV_VHOST_USER_PROTOCOL_F_* bit numbers as a
 	 * mask) never to offer, even when supported. */
 	uint64_t protocol_features_off;
+	/* Protocol features offered only when asked for here (a mask within
+	 * VDEV_VHOST_USER_PROTOCOL_OPT_IN). INBAND_NOTIFICATIONS turns every
+	 * kick and call into a socket message: what UML's time-travel mode
+	 * needs, and several times slower than eventfds otherwise (a
+	 * frontend that sees it offered may use it). */
+	uint64_t protocol_features_on;
 };
+
+/* Implemented protocol features that are off unless asked for. */
+#define VDEV_VHOST_USER_PROTOCOL_OPT_IN \
+	(1ull << VDEV_VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS)
 
 /* Protocol feature bit numbers (vhost-user.rst "Protocol features"). */
 #define VDEV_VHOST_USER_PROTOCOL_F_MQ                   0

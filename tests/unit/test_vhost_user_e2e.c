@@ -46,10 +46,14 @@ static uint8_t pattern(size_t i)
 	return (uint8_t)(i * 7 + 3 + (i >> 8));
 }
 
-static int setup_threads(void **state, enum vdev_vhost_user_threads th)
+static int setup_threads(void **state, enum vdev_vhost_user_threads th,
+			 bool inband)
 {
 	static struct fixture f;
-	struct vdev_vhost_user_config cfg = { .threads = th };
+	struct vdev_vhost_user_config cfg = {
+		.threads = th,
+		.protocol_features_on = inband ? P(INBAND_NOTIFICATIONS) : 0,
+	};
 	struct vdev_rng_config rc = { 0 };
 	uint8_t buf[SRC_LEN];
 	FILE *fp;
@@ -72,12 +76,18 @@ static int setup_threads(void **state, enum vdev_vhost_user_threads th)
 
 static int setup(void **state)
 {
-	return setup_threads(state, VDEV_VHOST_USER_THREAD_PER_DEVICE);
+	return setup_threads(state, VDEV_VHOST_USER_THREAD_PER_DEVICE, false);
 }
 
-static int setup_per_queue(void **state)
+/* INBAND_NOTIFICATIONS is offered only when asked for. */
+static int setup_inband(void **state)
 {
-	return setup_threads(state, VDEV_VHOST_USER_THREAD_PER_QUEUE);
+	return setup_threads(state, VDEV_VHOST_USER_THREAD_PER_DEVICE, true);
+}
+
+static int setup_per_queue_inband(void **state)
+{
+	return setup_threads(state, VDEV_VHOST_USER_THREAD_PER_QUEUE, true);
 }
 
 static int teardown(void **state)
@@ -227,6 +237,25 @@ static void test_split_inband(void **state)
 static void test_packed_inband(void **state)
 {
 	run_rng(*state, true, true, false);
+}
+
+/* Not offered by default: a frontend that sees it may use it, and every
+ * kick and call then costs a message. */
+static void test_inband_opt_in(void **state)
+{
+	struct fixture *f = *state;
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	uint64_t proto = 0;
+
+	assert_non_null(fe);
+	assert_int_equal(vhu_fe_get_u64(fe, VHU_FE_GET_PROTOCOL_FEATURES,
+					&proto), 0);
+	assert_true(proto & P(REPLY_ACK));
+	assert_false(proto & P(INBAND_NOTIFICATIONS));
+	assert_true(vdev_vhost_user_protocol_features() &
+		    P(INBAND_NOTIFICATIONS));
+	vhu_fe_close(fe);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
 }
 
 static void test_socketpair_call(void **state)
@@ -587,15 +616,18 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_packed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_split_inband, setup,
+		cmocka_unit_test_setup_teardown(test_inband_opt_in, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_split_inband,
+						setup_inband, teardown),
 		cmocka_unit_test_setup_teardown(test_packed_inband,
-						setup_per_queue, teardown),
+						setup_per_queue_inband,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_socketpair_call, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_uml_packed, setup,
+		cmocka_unit_test_setup_teardown(test_uml_packed, setup_inband,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_uml_split, setup,
+		cmocka_unit_test_setup_teardown(test_uml_split, setup_inband,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_device_state, setup,
 						teardown),

@@ -162,6 +162,11 @@ static char *slurp(const char *path, size_t *len)
 	return b;
 }
 
+static const struct vdev_vhost_user_config inband = {
+	.protocol_features_on =
+		VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS),
+};
+
 static void replay(const char *name)
 {
 	const char *data = getenv("VDEV_TEST_DATA");
@@ -184,7 +189,9 @@ static void replay(const char *name)
 	rc.source = src; /* any known file */
 	dev = vdev_rng_new(&rc);
 	assert_non_null(dev);
-	assert_int_equal(vhu_fe_server_start(&srv, dev, NULL), 0);
+	/* As the captures were made: the daemon then offered
+	 * INBAND_NOTIFICATIONS by default, and UML used it. */
+	assert_int_equal(vhu_fe_server_start(&srv, dev, &inband), 0);
 	fds_before = vhu_fe_count_fds();
 	fe = vhu_fe_connect(srv.path, 2000);
 	assert_non_null(fe);
