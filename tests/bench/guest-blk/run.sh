@@ -12,6 +12,12 @@
 #          speed (the numbers that count); QEMU is TCG here, for reference
 #        VDEV_BENCH_DIRS ("/dev/shm /var/tmp"): where the 256 MiB image is
 #        VDEV_BENCH_QEMU_DIRS ("/dev/shm"): the same for the QEMU runs
+#        VDEV_BENCH_JOBS: "kind:bs:qd ..." (all five jobs below)
+#        VDEV_BENCH_KINDS: back-ends to run (all: vdev-uring vdev-sync qsd
+#          qsd-uring, plus builtin under QEMU)
+#        VDEV_BENCH_REPEAT (1): boots per case, interleaved across the
+#          back-ends; the table gives the median of the repeats, because a
+#          single run on a shared 2-core host swings 2x
 #        VDEV_BENCH_OUT: also write the table there
 #
 # Guest load: tests/bench/guest-blk/loadgen.c (static; O_DIRECT, native
@@ -22,7 +28,7 @@
 # separate back-end process, so none is given.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-[ $# -ge 1 ] || { sed -n '9,14p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '9,20p' "$0" >&2; exit 2; }
 VDEV_BUILD_DIR=$(cd "$1" && pwd) || exit 2
 export VDEV_BUILD_DIR
 . "$here/../../guest/lib.sh"
@@ -32,7 +38,8 @@ SECS=${VDEV_BENCH_SECS:-3}
 FRONTENDS=${VDEV_BENCH_FRONTENDS:-uml qemu}
 DIRS=${VDEV_BENCH_DIRS:-/dev/shm /var/tmp}
 QDIRS=${VDEV_BENCH_QEMU_DIRS:-/dev/shm}
-JOBS="randread:4096:1 randread:4096:32 randwrite:4096:1 randwrite:4096:32 seqread:1048576:4"
+JOBS=${VDEV_BENCH_JOBS:-"randread:4096:1 randread:4096:32 randwrite:4096:1 randwrite:4096:32 seqread:1048576:4"}
+REPEAT=${VDEV_BENCH_REPEAT:-1}
 BLK=$VDEV_BUILD_DIR/examples/vdev-blk/vdev-blk
 QSD=$(command -v qemu-storage-daemon || true)
 TCK=$(getconf CLK_TCK)
@@ -126,6 +133,15 @@ ENVS=(-f "$GUEST_WORK/loadgen:/data/loadgen" -e "VDEV_BENCH_JOBS=$JOBS"
       -e "VDEV_BENCH_SECS=$SECS")
 kinds_vu="vdev-uring vdev-sync"
 [ -n "$QSD" ] && kinds_vu+=" qsd qsd-uring"
+# keep_kinds LIST: LIST filtered by VDEV_BENCH_KINDS
+keep_kinds() {
+	local k out=
+	[ -z "${VDEV_BENCH_KINDS:-}" ] && { echo "$*"; return; }
+	for k in "$@"; do
+		case " $VDEV_BENCH_KINDS " in *" $k "*) out+=" $k" ;; esac
+	done
+	echo $out
+}
 t0=$SECONDS
 for fe in $FRONTENDS; do
 	why=$(${fe}_unavailable)
@@ -144,16 +160,34 @@ for fe in $FRONTENDS; do
 	for dir in $dirs; do
 		img=$dir/vdev-bench-$$.img
 		dd if=/dev/zero of="$img" bs=1M count=256 status=none conv=fsync
-		for kind in $kinds; do
-			echo "bench: $fe $dir $kind" >&2
-			run_case "$fe" "$kind" "$dir"
+		for rep in $(seq "$REPEAT"); do
+			for kind in $(keep_kinds $kinds); do
+				echo "bench: $fe $dir $kind ($rep/$REPEAT)" >&2
+				run_case "$fe" "$kind" "$dir"
+			done
 		done
 		rm -f "$img"
 	done
 done
 
+# Median of the repeats, per (fe, dir, kind, job), in first-seen order.
+if [ "$REPEAT" -gt 1 ]; then
+	awk '{ k = $1 " " $2 " " $3 " " $4
+	       if (!(k in n)) order[++m] = k
+	       n[k]++; iops[k, n[k]] = $5; mb[k, n[k]] = $6; cpu[k, n[k]] = $7 }
+	     function med(a, k, c,   i, j, t, v) {
+		for (i = 1; i <= c; i++) v[i] = a[k, i]
+		for (i = 2; i <= c; i++)
+			for (j = i; j > 1 && v[j-1] + 0 > v[j] + 0; j--) {
+				t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+		return v[int((c + 1) / 2)] }
+	     END { for (i = 1; i <= m; i++) { k = order[i]
+		print k, med(iops, k, n[k]), med(mb, k, n[k]), med(cpu, k, n[k]) } }' \
+		"$RESULTS" >"$RESULTS.med" && mv "$RESULTS.med" "$RESULTS"
+fi
+
 {
-echo "guest-blk benchmark: ${SECS}s per job, 256 MiB raw image, $(nproc) host CPUs, $(uname -r)"
+echo "guest-blk benchmark: ${SECS}s per job, 256 MiB raw image, median of $REPEAT, $(nproc) host CPUs, $(uname -r)"
 echo "frontend: uml = User-Mode Linux (native), qemu = QEMU TCG (reference only)"
 printf '%-5s %-9s %-10s %-20s %9s %9s %10s\n' fe image backend job IOPS MiB/s "cpu-us/req"
 while read -r fe dir kind job iops mbps cpu; do
