@@ -78,8 +78,10 @@ static inline void fx_close(struct fx *f)
 	f->dev = NULL;
 }
 
-/* The io_uring backend again, with the image on tmpfs (b->in_memory). */
+/* The io_uring backend again, with the image on tmpfs (b->in_memory),
+ * and with every transfer forced through the ring. */
 static const enum vdev_blk_backend be_uring_shm = VDEV_BLK_BACKEND_URING;
+static const enum vdev_blk_backend be_uring_ring = VDEV_BLK_BACKEND_URING;
 
 static inline int fx_setup(void **state)
 {
@@ -88,6 +90,9 @@ static inline int fx_setup(void **state)
 
 	assert_non_null(f);
 	f->be = *param;
+#if VDEV_WITH_URING_FOUND
+	blk_uring_test_ring_only = param == &be_uring_ring;
+#endif
 	snprintf(f->path, sizeof(f->path), "%s/vdev-blk-test-XXXXXX",
 		 param == &be_uring_shm ? "/dev/shm" : "/tmp");
 	f->imgfd = mkstemp(f->path);
@@ -225,8 +230,9 @@ static const enum vdev_blk_backend be_ram = VDEV_BLK_BACKEND_RAM;
 
 #if VDEV_WITH_URING_FOUND
 #define BLK_TEST(fn)                                                        \
-	BLK_TEST_ONE(fn, be_uring), BLK_TEST_ONE(fn, be_uring_shm),         \
-		BLK_TEST_ONE(fn, be_sync), BLK_TEST_ONE(fn, be_ram)
+	BLK_TEST_ONE(fn, be_uring), BLK_TEST_ONE(fn, be_uring_ring),        \
+		BLK_TEST_ONE(fn, be_uring_shm), BLK_TEST_ONE(fn, be_sync),  \
+		BLK_TEST_ONE(fn, be_ram)
 #else
 #define BLK_TEST(fn) BLK_TEST_ONE(fn, be_sync), BLK_TEST_ONE(fn, be_ram)
 #endif

@@ -34,10 +34,6 @@
 #define BLK_SIZE_MAX (4u << 20)
 /* Requests in flight per queue; a deeper ring waits for completions. */
 #define BLK_MAX_INFLIGHT 256u
-/* On an in-memory image, transfers up to this size are copied on the
- * queue thread: cheaper than waking an io_uring worker, while larger ones
- * still run in parallel with the queue. */
-#define BLK_INLINE_COPY_MAX (64u << 10)
 /* DISCARD / WRITE_ZEROES limits advertised. */
 #define BLK_MAX_DWZ_SEG 32u
 #define BLK_MAX_DWZ_SECTORS (UINT32_MAX >> 1)
@@ -137,6 +133,10 @@ struct blk_dev {
 	bool direct;
 	bool ro;
 	bool in_memory;             /* image on tmpfs/ramfs (blk.c) */
+	/* Buffered reads / writes without RWF_NOWAIT support (blk_uring.c):
+	 * learnt on the first one, by any queue thread. */
+	atomic_bool rd_no_nowait;
+	atomic_bool wr_no_nowait;
 	uint8_t *ram;               /* ram backend image */
 	uint64_t capacity;          /* bytes, multiple of lbs */
 	uint32_t lbs;               /* logical block size */
@@ -169,6 +169,8 @@ extern const struct blk_backend_ops blk_uring_ops;
 #endif
 /* Test hook: when set, io_uring setup fails as on a kernel without it. */
 extern bool blk_uring_test_fail_init;
+/* Test hook: every transfer goes through the ring, none is done inline. */
+extern bool blk_uring_test_ring_only;
 
 /* blk_req.c */
 void blk_handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q);

@@ -12,9 +12,16 @@
  * so they are pushed and notified in the same round, without a trip through
  * the eventfd: at queue depth 1 that trip was a second wakeup per request.
  *
- * On tmpfs/ramfs (b->in_memory) small transfers and flushes are done
- * synchronously: the kernel cannot do them without blocking-capable
- * context there and would punt each to a worker thread.
+ * Buffered reads and writes (no O_DIRECT, no writethrough) are first tried
+ * on the queue thread with RWF_NOWAIT: a page-cache hit is then done in
+ * one system call, and only what would block goes through the ring.
+ * Where the file system has no non-blocking buffered write (ext4 and
+ * tmpfs on Linux 6.18), io_uring would punt every write to an io-wq
+ * worker, and io-wq runs buffered writes to one inode one at a time
+ * anyway: a context switch each, for no parallelism. There writes are
+ * done synchronously. tmpfs and ramfs (b->in_memory) are page cache and
+ * nothing else, and their reads have no RWF_NOWAIT either: everything is
+ * a memcpy there, done synchronously.
  *
  * DISCARD and WRITE_ZEROES run synchronously (fallocate, blk_file.c): they
  * are rare, and their fallbacks (hole punch -> zero range -> writes) are a
@@ -39,6 +46,7 @@ struct uq {
 };
 
 bool blk_uring_test_fail_init;
+bool blk_uring_test_ring_only;
 
 static int uring_queue_init(struct blk_queue *bq)
 {
@@ -125,19 +133,67 @@ static void prep(struct blk_queue *bq, struct blk_req *r)
 	uq->pending++;
 }
 
-/* b->in_memory: the copy is cheaper than a worker's wakeup. */
-static bool copy_inline(const struct blk_dev *b, const struct blk_req *r)
+/*
+ * A buffered transfer done without waiting, if it can be. true: @r is
+ * answered (done inline, or by the synchronous path); false: what is left
+ * of it goes through the ring.
+ */
+static bool try_inline(struct blk_queue *bq, struct blk_req *r)
 {
-	return b->in_memory &&
-	       (r->op == BLK_OP_FLUSH || r->left <= BLK_INLINE_COPY_MAX);
+	struct blk_dev *b = bq->b;
+	bool rd = r->op == BLK_OP_READ;
+
+	if (b->in_memory || (!rd && atomic_load_explicit(&b->wr_no_nowait,
+							 memory_order_relaxed))) {
+		blk_sync_ops.submit(bq, r);
+		return true;
+	}
+	if (rd && atomic_load_explicit(&b->rd_no_nowait, memory_order_relaxed))
+		return false;
+	while (r->left) {
+		int cnt = r->ndio > IOV_MAX ? IOV_MAX : r->ndio;
+		ssize_t n = rd ? preadv2(b->fd, r->dio, cnt, (off_t)r->off,
+					 RWF_NOWAIT)
+			       : pwritev2(b->fd, r->dio, cnt, (off_t)r->off,
+					  RWF_NOWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EOPNOTSUPP) {
+			if (rd) {
+				/* Reads that may block (a network file
+				 * system): the ring's workers overlap them. */
+				atomic_store(&b->rd_no_nowait, true);
+				return false;
+			}
+			atomic_store(&b->wr_no_nowait, true);
+			blk_sync_ops.submit(bq, r);
+			return true;
+		}
+		if (n <= 0)
+			return false; /* EAGAIN; or the ring reports it */
+		if ((size_t)n > r->left)
+			n = (ssize_t)r->left;
+		blk_iov_advance(&r->dio, &r->ndio, (size_t)n);
+		r->off += (uint64_t)n;
+		r->left -= (size_t)n;
+	}
+	blk_req_done(bq, r, VDEV_BLK_S_OK);
+	return true;
 }
 
 static void uring_submit(struct blk_queue *bq, struct blk_req *r)
 {
-	if (copy_inline(bq->b, r)) {
-		blk_sync_ops.submit(bq, r);
+	struct blk_dev *b = bq->b;
+
+	if (r->op == BLK_OP_FLUSH && b->in_memory &&
+	    !blk_uring_test_ring_only) {
+		blk_req_done(bq, r, VDEV_BLK_S_OK); /* nothing to flush */
 		return;
 	}
+	if (r->op != BLK_OP_FLUSH && !blk_uring_test_ring_only &&
+	    (b->in_memory || (!b->direct && !r->dsync)) && try_inline(bq, r))
+		return;
 	if (blk_bounce_prepare(bq->b, r) < 0) {
 		blk_req_done(bq, r, VDEV_BLK_S_IOERR);
 		return;
