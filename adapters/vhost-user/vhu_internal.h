@@ -36,6 +36,11 @@ struct vhu_worker {
 	struct vdev_loop *loop;
 	pthread_t thread;
 	bool thread_ok;
+	/* Busy polling (vdev_vhost_user_config.poll_us): queues
+	 * [first, first + count) of @dev, for poll_ns after the last work. */
+	struct vdev *dev;
+	unsigned first, count;
+	uint64_t poll_ns;
 };
 
 struct vhu_inflight_map {

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <virtio/transport.h>
 
@@ -238,15 +239,51 @@ static int open_fd(struct vdev_vhost_user *vu, int fd)
 	return attach(vu, fd);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * While the poll window is open the loop does not block: each turn takes
+ * what its fds have (kicks, completions) and looks at the rings. Work of
+ * either kind reopens the window; once it has passed, the worker sleeps
+ * in epoll until the next event.
+ */
+static void poll_loop(struct vhu_worker *w)
+{
+	uint64_t last = mono_ns();
+
+	for (;;) {
+		bool polling = mono_ns() - last < w->poll_ns;
+		int r = vdev_loop_run_once(w->loop, polling ? 0 : -1);
+		bool work = r > 0;
+
+		if (r == -ECANCELED || (r < 0 && r != -EINTR))
+			return;
+		for (unsigned i = 0; i < w->count; i++)
+			work |= vdev_vq_poll(w->dev, w->first + i);
+		if (work)
+			last = mono_ns();
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct vhu_worker *w = arg;
 
-	vdev_loop_run(w->loop);
+	if (w->poll_ns)
+		poll_loop(w);
+	else
+		vdev_loop_run(w->loop);
 	return NULL;
 }
 
-static int start_workers(struct vdev_vhost_user *vu, bool per_queue)
+static int start_workers(struct vdev_vhost_user *vu, bool per_queue,
+			 unsigned poll_us)
 {
 	vu->nworkers = per_queue ? vu->nq : 1;
 	vu->workers = calloc(vu->nworkers, sizeof(*vu->workers));
@@ -255,6 +292,10 @@ static int start_workers(struct vdev_vhost_user *vu, bool per_queue)
 	for (unsigned i = 0; i < vu->nworkers; i++) {
 		struct vhu_worker *w = &vu->workers[i];
 
+		w->dev = vu->dev;
+		w->first = per_queue ? i : 0;
+		w->count = per_queue ? 1 : vu->nq;
+		w->poll_ns = (uint64_t)poll_us * 1000u;
 		w->loop = vdev_loop_new();
 		if (!w->loop)
 			return -ENOMEM;
@@ -324,7 +365,8 @@ vdev_vhost_user_new(struct vdev *dev, const struct vdev_vhost_user_config *cfg)
 		goto fail;
 	vdev_set_transport(dev, &vhu_transport_ops, vu);
 	ret = start_workers(vu,
-			    cfg->threads == VDEV_VHOST_USER_THREAD_PER_QUEUE);
+			    cfg->threads == VDEV_VHOST_USER_THREAD_PER_QUEUE,
+			    cfg->poll_us);
 	if (ret)
 		goto fail;
 	switch (cfg->mode) {

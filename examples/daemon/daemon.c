@@ -41,6 +41,7 @@ struct common {
 	bool connect;
 	bool thread_per_queue;
 	bool inband;
+	unsigned long long poll_us;
 	bool print_caps;
 	bool help;
 };
@@ -51,6 +52,7 @@ enum {
 	OPT_CONNECT,
 	OPT_THREAD_PER_QUEUE,
 	OPT_INBAND,
+	OPT_POLL_US,
 	OPT_PRINT_CAPS,
 	OPT_VERSION,
 };
@@ -63,6 +65,7 @@ static const struct option common_options[] = {
 	{ "connect", no_argument, NULL, OPT_CONNECT },
 	{ "thread-per-queue", no_argument, NULL, OPT_THREAD_PER_QUEUE },
 	{ "inband-notifications", no_argument, NULL, OPT_INBAND },
+	{ "poll-us", required_argument, NULL, OPT_POLL_US },
 	{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -119,6 +122,8 @@ static void usage(const struct vdevd_program *p, FILE *f)
 		"      --thread-per-queue   one worker thread per queue, not per device\n"
 		"      --inband-notifications  vhost-user: offer kicks and calls as\n"
 		"                           messages (UML time-travel; slower)\n"
+		"      --poll-us N          vhost-user: busy-poll the rings for N us\n"
+		"                           after the last request (default 0)\n"
 		"      --print-capabilities print the backend capabilities as JSON and exit\n"
 		"  -h, --help               this text\n"
 		"      --version            library version\n",
@@ -200,6 +205,10 @@ static int parse(const struct vdevd_program *p, void *ctx, struct common *c,
 			break;
 		case OPT_INBAND:
 			c->inband = true;
+			break;
+		case OPT_POLL_US:
+			ret = vdevd_parse_range(p->name, "--poll-us", optarg,
+						0, 1000000, &c->poll_us);
 			break;
 		case OPT_PRINT_CAPS:
 			c->print_caps = true;
@@ -351,6 +360,7 @@ int vdevd_main(const struct vdevd_program *p, void *ctx, int argc,
 			.connect = c.connect,
 			.thread_per_queue = c.thread_per_queue,
 			.inband = c.inband,
+			.poll_us = (unsigned)c.poll_us,
 		};
 
 		i->t = vdevd_transport_find(c.transport);

@@ -21,6 +21,7 @@ struct vdevd_endpoint {
 	bool connect;          /* connect to @path instead of listening */
 	bool thread_per_queue; /* one worker per queue, not per device */
 	bool inband;           /* vhost-user: offer INBAND_NOTIFICATIONS */
+	unsigned poll_us;      /* vhost-user: busy-poll window, 0 = none */
 };
 
 /*

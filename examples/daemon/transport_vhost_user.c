@@ -20,6 +20,7 @@ static void *vu_open(struct vdev *dev, const struct vdevd_endpoint *ep)
 			ep->inband ? VDEV_BIT(
 				VDEV_VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS)
 				   : 0,
+		.poll_us = ep->poll_us,
 	};
 
 	return vdev_vhost_user_new(dev, &cfg);

@@ -118,6 +118,16 @@ VDEV_API int vdev_vq_kick(struct vdev *dev, unsigned qidx, uint32_t data);
 VDEV_API void vdev_vq_dispatch(struct vdev *dev, unsigned qidx);
 
 /*
+ * Busy polling: if the driver made buffers available, runs a round without
+ * waiting for a kick, on the thread that serves the queue (as
+ * vdev_vq_dispatch). Returns true when it found work. Cheap when there is
+ * none (a lock try and a read of the ring), so a worker can call it in a
+ * loop for a while after its last work instead of sleeping. Returns false
+ * at once if the control thread holds the queue.
+ */
+VDEV_API bool vdev_vq_poll(struct vdev *dev, unsigned qidx);
+
+/*
  * Stops the queue (vhost-user GET_VRING_BASE): no more rounds, waits until
  * requests in flight have completed, then reports the ring state. Safe
  * against a running worker. Restart with vdev_vq_enable(..., true).

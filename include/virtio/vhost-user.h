@@ -82,6 +82,12 @@ struct vdev_vhost_user_config {
 	 * needs, and several times slower than eventfds otherwise (a
 	 * frontend that sees it offered may use it). */
 	uint64_t protocol_features_on;
+	/* Busy polling: after its last work a queue worker keeps checking
+	 * its rings and fds for this many microseconds before it sleeps
+	 * (0: never polls). Saves the wakeup on each kick, and a driver
+	 * that sees no kick needed sends none; costs a CPU while the guest
+	 * is busy. */
+	unsigned poll_us;
 };
 
 /* Implemented protocol features that are off unless asked for. */

@@ -209,6 +209,25 @@ void vdev_vq_dispatch(struct vdev *dev, unsigned qidx)
 		vcore_vq_schedule(vq);
 }
 
+bool vdev_vq_poll(struct vdev *dev, unsigned qidx)
+{
+	struct vcore_vq *vq = get_vq(dev, qidx);
+	bool work, spent = false;
+
+	if (!vq || pthread_mutex_trylock(&vq->lock))
+		return false;
+	work = can_run(vq) && vdev_queue_has_avail(vq->q);
+	if (work) {
+		vdev_queue_new_round(vq->q);
+		spent = run_handler(vq);
+		pthread_cond_broadcast(&vq->idle);
+	}
+	pthread_mutex_unlock(&vq->lock);
+	if (spent)
+		vcore_vq_schedule(vq);
+	return work;
+}
+
 int vdev_vq_kick(struct vdev *dev, unsigned qidx, uint32_t data)
 {
 	struct vcore_vq *vq = get_vq(dev, qidx);

@@ -46,6 +46,8 @@ static uint8_t pattern(size_t i)
 	return (uint8_t)(i * 7 + 3 + (i >> 8));
 }
 
+static unsigned fixture_poll_us;
+
 static int setup_threads(void **state, enum vdev_vhost_user_threads th,
 			 bool inband)
 {
@@ -53,6 +55,7 @@ static int setup_threads(void **state, enum vdev_vhost_user_threads th,
 	struct vdev_vhost_user_config cfg = {
 		.threads = th,
 		.protocol_features_on = inband ? P(INBAND_NOTIFICATIONS) : 0,
+		.poll_us = fixture_poll_us,
 	};
 	struct vdev_rng_config rc = { 0 };
 	uint8_t buf[SRC_LEN];
@@ -88,6 +91,17 @@ static int setup_inband(void **state)
 static int setup_per_queue_inband(void **state)
 {
 	return setup_threads(state, VDEV_VHOST_USER_THREAD_PER_QUEUE, true);
+}
+
+/* Workers that busy-poll for half a second after their last work. */
+static int setup_poll(void **state)
+{
+	int ret;
+
+	fixture_poll_us = 500000;
+	ret = setup_threads(state, VDEV_VHOST_USER_THREAD_PER_QUEUE, false);
+	fixture_poll_us = 0;
+	return ret;
 }
 
 static int teardown(void **state)
@@ -256,6 +270,63 @@ static void test_inband_opt_in(void **state)
 		    P(INBAND_NOTIFICATIONS));
 	vhu_fe_close(fe);
 	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+}
+
+/*
+ * A request made available without a kick, right after one that was
+ * kicked: a polling worker finds it (within 5 s); one that sleeps until
+ * a kick does not (200 ms).
+ */
+static void run_no_kick(struct fixture *f, bool polls)
+{
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe_guest g;
+	size_t off = 0;
+	uint64_t gpa;
+	uint8_t *buf;
+	struct vdev_drv_seg seg;
+	void *token = NULL;
+	uint32_t len = 0;
+	int ret = -EAGAIN;
+
+	assert_non_null(fe);
+	assert_int_equal(vhu_fe_setup(fe, &g, 64, false,
+				      P(REPLY_ACK) | P(STATUS), false), 0);
+	one_request(fe, &g, &off, g.call_fd, false);
+	buf = vdev_drv_mem_alloc(g.mem, 100, 16, &gpa);
+	assert_non_null(buf);
+	seg = (struct vdev_drv_seg){ .gpa = gpa, .len = 100 };
+	assert_int_equal(vdev_drv_ring_add(g.ring, &seg, 0, 1, buf, 0), 0);
+	for (int i = 0; i < (polls ? 5000 : 200) && ret == -EAGAIN; i++) {
+		ret = vdev_drv_ring_get_used(g.ring, &token, &len);
+		if (ret == -EAGAIN)
+			sleep_ms(1);
+	}
+	if (polls) {
+		assert_int_equal(ret, 0);
+		assert_ptr_equal(token, buf);
+		assert_int_equal(len, 100);
+		for (size_t i = 0; i < 100; i++)
+			assert_int_equal(buf[i], pattern((off + i) % SRC_LEN));
+	} else {
+		assert_int_equal(ret, -EAGAIN);
+		/* The kick it was waiting for. */
+		assert_int_equal(vhu_fe_kick(fe, &g), 0);
+	}
+	vhu_fe_close(fe);
+	vhu_fe_guest_fini(&g);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
+}
+
+static void test_poll_finds_unkicked(void **state)
+{
+	run_no_kick(*state, true);
+}
+
+static void test_no_poll_waits_for_kick(void **state)
+{
+	run_no_kick(*state, false);
 }
 
 static void test_socketpair_call(void **state)
@@ -625,6 +696,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_socketpair_call, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_poll_finds_unkicked,
+						setup_poll, teardown),
+		cmocka_unit_test_setup_teardown(test_no_poll_waits_for_kick,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uml_packed, setup_inband,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_uml_split, setup_inband,
