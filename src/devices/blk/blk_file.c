@@ -14,8 +14,14 @@
 
 #include "blk_internal.h"
 
-int blk_file_rw(struct blk_dev *b, struct blk_req *r)
+/*
+ * Moves what is left of @r, advancing it as bytes move. With RWF_NOWAIT in
+ * @rwf it stops at the first "would block" (-EAGAIN) or "cannot do that
+ * without blocking" (-EOPNOTSUPP), keeping the progress made.
+ */
+int blk_file_rw_flags(struct blk_dev *b, struct blk_req *r, int rwf)
 {
+	bool nowait = rwf & RWF_NOWAIT;
 	bool sync_after = false;
 
 	while (r->left) {
@@ -23,14 +29,14 @@ int blk_file_rw(struct blk_dev *b, struct blk_req *r)
 		ssize_t n;
 
 		if (r->op == BLK_OP_READ)
-			n = preadv(b->fd, r->dio, cnt, (off_t)r->off);
+			n = preadv2(b->fd, r->dio, cnt, (off_t)r->off, rwf);
 		else
 			n = pwritev2(b->fd, r->dio, cnt, (off_t)r->off,
-				     r->dsync ? RWF_DSYNC : 0);
+				     rwf | (r->dsync ? RWF_DSYNC : 0));
 		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EINTR || (errno == EAGAIN && !nowait))
 				continue;
-			if (errno == EOPNOTSUPP && r->dsync) {
+			if (errno == EOPNOTSUPP && r->dsync && !nowait) {
 				/* Kernel without RWF_DSYNC: sync at the end. */
 				r->dsync = false;
 				sync_after = true;
@@ -50,6 +56,11 @@ int blk_file_rw(struct blk_dev *b, struct blk_req *r)
 	if (sync_after)
 		return blk_file_flush(b);
 	return 0;
+}
+
+int blk_file_rw(struct blk_dev *b, struct blk_req *r)
+{
+	return blk_file_rw_flags(b, r, 0);
 }
 
 int blk_file_flush(struct blk_dev *b)

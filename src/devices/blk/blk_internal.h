@@ -183,6 +183,7 @@ void blk_log_once(struct blk_dev *b, enum blk_bad kind, const char *what);
 /* blk_file.c: helpers shared by the file backends. */
 /* Moves r->left bytes with preadv/pwritev2; 0 or -errno. */
 int blk_file_rw(struct blk_dev *b, struct blk_req *r);
+int blk_file_rw_flags(struct blk_dev *b, struct blk_req *r, int rwf);
 int blk_file_flush(struct blk_dev *b);
 int blk_file_discard(struct blk_dev *b, uint64_t off, uint64_t len);
 int blk_file_write_zeroes(struct blk_dev *b, uint64_t off, uint64_t len,

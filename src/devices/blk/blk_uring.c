@@ -142,6 +142,7 @@ static bool try_inline(struct blk_queue *bq, struct blk_req *r)
 {
 	struct blk_dev *b = bq->b;
 	bool rd = r->op == BLK_OP_READ;
+	int ret;
 
 	if (b->in_memory || (!rd && atomic_load_explicit(&b->wr_no_nowait,
 							 memory_order_relaxed))) {
@@ -150,34 +151,20 @@ static bool try_inline(struct blk_queue *bq, struct blk_req *r)
 	}
 	if (rd && atomic_load_explicit(&b->rd_no_nowait, memory_order_relaxed))
 		return false;
-	while (r->left) {
-		int cnt = r->ndio > IOV_MAX ? IOV_MAX : r->ndio;
-		ssize_t n = rd ? preadv2(b->fd, r->dio, cnt, (off_t)r->off,
-					 RWF_NOWAIT)
-			       : pwritev2(b->fd, r->dio, cnt, (off_t)r->off,
-					  RWF_NOWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EOPNOTSUPP) {
-			if (rd) {
-				/* Reads that may block (a network file
-				 * system): the ring's workers overlap them. */
-				atomic_store(&b->rd_no_nowait, true);
-				return false;
-			}
-			atomic_store(&b->wr_no_nowait, true);
-			blk_sync_ops.submit(bq, r);
-			return true;
+	ret = blk_file_rw_flags(b, r, RWF_NOWAIT);
+	if (ret == -EOPNOTSUPP) {
+		if (rd) {
+			/* Reads that may block (a network file system): the
+			 * ring's workers overlap them. */
+			atomic_store(&b->rd_no_nowait, true);
+			return false;
 		}
-		if (n <= 0)
-			return false; /* EAGAIN; or the ring reports it */
-		if ((size_t)n > r->left)
-			n = (ssize_t)r->left;
-		blk_iov_advance(&r->dio, &r->ndio, (size_t)n);
-		r->off += (uint64_t)n;
-		r->left -= (size_t)n;
+		atomic_store(&b->wr_no_nowait, true);
+		blk_sync_ops.submit(bq, r);
+		return true;
 	}
+	if (ret < 0)
+		return false; /* EAGAIN; or the ring reports it */
 	blk_req_done(bq, r, VDEV_BLK_S_OK);
 	return true;
 }
