@@ -216,20 +216,27 @@ VDEV_API bool vdev_queue_broken(const struct vdev_queue *q);
 
 /*
  * Inflight tracking in a region shared with a frontend that outlives the
- * back-end (vhost-user PROTOCOL_F_INFLIGHT_SHMFD; split layout of
- * vhost-user.rst "Inflight I/O tracking"): every pop marks the chain's head
- * in flight there and every push clears it, so a restarted back-end knows
- * what its predecessor took and never completed. @region: this queue's part
- * (header + one entry per ring entry), @len its size; NULL stops tracking.
+ * back-end (vhost-user PROTOCOL_F_INFLIGHT_SHMFD; the split or packed
+ * layout of vhost-user.rst "Inflight I/O tracking", after the ring's):
+ * every pop marks the chain in flight there (packed: with a copy of its
+ * descriptors) and every push clears it, so a restarted back-end knows
+ * what its predecessor took and never completed. @region: this queue's
+ * part (header + one entry per ring entry), @len its size; NULL stops
+ * tracking.
  *
  * Call on a configured, stopped ring (after vdev_queue_set_state). It
- * recovers: the used index is read from the ring, the avail index becomes
- * used + marked entries, and the marked chains are popped again, oldest
- * first, before any new one. With tracking on, every push publishes the
- * used index at once (the region can describe one unpublished completion
- * only). Returns how many chains will be popped again (>= 0); -ENOTSUP:
- * packed ring; -EINVAL: region too small.
- * The region is hostile memory: it is only a hint, each resubmitted head is
+ * recovers: the used position is read from the ring (split: used->idx) or
+ * from the region (packed: a frontend cannot read a packed ring's position
+ * back after a crash, so its base is stale; a completion the dead back-end
+ * was in the middle of is finished or undone as the ring shows; a region
+ * no queue ran on yet keeps the base set_state gave); the avail position
+ * becomes used + the ring entries of the marked chains, and those are
+ * popped again, oldest first, before any new one. With tracking on, every
+ * push publishes at once (the region can describe one unpublished
+ * completion only). Returns how many chains will be popped again (>= 0);
+ * -EINVAL: region too small; -EBUSY: not configured or requests in flight.
+ * The region is hostile memory: it is only a hint. Entries that do not
+ * form a sound chain are dropped (and unmarked); each resubmitted chain is
  * walked and validated like a fresh one.
  */
 VDEV_API int vdev_queue_set_inflight(struct vdev_queue *q, void *region,

@@ -11,6 +11,7 @@
  * chain occupied.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "queue/queue_internal.h"
@@ -160,14 +161,23 @@ static void publish_avail_event(struct vdev_queue *q)
 	log_dev_event(q);
 }
 
+static int pop_resubmit(struct vdev_queue *q, struct vdev_req *req);
+static void ifl_mark(struct vdev_queue *q, uint16_t pos,
+		     const struct chain_end *end);
+
 int vq_packed_pop(struct vdev_queue *q, struct vdev_req *req)
 {
 	struct chain_end end;
 	struct vq_walk w;
-	int ret = walk(q, q->last_avail, q->avail_wrap, req, &w, &end);
+	int ret;
 
+	if (__builtin_expect(q->nresub != 0, 0))
+		return pop_resubmit(q, req);
+	ret = walk(q, q->last_avail, q->avail_wrap, req, &w, &end);
 	if (ret)
 		return ret;
+	if (__builtin_expect(q->iflp != NULL, 0))
+		ifl_mark(q, q->last_avail, &end);
 	q->last_avail = end.pos;
 	q->avail_wrap = end.wrap;
 	if (q->event_idx && q->kicks_enabled)
@@ -237,6 +247,378 @@ void vq_packed_kicks(struct vdev_queue *q, bool on)
 
 bool vq_packed_has_avail(struct vdev_queue *q)
 {
-	return is_avail(vq_load_acquire16(&q->pdesc[q->last_avail].flags),
+	return q->nresub != 0 || is_avail(vq_load_acquire16(&q->pdesc[q->last_avail].flags),
 			q->avail_wrap);
+}
+
+/*
+ * Inflight tracking (vdev_queue_set_inflight), packed layout of
+ * vhost-user.rst. As for split rings (split.c), a SIGKILL keeps every
+ * store already made, so only their order matters. The "old_" fields are
+ * the last consistent state: a pop fills entries of the free list, marks
+ * the head, and only then moves old_free_head past the chain; a push links
+ * the chain back into the free list and moves used_idx, publishes the used
+ * descriptor, unmarks the head, and only then sets the old_ fields. The
+ * next back-end rolls a half-done completion forward when the ring shows
+ * it was published (the slot at old_used_idx no longer available), back
+ * otherwise (set_inflight below).
+ */
+static void st16(vdev_le16 *p, uint16_t v)
+{
+	__atomic_store_n(p, vdev_cpu_to_le16(v), __ATOMIC_RELAXED);
+}
+
+static void st8(uint8_t *p, uint8_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+static void release(void)
+{
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static uint16_t ld16(const vdev_le16 *p)
+{
+	return vdev_le16_to_cpu(__atomic_load_n(p, __ATOMIC_RELAXED));
+}
+
+/* Records a chain just walked at slot @pos before the device sees it. */
+static void ifl_mark(struct vdev_queue *q, uint16_t pos,
+		     const struct chain_end *end)
+{
+	struct vq_ifl_packed *h = q->iflp;
+	uint16_t head = q->ifree, e = head, last = head;
+	struct vq_ifl_pdesc *hd;
+
+	for (uint16_t k = 0; k < end->ndesc; k++) {
+		struct vq_ifl_pdesc *s;
+		struct vdev_packed_desc c;
+
+		/* The free list always has an entry per ring slot not in
+		 * flight; never trust that blindly. */
+		if (e >= q->size)
+			return;
+		s = &h->desc[e];
+		memcpy(&c, &q->pdesc[pos], sizeof(c));
+		s->addr = c.addr;
+		s->len = c.len;
+		s->id = c.id;
+		s->flags = c.flags;
+		last = e;
+		e = q->ient[e].next;
+		if (++pos == q->size)
+			pos = 0;
+	}
+	hd = &h->desc[head];
+	hd->num = vdev_cpu_to_le16(end->ndesc);
+	hd->last = vdev_cpu_to_le16(last);
+	hd->counter = vdev_cpu_to_le64(q->ifl_counter++);
+	release();
+	st8(&hd->inflight, 1);
+	release();
+	st16(&h->free_head, e);
+	release();
+	st16(&h->old_free_head, e);
+	release();
+	q->ifree = e;
+	q->ient[head].num = end->ndesc;
+	q->ient[head].last = last;
+	q->ient[head].id = end->id;
+	if (end->id < q->size)
+		q->ibyid[end->id] = head;
+}
+
+/* The head entry of the chain in flight with buffer id @id. */
+static uint16_t ifl_find(const struct vdev_queue *q, uint16_t id)
+{
+	if (id < q->size) {
+		uint16_t e = q->ibyid[id];
+
+		if (e < q->size && q->ient[e].num && q->ient[e].id == id)
+			return e;
+	}
+	/* An id at or above the queue size, or one the driver reused while
+	 * it was still in flight. */
+	for (uint16_t e = 0; e < q->size; e++)
+		if (q->ient[e].num && q->ient[e].id == id)
+			return e;
+	return VQ_IFL_NONE;
+}
+
+void vq_packed_push_tracked(struct vdev_queue *q, struct vdev_req *req,
+			    uint32_t written)
+{
+	struct vq_ifl_packed *h = q->iflp;
+	uint16_t e = ifl_find(q, req->id), last, np;
+	uint32_t nd = req->ndesc;
+	bool nw = q->used_wrap;
+
+	if (e == VQ_IFL_NONE) {
+		vq_packed_push_raw(q, req, written);
+		return;
+	}
+	last = q->ient[e].last;
+	q->ient[last].next = q->ifree;
+	st16(&h->desc[last].next, q->ifree);
+	st16(&h->free_head, e);
+	q->ifree = e;
+	/* Where vq_packed_push_raw will leave the used position. */
+	if (nd == 0 || nd > q->size)
+		nd = 1;
+	nd += q->used_idx;
+	if (nd >= q->size) {
+		nd -= q->size;
+		nw = !nw;
+	}
+	np = (uint16_t)nd;
+	release();
+	st16(&h->used_idx, np);
+	st8(&h->used_wrap_counter, nw);
+	release();
+	vq_packed_push_raw(q, req, written);
+	release();
+	st8(&h->desc[e].inflight, 0);
+	release();
+	st16(&h->old_free_head, e);
+	st16(&h->old_used_idx, np);
+	st8(&h->old_used_wrap_counter, nw);
+	q->ient[e].num = 0;
+	if (req->id < q->size && q->ibyid[req->id] == e)
+		q->ibyid[req->id] = VQ_IFL_NONE;
+}
+
+/* A chain the previous back-end took and never completed, walked again
+ * from the region's copy of its descriptors (validated like any other).
+ * The ring does not move. */
+static int pop_resubmit(struct vdev_queue *q, struct vdev_req *req)
+{
+	uint16_t head = q->resub[q->resub_pos++], e = head;
+	const struct vq_ifl_ent *he = &q->ient[head];
+	struct chain_end end;
+	struct vq_walk w;
+
+	if (q->resub_pos == q->nresub) {
+		free(q->resub);
+		q->resub = NULL;
+		q->nresub = q->resub_pos = 0;
+	}
+	vq_walk_init(&w, req);
+	for (uint16_t k = 0; k < he->num; k++) {
+		const struct vq_ifl_pdesc *s = &q->iflp->desc[e];
+		uint64_t addr = vdev_le64_to_cpu(VQ_READ(s->addr));
+		uint32_t len = vdev_le32_to_cpu(VQ_READ(s->len));
+		uint16_t flags = vdev_le16_to_cpu(VQ_READ(s->flags));
+		int ret;
+
+		if (flags & VDEV_DESC_F_INDIRECT)
+			ret = walk_indirect(q, &w, addr, len, flags);
+		else
+			ret = vq_walk_buf(q, &w, addr, len,
+					  flags & VDEV_DESC_F_WRITE);
+		if (ret)
+			return ret;
+		e = q->ient[e].next;
+	}
+	end.id = he->id;
+	end.ndesc = he->num;
+	return finish(q, req, &w, &end);
+}
+
+struct ifl_head {
+	uint64_t counter;
+	uint16_t e;
+};
+
+static int ifl_cmp(const void *a, const void *b)
+{
+	const struct ifl_head *x = a, *y = b;
+
+	return x->counter < y->counter ? -1 : x->counter > y->counter;
+}
+
+/*
+ * Takes the chain with head entry @e0 if its entries are sound: @num of
+ * them, linked by next, none out of range or owned by an older chain, NEXT
+ * on all but the last, the last one where the head says. Content (address,
+ * length, indirect rules) is checked when it is popped. Returns its size,
+ * 0 when it is dropped.
+ */
+static uint16_t ifl_take(struct vdev_queue *q, uint16_t *owner, uint16_t e0,
+			 uint16_t room)
+{
+	struct vq_ifl_packed *h = q->iflp;
+	uint16_t num = ld16(&h->desc[e0].num), e = e0, k, last = e0;
+	bool bad = false;
+
+	if (num == 0 || num > room)
+		return 0;
+	for (k = 0; k < num && !bad; k++) {
+		uint16_t f;
+
+		if (e >= q->size || owner[e] != VQ_IFL_NONE) {
+			bad = true;
+			break;
+		}
+		owner[e] = e0;
+		last = e;
+		f = ld16(&h->desc[e].flags);
+		bad = !(f & VDEV_DESC_F_NEXT) != (k == num - 1);
+		q->ient[e].next = ld16(&h->desc[e].next);
+		e = q->ient[e].next;
+	}
+	if (bad || last != ld16(&h->desc[e0].last)) {
+		for (e = 0; e < q->size; e++)
+			if (owner[e] == e0)
+				owner[e] = VQ_IFL_NONE;
+		return 0;
+	}
+	q->ient[e0].num = num;
+	q->ient[e0].last = last;
+	q->ient[e0].id = ld16(&h->desc[last].id);
+	if (q->ient[e0].id < q->size)
+		q->ibyid[q->ient[e0].id] = e0;
+	return num;
+}
+
+static bool slot_avail(const struct vdev_queue *q, uint16_t pos, bool wrap)
+{
+	return is_avail(vq_load_acquire16(&q->pdesc[pos].flags), wrap);
+}
+
+int vq_packed_set_inflight(struct vdev_queue *q, void *region, size_t len)
+{
+	struct vq_ifl_packed *h = region;
+	uint16_t n = q->size, fh, ou, u, *owner;
+	bool live, ow, w;
+	struct ifl_head *heads;
+	unsigned nh = 0, total = 0, first = n, prev = VQ_IFL_NONE;
+	uint32_t pos;
+
+	if (len < sizeof(*h) + (size_t)n * sizeof(h->desc[0]))
+		return -EINVAL;
+	q->ient = calloc(n, sizeof(*q->ient));
+	q->ibyid = malloc(n * sizeof(*q->ibyid));
+	q->resub = malloc(n * sizeof(*q->resub));
+	owner = malloc(n * sizeof(*owner));
+	heads = malloc(n * sizeof(*heads));
+	if (!q->ient || !q->ibyid || !q->resub || !owner || !heads) {
+		free(owner);
+		free(heads);
+		vq_ifl_clear(q);
+		return -ENOMEM;
+	}
+	memset(q->ibyid, 0xff, n * sizeof(*q->ibyid));
+	memset(owner, 0xff, n * sizeof(*owner));
+	q->iflp = h;
+
+	/* 1. Which completion state holds: the last consistent one, or the
+	 * one a push was half-way into (published if the ring says so). */
+	live = __atomic_load_n(&h->live, __ATOMIC_RELAXED) == VQ_IFL_LIVE;
+	fh = ld16(&h->old_free_head);
+	ou = ld16(&h->old_used_idx);
+	ow = __atomic_load_n(&h->old_used_wrap_counter, __ATOMIC_RELAXED) & 1;
+	u = ld16(&h->used_idx);
+	w = __atomic_load_n(&h->used_wrap_counter, __ATOMIC_RELAXED) & 1;
+	if (live && (ou >= n || u >= n))
+		live = false; /* not ours: the frontend's base decides */
+	if (live && (u != ou || w != ow) && !slot_avail(q, ou, ow)) {
+		fh = ld16(&h->free_head);
+		ou = u;
+		ow = w;
+	}
+
+	/* 2. Nothing on the free list is in flight: this also forgets a pop
+	 * that had not moved old_free_head yet, and a completion that was
+	 * published but not unmarked. Bounded: the list may loop. */
+	for (uint16_t k = 0, e = fh; k < n && e < n; k++) {
+		if (owner[e] == 0)
+			break;
+		owner[e] = 0;
+		st8(&h->desc[e].inflight, 0);
+		e = ld16(&h->desc[e].next);
+	}
+	memset(owner, 0xff, n * sizeof(*owner));
+
+	/* 3. The marked heads, oldest first, while they fit in the ring. */
+	for (uint16_t e = 0; e < n; e++) {
+		uint8_t v = __atomic_load_n(&h->desc[e].inflight,
+					    __ATOMIC_RELAXED);
+
+		if (v == 1) {
+			heads[nh].counter = vdev_le64_to_cpu(h->desc[e].counter);
+			heads[nh++].e = e;
+		} else if (v) {
+			st8(&h->desc[e].inflight, 0); /* not ours */
+		}
+	}
+	qsort(heads, nh, sizeof(*heads), ifl_cmp);
+	q->nresub = 0;
+	q->ifl_counter = 1;
+	for (unsigned i = 0; i < nh; i++) {
+		uint16_t e = heads[i].e, got = 0;
+
+		if (owner[e] == VQ_IFL_NONE)
+			got = ifl_take(q, owner, e, (uint16_t)(n - total));
+		if (!got) {
+			st8(&h->desc[e].inflight, 0);
+			continue;
+		}
+		total += got;
+		q->resub[q->nresub++] = e;
+		q->ifl_counter = heads[i].counter + 1;
+	}
+	free(heads);
+	if (!q->nresub) {
+		free(q->resub);
+		q->resub = NULL;
+	}
+	q->resub_pos = 0;
+
+	/* 4. Every entry no chain owns is free, linked in index order. The
+	 * kept chains' entries are not written. */
+	for (uint16_t e = 0; e < n; e++) {
+		if (owner[e] != VQ_IFL_NONE)
+			continue;
+		if (prev == VQ_IFL_NONE) {
+			first = e;
+		} else {
+			q->ient[prev].next = e;
+			st16(&h->desc[prev].next, e);
+		}
+		prev = e;
+	}
+	if (prev != VQ_IFL_NONE) {
+		q->ient[prev].next = n;
+		st16(&h->desc[prev].next, n);
+	}
+	free(owner);
+
+	/* 5. The ring: used where the region says (a frontend's base after
+	 * a crash is stale: QEMU cannot read a packed ring's position), or
+	 * where set_state put it for a region no queue ran on yet; the
+	 * chains in flight lie right after it. */
+	if (live) {
+		q->used_idx = ou;
+		q->used_wrap = ow;
+	}
+	pos = q->used_idx + total;
+	q->avail_wrap = q->used_wrap;
+	if (pos >= n) {
+		pos -= n;
+		q->avail_wrap = !q->avail_wrap;
+	}
+	q->last_avail = (uint16_t)pos;
+	q->ifree = (uint16_t)first;
+	release();
+	st16(&h->free_head, q->ifree);
+	st16(&h->used_idx, q->used_idx);
+	st8(&h->used_wrap_counter, q->used_wrap);
+	release();
+	st16(&h->old_free_head, q->ifree);
+	st16(&h->old_used_idx, q->used_idx);
+	st8(&h->old_used_wrap_counter, q->used_wrap);
+	st8(&h->live, VQ_IFL_LIVE);
+	release();
+	return (int)q->nresub;
 }

@@ -162,6 +162,11 @@ void vq_ifl_clear(struct vdev_queue *q)
 	q->resub = NULL;
 	q->nresub = q->resub_pos = 0;
 	q->ifl = NULL;
+	free(q->ient);
+	free(q->ibyid);
+	q->ient = NULL;
+	q->ibyid = NULL;
+	q->iflp = NULL;
 }
 
 struct ifl_entry {
@@ -187,10 +192,19 @@ int vdev_queue_set_inflight(struct vdev_queue *q, void *region, size_t len)
 	vq_ifl_clear(q);
 	if (!region)
 		return 0;
-	if (q->packed)
-		return -ENOTSUP;
 	if (!q->ready || q->inflight)
 		return -EBUSY;
+	if (q->packed) {
+		int ret = vq_packed_set_inflight(q, region, len);
+
+		if (ret < 0)
+			return ret;
+		q->pending = 0;
+		q->signalled_valid = false;
+		if (!q->broken)
+			vdev_queue_enable_kicks(q);
+		return ret;
+	}
 	if (len < sizeof(*h) + (size_t)q->size * sizeof(h->desc[0]))
 		return -EINVAL;
 	used = vq_load16(&q->used->idx);

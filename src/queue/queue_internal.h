@@ -85,10 +85,15 @@ struct vdev_queue {
 	const char *why;      /* first rule a chain broke */
 	struct vq_slot slots[VQ_SLOTS];
 
-	/* Inflight tracking (vdev_queue_set_inflight), split rings only. */
+	/* Inflight tracking (vdev_queue_set_inflight). */
 	struct vq_ifl_split *ifl;
+	struct vq_ifl_packed *iflp;
+	struct vq_ifl_ent *ient; /* packed: our own copy of the links */
+	uint16_t *ibyid;       /* packed: buffer id -> head entry */
+	uint16_t ifree;        /* packed: head of the free entry list */
 	uint64_t ifl_counter;  /* stamp of the next pop */
-	uint16_t *resub;       /* heads to pop again, oldest first */
+	uint16_t *resub;       /* heads (packed: head entries) to pop again,
+				  oldest first */
 	unsigned nresub, resub_pos;
 };
 
@@ -107,6 +112,52 @@ struct vq_ifl_split {
 	vdev_le16 last_batch_head;
 	vdev_le16 used_idx;
 	struct vq_ifl_desc desc[];
+};
+
+/* vhost-user.rst "Inflight I/O tracking", packed layout (little endian):
+ * entries are taken from a free list, one per ring descriptor of a chain,
+ * and hold a copy of it (the ring slot is overwritten by used descriptors
+ * of other chains before this one completes). */
+struct vq_ifl_pdesc {
+	uint8_t inflight;     /* head entry: popped, not completed */
+	uint8_t padding;
+	vdev_le16 next;       /* free list / next entry of the chain */
+	vdev_le16 last;       /* head entry: last entry of the chain */
+	vdev_le16 num;        /* head entry: ring descriptors of the chain */
+	vdev_le64 counter;    /* head entry: pop order */
+	vdev_le16 id;
+	vdev_le16 flags;
+	vdev_le32 len;
+	vdev_le64 addr;
+};
+
+struct vq_ifl_packed {
+	vdev_le64 features;
+	vdev_le16 version;
+	vdev_le16 desc_num;
+	vdev_le16 free_head;
+	vdev_le16 old_free_head;
+	vdev_le16 used_idx;
+	vdev_le16 old_used_idx;
+	uint8_t used_wrap_counter;
+	uint8_t old_used_wrap_counter;
+	/* Padding in vhost-user.rst. libvdev sets the first byte to
+	 * VQ_IFL_LIVE once a queue ran on the region: from then on the
+	 * region, not the frontend's ring base, knows the used position. */
+	uint8_t live;
+	uint8_t padding[6];
+	struct vq_ifl_pdesc desc[];
+};
+#define VQ_IFL_LIVE 1u
+#define VQ_IFL_NONE 0xffffu
+
+/* Packed: what we wrote into the region, read back from here only (the
+ * region may change under us). */
+struct vq_ifl_ent {
+	uint16_t next;
+	uint16_t last;  /* head: last entry of the chain */
+	uint16_t id;    /* head: buffer id */
+	uint16_t num;   /* head: ring descriptors; 0 = not a chain in flight */
 };
 
 /* Chain walk state, one per pop. */
@@ -321,8 +372,8 @@ int vq_packed_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req);
 #define VQ_F_USED (1u << VDEV_PACKED_DESC_F_USED)
 
 /* One used descriptor per buffer, flags last; skip the chain's slots. */
-VQ_HOT void vq_packed_push(struct vdev_queue *q,
-				  struct vdev_req *req, uint32_t written)
+VQ_HOT void vq_packed_push_raw(struct vdev_queue *q,
+				      struct vdev_req *req, uint32_t written)
 {
 	uint16_t i = q->used_idx;
 	struct vdev_packed_desc *d = &q->pdesc[i];
@@ -346,9 +397,24 @@ VQ_HOT void vq_packed_push(struct vdev_queue *q,
 	q->used_idx = (uint16_t)nd;
 }
 
+void vq_packed_push_tracked(struct vdev_queue *q, struct vdev_req *req,
+			    uint32_t written);
+
+VQ_HOT void vq_packed_push(struct vdev_queue *q,
+				  struct vdev_req *req, uint32_t written)
+{
+	if (__builtin_expect(q->iflp != NULL, 0))
+		vq_packed_push_tracked(q, req, written);
+	else
+		vq_packed_push_raw(q, req, written);
+}
+
 bool vq_packed_need_notify(struct vdev_queue *q);
 void vq_packed_kicks(struct vdev_queue *q, bool on);
 bool vq_packed_has_avail(struct vdev_queue *q);
 uint16_t vq_packed_lin(const struct vdev_queue *q, uint16_t pos, bool wrap);
+/* vdev_queue_set_inflight for a packed ring: the queue is configured and
+ * idle, tracking is off. */
+int vq_packed_set_inflight(struct vdev_queue *q, void *region, size_t len);
 
 #endif /* VQ_QUEUE_INTERNAL_H */
