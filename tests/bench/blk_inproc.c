@@ -6,8 +6,10 @@
  * the queue, the core and the device model rather than a disk.
  *
  * Usage: bench_blk_inproc [seconds per case, default 1] [image file]
- * With an image file (its size must be at least 256 MiB) the uring and
- * sync backends are measured on it too, for comparison.
+ * The uring and sync backends are measured too, on that image file (at
+ * least 256 MiB) or, without one, on a 256 MiB image written in each of
+ * $VDEV_BENCH_BLK_DIRS (default "/dev/shm /var/tmp": tmpfs and, usually,
+ * a disk file system; page cache either way), split ring only.
  * Prints one line per case; never fails on time.
  */
 #include <errno.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <virtio/blk.h>
 #include <virtio/testing.h>
 #include <virtio/transport.h>
@@ -129,16 +132,41 @@ static int run(enum vdev_blk_backend be, unsigned qd, bool packed,
 	}
 	w1 = now(CLOCK_MONOTONIC);
 	c1 = now(CLOCK_PROCESS_CPUTIME_ID);
-	printf("blk_inproc backend=%s ring=%s qd=%u bs=%u reqs=%llu "
+	printf("blk_inproc backend=%s%s%s ring=%s qd=%u bs=%u reqs=%llu "
 	       "errors=%llu wall_s=%.2f cpu_s=%.2f req/s=%.0f "
 	       "req/s/core=%.0f\n",
-	       vdev_blk_backend_name(be), packed ? "packed" : "split", qd, BS,
+	       vdev_blk_backend_name(be), path ? " image=" : "",
+	       path ? path : "", packed ? "packed" : "split", qd, BS,
 	       done, bad, w1 - w0, c1 - c0, (double)done / (w1 - w0),
 	       (double)done / (c1 - c0));
 	fflush(stdout);
 	vdev_drv_free(drv);
 	vdev_free(dev);
 	return bad ? 1 : 0;
+}
+
+/* A 256 MiB image in @dir, written through (so it is in the page cache,
+ * as a guest's working set would be); its path in @path. */
+static int make_image(const char *dir, char *path, size_t len)
+{
+	static char buf[1 << 20];
+	int fd;
+
+	snprintf(path, len, "%s/bench-blk-XXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -errno;
+	memset(buf, 0xa5, sizeof(buf));
+	for (unsigned i = 0; i < 256; i++)
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf)) {
+			int err = errno ? -errno : -ENOSPC;
+
+			close(fd);
+			unlink(path);
+			return err;
+		}
+	close(fd);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -160,5 +188,27 @@ int main(int argc, char **argv)
 			for (unsigned q = 0; q < 2; q++)
 				ret |= run(bes[b], qds[q], p == 1, seconds,
 					   path);
+	if (!path) {
+		const char *env = getenv("VDEV_BENCH_BLK_DIRS");
+		char dirs[256], *save = NULL, img[300];
+
+		snprintf(dirs, sizeof(dirs), "%s",
+			 env ? env : "/dev/shm /var/tmp");
+		for (char *d = strtok_r(dirs, " ", &save); d;
+		     d = strtok_r(NULL, " ", &save)) {
+			int err = make_image(d, img, sizeof(img));
+
+			if (err) {
+				printf("blk_inproc image in %s: %s, skipped\n",
+				       d, strerror(-err));
+				continue;
+			}
+			for (unsigned b = 2; b < 4; b++)
+				for (unsigned q = 0; q < 2; q++)
+					ret |= run(bes[b], qds[q], false,
+						   seconds, img);
+			unlink(img);
+		}
+	}
 	return ret;
 }
