@@ -8,8 +8,9 @@
  * The region is allocated, handed out, taken back and checked here; the
  * queue layer fills it in (vdev_queue_set_inflight: every pop marks, every
  * push unmarks) and, when a ring starts on a region a dead back-end left,
- * pops the marked chains again. Split rings only: GET_INFLIGHT_FD for a
- * packed ring is refused rather than handing out a region nobody fills.
+ * pops the marked chains again. The layout follows the ring layout the
+ * driver negotiated (SET_FEATURES comes before GET_INFLIGHT_FD: QEMU sends
+ * it for this reason).
  */
 #include <errno.h>
 #include <string.h>
@@ -37,15 +38,19 @@ size_t vhu_inflight_queue_size(uint16_t queue_size, bool packed)
 	return (n + INFLIGHT_ALIGN - 1) & ~(size_t)(INFLIGHT_ALIGN - 1);
 }
 
-/* This queue's part of the region, NULL when there is none. */
+static bool is_packed(const struct vdev_vhost_user *vu);
+
+/* This queue's part of the region, NULL when there is none, or when the
+ * driver changed ring layout since the region was made (no tracking then,
+ * rather than reading one layout as the other). */
 void *vhu_inflight_queue(struct vdev_vhost_user *vu, unsigned i, size_t *len)
 {
 	const struct vhu_inflight_map *m = &vu->inflight;
 
 	*len = 0;
-	if (!m->base || i >= m->num_queues || m->packed)
+	if (!m->base || i >= m->num_queues || m->packed != is_packed(vu))
 		return NULL;
-	*len = vhu_inflight_queue_size(m->queue_size, false);
+	*len = vhu_inflight_queue_size(m->queue_size, m->packed);
 	return (uint8_t *)m->base + (size_t)i * *len;
 }
 
@@ -87,6 +92,9 @@ static void init_region(void *base, uint16_t nq, uint16_t qs, bool packed)
 			p->desc_num = vdev_cpu_to_le16(qs);
 			p->used_wrap_counter = 1;
 			p->old_used_wrap_counter = 1;
+			/* Every entry free, in order (vhost-user.rst). */
+			for (uint16_t j = 0; j < qs; j++)
+				p->desc[j].next = vdev_cpu_to_le16(j + 1);
 		} else {
 			struct vhu_inflight_split *s = (void *)q;
 
@@ -109,8 +117,6 @@ int vhu_get_inflight_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	ret = check_geometry(vu, nq, qs);
 	if (ret)
 		return ret;
-	if (packed)
-		return -ENOTSUP;
 	len = (size_t)nq * vhu_inflight_queue_size(qs, packed);
 	fd = memfd_create("vdev-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
@@ -155,8 +161,6 @@ int vhu_set_inflight_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	ret = check_geometry(vu, nq, qs);
 	if (ret)
 		return ret;
-	if (packed)
-		return -ENOTSUP;
 	if (size < (uint64_t)nq * vhu_inflight_queue_size(qs, packed) ||
 	    off + size < off || (off & (uint64_t)(page - 1)))
 		return -EINVAL;

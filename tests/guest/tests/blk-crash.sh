@@ -12,6 +12,11 @@
 # the writer's status, dmesg and every block; the host checks the image.
 # UML is not a case: virtio_uml has no reconnect (a back-end that goes
 # away unregisters the device), so it SKIPs with that reason.
+# Cases: uring and sync back-ends on a split ring, uring on a packed ring
+# (QEMU's packed=on: the region has the packed layout, and the daemon
+# takes the ring position from it, since QEMU cannot read a packed
+# ring's position back after a crash). VDEV_CRASH_CASES="name ..." runs
+# only those.
 . "$(dirname "$0")/../lib.sh"
 guest_setup
 
@@ -56,8 +61,14 @@ redone_count() {
 		awk '{n += $1} END {print n + 0}'
 }
 
-crash_case() { # NAME BACKEND IMG-DIR [DAEMON-OPTS]
-	local name=$1 backend=$2 imgdir=$3 dopts=${4:-} why
+crash_case() { # NAME BACKEND IMG-DIR [DAEMON-OPTS [DEVICE-PROPS]]
+	local name=$1 backend=$2 imgdir=$3 dopts=${4:-} props=${5:-} why
+	local ring=split
+	[[ $props == *packed=on* ]] && ring=packed
+	if [ -n "${VDEV_CRASH_CASES:-}" ] &&
+		[[ " $VDEV_CRASH_CASES " != *" $name "* ]]; then
+		return
+	fi
 	why=$(qemu_unavailable)
 	[ -n "$why" ] && { guest_skip "$name" "$why"; return; }
 	local sock=$GUEST_WORK/$name.sock img=$imgdir/vdev-$name-$$.img
@@ -68,7 +79,8 @@ crash_case() { # NAME BACKEND IMG-DIR [DAEMON-OPTS]
 	guest_initramfs qemu "$initrd" -M virtio_blk -n "$name" \
 		-f "$LOADGEN:/data/loadgen" \
 		-e VDEV_CRASH_NBLK=$NBLK -e VDEV_CRASH_PASSES=$PASSES \
-		-e VDEV_CRASH_QD=$QD "$GUEST_DIR/tests/blk-crash.in-guest"
+		-e VDEV_CRASH_QD=$QD -e VDEV_CRASH_RING=$ring \
+		"$GUEST_DIR/tests/blk-crash.in-guest"
 	start() {
 		bg_start "$dlog.$1" "$BLK" -s "$sock" -b "$img" \
 			--backend "$backend" $dopts
@@ -79,7 +91,7 @@ crash_case() { # NAME BACKEND IMG-DIR [DAEMON-OPTS]
 	local t0=$SECONDS
 	run_qemu "$log" "$initrd" -- \
 		-chardev "socket,id=c0,path=$sock,reconnect=1" \
-		-device vhost-user-blk-pci,chardev=c0,num-queues=1 &
+		-device "vhost-user-blk-pci,chardev=c0,num-queues=1$props" &
 	local qpid=$! k=0 i hostfail= started= passes_at=() busy=0 redone=0
 	KILLS_NEEDED=$KILLS
 	for ((i = 0; i < GUEST_BOOT_TIMEOUT * 10; i++)); do
@@ -146,5 +158,7 @@ else
 	# daemon_busy to see them (and complete out of order with uring).
 	crash_case blk-crash-qemu-uring uring "${VDEV_CRASH_DISK_DIR:-/var/tmp}" --direct
 	crash_case blk-crash-qemu-sync sync "${VDEV_CRASH_DISK_DIR:-/var/tmp}" --direct
+	crash_case blk-crash-qemu-uring-packed uring \
+		"${VDEV_CRASH_DISK_DIR:-/var/tmp}" --direct ,packed=on
 fi
 guest_finish
