@@ -270,6 +270,10 @@ int vhu_set_backend_req_fd(struct vdev_vhost_user *, struct vhu_msg *,
 void vhu_backend_close(struct vdev_vhost_user *vu);
 extern const struct vdev_transport_ops vhu_transport_ops;
 
+/* How long a frontend may stall one message, a reply or a state transfer
+ * before the adapter gives up on it (ms). 5000; tests lower it. */
+extern int vhu_stall_timeout_ms;
+
 /* vhu_inflight.c */
 int vhu_get_inflight_fd(struct vdev_vhost_user *, struct vhu_msg *,
 			struct vhu_msg *);

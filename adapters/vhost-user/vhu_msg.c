@@ -17,7 +17,7 @@
 #define VHU_RECV_FDS (2 * VHU_MAX_FDS)
 
 /* Longest wait for the rest of a message once it has started. */
-#define VHU_MSG_TIMEOUT_MS 5000
+int vhu_stall_timeout_ms = 5000;
 
 static void take_fds(struct msghdr *mh, int *fds, unsigned *nfds,
 		     bool *overflow);
@@ -54,10 +54,10 @@ static ssize_t recv_part(int sock, void *buf, size_t len, int *fds,
 
 	/* A frontend that stops in the middle of a message must not hold
 	 * the control thread (and a daemon's shutdown) forever: each part
-	 * arrives within VHU_MSG_TIMEOUT_MS or the connection is dropped. */
+	 * arrives within vhu_stall_timeout_ms or the connection is dropped. */
 	while (got < len) {
 		struct pollfd pfd = { .fd = sock, .events = POLLIN };
-		int pr = poll(&pfd, 1, VHU_MSG_TIMEOUT_MS);
+		int pr = poll(&pfd, 1, vhu_stall_timeout_ms);
 
 		if (pr < 0 && errno == EINTR)
 			continue;
@@ -154,7 +154,7 @@ int vhu_msg_recv(int sock, struct vhu_msg *m)
 
 /*
  * After a send failed with errno: 0 to retry (EINTR, or room appeared
- * within VHU_MSG_TIMEOUT_MS), else the error. A peer that stops reading
+ * within vhu_stall_timeout_ms), else the error. A peer that stops reading
  * must not block the sender (the control thread, or a queue worker on the
  * back-end channel) forever.
  */
@@ -168,7 +168,7 @@ static int send_wait(int sock)
 	if (errno != EAGAIN && errno != EWOULDBLOCK)
 		return -errno;
 	do {
-		pr = poll(&pfd, 1, VHU_MSG_TIMEOUT_MS);
+		pr = poll(&pfd, 1, vhu_stall_timeout_ms);
 	} while (pr < 0 && errno == EINTR);
 	if (pr < 0)
 		return -errno;

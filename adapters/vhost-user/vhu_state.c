@@ -21,9 +21,6 @@
 /* A state blob larger than this is refused on load. */
 #define VHU_STATE_MAX (64u << 20)
 
-/* How long CHECK_DEVICE_STATE waits for the transfer to end. */
-#define VHU_STATE_CHECK_TIMEOUT_S 5
-
 /* Waits until the pipe is ready or the transfer is cancelled. */
 static int xfer_wait(struct vdev_vhost_user *vu, short ev)
 {
@@ -128,7 +125,12 @@ static int xfer_join(struct vdev_vhost_user *vu)
 	 * read to the end (save), so the thread is finishing. One that
 	 * kept the pipe open must not hold the control thread forever. */
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += VHU_STATE_CHECK_TIMEOUT_S;
+	until.tv_sec += vhu_stall_timeout_ms / 1000;
+	until.tv_nsec += (long)(vhu_stall_timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
 	if (pthread_timedjoin_np(vu->xfer_thread, NULL, &until) != 0) {
 		if (write(vu->xfer_cancel, &one, sizeof(one)) < 0)
 			vdev_log(VDEV_LOG_WARN, "vhost-user: cancel: %s",
