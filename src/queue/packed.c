@@ -247,7 +247,8 @@ void vq_packed_kicks(struct vdev_queue *q, bool on)
 
 bool vq_packed_has_avail(struct vdev_queue *q)
 {
-	return q->nresub != 0 || is_avail(vq_load_acquire16(&q->pdesc[q->last_avail].flags),
+	return q->nresub != 0 ||
+	       is_avail(vq_load_acquire16(&q->pdesc[q->last_avail].flags),
 			q->avail_wrap);
 }
 
@@ -546,7 +547,8 @@ int vq_packed_set_inflight(struct vdev_queue *q, void *region, size_t len)
 					    __ATOMIC_RELAXED);
 
 		if (v == 1) {
-			heads[nh].counter = vdev_le64_to_cpu(h->desc[e].counter);
+			heads[nh].counter =
+				vdev_le64_to_cpu(h->desc[e].counter);
 			heads[nh++].e = e;
 		} else if (v) {
 			st8(&h->desc[e].inflight, 0); /* not ours */

@@ -185,6 +185,7 @@ static void test_hostile_region(void **state)
 	struct iovec iov[4];
 	struct h hp;
 	uint8_t buf[4096] = { 0 };
+	size_t plen;
 
 	(void)state;
 	crash_setup(&c);
@@ -209,10 +210,9 @@ static void test_hostile_region(void **state)
 	/* A packed ring takes the packed layout (test_queue_inflight_packed
 	 * has the rest), which needs more room than the split one. */
 	h_setup(&hp, QS, PACKED);
-	assert_int_equal(vdev_queue_set_inflight(hp.q, buf,
-						 sizeof(struct vq_ifl_packed) +
-						 QS * sizeof(struct vq_ifl_pdesc)
-						 - 1), -EINVAL);
+	plen = sizeof(struct vq_ifl_packed) + QS * sizeof(struct vq_ifl_pdesc);
+	assert_int_equal(vdev_queue_set_inflight(hp.q, buf, plen - 1),
+			 -EINVAL);
 	assert_int_equal(vdev_queue_set_inflight(hp.q, buf, sizeof(buf)), 0);
 	h_teardown(&hp);
 }

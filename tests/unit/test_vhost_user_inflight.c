@@ -103,10 +103,10 @@ static void negotiate(struct vhu_fe *fe, bool packed)
 	assert_int_equal(vhu_fe_get_u64(fe, VHU_FE_GET_PROTOCOL_FEATURES,
 					&pf), 0);
 	assert_true(pf & P(INFLIGHT_SHMFD));
-	assert_int_equal(vhu_fe_set_u64(fe, VHU_FE_SET_PROTOCOL_FEATURES,
-					pf & (P(REPLY_ACK) |
-					      P(INFLIGHT_SHMFD)), -1, false), 0);
-	fe->protocol_features = pf & (P(REPLY_ACK) | P(INFLIGHT_SHMFD));
+	pf &= P(REPLY_ACK) | P(INFLIGHT_SHMFD);
+	assert_int_equal(vhu_fe_set_u64(fe, VHU_FE_SET_PROTOCOL_FEATURES, pf,
+					-1, false), 0);
+	fe->protocol_features = pf;
 	feat &= ~(VDEV_BIT(26) | VDEV_BIT(VDEV_F_EVENT_IDX));
 	if (!packed)
 		feat &= ~VDEV_BIT(VDEV_F_RING_PACKED);
