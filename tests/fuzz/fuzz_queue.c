@@ -11,7 +11,11 @@
  *         then while requests are in flight
  *   [1] queue size (split: 1 << (v % 9), packed: 1 + v % 256)
  *   [2] iovecs per request (1 + v % 16)
- *   [3..4] avail / used index for the saved state, [5] wrap bits
+ *   [3..4] avail / used index for the saved state, [5] bits 0-1 wrap
+ *       bits, bit 2 inflight tracking on a region whose initial contents
+ *       are RAM bytes from offset 0x3000 (hostile, as a frontend's may
+ *       be); at the end the queue "crashes" with its requests in flight
+ *       and a new one recovers from the region and drains
  *   [6] how many requests to keep in flight before pushing
  *   [7] bytes each push claims to have written
  * The driver area (split avail ring, packed driver event) is at RAM offset
@@ -80,8 +84,53 @@ static void check_iov(struct vdev_mem *map, const struct vdev_req *req)
 	}
 }
 
+/* vhost-user.rst "Inflight I/O tracking": header + an entry per ring
+ * entry, split 16 + 16 bytes, packed 32 + 32. */
+static size_t ifl_len(uint16_t qs, bool packed)
+{
+	return packed ? 32 + 32ul * qs : 16 + 16ul * qs;
+}
+
+/* A new back-end on the same ring and region pops what it finds, then
+ * everything new, completing each at once. */
+static void recover(struct vdev_queue **qp, struct vdev_mem *map,
+		    const struct vdev_queue_config *cfg, void *ifl,
+		    size_t len)
+{
+	struct vdev_queue *q;
+	int n;
+
+	vdev_queue_free(*qp);
+	q = *qp = vdev_queue_new(map, 0);
+	if (!q || vdev_queue_configure(q, cfg))
+		abort();
+	n = vdev_queue_set_inflight(q, ifl, len);
+	if (n > cfg->size || (n < 0 && n != -ENOMEM))
+		abort();
+	vdev_queue_set_budget(q, 0);
+	for (unsigned k = 0; k < 2u * cfg->size + 2; k++) {
+		struct vdev_req r;
+		struct iovec iv[16];
+		int ret;
+
+		memset(&r, 0, sizeof(r));
+		r.iov = iv;
+		r.iov_max = 16;
+		ret = vdev_queue_pop(q, &r);
+		if (ret == -EMSGSIZE)
+			continue;
+		if (ret)
+			break;
+		check_iov(map, &r);
+		if (vdev_queue_push(q, &r, 0))
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	void *ifl = NULL;
+	size_t ifl_size = 0;
 	struct vdev_req reqs[8];
 	struct iovec iov[8][16];
 	struct vdev_queue_config cfg;
@@ -141,6 +190,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (vdev_queue_set_state(q, &st))
 			abort();
 	}
+	if (h[5] & 4) {
+		int n;
+
+		ifl_size = ifl_len(cfg.size, packed);
+		ifl = malloc(ifl_size);
+		if (!ifl)
+			abort();
+		memcpy(ifl, ram + 0x3000, ifl_size);
+		n = vdev_queue_set_inflight(q, ifl, ifl_size);
+		if (n > cfg.size || (n < 0 && n != -ENOMEM))
+			abort();
+	}
 	vdev_queue_set_budget(q, 64);
 	keep = h[6] % 8;
 	for (;;) {
@@ -195,6 +256,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			vdev_queue_notify(q);
 		}
 	}
+	if (ifl) {
+		/* Dies with @held requests in flight. */
+		recover(&q, map, &cfg, ifl, ifl_size);
+		held = 0;
+	}
 	while (held) {
 		held--;
 		vdev_queue_push(q, &reqs[held], 0);
@@ -203,5 +269,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (vdev_queue_inflight(q))
 		abort();
 	vdev_queue_free(q);
+	free(ifl);
 	return 0;
 }
