@@ -135,6 +135,18 @@ wait_socket() {
 	return 1
 }
 
+# image_hole FILE OFFSET LENGTH: why [OFFSET, +LENGTH) of FILE is not a
+# hole (SEEK_HOLE/SEEK_DATA), nothing when it is. For discard checks.
+image_hole() {
+	perl -e 'open(F, "<", $ARGV[0]) or die "$!\n";
+		my ($o, $l) = @ARGV[1, 2];
+		my $h = sysseek(F, $o, 4);	# SEEK_HOLE
+		my $d = sysseek(F, $o, 3);	# SEEK_DATA (fails: no data after)
+		print "range not a hole (next hole at $h)" if $h != $o;
+		print "data at ", $d + 0, " inside the range" if $d && $d < $o + $l;' \
+		"$1" "$2" "$3"
+}
+
 # bg_start LOG CMD...: start a daemon in its own process group; sets BG_PID.
 bg_start() {
 	local log=$1; shift

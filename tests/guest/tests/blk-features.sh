@@ -15,17 +15,6 @@ MQ=2
 FS_BLOCKS=8192			# 32 MiB file system at offset 0
 DISC_OFF=$((48 << 20)) DISC_LEN=$((8 << 20))
 
-# is_hole IMG OFF LEN: prints why [OFF, OFF+LEN) is not a hole.
-is_hole() {
-	perl -e 'open(F, "<", $ARGV[0]) or die "$!\n";
-		my ($o, $l) = @ARGV[1, 2];
-		my $h = sysseek(F, $o, 4);	# SEEK_HOLE
-		my $d = sysseek(F, $o, 3);	# SEEK_DATA (fails: no data after)
-		print "range not a hole (next hole at $h)" if $h != $o;
-		print "data at ", $d + 0, " inside the range" if $d && $d < $o + $l;' \
-		"$1" "$2" "$3"
-}
-
 # features_run uml|qemu NAME [vdev-blk options for both disks]
 features_run() {
 	local fe=$1 name=$2 why
@@ -77,7 +66,7 @@ features_run() {
 	elif ! fsck=$(e2fsck -fn "$img" 2>&1); then
 		hostfail="e2fsck -fn: $(echo "$fsck" | tail -n1)"
 	else
-		hostfail=$(is_hole "$img" $DISC_OFF $DISC_LEN)
+		hostfail=$(image_hole "$img" $DISC_OFF $DISC_LEN)
 		[ -n "$hostfail" ] && hostfail="discard: $hostfail"
 	fi
 	guest_check "$name" "$log" "$hostfail"
