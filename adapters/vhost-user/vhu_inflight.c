@@ -17,24 +17,18 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <virtio/queue.h>
 #include <virtio/spec.h>
 #include <virtio/transport.h>
 
 #include "vhu_internal.h"
 
 #define INFLIGHT_ALIGN 64u
-#define INFLIGHT_VERSION 1u
 
 size_t vhu_inflight_queue_size(uint16_t queue_size, bool packed)
 {
-	size_t n;
+	size_t n = vdev_queue_inflight_size(queue_size, packed);
 
-	if (packed)
-		n = sizeof(struct vhu_inflight_packed) +
-		    (size_t)queue_size * sizeof(struct vhu_inflight_desc_packed);
-	else
-		n = sizeof(struct vhu_inflight_split) +
-		    (size_t)queue_size * sizeof(struct vhu_inflight_desc_split);
 	return (n + INFLIGHT_ALIGN - 1) & ~(size_t)(INFLIGHT_ALIGN - 1);
 }
 
@@ -82,26 +76,9 @@ static void init_region(void *base, uint16_t nq, uint16_t qs, bool packed)
 {
 	size_t per = vhu_inflight_queue_size(qs, packed);
 
-	for (uint16_t i = 0; i < nq; i++) {
-		uint8_t *q = (uint8_t *)base + (size_t)i * per;
-
-		if (packed) {
-			struct vhu_inflight_packed *p = (void *)q;
-
-			p->version = vdev_cpu_to_le16(INFLIGHT_VERSION);
-			p->desc_num = vdev_cpu_to_le16(qs);
-			p->used_wrap_counter = 1;
-			p->old_used_wrap_counter = 1;
-			/* Every entry free, in order (vhost-user.rst). */
-			for (uint16_t j = 0; j < qs; j++)
-				p->desc[j].next = vdev_cpu_to_le16(j + 1);
-		} else {
-			struct vhu_inflight_split *s = (void *)q;
-
-			s->version = vdev_cpu_to_le16(INFLIGHT_VERSION);
-			s->desc_num = vdev_cpu_to_le16(qs);
-		}
-	}
+	for (uint16_t i = 0; i < nq; i++)
+		vdev_queue_inflight_init((uint8_t *)base + (size_t)i * per, per,
+					 qs, packed);
 }
 
 int vhu_get_inflight_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,

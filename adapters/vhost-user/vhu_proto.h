@@ -182,49 +182,7 @@ struct vhu_msg {
 	unsigned nfds;
 };
 
-/* ---- inflight region layouts (vhost-user.rst "Inflight I/O tracking") -- */
-
-struct vhu_inflight_desc_split {
-	uint8_t inflight;
-	uint8_t padding[5];
-	vdev_le16 next;
-	vdev_le64 counter;
-};
-
-struct vhu_inflight_split {
-	vdev_le64 features;
-	vdev_le16 version;
-	vdev_le16 desc_num;
-	vdev_le16 last_batch_head;
-	vdev_le16 used_idx;
-	struct vhu_inflight_desc_split desc[];
-};
-
-struct vhu_inflight_desc_packed {
-	uint8_t inflight;
-	uint8_t padding;
-	vdev_le16 next;
-	vdev_le16 last;
-	vdev_le16 num;
-	vdev_le64 counter;
-	vdev_le16 id;
-	vdev_le16 flags;
-	vdev_le32 len;
-	vdev_le64 addr;
-};
-
-struct vhu_inflight_packed {
-	vdev_le64 features;
-	vdev_le16 version;
-	vdev_le16 desc_num;
-	vdev_le16 free_head;
-	vdev_le16 old_free_head;
-	vdev_le16 used_idx;
-	vdev_le16 old_used_idx;
-	uint8_t used_wrap_counter;
-	uint8_t old_used_wrap_counter;
-	uint8_t padding[7];
-	struct vhu_inflight_desc_packed desc[];
-};
+/* The inflight region's own layout belongs to the queue layer that fills
+ * it: vdev_queue_inflight_size() / vdev_queue_inflight_init(). */
 
 #endif /* VHU_PROTO_H */

@@ -243,6 +243,17 @@ VDEV_API int vdev_queue_set_inflight(struct vdev_queue *q, void *region,
 				     size_t len);
 
 /*
+ * The inflight region's layout, for the transport that allocates and hands
+ * it out: the bytes one queue's part takes for a ring of @queue_size
+ * entries (header + entries, not padded), and the empty part as a
+ * frontend expects it fresh (version 1, desc_num, packed: every entry on
+ * the free list, wrap counters 1). -EINVAL: @len too small.
+ */
+VDEV_API size_t vdev_queue_inflight_size(uint16_t queue_size, bool packed);
+VDEV_API int vdev_queue_inflight_init(void *region, size_t len,
+				      uint16_t queue_size, bool packed);
+
+/*
  * Back to unconfigured. Requests in flight stay valid memory-wise (the
  * snapshot they were translated with is kept) but belong to no ring any
  * more: a later push of one writes nothing and returns -ESTALE, which also

@@ -4,6 +4,7 @@
  * budget, notification delivery, state.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -179,6 +180,48 @@ static int ifl_cmp(const void *a, const void *b)
 	const struct ifl_entry *x = a, *y = b;
 
 	return x->counter < y->counter ? -1 : x->counter > y->counter;
+}
+
+/* vhost-user.rst's sizes, which frontends allocate by. */
+_Static_assert(sizeof(struct vq_ifl_split) == 16 &&
+		       sizeof(struct vq_ifl_desc) == 16,
+	       "split inflight layout");
+_Static_assert(offsetof(struct vq_ifl_packed, desc) == 32 &&
+		       sizeof(struct vq_ifl_pdesc) == 32,
+	       "packed inflight layout");
+
+size_t vdev_queue_inflight_size(uint16_t queue_size, bool packed)
+{
+	if (packed)
+		return sizeof(struct vq_ifl_packed) +
+		       (size_t)queue_size * sizeof(struct vq_ifl_pdesc);
+	return sizeof(struct vq_ifl_split) +
+	       (size_t)queue_size * sizeof(struct vq_ifl_desc);
+}
+
+int vdev_queue_inflight_init(void *region, size_t len, uint16_t queue_size,
+			     bool packed)
+{
+	if (!region || len < vdev_queue_inflight_size(queue_size, packed))
+		return -EINVAL;
+	memset(region, 0, vdev_queue_inflight_size(queue_size, packed));
+	if (packed) {
+		struct vq_ifl_packed *p = region;
+
+		p->version = vdev_cpu_to_le16(1);
+		p->desc_num = vdev_cpu_to_le16(queue_size);
+		p->used_wrap_counter = 1;
+		p->old_used_wrap_counter = 1;
+		/* Every entry free, in order (vhost-user.rst). */
+		for (uint16_t j = 0; j < queue_size; j++)
+			p->desc[j].next = vdev_cpu_to_le16(j + 1);
+	} else {
+		struct vq_ifl_split *h = region;
+
+		h->version = vdev_cpu_to_le16(1);
+		h->desc_num = vdev_cpu_to_le16(queue_size);
+	}
+	return 0;
 }
 
 int vdev_queue_set_inflight(struct vdev_queue *q, void *region, size_t len)

@@ -217,9 +217,53 @@ static void test_hostile_region(void **state)
 	h_teardown(&hp);
 }
 
+/* The layout a transport allocates and hands out (vhost-user.rst sizes). */
+static void test_region_layout(void **state)
+{
+	uint8_t buf[32 + 4 * 32];
+	const vdev_le16 *h16 = (const void *)buf;
+
+	(void)state;
+	assert_int_equal(vdev_queue_inflight_size(4, false), 16 + 4 * 16);
+	assert_int_equal(vdev_queue_inflight_size(4, true), 32 + 4 * 32);
+	assert_int_equal(vdev_queue_inflight_init(NULL, sizeof(buf), 4, true),
+			 -EINVAL);
+	assert_int_equal(vdev_queue_inflight_init(buf, 32 + 3 * 32, 4, true),
+			 -EINVAL);
+	assert_int_equal(vdev_queue_inflight_init(buf, 16 + 3 * 16, 4, false),
+			 -EINVAL);
+
+	memset(buf, 0xff, sizeof(buf));
+	assert_int_equal(vdev_queue_inflight_init(buf, sizeof(buf), 4, false),
+			 0);
+	assert_int_equal(vdev_le16_to_cpu(h16[4]), 1);  /* version */
+	assert_int_equal(vdev_le16_to_cpu(h16[5]), 4);  /* desc_num */
+	assert_int_equal(vdev_le16_to_cpu(h16[6]), 0);  /* last_batch_head */
+	assert_int_equal(vdev_le16_to_cpu(h16[7]), 0);  /* used_idx */
+	for (unsigned j = 0; j < 4; j++)
+		assert_int_equal(buf[16 + 16 * j], 0);  /* not in flight */
+	assert_int_equal(buf[16 + 4 * 16], 0xff);      /* nothing past it */
+
+	memset(buf, 0xff, sizeof(buf));
+	assert_int_equal(vdev_queue_inflight_init(buf, sizeof(buf), 4, true),
+			 0);
+	assert_int_equal(vdev_le16_to_cpu(h16[4]), 1);  /* version */
+	assert_int_equal(vdev_le16_to_cpu(h16[5]), 4);  /* desc_num */
+	assert_int_equal(vdev_le16_to_cpu(h16[6]), 0);  /* free_head */
+	assert_int_equal(buf[20], 1);                   /* used_wrap_counter */
+	assert_int_equal(buf[21], 1);                   /* old_used_wrap */
+	for (unsigned j = 0; j < 4; j++) {
+		const uint8_t *d = buf + 32 + 32 * j;
+
+		assert_int_equal(d[0], 0);              /* not in flight */
+		assert_int_equal(d[2] | d[3] << 8, j + 1); /* next free */
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_region_layout),
 		cmocka_unit_test(test_resubmit_out_of_order),
 		cmocka_unit_test(test_published_not_unmarked),
 		cmocka_unit_test(test_crash_again_while_resubmitting),
