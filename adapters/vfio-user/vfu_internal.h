@@ -18,8 +18,11 @@
 
 #include "adapters/vfio-user/vfu_proto.h"
 
-/* Most fds one message may carry (announced as max_msg_fds). */
-#define VFU_MAX_FDS      32u
+/* Most fds one message may carry (announced as max_msg_fds). QEMU's
+ * client refuses a server that announces more than 16 ("malformed
+ * max_msg_fds"), and no message of ours needs more: a client splits a
+ * larger SET_IRQS into several messages. */
+#define VFU_MAX_FDS      16u
 /* Default and largest max_data_xfer_size. */
 #define VFU_XFER_DEFAULT (1u << 20)
 /* Largest VERSION JSON accepted. */
