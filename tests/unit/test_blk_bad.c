@@ -438,6 +438,69 @@ static void test_too_many_segments(void **state)
 	}
 }
 
+/* One segment past size_max, or one segment more than seg_max: the limits
+ * the config space advertises are enforced (IOERR), in both directions,
+ * and nothing reaches the image. */
+static void test_over_size_max(void **state)
+{
+	struct fx *f = *state;
+	struct vdev_blk_req_hdr h = hdr(VDEV_BLK_T_IN, 0);
+	const uint32_t rl[] = { 16, BLK_SIZE_MAX + 512, 1 };
+	const uint32_t wl[] = { 16, 512, BLK_SIZE_MAX + 512, 1 };
+	uint8_t ref[4096], st;
+	uint8_t *out;
+
+	assert_int_equal(fx_open(f), 0);
+	seed_image(f, ref, sizeof(ref));
+	assert_int_equal(raw(f, rl, 1, 2, &h, &st), BLK_SIZE_MAX + 512 + 1);
+	assert_int_equal(st, VDEV_BLK_S_IOERR);
+	out = calloc(1, 16 + 512 + BLK_SIZE_MAX + 512);
+	assert_non_null(out);
+	h = hdr(VDEV_BLK_T_OUT, 0);
+	memcpy(out, &h, 16);
+	assert_int_equal(raw(f, wl, 3, 1, out, &st), 1);
+	assert_int_equal(st, VDEV_BLK_S_IOERR);
+	free(out);
+	image_untouched(f, ref, sizeof(ref));
+	/* exactly size_max is fine */
+	{
+		const uint32_t ok[] = { 16, BLK_SIZE_MAX, 1 };
+
+		h = hdr(VDEV_BLK_T_IN, 0);
+		assert_int_equal(raw(f, ok, 1, 2, &h, &st), BLK_SIZE_MAX + 1);
+		assert_int_equal(st, VDEV_BLK_S_OK);
+	}
+	still_works(f);
+}
+
+static void test_over_seg_max(void **state)
+{
+	struct fx *f = *state;
+	struct vdev_blk_req_hdr h = hdr(VDEV_BLK_T_OUT, 0);
+	uint32_t lens[BLK_SEG_MAX + 3];
+	unsigned n = BLK_SEG_MAX + 1;
+	uint8_t ref[4096], st;
+	uint8_t *out = calloc(1, 16 + 512 * (size_t)n);
+
+	assert_non_null(out);
+	f->dcfg.queue_size = 256;
+	assert_int_equal(fx_open(f), 0);
+	seed_image(f, ref, sizeof(ref));
+	memcpy(out, &h, 16);
+	lens[0] = 16;
+	for (unsigned i = 1; i <= n; i++)
+		lens[i] = 512;
+	lens[n + 1] = 1;
+	assert_int_equal(raw(f, lens, n + 1, 1, out, &st), 1);
+	assert_int_equal(st, VDEV_BLK_S_IOERR);
+	h = hdr(VDEV_BLK_T_IN, 0);
+	assert_int_equal(raw(f, lens, 1, n + 1, &h, &st), n * 512 + 1);
+	assert_int_equal(st, VDEV_BLK_S_IOERR);
+	free(out);
+	image_untouched(f, ref, sizeof(ref));
+	still_works(f);
+}
+
 /* OUT with extra writable bytes: the status is still the last one. */
 static void test_out_extra_writable(void **state)
 {
@@ -480,6 +543,8 @@ int main(void)
 		BLK_TEST(test_dwz_not_negotiated),
 		BLK_TEST(test_unknown_type),
 		BLK_TEST(test_too_many_segments),
+		BLK_TEST(test_over_size_max),
+		BLK_TEST(test_over_seg_max),
 		BLK_TEST(test_out_extra_writable),
 	};
 

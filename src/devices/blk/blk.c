@@ -213,6 +213,7 @@ static void free_queues(struct blk_dev *b)
 	for (unsigned i = 0; b->queues && i < b->nq; i++) {
 		if (b->be && b->be->queue_fini)
 			b->be->queue_fini(&b->queues[i]);
+		blk_bounce_free(&b->queues[i]);
 		free(b->queues[i].slots);
 	}
 	free(b->queues);

@@ -127,12 +127,48 @@ int blk_file_write_zeroes(struct blk_dev *b, uint64_t off, uint64_t len,
 	return write_zeroes_slow(b, off, len);
 }
 
-int blk_bounce_prepare(struct blk_dev *b, struct blk_req *r)
+/* The next chunk of a bounced transfer into r->dio. */
+static void bounce_chunk(struct blk_queue *bq, struct blk_req *r)
 {
-	uintptr_t mask = b->dio_align - 1;
-	size_t len = r->left;
-	void *p;
+	size_t n = r->btotal - r->bdone;
+	void *p = bq->bslots[r->bslot];
 
+	if (n > BLK_BOUNCE_SLOT)
+		n = BLK_BOUNCE_SLOT;
+	if (r->op == BLK_OP_WRITE)
+		vdev_iov_to_buf(r->gio, (unsigned)r->ngio, r->bdone, p, n);
+	r->biov.iov_base = p;
+	r->biov.iov_len = n;
+	r->dio = &r->biov;
+	r->ndio = 1;
+	r->off = r->boff + r->bdone;
+	r->left = n;
+}
+
+/* A free slot for @r (allocated on first use), or -1. */
+static int bounce_get(struct blk_queue *bq)
+{
+	for (unsigned i = 0; i < BLK_BOUNCE_SLOTS; i++) {
+		if (bq->bbusy & (1u << i))
+			continue;
+		if (!bq->bslots[i] &&
+		    posix_memalign(&bq->bslots[i], 4096, BLK_BOUNCE_SLOT)) {
+			bq->bslots[i] = NULL;
+			continue;
+		}
+		bq->bbusy |= 1u << i;
+		return (int)i;
+	}
+	return -1;
+}
+
+int blk_bounce_prepare(struct blk_queue *bq, struct blk_req *r)
+{
+	struct blk_dev *b = bq->b;
+	uintptr_t mask = b->dio_align - 1;
+	int slot;
+
+	r->bslot = BLK_BOUNCE_NONE;
 	if (!b->direct || r->op == BLK_OP_FLUSH)
 		return 0;
 	for (int i = 0; i < r->ndio; i++)
@@ -141,27 +177,76 @@ int blk_bounce_prepare(struct blk_dev *b, struct blk_req *r)
 	return 0;
 bounce:
 	/* Off the fast path: only drivers that hand out unaligned buffers
-	 * pay for the allocation and the copy. */
-	if (posix_memalign(&p, 4096, len))
-		return -ENOMEM;
-	if (r->op == BLK_OP_WRITE)
-		vdev_iov_to_buf(r->dio, (unsigned)r->ndio, 0, p, len);
-	r->bounce = p;
-	r->bounce_len = len;
+	 * pay for the copy, and what they cost in memory is bounded by the
+	 * queue's slots whatever length they claim. */
 	r->gio = r->dio;
 	r->ngio = r->ndio;
-	r->biov.iov_base = p;
-	r->biov.iov_len = len;
-	r->dio = &r->biov;
-	r->ndio = 1;
+	r->boff = r->off;
+	r->btotal = r->left;
+	r->bdone = 0;
+	slot = bounce_get(bq);
+	if (slot < 0) {
+		if (!bq->bbusy)
+			return -ENOMEM; /* nothing will free one */
+		r->bslot = BLK_BOUNCE_WAIT;
+		r->bnext = NULL;
+		if (bq->bwait_tail)
+			bq->bwait_tail->bnext = r;
+		else
+			bq->bwait = r;
+		bq->bwait_tail = r;
+		return 1;
+	}
+	r->bslot = slot;
+	bounce_chunk(bq, r);
 	return 0;
 }
 
-void blk_bounce_finish(struct blk_req *r, bool ok)
+bool blk_bounce_next(struct blk_req *r)
 {
-	if (ok && r->op == BLK_OP_READ)
-		vdev_iov_from_buf(r->gio, (unsigned)r->ngio, 0, r->bounce,
-				  r->bounce_len);
-	free(r->bounce);
-	r->bounce = NULL;
+	struct blk_queue *bq = r->bq;
+	size_t n = r->biov.iov_len;
+
+	if (r->op == BLK_OP_READ)
+		vdev_iov_from_buf(r->gio, (unsigned)r->ngio, r->bdone,
+				  bq->bslots[r->bslot], n);
+	r->bdone += n;
+	if (r->bdone == r->btotal)
+		return false;
+	bounce_chunk(bq, r);
+	return true;
+}
+
+void blk_bounce_release(struct blk_queue *bq, struct blk_req *r)
+{
+	struct blk_req *w = bq->bwait;
+
+	if (r->bslot < 0)
+		return;
+	if (!w) {
+		bq->bbusy &= ~(1u << r->bslot);
+	} else {
+		/* The slot goes straight to the oldest waiter. */
+		bq->bwait = w->bnext;
+		if (!bq->bwait)
+			bq->bwait_tail = NULL;
+		w->bslot = r->bslot;
+		bounce_chunk(bq, w);
+	}
+	r->bslot = BLK_BOUNCE_NONE;
+	if (w) {
+		if (bq->b->be->resume)
+			bq->b->be->resume(bq, w);
+		else
+			blk_req_done(bq, w, VDEV_BLK_S_IOERR);
+	}
+}
+
+void blk_bounce_free(struct blk_queue *bq)
+{
+	for (unsigned i = 0; i < BLK_BOUNCE_SLOTS; i++) {
+		free(bq->bslots[i]);
+		bq->bslots[i] = NULL;
+	}
+	bq->bbusy = 0;
 }

@@ -30,8 +30,17 @@
 /* ... and iovecs per chain we accept: header, status, and slack for
  * descriptors that cross guest memory regions. */
 #define BLK_IOV_MAX (BLK_SEG_MAX + 2u + 8u)
-/* Largest single segment advertised (size_max). */
+/* Largest single segment advertised (size_max). Both limits are enforced
+ * on every READ and WRITE: a request beyond them fails (blk_req.c). */
 #define BLK_SIZE_MAX (4u << 20)
+/* O_DIRECT bounce memory per queue: BLK_BOUNCE_SLOTS buffers of
+ * BLK_BOUNCE_SLOT bytes, allocated on first use. A bounced request holds
+ * one buffer and moves through it a chunk at a time; a request that finds
+ * none free waits for one (no allocation sized by the guest). */
+#define BLK_BOUNCE_SLOT (256u << 10)
+#define BLK_BOUNCE_SLOTS 4u
+#define BLK_BOUNCE_NONE (-1)
+#define BLK_BOUNCE_WAIT (-2)
 /* Requests in flight per queue; a deeper ring waits for completions. */
 #define BLK_MAX_INFLIGHT 256u
 /* DISCARD / WRITE_ZEROES limits advertised. */
@@ -64,13 +73,17 @@ struct blk_req {
 	size_t left;                /* bytes still to move */
 	struct iovec *dio;          /* data iovecs still to move */
 	int ndio;
-	/* O_DIRECT with unaligned guest buffers: I/O goes through @bounce
-	 * (dio = &biov) and the guest's data iovecs are kept in gio. */
-	void *bounce;
-	size_t bounce_len;
+	/* O_DIRECT with unaligned guest buffers: the data moves a chunk at
+	 * a time through bounce slot @bslot (dio = &biov); the guest's data
+	 * iovecs are kept in gio. bslot -1: no bounce; BLK_BOUNCE_WAIT:
+	 * waiting for a slot on bq->bwait. */
+	int bslot;
+	uint64_t boff;              /* image offset of the whole transfer */
+	size_t btotal, bdone;       /* its length, and what has moved */
 	struct iovec biov;
 	struct iovec *gio;
 	int ngio;
+	struct blk_req *bnext;      /* on bq->bwait */
 
 	struct iovec iov[BLK_IOV_MAX];  /* the chain as popped */
 	struct iovec dbuf[BLK_IOV_MAX]; /* data part, ours to trim/advance */
@@ -88,6 +101,11 @@ struct blk_queue {
 	bool starved;               /* stopped popping: no free slot */
 	bool pushed;                /* pushed since the last notify */
 	void *be;                   /* backend's per-queue state */
+	/* O_DIRECT bounce buffers (BLK_BOUNCE_SLOTS) and the requests
+	 * waiting for one, oldest first. */
+	void *bslots[BLK_BOUNCE_SLOTS];
+	unsigned bbusy;             /* bit per slot in use */
+	struct blk_req *bwait, *bwait_tail;
 };
 
 /*
@@ -111,6 +129,9 @@ struct blk_backend_ops {
 	/* Completes everything in flight before returning (reset, free).
 	 * May be NULL when submit always completes synchronously. */
 	void (*drain)(struct blk_queue *bq);
+	/* A request that waited for a bounce slot got one: move its first
+	 * chunk. May be NULL when submit never leaves one waiting. */
+	void (*resume)(struct blk_queue *bq, struct blk_req *r);
 	/* One DISCARD / WRITE_ZEROES range, synchronously. 0 or -errno. */
 	int (*discard)(struct blk_dev *b, uint64_t off, uint64_t len);
 	int (*write_zeroes)(struct blk_dev *b, uint64_t off, uint64_t len,
@@ -122,6 +143,7 @@ enum blk_bad {
 	BLK_BAD_NO_STATUS,
 	BLK_BAD_SHORT_HDR,
 	BLK_BAD_TOO_MANY_IOV,
+	BLK_BAD_TOO_LARGE,
 	BLK_BAD_COUNT
 };
 
@@ -188,11 +210,20 @@ int blk_file_flush(struct blk_dev *b);
 int blk_file_discard(struct blk_dev *b, uint64_t off, uint64_t len);
 int blk_file_write_zeroes(struct blk_dev *b, uint64_t off, uint64_t len,
 			  bool unmap);
-/* O_DIRECT needs aligned buffers: replaces r->dio with an aligned bounce
- * buffer when the guest's are not (rare; allocates). 0 or -ENOMEM. */
-int blk_bounce_prepare(struct blk_dev *b, struct blk_req *r);
-/* After a successful READ through a bounce buffer: copy to the guest. */
-void blk_bounce_finish(struct blk_req *r, bool ok);
+/*
+ * O_DIRECT needs aligned buffers. When the guest's are not, points r->dio
+ * at the first chunk in a bounce slot of the queue (rare). 0: ready to
+ * move r->left bytes; 1: no slot free, @r waits and the backend's resume()
+ * gets it later; -ENOMEM.
+ */
+int blk_bounce_prepare(struct blk_queue *bq, struct blk_req *r);
+/* A bounced chunk has moved: copy it to the guest (READ) and set up the
+ * next one. true: r->dio holds the next chunk; false: all done. */
+bool blk_bounce_next(struct blk_req *r);
+/* Gives the slot back (blk_req_done) and hands it to the oldest waiter. */
+void blk_bounce_release(struct blk_queue *bq, struct blk_req *r);
+/* Frees the queue's bounce buffers (nothing in flight). */
+void blk_bounce_free(struct blk_queue *bq);
 
 /* Advances an iovec array by @n bytes (n <= total). */
 void blk_iov_advance(struct iovec **iov, int *cnt, size_t n);

@@ -76,8 +76,7 @@ static void put_slot(struct blk_queue *bq, struct blk_req *r)
 
 void blk_req_done(struct blk_queue *bq, struct blk_req *r, uint8_t status)
 {
-	if (r->bounce)
-		blk_bounce_finish(r, status == VDEV_BLK_S_OK);
+	blk_bounce_release(bq, r);
 	*r->status = status;
 	/* The status byte is the last writable byte, so the used length
 	 * covers the whole writable part (as QEMU reports it). */
@@ -128,6 +127,23 @@ static bool range_ok(const struct blk_dev *b, uint64_t sector, uint64_t len,
 	return len <= b->capacity - *off;
 }
 
+/*
+ * What the config space promises the driver may send: at most seg_max data
+ * segments of at most size_max bytes each (5.2.4). The limits also bound
+ * what a request can cost the device, bounce memory included. Segments are
+ * counted as the device sees them: a buffer that spans two guest memory
+ * regions counts twice.
+ */
+static bool limits_ok(const struct blk_req *r)
+{
+	if ((unsigned)r->ndio > BLK_SEG_MAX)
+		return false;
+	for (int i = 0; i < r->ndio; i++)
+		if (r->dio[i].iov_len > BLK_SIZE_MAX)
+			return false;
+	return true;
+}
+
 /* Returns a status, or -1 when the backend took the request. */
 static int start_rw(struct blk_queue *bq, struct blk_req *r, bool write,
 		    uint64_t sector)
@@ -150,6 +166,11 @@ static int start_rw(struct blk_queue *bq, struct blk_req *r, bool write,
 	}
 	if (len % VDEV_BLK_SECTOR_SIZE || !range_ok(b, sector, len, &off))
 		return VDEV_BLK_S_IOERR;
+	if (!limits_ok(r)) {
+		blk_log_once(b, BLK_BAD_TOO_LARGE,
+			     "request over size_max or seg_max, failed");
+		return VDEV_BLK_S_IOERR;
+	}
 	if (!len)
 		return VDEV_BLK_S_OK;
 	r->op = write ? BLK_OP_WRITE : BLK_OP_READ;
@@ -255,7 +276,7 @@ static void blk_req_start(struct blk_queue *bq, struct blk_req *r)
 	uint64_t sector;
 	int status;
 
-	r->bounce = NULL;
+	r->bslot = BLK_BOUNCE_NONE;
 	r->status = find_status(vr);
 	if (!r->status) {
 		blk_log_once(b, BLK_BAD_NO_STATUS,

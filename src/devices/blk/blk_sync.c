@@ -16,9 +16,16 @@ static void sync_submit(struct blk_queue *bq, struct blk_req *r)
 	if (r->op == BLK_OP_FLUSH) {
 		ret = blk_file_flush(b);
 	} else {
-		ret = blk_bounce_prepare(b, r);
-		if (!ret)
+		/* Nothing outlives this call, so a bounce slot is always
+		 * free here (1 cannot happen). */
+		ret = blk_bounce_prepare(bq, r);
+		if (ret > 0)
+			ret = -EIO;
+		while (!ret) {
 			ret = blk_file_rw(b, r);
+			if (ret || r->bslot < 0 || !blk_bounce_next(r))
+				break;
+		}
 	}
 	if (ret < 0)
 		vdev_log(VDEV_LOG_DEBUG, "blk: %s at %llu: %d",

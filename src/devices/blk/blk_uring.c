@@ -172,6 +172,7 @@ static bool try_inline(struct blk_queue *bq, struct blk_req *r)
 static void uring_submit(struct blk_queue *bq, struct blk_req *r)
 {
 	struct blk_dev *b = bq->b;
+	int ret;
 
 	if (r->op == BLK_OP_FLUSH && b->in_memory &&
 	    !blk_uring_test_ring_only) {
@@ -181,11 +182,14 @@ static void uring_submit(struct blk_queue *bq, struct blk_req *r)
 	if (r->op != BLK_OP_FLUSH && !blk_uring_test_ring_only &&
 	    (b->in_memory || (!b->direct && !r->dsync)) && try_inline(bq, r))
 		return;
-	if (blk_bounce_prepare(bq->b, r) < 0) {
+	ret = blk_bounce_prepare(bq, r);
+	if (ret < 0) {
 		blk_req_done(bq, r, VDEV_BLK_S_IOERR);
 		return;
 	}
-	prep(bq, r);
+	if (ret == 0)
+		prep(bq, r);
+	/* 1: waits for a bounce slot; resume() preps it */
 }
 
 static void complete(struct blk_queue *bq, struct blk_req *r, int res)
@@ -214,8 +218,8 @@ static void complete(struct blk_queue *bq, struct blk_req *r, int res)
 	blk_iov_advance(&r->dio, &r->ndio, (size_t)res);
 	r->off += (uint64_t)res;
 	r->left -= (size_t)res;
-	if (r->left)
-		prep(bq, r); /* short transfer: go on with the rest */
+	if (r->left || (r->bslot >= 0 && blk_bounce_next(r)))
+		prep(bq, r); /* the rest, or the next bounced chunk */
 	else
 		blk_req_done(bq, r, VDEV_BLK_S_OK);
 }
@@ -362,6 +366,7 @@ const struct blk_backend_ops blk_uring_ops = {
 	.submit = uring_submit,
 	.flush_batch = uring_flush_batch,
 	.drain = uring_drain,
+	.resume = prep,
 	.discard = blk_file_discard,
 	.write_zeroes = blk_file_write_zeroes,
 };
