@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <virtio/transport.h>
 
+#include "peer/peer_io.h"
 #include "vhu_internal.h"
 
 /* How long a back-end message may wait for room in the channel. */
@@ -88,16 +89,17 @@ static void config_interrupt(void *opaque)
 	bool broken = vdev_get_status(vu->dev) &
 		      VDEV_STATUS_DEVICE_NEEDS_RESET;
 	struct vhu_msg m;
-	uint64_t one = 1;
+	int ret;
 
 	pthread_mutex_lock(&vu->backend_lock);
-	if (broken) {
-		for (unsigned i = 0; i < vu->nq; i++)
-			if (vu->rings[i].err_fd >= 0 &&
-			    write(vu->rings[i].err_fd, &one, sizeof(one)) < 0)
-				vdev_log(VDEV_LOG_WARN,
-					 "vhost-user: err fd of queue %u: %s",
-					 i, strerror(errno));
+	for (unsigned i = 0; broken && i < vu->nq; i++) {
+		if (vu->rings[i].err_fd < 0)
+			continue;
+		ret = vpeer_signal(vu->rings[i].err_fd, vu->rings[i].err_kind);
+		if (ret < 0)
+			vdev_log(VDEV_LOG_WARN,
+				 "vhost-user: err fd of queue %u: %s", i,
+				 strerror(-ret));
 	}
 	if (vhu_proto(vu, VDEV_VHOST_USER_PROTOCOL_F_CONFIG)) {
 		memset(&m, 0, offsetof(struct vhu_msg, p));

@@ -27,6 +27,7 @@ struct vhu_ring {
 	struct vdev_queue_state st; /* where the ring stands when not running */
 	bool st_valid;
 	int kick_fd, call_fd, err_fd;
+	int err_kind;            /* enum vpeer_kind of err_fd */
 	bool started;            /* SET_VRING_KICK seen, no GET_VRING_BASE since */
 	bool enabled;            /* vhost-user enable state */
 	bool running;            /* the core's queue is enabled */

@@ -12,6 +12,7 @@
 #include <virtio/spec.h>
 #include <virtio/transport.h>
 
+#include "peer/peer_io.h"
 #include "vhu_internal.h"
 
 static bool packed(const struct vdev_vhost_user *vu)
@@ -382,11 +383,20 @@ int vhu_set_vring_err(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		      struct vhu_msg *rep)
 {
 	struct vhu_ring *r = &vu->rings[file_index(m)];
-	int fd = file_fd(m);
+	int fd = file_fd(m), kind = VPEER_OTHER;
 
+	/* Written under backend_lock, never blocking (peer_io.h). */
+	if (fd >= 0) {
+		kind = vpeer_prepare_write(fd);
+		if (kind < 0) {
+			close(fd);
+			return kind;
+		}
+	}
 	pthread_mutex_lock(&vu->backend_lock);
 	close_fd(&r->err_fd);
 	r->err_fd = fd;
+	r->err_kind = kind;
 	pthread_mutex_unlock(&vu->backend_lock);
 	return 0;
 }

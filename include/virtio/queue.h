@@ -121,6 +121,13 @@ VDEV_API bool vdev_queue_ready(const struct vdev_queue *q);
  * (User-Mode Linux passes a socketpair end); -1 for none. The queue does not
  * own @fd. @fn, when set, is called instead of writing to @fd (in-process
  * transports, inband vhost-user calls).
+ *
+ * @fd may come from a peer, with any flags: it is never written in a way
+ * that blocks. Sockets get MSG_DONTWAIT and pipes RWF_NOWAIT per write; an
+ * eventfd (which has no per-write flag) gets O_NONBLOCK set on its file
+ * description here, which whoever shares that description sees too. A full
+ * eventfd, pipe or socket means an interrupt is already pending: nothing
+ * is lost and notify reports success.
  */
 VDEV_API void vdev_queue_set_call_fd(struct vdev_queue *q, int fd);
 VDEV_API void vdev_queue_set_call_fn(struct vdev_queue *q,

@@ -101,8 +101,15 @@ VDEV_API int vdev_vq_set_addr(struct vdev *dev, unsigned qidx,
 VDEV_API int vdev_vq_enable(struct vdev *dev, unsigned qidx, bool enable);
 VDEV_API bool vdev_vq_enabled(const struct vdev *dev, unsigned qidx);
 
-/* Kick fd (eventfd; -1 = none, the transport calls vdev_vq_kick) and call
- * fd (-1 = none, queue_interrupt callback). The core does not own them. */
+/*
+ * Kick fd (eventfd; -1 = none, the transport calls vdev_vq_kick) and call
+ * fd (-1 = none, queue_interrupt callback). The core does not own them.
+ * Either may come from a peer with any flags: the kick fd is only ever
+ * read without blocking (a socket or pipe works too), and the call fd is
+ * written without blocking (vdev_queue_set_call_fd: an eventfd gets
+ * O_NONBLOCK, a full one means an interrupt is pending). -EBADF: @fd is
+ * not open.
+ */
 VDEV_API int vdev_vq_set_kick_fd(struct vdev *dev, unsigned qidx, int fd);
 VDEV_API int vdev_vq_set_call_fd(struct vdev *dev, unsigned qidx, int fd);
 

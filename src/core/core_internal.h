@@ -57,7 +57,7 @@ struct vcore_vq {
 	bool enabled;
 	bool stopped;
 	int kick_fd;
-	bool kick_nonblock; /* read it without polling first */
+	int kick_kind;      /* enum vpeer_kind: how to read it */
 	int call_fd;
 	int sched_fd; /* internal eventfd: vdev_queue_schedule, budget */
 

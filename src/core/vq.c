@@ -14,7 +14,6 @@
  * next round comes after the loop served the other fds.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include <virtio/transport.h>
 
 #include "core/core_internal.h"
+#include "peer/peer_io.h"
 
 /* How long vdev_vq_stop waits for requests in flight before giving up. */
 #define VCORE_STOP_TIMEOUT_MS 10000
@@ -165,22 +165,6 @@ static bool run_handler(struct vcore_vq *vq)
 	}
 }
 
-static void drain_fd(int fd, bool nonblock)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	uint64_t v;
-
-	if (fd < 0)
-		return;
-	/* The kick fd belongs to the transport and may be blocking: then
-	 * only read it when it is readable. */
-	if (!nonblock && (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN)))
-		return;
-	if (read(fd, &v, sizeof(v)) < 0) {
-		/* spurious wakeup; nothing to consume */
-	}
-}
-
 void vdev_vq_dispatch(struct vdev *dev, unsigned qidx)
 {
 	struct vcore_vq *vq = get_vq(dev, qidx);
@@ -195,7 +179,8 @@ void vdev_vq_dispatch(struct vdev *dev, unsigned qidx)
 	 * consumes from a closed, possibly reused, fd number.
 	 */
 	pthread_mutex_lock(&vq->wlock);
-	drain_fd(vq->kick_fd, vq->kick_nonblock);
+	if (vq->kick_fd >= 0)
+		vpeer_drain(vq->kick_fd, vq->kick_kind);
 	pthread_mutex_unlock(&vq->wlock);
 	if (read(vq->sched_fd, &v, sizeof(v)) < 0) {
 		/* not scheduled, a kick */
@@ -634,17 +619,21 @@ int vdev_set_watcher(struct vdev *dev, const struct vdev_watcher *w)
 int vdev_vq_set_kick_fd(struct vdev *dev, unsigned qidx, int fd)
 {
 	struct vcore_vq *vq = get_vq(dev, qidx);
-	int r = 0, fl;
+	int r = 0, kind = VPEER_OTHER;
 
 	if (!vq || fd < -1)
 		return -EINVAL;
+	if (fd >= 0) {
+		kind = vpeer_kind(fd);
+		if (kind < 0)
+			return kind;
+	}
 	pthread_mutex_lock(&vq->wlock);
 	if (vq->kick_registered)
 		vq->watcher.del(vq->watcher.opaque, vq->kick_fd);
 	vq->kick_registered = false;
 	vq->kick_fd = fd;
-	fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
-	vq->kick_nonblock = fl >= 0 && (fl & O_NONBLOCK);
+	vq->kick_kind = kind;
 	if (fd >= 0 && vq->has_watcher) {
 		r = vq->watcher.add(vq->watcher.opaque, fd, POLLIN, kick_cb,
 				    vq);

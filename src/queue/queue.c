@@ -6,14 +6,12 @@
 #include <errno.h>
 #include <stddef.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "peer/peer_io.h"
 #include "queue/queue_internal.h"
 
 #define VQ_DEFAULT_BUDGET 256u
@@ -366,45 +364,13 @@ bool vdev_queue_ready(const struct vdev_queue *q)
 	return q->ready;
 }
 
-/* How a call fd is written: the peer may have closed the other end of a
- * socket or pipe, and that must not raise SIGPIPE in the process. */
-enum { VQ_CALL_PLAIN, VQ_CALL_SOCKET, VQ_CALL_FIFO };
-
 void vdev_queue_set_call_fd(struct vdev_queue *q, int fd)
 {
-	struct stat st;
+	int kind = fd >= 0 ? vpeer_prepare_write(fd) : VPEER_OTHER;
 
-	q->call_kind = VQ_CALL_PLAIN; /* an eventfd */
-	if (fd >= 0 && fstat(fd, &st) == 0) {
-		if (S_ISSOCK(st.st_mode))
-			q->call_kind = VQ_CALL_SOCKET;
-		else if (S_ISFIFO(st.st_mode))
-			q->call_kind = VQ_CALL_FIFO;
-	}
+	/* A bad fd fails at signal time, as it always did. */
+	q->call_kind = (uint8_t)(kind < 0 ? VPEER_OTHER : kind);
 	q->call_fd = fd;
-}
-
-/* write() to a pipe with SIGPIPE held back on this thread; a SIGPIPE it
- * raised is consumed before the mask is restored. */
-static ssize_t fifo_write(int fd, const void *buf, size_t len)
-{
-	static const struct timespec zero;
-	sigset_t pipe_sig, old;
-	ssize_t n;
-	int e;
-
-	sigemptyset(&pipe_sig);
-	sigaddset(&pipe_sig, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_sig, &old);
-	n = write(fd, buf, len);
-	e = errno;
-	if (n < 0 && e == EPIPE && !sigismember(&old, SIGPIPE))
-		while (sigtimedwait(&pipe_sig, NULL, &zero) < 0 &&
-		       errno == EINTR)
-			;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	errno = e;
-	return n;
 }
 
 void vdev_queue_set_call_fn(struct vdev_queue *q,
@@ -639,30 +605,17 @@ int vdev_queue_push_batch(struct vdev_queue *q, struct vdev_req *const *reqs,
 
 static int signal_driver(struct vdev_queue *q)
 {
-	static const uint64_t one = 1;
-	ssize_t n;
-
 	if (q->call_fn) {
 		q->call_fn(q->call_opaque, q);
 		return 1;
 	}
 	if (q->call_fd < 0)
 		return 1;
-	switch (q->call_kind) {
-	case VQ_CALL_SOCKET:
-		n = send(q->call_fd, &one, sizeof(one),
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
-		break;
-	case VQ_CALL_FIFO:
-		n = fifo_write(q->call_fd, &one, sizeof(one));
-		break;
-	default:
-		n = write(q->call_fd, &one, sizeof(one));
-		break;
-	}
-	if (n != (ssize_t)sizeof(one) && errno != EAGAIN)
-		return -errno;
-	return 1;
+	/* Never blocks, whatever the peer made of the fd; a full one is an
+	 * interrupt already pending. */
+	int r = vpeer_signal(q->call_fd, q->call_kind);
+
+	return r < 0 ? r : 1;
 }
 
 int vdev_queue_notify(struct vdev_queue *q)

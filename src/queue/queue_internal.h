@@ -73,7 +73,7 @@ struct vdev_queue {
 	uint16_t signalled;   /* used_idx at the last notify (packed: lin) */
 	bool signalled_valid;
 	int call_fd;
-	uint8_t call_kind;    /* VQ_CALL_*: how call_fd is signalled */
+	uint8_t call_kind;    /* enum vpeer_kind: how call_fd is written */
 	void (*call_fn)(void *opaque, struct vdev_queue *q);
 	void *call_opaque;
 

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <virtio/le.h>
@@ -164,6 +166,63 @@ static void test_err_fd_not_eventfd(void **state)
 					true),
 			 0);
 	close(efd);
+	vhu_fe_close(fe);
+	vhu_fe_guest_fini(&g);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+}
+
+struct needs_reset_arg {
+	struct vdev *dev;
+	int efd;
+};
+
+static void *do_needs_reset(void *arg)
+{
+	struct needs_reset_arg *a = arg;
+
+	vdev_set_needs_reset(a->dev);
+	return NULL;
+}
+
+/*
+ * The err fd is a blocking eventfd the frontend saturated: telling it that
+ * the device needs a reset must not block (the write happens under the
+ * back-end channel lock, which every queue interrupt needs too). A full
+ * counter means the frontend has an error pending already.
+ */
+static void test_err_fd_saturated(void **state)
+{
+	struct fixture *f = *state;
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	uint64_t full = 0xfffffffffffffffeull, v, feat;
+	struct needs_reset_arg a = { .dev = f->dev };
+	struct vhu_fe_guest g;
+	struct timespec ts;
+	pthread_t t;
+
+	assert_non_null(fe);
+	assert_int_equal(vhu_fe_setup(fe, &g, 64, false, P(REPLY_ACK), false),
+			 0);
+	a.efd = eventfd(0, EFD_CLOEXEC);
+	assert_true(a.efd >= 0);
+	assert_int_equal(write(a.efd, &full, 8), 8);
+	assert_int_equal(vhu_fe_set_u64(fe, VHU_FE_SET_VRING_ERR, 0, a.efd,
+					true),
+			 0);
+	assert_int_equal(pthread_create(&t, NULL, do_needs_reset, &a), 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 2;
+	if (pthread_timedjoin_np(t, NULL, &ts) != 0) {
+		/* Blocked: release it so the program can end, then fail. */
+		assert_int_equal(read(a.efd, &v, 8), 8);
+		pthread_join(t, NULL);
+		fail_msg("err fd write blocked");
+	}
+	assert_int_equal(read(a.efd, &v, 8), 8);
+	assert_true(v == full);
+	/* The control thread still answers. */
+	assert_int_equal(vhu_fe_get_u64(fe, VHU_FE_GET_FEATURES, &feat), 0);
+	close(a.efd);
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(&g);
 	assert_true(vhu_fe_server_idle(&f->srv, 2000));
@@ -364,6 +423,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_fd_reader_gone, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_err_fd_not_eventfd, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_err_fd_saturated, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_state_load_pipe_kept_open,
 						setup, teardown),
