@@ -115,8 +115,12 @@ VDEV_API int vdev_vq_set_call_fd(struct vdev *dev, unsigned qidx, int fd);
 
 /*
  * Synchronous kick (in-process transports, vhost-user inband kicks): runs
- * the queue's handler on the calling thread until the ring is empty or the
- * device waits. @data is the NOTIFICATION_DATA value, or 0.
+ * one round of the queue's handler on the calling thread, so at most the
+ * queue's budget of chains (vdev_queue_set_budget); what is left is served
+ * by a round on the queue's own thread (its watcher), as after a kick
+ * through the kick fd. A queue without a watcher has no such thread: the
+ * call then runs rounds until the ring is empty or the device waits.
+ * @data is the NOTIFICATION_DATA value, or 0.
  */
 VDEV_API int vdev_vq_kick(struct vdev *dev, unsigned qidx, uint32_t data);
 

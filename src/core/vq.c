@@ -213,20 +213,42 @@ bool vdev_vq_poll(struct vdev *dev, unsigned qidx)
 	return work;
 }
 
+/* Rounds scheduled through sched_fd will run: a watcher serves it. */
+static bool has_scheduler(struct vcore_vq *vq)
+{
+	bool r;
+
+	pthread_mutex_lock(&vq->wlock);
+	r = vq->sched_registered;
+	pthread_mutex_unlock(&vq->wlock);
+	return r;
+}
+
 int vdev_vq_kick(struct vdev *dev, unsigned qidx, uint32_t data)
 {
 	struct vcore_vq *vq = get_vq(dev, qidx);
+	bool spent;
 
 	if (!vq)
 		return -EINVAL;
 	pthread_mutex_lock(&vq->lock);
 	if (vdev_has_feature(dev, VDEV_F_NOTIFICATION_DATA))
 		vdev_queue_notification_data(vq->q, data);
-	do
+	/*
+	 * One round, like a kick through the fd: the caller is a vCPU or a
+	 * transport's only thread, and a driver that keeps the ring full
+	 * must not hold it (and the register lock it may hold) for more
+	 * than the budget. The rest runs on the queue's own thread. Without
+	 * a watcher nobody would run it, so the ring is drained here.
+	 */
+	do {
 		vdev_queue_new_round(vq->q);
-	while (run_handler(vq));
+		spent = run_handler(vq);
+	} while (spent && !has_scheduler(vq));
 	pthread_cond_broadcast(&vq->idle);
 	pthread_mutex_unlock(&vq->lock);
+	if (spent)
+		vcore_vq_schedule(vq);
 	return 0;
 }
 

@@ -480,6 +480,37 @@ static void test_budget(void **state)
 	}
 }
 
+/*
+ * A synchronous kick (virtio-mmio without a kick fd, vfio-user notify) is
+ * one round too: it returns after the budget, the queue's own thread
+ * serves the rest, so a driver that keeps the ring full cannot hold the
+ * caller (a vCPU, the vfio-user socket thread) for as long as it likes.
+ */
+static void test_sync_kick_one_round(void **state)
+{
+	for (unsigned k = 0; k < 4; k += 2) {
+		struct vdev_drv *drv = make(&modes[k], 0, true);
+		unsigned got = 0;
+
+		assert_false(modes[k].eventfds);
+		vdev_queue_set_budget(vdev_get_queue(T.dev, 0), 4);
+		for (uintptr_t i = 1; i <= 20; i++)
+			add_req(drv, 0, i);
+		assert_int_equal(vdev_vq_kick(T.dev, 0, 0), 0);
+		assert_int_equal(T.pops[0], 4);
+		while (got < 20) {
+			void *tok;
+			uint32_t len;
+
+			assert_int_equal(vdev_drv_wait(drv, 0, 1000, &tok,
+						       &len), 0);
+			got++;
+		}
+		assert_int_equal(T.pops[0], 20);
+		destroy(drv);
+	}
+}
+
 static void *scheduler(void *arg)
 {
 	vdev_queue_schedule(T.dev, 0);
@@ -663,6 +694,7 @@ int main(void)
 		cmocka_unit_test(test_ring_reset),
 		cmocka_unit_test(test_ring_reset_waits_inflight),
 		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_sync_kick_one_round),
 		cmocka_unit_test(test_wait_and_schedule),
 		cmocka_unit_test(test_mem),
 		cmocka_unit_test(test_watch),
