@@ -225,7 +225,7 @@ int vdev_queue_inflight_init(void *region, size_t len, uint16_t queue_size,
 int vdev_queue_set_inflight(struct vdev_queue *q, void *region, size_t len)
 {
 	struct vq_ifl_split *h = region;
-	struct ifl_entry *e = NULL;
+	struct ifl_entry *e;
 	uint64_t next = 1;
 	uint16_t used;
 	unsigned n = 0;
@@ -250,40 +250,49 @@ int vdev_queue_set_inflight(struct vdev_queue *q, void *region, size_t len)
 		return -EINVAL;
 	used = vq_load16(&q->used->idx);
 	/* Published but not unmarked when the last back-end died. */
-	if (vdev_le16_to_cpu(h->used_idx) != used) {
-		uint16_t j = vdev_le16_to_cpu(h->last_batch_head);
+	if (vq_load16(&h->used_idx) != used) {
+		uint16_t j = vq_load16(&h->last_batch_head);
 
 		if (j < q->size)
-			h->desc[j].inflight = 0;
-		h->used_idx = vdev_cpu_to_le16(used);
+			__atomic_store_n(&h->desc[j].inflight, 0,
+					 __ATOMIC_RELAXED);
+		vq_store16(&h->used_idx, used);
 	}
+	/*
+	 * The frontend may change the region while we look (its memfd): one
+	 * pass, each byte read once into private memory, so what was counted
+	 * is what is used. Room for every head, whatever the region says.
+	 */
+	e = malloc((size_t)q->size * sizeof(*e));
+	if (!e)
+		return -ENOMEM;
 	for (unsigned i = 0; i < q->size; i++) {
-		if (h->desc[i].inflight > 1)
-			h->desc[i].inflight = 0; /* not ours: forget it */
-		n += h->desc[i].inflight;
+		uint8_t v = __atomic_load_n(&h->desc[i].inflight,
+					    __ATOMIC_RELAXED);
+
+		if (v > 1)
+			/* not ours: forget it */
+			__atomic_store_n(&h->desc[i].inflight, 0,
+					 __ATOMIC_RELAXED);
+		if (v != 1)
+			continue;
+		e[n].counter = vdev_le64_to_cpu(VQ_READ(h->desc[i].counter));
+		e[n].head = (uint16_t)i;
+		n++;
 	}
 	if (n) {
-		e = malloc(n * sizeof(*e));
 		q->resub = malloc(n * sizeof(*q->resub));
-		if (!e || !q->resub) {
+		if (!q->resub) {
 			free(e);
 			vq_ifl_clear(q);
 			return -ENOMEM;
-		}
-		n = 0;
-		for (unsigned i = 0; i < q->size; i++) {
-			if (!h->desc[i].inflight)
-				continue;
-			e[n].counter = vdev_le64_to_cpu(h->desc[i].counter);
-			e[n].head = (uint16_t)i;
-			n++;
 		}
 		qsort(e, n, sizeof(*e), ifl_cmp);
 		for (unsigned i = 0; i < n; i++)
 			q->resub[i] = e[i].head;
 		next = e[n - 1].counter + 1;
-		free(e);
 	}
+	free(e);
 	q->nresub = n;
 	q->resub_pos = 0;
 	/* Everything before the marked chains was completed. */
