@@ -63,6 +63,13 @@ int vfu_h_irq_info(struct vdev_vfio_user *s, struct vfu_msg *m,
 	int e;
 
 	memcpy(&ii, m->body, sizeof(ii));
+	/* The error index is PCIe AER's: a conventional PCI function has
+	 * none, and says so the way the kernel's vfio-pci does (EINVAL).
+	 * A count of 0 makes QEMU warn "Could not enable error recovery";
+	 * a count of 1 would have it stop the guest on a signal we would
+	 * never send (virtio reports errors with DEVICE_NEEDS_RESET). */
+	if (ii.index == VFU_IRQ_ERR)
+		return -EINVAL;
 	ii.argsz = sizeof(ii);
 	ii.count = vfu_irq_count(s, ii.index);
 	ii.flags = 0;

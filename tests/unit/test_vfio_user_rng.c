@@ -311,6 +311,42 @@ static void test_reconnect(void **state)
 	vdev_drv_ring_free(r);
 }
 
+/* What each interrupt index offers. QEMU's vfio-pci warns "Could not
+ * enable error recovery" when GET_IRQ_INFO of the error index succeeds
+ * with a count other than 1; a conventional PCI function (no PCIe AER)
+ * has no error interrupt, and the kernel's vfio-pci refuses the index
+ * for one. */
+static void test_irq_info(void **state)
+{
+	static const struct {
+		uint32_t index;
+		int err;
+		uint32_t count;
+	} want[] = {
+		{ VFU_IRQ_INTX, 0, 1 }, { VFU_IRQ_MSI, 0, 0 },
+		{ VFU_IRQ_MSIX, 0, 2 }, { VFU_IRQ_ERR, -EINVAL, 0 },
+		{ VFU_IRQ_REQ, 0, 0 },
+	};
+	struct fx *f = *state;
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct vfu_irq_info ii = { sizeof(ii), 0, want[i].index, 0 };
+		struct vfu_irq_info rep = { 0 };
+		uint32_t rlen = 0;
+
+		assert_int_equal(vfu_client_call(f->c,
+						 VFU_CMD_DEVICE_GET_IRQ_INFO,
+						 &ii, sizeof(ii), NULL, 0, &rep,
+						 sizeof(rep), &rlen),
+				 want[i].err);
+		if (want[i].err)
+			continue;
+		assert_int_equal(rlen, sizeof(rep));
+		assert_int_equal(rep.index, want[i].index);
+		assert_int_equal(rep.count, want[i].count);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +361,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_device_reset_and_unmap,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_irq_info, setup,
 						teardown),
 	};
 
