@@ -6,7 +6,8 @@
 #   scripts/install-deps.sh [build|test]
 #   build: compilers, CMake and the libraries the library uses
 #   test:  build + cmocka, clang's fuzzer runtime, valgrind, and what the
-#          guest tests need (QEMU, User-Mode Linux, kernel sources, busybox)
+#          guest tests need (QEMU, User-Mode Linux, kernel sources, busybox,
+#          debootstrap for the Debian 13 root of QEMU 11)
 set -euo pipefail
 
 what=${1:-test}
@@ -17,7 +18,7 @@ test_pkgs=(libcmocka-dev libclang-rt-14-dev llvm valgrind
            qemu-system-x86 qemu-system-common qemu-utils linux-source-6.1 patch
            busybox-static flex bison bc m4 libelf-dev libssl-dev cpio
            xz-utils zstd kmod procps util-linux e2fsprogs dosfstools
-           python3 fio)
+           python3 fio debootstrap)
 
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")

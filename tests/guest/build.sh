@@ -5,18 +5,19 @@
 #   UML kernel      build/uml-kernel.sh   (linux-source-6.1, ~6 min on 2 cores)
 #   stock kernel    build/stock-kernel.sh (Debian linux-image .deb, ~1 min)
 #   QEMU 10         build/qemu-bpo.sh     (bookworm-backports, unpacked, ~5 s)
+#   QEMU 11         build/qemu11-root.sh  (a Debian 13 root, ~1-3 min, 250 MB)
 # Initramfs images are built per test by mkinitramfs.sh (~1 s).
 # Prints shell assignments on stdout: VDEV_GUEST_UML_KERNEL,
-# VDEV_GUEST_STOCK_DIR and VDEV_GUEST_QEMU10_DIR (empty when the part is not
-# there), and for such a part VDEV_GUEST_UML_WHY / VDEV_GUEST_STOCK_WHY /
-# VDEV_GUEST_QEMU10_WHY (the reason its tests SKIP) and, when the build
+# VDEV_GUEST_STOCK_DIR, VDEV_GUEST_QEMU10_DIR and VDEV_GUEST_QEMU11_DIR
+# (empty when the part is not there), and for such a part
+# VDEV_GUEST_<PART>_WHY (the reason its tests SKIP) and, when the build
 # itself failed (not a missing prerequisite), VDEV_GUEST_BUILD_FAILED="uml
 # stock".
-# usage: build.sh [uml|stock|qemu10]...   (default: all)
+# usage: build.sh [uml|stock|qemu10|qemu11]...   (default: all)
 set -uo pipefail
 dir=$(cd "$(dirname "$0")" && pwd)
 parts=("$@")
-[ ${#parts[@]} = 0 ] && parts=(uml stock qemu10)
+[ ${#parts[@]} = 0 ] && parts=(uml stock qemu10 qemu11)
 
 failed=
 for p in "${parts[@]}"; do
@@ -25,6 +26,7 @@ for p in "${parts[@]}"; do
 	uml) var=VDEV_GUEST_UML_KERNEL script=uml-kernel.sh ;;
 	stock) var=VDEV_GUEST_STOCK_DIR script=stock-kernel.sh ;;
 	qemu10) var=VDEV_GUEST_QEMU10_DIR script=qemu-bpo.sh ;;
+	qemu11) var=VDEV_GUEST_QEMU11_DIR script=qemu11-root.sh ;;
 	*) echo "build.sh: unknown part $p" >&2; exit 2 ;;
 	esac
 	why_file=$(mktemp)

@@ -28,6 +28,7 @@ guest_setup() {
 	[ -z "${VDEV_GUEST_UML_KERNEL+x}" ] && parts+=(uml)
 	[ -z "${VDEV_GUEST_STOCK_DIR+x}" ] && parts+=(stock)
 	[ -z "${VDEV_GUEST_QEMU10_DIR+x}" ] && parts+=(qemu10)
+	[ -z "${VDEV_GUEST_QEMU11_DIR+x}" ] && parts+=(qemu11)
 	[ ${#parts[@]} = 0 ] || eval "$("$GUEST_DIR/build.sh" "${parts[@]}")"
 	[ -n "${VDEV_GUEST_UML_PROBED:-}" ] || uml_probe
 	QEMU=${VDEV_GUEST_QEMU:-$(command -v qemu-system-x86_64 || true)}
@@ -36,6 +37,12 @@ guest_setup() {
 	QEMU10=
 	[ -n "${VDEV_GUEST_QEMU10_DIR:-}" ] &&
 		QEMU10=$VDEV_GUEST_QEMU10_DIR/bin/qemu-system-x86_64
+	# QEMU 11 in the Debian 13 root (build/qemu11-root.sh): the
+	# frontends qemu11 (vhost-user) and qemu11-vfio (vfio-user).
+	QEMU11=
+	[ -n "${VDEV_GUEST_QEMU11_DIR:-}" ] &&
+		QEMU11=$VDEV_GUEST_QEMU11_DIR/bin/qemu-system-x86_64
+	GUEST_KERNEL_DIR=${VDEV_GUEST_STOCK_DIR:-}
 }
 
 # uml_probe: boots the UML kernel once with a trivial init.  UML runs on
@@ -100,26 +107,189 @@ uml_unavailable() {
 qemu_unavailable() {
 	[ -n "$QEMU" ] && [ -x "$QEMU" ] ||
 		{ echo "no qemu-system-x86_64 (apt-get install qemu-system-x86)"; return; }
-	[ -n "${VDEV_GUEST_STOCK_DIR:-}" ] && [ -f "$VDEV_GUEST_STOCK_DIR/version" ] ||
-		echo "no stock kernel: ${VDEV_GUEST_STOCK_WHY:-not built}"
+	kernel_unavailable
 }
 qemu10_unavailable() {
 	[ -n "$QEMU10" ] && [ -x "$QEMU10" ] ||
 		{ echo "no QEMU 10: ${VDEV_GUEST_QEMU10_WHY:-not built}"; return; }
-	[ -n "${VDEV_GUEST_STOCK_DIR:-}" ] && [ -f "$VDEV_GUEST_STOCK_DIR/version" ] ||
-		echo "no stock kernel: ${VDEV_GUEST_STOCK_WHY:-not built}"
+	kernel_unavailable
+}
+qemu11_unavailable() {
+	[ -n "$QEMU11" ] && [ -x "$QEMU11" ] ||
+		{ echo "no QEMU 11 (Debian 13 root): ${VDEV_GUEST_QEMU11_WHY:-not built}"; return; }
+	kernel_unavailable
+}
+# kernel_unavailable: why the kernel QEMU guests boot (guest_kernel) is
+# missing, nothing when it is there.
+kernel_unavailable() {
+	[ -n "${GUEST_KERNEL_DIR:-}" ] && [ -f "$GUEST_KERNEL_DIR/version" ] ||
+		echo "no ${GUEST_KERNEL_NAME:-stock} kernel: ${GUEST_KERNEL_WHY:-${VDEV_GUEST_STOCK_WHY:-not built}}"
 }
 
-# guest_initramfs uml|qemu OUT [-M "MODULES"] [mkinitramfs options] SCRIPT
-# -M names the stock-kernel modules the QEMU guest needs (virtio_pci is
-# added; dependencies are resolved); without it all are loaded.  UML has
-# every driver built in and ignores -M.
+# guest_kernel [stock|NAME|DIR]: the kernel every following QEMU guest
+# boots and whose modules guest_initramfs packs (UML has its own).  A
+# kernel directory holds vmlinux (ELF, booted PVH) or bzImage/vmlinuz, a
+# file "version", and optionally modules/ with *.ko and load.order
+# (build/stock-kernel.sh makes one; a kernel without modules/ has its
+# drivers built in).  stock (the default) is the Debian 6.1 kernel; NAME
+# means $VDEV_GUEST_<NAME>_DIR (as build.sh prints it for a part NAME, with
+# VDEV_GUEST_<NAME>_WHY when it is missing); a path is used as it is.
+# Prints nothing; kernel_unavailable then says why it cannot be used.
+guest_kernel() {
+	local k=${1:-stock} var
+	GUEST_KERNEL_NAME=$k GUEST_KERNEL_WHY=
+	case $k in
+	stock) GUEST_KERNEL_DIR=${VDEV_GUEST_STOCK_DIR:-}
+		GUEST_KERNEL_WHY=${VDEV_GUEST_STOCK_WHY:-} ;;
+	/*) GUEST_KERNEL_DIR=$k ;;
+	*)	var=VDEV_GUEST_$(echo "$k" | tr 'a-z-' 'A-Z_')
+		local dir=${var}_DIR why=${var}_WHY
+		GUEST_KERNEL_DIR=${!dir:-} GUEST_KERNEL_WHY=${!why:-}
+		[ -n "${!dir+x}" ] ||
+			GUEST_KERNEL_WHY="$dir not set (build.sh part $k?)" ;;
+	esac
+}
+
+# ---- Frontends -----------------------------------------------------------
+# A case names the frontend that drives its daemon with one word, so the
+# same case runs on each (tests/guest/README.md, "Frontends"):
+#   uml          User-Mode Linux (virtio_uml), vhost-user; split rings, no
+#                reconnect, any device id
+#   qemu         the host's QEMU (Debian 12: 7.2), vhost-user
+#   qemu11       QEMU 11 in the Debian 13 root, vhost-user
+#   qemu11-vfio  QEMU 11 in the Debian 13 root, vfio-user (vfio-user-pci);
+#                the daemon runs with --transport vfio-user
+GUEST_FRONTENDS="uml qemu qemu11 qemu11-vfio"
+
+fe_unavailable() { # FE: why FE cannot run here, nothing when it can
+	case $1 in
+	uml) uml_unavailable ;;
+	qemu) qemu_unavailable ;;
+	qemu10) qemu10_unavailable ;;
+	qemu11|qemu11-vfio) qemu11_unavailable ;;
+	*) echo "unknown frontend $1" ;;
+	esac
+}
+fe_kind() { # FE: uml or qemu (what guest_initramfs needs)
+	[ "$1" = uml ] && echo uml || echo qemu
+}
+fe_transport() { # FE: the daemon's --transport for FE
+	case $1 in *-vfio) echo vfio-user ;; *) echo vhost-user ;; esac
+}
+fe_qemu() { # FE: the QEMU binary of a QEMU frontend
+	case $1 in
+	qemu) echo "$QEMU" ;;
+	qemu10) echo "$QEMU10" ;;
+	qemu11|qemu11-vfio) echo "$QEMU11" ;;
+	esac
+}
+# qemu_version [QEMU-BIN]: "11.1.3"
+qemu_version() {
+	"${1:-$QEMU}" --version | head -n1 | awk '{print $4}'
+}
+# qemu_reconnect_opt QEMU-BIN SECONDS: the socket chardev option that
+# reconnects after SECONDS (9.2 renamed reconnect=S to reconnect-ms=MS).
+qemu_reconnect_opt() {
+	local v
+	v=$(qemu_version "$1")
+	if [ "${v%%.*}" -ge 10 ]; then echo "reconnect-ms=$(($2 * 1000))"
+	else echo "reconnect=$2"; fi
+}
+
+# Virtio device ids, for UML (virtio_uml.device=SOCKET:ID).
+declare -A GUEST_VIRTIO_ID=([net]=1 [blk]=2 [console]=3 [rng]=4 [scsi]=8
+	[input]=18 [vsock]=19 [snd]=25 [fs]=26 [i2c]=34 [can]=36 [gpio]=41
+	[spi]=45)
+GUEST_DEV_N=0
+
+# fe_device FE ARRAY SOCKET DEV [PROPS]: appends to the array named ARRAY
+# what FE needs to attach the daemon listening on SOCKET as a DEV (rng,
+# blk, scsi, gpio, i2c, snd, input, vsock, ...):
+#   uml          SOCKET:ID                         (for fe_run / run_uml)
+#   qemu*        -chardev socket,id=vuN,path=SOCKET
+#                -device vhost-user-DEV-pci,chardev=vuN[,PROPS]
+#   qemu11-vfio  -device {"driver":"vfio-user-pci","socket":{...}[,PROPS]}
+# PROPS are QEMU device properties "k=v,k=v" (numbers and on/off become
+# JSON numbers and booleans for vfio-user-pci); UML ignores them.  On a
+# vfio-user function the device's queues and features are the daemon's
+# options, not QEMU's.
+fe_device() {
+	local fe=$1 arr=$2 sock=$3 dev=$4 props=${5:-} id
+	local -n _a=$arr
+	GUEST_DEV_N=$((GUEST_DEV_N + 1))
+	id=vu$GUEST_DEV_N
+	case $fe in
+	uml)
+		local vid=${GUEST_VIRTIO_ID[$dev]:-$dev}
+		_a+=("$sock:$vid") ;;
+	*-vfio)
+		local json kv k v
+		json="{\"driver\":\"vfio-user-pci\",\"id\":\"$id\",\"socket\":{\"path\":\"$sock\",\"type\":\"unix\"}"
+		local IFS=,
+		for kv in $props; do
+			k=${kv%%=*} v=${kv#*=}
+			case $v in
+			on|true) v=true ;;
+			off|false) v=false ;;
+			*[!0-9]*|'') v="\"$v\"" ;;
+			esac
+			json+=",\"$k\":$v"
+		done
+		_a+=(-device "$json}") ;;
+	*)
+		_a+=(-chardev "socket,id=$id,path=$sock"
+			-device "vhost-user-$dev-pci,chardev=$id${props:+,$props}") ;;
+	esac
+}
+
+# fe_run FE LOG INITRD [TIMEOUT] -- ITEMS... [--append KERNEL-ARGS]
+# Boots FE with the ITEMS fe_device collected (and, for QEMU frontends,
+# any other QEMU options: UML ignores items that are not SOCKET:ID).  Sets
+# GUEST_SECS like run_uml and run_qemu, which it calls.
+fe_run() {
+	local fe=$1 log=$2 initrd=$3; shift 3
+	local pre=()
+	if [ "${1:-}" != "--" ]; then pre=("$1"); shift; fi
+	[ "${1:-}" = "--" ] && shift
+	if [ "$fe" = uml ]; then
+		local devs=() kargs=()
+		while [ $# -gt 0 ]; do
+			case $1 in
+			--append) kargs+=($2); shift 2; continue ;;
+			-*) ;;
+			*:*) devs+=("$1") ;;
+			esac
+			shift
+		done
+		run_uml "$log" "$initrd" "${pre[@]}" -- "${devs[@]}" -- "${kargs[@]}"
+	else
+		QEMU_BIN=$(fe_qemu "$fe") run_qemu "$log" "$initrd" "${pre[@]}" -- "$@"
+	fi
+}
+
+# daemon_bin NAME: the daemon NAME of the build tree ($VDEV_BUILD_DIR),
+# wherever the tree keeps it (daemons/NAME or examples/NAME).
+daemon_bin() {
+	local d
+	for d in daemons examples; do
+		[ -x "${VDEV_BUILD_DIR:-}/$d/$1/$1" ] &&
+			{ echo "$VDEV_BUILD_DIR/$d/$1/$1"; return; }
+	done
+	echo "${VDEV_BUILD_DIR:-}/daemons/$1/$1"
+}
+
+# guest_initramfs FE OUT [-M "MODULES"] [mkinitramfs options] SCRIPT
+# FE: uml, qemu or any frontend name.  -M names the modules the QEMU
+# guest needs from the kernel guest_kernel chose (virtio_pci is added;
+# dependencies are resolved); without it all are loaded.  UML, and a
+# kernel without modules/, have every driver built in and ignore -M.
 guest_initramfs() {
 	local kind=$1 out=$2; shift 2
 	local mod=() mods=
 	if [ "${1:-}" = -M ]; then mods=$2; shift 2; fi
-	if [ "$kind" = qemu ]; then
-		mod=(-m "$VDEV_GUEST_STOCK_DIR/modules")
+	kind=$(fe_kind "$kind")
+	if [ "$kind" = qemu ] && [ -f "$GUEST_KERNEL_DIR/modules/load.order" ]; then
+		mod=(-m "$GUEST_KERNEL_DIR/modules")
 		[ -n "$mods" ] && mod+=(-M "virtio_pci $mods")
 	fi
 	TMPDIR=$GUEST_WORK "$GUEST_DIR/mkinitramfs.sh" "${mod[@]}" "$@" "$out"
@@ -230,11 +400,13 @@ run_qemu() {
 		if [ "$1" = "--append" ]; then append+=" $2"; shift 2; continue; fi
 		qargs+=("$1"); shift
 	done
-	local kernel=$VDEV_GUEST_STOCK_DIR/vmlinux boot=PVH
-	[ -f "$kernel" ] || { kernel=$VDEV_GUEST_STOCK_DIR/vmlinuz; boot=bzImage; }
+	local kdir=${GUEST_KERNEL_DIR:-$VDEV_GUEST_STOCK_DIR} boot=PVH kernel
+	kernel=$kdir/vmlinux
+	[ -f "$kernel" ] || { kernel=$kdir/bzImage; boot=bzImage; }
+	[ -f "$kernel" ] || kernel=$kdir/vmlinuz
 	local accel=${VDEV_GUEST_ACCEL:-tcg}
-	echo "frontend: QEMU $("$QEMU" --version | head -n1 | awk '{print $4}')" \
-		"pc, kernel: Debian $(cat "$VDEV_GUEST_STOCK_DIR/version") ($boot)," \
+	echo "frontend: QEMU $(qemu_version "$QEMU")" \
+		"pc, kernel: ${GUEST_KERNEL_NAME:-stock} $(cat "$kdir/version") ($boot)," \
 		"accel: $accel"
 	local t0
 	t0=$(date +%s.%N)

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 guest_setup
 
-RNG=${VDEV_RNG:-${VDEV_BUILD_DIR:-}/examples/vdev-rng/vdev-rng}
+RNG=${VDEV_RNG:-$(daemon_bin vdev-rng)}
 DATA=$GUEST_WORK/rng.bin
 head -c 262144 /dev/urandom >"$DATA"
 # The file as " xx xx ...": a chunk matches only at a byte boundary.
@@ -19,9 +19,9 @@ od -An -v -tx1 "$DATA" | tr -d '\n' >"$DATA_HEX"
 # device, so each read is one contiguous run of the file.
 RNG_APPEND="rng_core.default_quality=0"
 
-rng_start() { # SOCK LOG
+rng_start() { # SOCK LOG [TRANSPORT]
 	rm -f "$1"
-	bg_start "$2" "$RNG" -s "$1" -f "$DATA"
+	bg_start "$2" "$RNG" --transport "${3:-vhost-user}" -s "$1" -f "$DATA"
 	RNG_PID=$BG_PID
 	wait_socket "$1" || echo "vdev-rng did not create $1"
 }
@@ -45,25 +45,26 @@ rng_verify() {
 	[ "$n" -gt 0 ] || echo "no chunks in the guest output"
 }
 
-rng_case() { # uml|qemu
+# rng_case FE: one boot of frontend FE (lib.sh GUEST_FRONTENDS).
+rng_case() {
 	local fe=$1 name=rng-$1 why
-	why=$(${fe}_unavailable)
+	why=$(fe_unavailable "$fe")
 	[ -n "$why" ] && { guest_skip "$name" "$why"; return; }
 	local sock=$GUEST_WORK/rng-$fe.sock log=$GUEST_WORK/$name.log
-	local initrd=$GUEST_WORK/rng-$fe.cpio
+	local initrd=$GUEST_WORK/rng-$fe.cpio devs=() hostfail
 	guest_initramfs "$fe" "$initrd" -M virtio_rng -n "$name" \
 		"$GUEST_DIR/tests/rng.in-guest"
-	rng_start "$sock" "$GUEST_WORK/vdev-rng-$fe.log"
-	if [ "$fe" = uml ]; then
-		run_uml "$log" "$initrd" -- "$sock:4" -- $RNG_APPEND
-	else
-		run_qemu "$log" "$initrd" -- \
-			-chardev "socket,id=c0,path=$sock" \
-			-device vhost-user-rng-pci,chardev=c0 \
-			--append "$RNG_APPEND"
-	fi
+	rng_start "$sock" "$GUEST_WORK/vdev-rng-$fe.log" "$(fe_transport "$fe")"
+	fe_device "$fe" devs "$sock" rng
+	fe_run "$fe" "$log" "$initrd" -- "${devs[@]}" --append "$RNG_APPEND"
 	bg_stop "$RNG_PID"
-	guest_check "$name" "$log" "$(rng_verify "$log")"
+	hostfail=$(rng_verify "$log")
+	# QEMU's vfio-user client warns when the function offers an error
+	# IRQ that is not a single vector; a conventional PCI function has
+	# none to offer (as the kernel's vfio-pci answers).
+	[ -z "$hostfail" ] && grep -aq 'Could not enable error recovery' "$log" &&
+		hostfail="QEMU: $(grep -a -m1 'Could not enable' "$log")"
+	guest_check "$name" "$log" "$hostfail"
 }
 
 # QEMU connects a reconnect chardev asynchronously, so a
@@ -73,21 +74,28 @@ rng_case() { # uml|qemu
 # runs.  Then kill the daemon (SIGKILL) RNG_KILLS times while the guest
 # reads, restarting it 1 s later each time; QEMU must reconnect and the
 # guest keep reading bytes of the served file.
-# Uses bookworm-backports' QEMU 10 (build/qemu-bpo.sh) when the cache has
-# it, else the installed QEMU; SKIPs unless VDEV_GUEST_FORCE=1 because no
-# such QEMU can reconnect a vhost-user-rng (see below).
+# rng_reconnect NAME QEMU-KIND: QEMU-KIND qemu11 is QEMU 11 from the
+# Debian 13 root; old is bookworm-backports' QEMU 10 when the cache has it,
+# else the installed QEMU.  SKIPs unless VDEV_GUEST_FORCE=1, because no
+# QEMU here can reconnect a vhost-user-rng (see below).
 RNG_KILLS=${VDEV_RNG_KILLS:-3}
 rng_reconnect() {
-	local name=rng-qemu-reconnect why why10= qv qemu=$QEMU rc_opt=reconnect=1
-	why=$(qemu10_unavailable)
-	if [ -z "$why" ]; then
-		qemu=$QEMU10
+	local name=$1 kind=$2 why why10= qv qemu=$QEMU rc_opt
+	if [ "$kind" = qemu11 ]; then
+		why=$(qemu11_unavailable)
+		[ -n "$why" ] && { guest_skip "$name" "$why"; return; }
+		qemu=$QEMU11
 	else
-		why10=$why
-		why=$(qemu_unavailable)
-		[ -n "$why" ] && { guest_skip "$name" "$why; $why10"; return; }
+		why=$(qemu10_unavailable)
+		if [ -z "$why" ]; then
+			qemu=$QEMU10
+		else
+			why10=$why
+			why=$(qemu_unavailable)
+			[ -n "$why" ] && { guest_skip "$name" "$why; $why10"; return; }
+		fi
 	fi
-	qv=$("$qemu" --version | head -n1 | awk '{print $4}')
+	qv=$(qemu_version "$qemu")
 	# Neither QEMU Debian 12 offers can reconnect a vhost-user-rng:
 	# - 7.2: after reconnecting it sends SET_VRING_CALL, SET_FEATURES,
 	#   GET_STATUS to the restarted back-end without SET_OWNER,
@@ -95,7 +103,9 @@ rng_reconnect() {
 	#   handler never re-runs vhost_dev_init; vhost-user-blk does, see
 	#   blk_reconnect).  libvdev refuses messages before the handshake,
 	#   as vhost-user.rst asks.
-	# - 9.0 and later (rng built on vhost-user-base; seen with 10.0.2):
+	# - 9.0 to 11.1 (rng built on vhost-user-base; seen with 10.0.2 and
+	#   with Debian 13's 11.1.3, which first logs "vhost VQ 0 ring
+	#   restore failed: -22" for the killed back-end):
 	#   the disconnect handler runs vhost_dev_cleanup, the connect
 	#   handler again never calls vhost_dev_init, so vhost_dev_start
 	#   aborts QEMU on "Assertion `hdev->vhost_ops' failed" before a
@@ -115,8 +125,7 @@ rng_reconnect() {
 		guest_skip "$name" "$why (VDEV_GUEST_FORCE=1 runs it)"
 		return
 	fi
-	# 9.2 renamed reconnect=SECONDS to reconnect-ms=MS.
-	[ "${qv%%.*}" -ge 10 ] && rc_opt=reconnect-ms=1000
+	rc_opt=$(qemu_reconnect_opt "$qemu" 1)
 	local sock=$GUEST_WORK/rng-rc.sock log=$GUEST_WORK/$name.log
 	local initrd=$GUEST_WORK/rng-rc.cpio chunks=40 hmp=$GUEST_WORK/hmp
 	guest_initramfs qemu "$initrd" -M virtio_rng -n "$name" \
@@ -174,12 +183,14 @@ rng_reconnect() {
 }
 
 if [ ! -x "$RNG" ]; then
-	for c in rng-uml rng-qemu rng-qemu-reconnect; do
-		guest_skip $c "no vdev-rng binary at $RNG (pass the build dir)"
+	for c in $GUEST_FRONTENDS qemu-reconnect qemu11-reconnect; do
+		guest_skip "rng-$c" "no vdev-rng binary at $RNG (pass the build dir)"
 	done
 else
-	rng_case uml
-	rng_case qemu
-	rng_reconnect
+	for fe in $GUEST_FRONTENDS; do
+		rng_case "$fe"
+	done
+	rng_reconnect rng-qemu-reconnect old
+	rng_reconnect rng-qemu11-reconnect qemu11
 fi
 guest_finish
