@@ -15,6 +15,8 @@
 
 #include "vhu_proto.h"
 
+struct vhu_xfer;
+
 /* Per-ring state as the frontend set it up. */
 struct vhu_ring {
 	uint16_t num;            /* SET_VRING_NUM; 0 = not set */
@@ -89,14 +91,7 @@ struct vdev_vhost_user {
 	struct vhu_inflight_map inflight;
 
 	/* Device state transfer (SET_DEVICE_STATE_FD). */
-	pthread_t xfer_thread;
-	bool xfer_active;
-	uint32_t xfer_dir;
-	int xfer_fd;
-	int xfer_cancel;               /* eventfd that aborts the transfer */
-	int xfer_err;
-	void *xfer_buf;
-	size_t xfer_len;
+	struct vhu_xfer *xfer;          /* NULL when none; vhu_state.c */
 
 	FILE *capture;
 	pthread_mutex_t capture_lock;

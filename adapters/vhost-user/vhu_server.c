@@ -347,7 +347,6 @@ vdev_vhost_user_new(struct vdev *dev, const struct vdev_vhost_user_config *cfg)
 		return NULL;
 	vu->dev = dev;
 	vu->listen_fd = vu->conn_fd = vu->backend_fd = vu->reserve_fd = -1;
-	vu->xfer_fd = vu->xfer_cancel = -1;
 	vu->nq = vdev_num_queues(dev);
 	pthread_mutex_init(&vu->backend_lock, NULL);
 	vhu_capture_open(vu);

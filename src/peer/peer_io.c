@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -211,4 +212,17 @@ int vpeer_wait(int fd, short events, uint64_t deadline, int cancel_fd)
 		if (r > 0)
 			return p[0].revents;
 	}
+}
+
+int vpeer_join(pthread_t thread, uint64_t deadline)
+{
+	struct timespec ts;
+	int r;
+
+	if (deadline == UINT64_MAX)
+		return -pthread_join(thread, NULL);
+	ts.tv_sec = (time_t)(deadline / 1000000000ull);
+	ts.tv_nsec = (long)(deadline % 1000000000ull);
+	r = pthread_clockjoin_np(thread, NULL, CLOCK_MONOTONIC, &ts);
+	return r == ETIMEDOUT ? -ETIMEDOUT : -r;
 }

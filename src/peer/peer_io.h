@@ -37,6 +37,7 @@
 #ifndef VDEV_PEER_IO_H
 #define VDEV_PEER_IO_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -105,5 +106,11 @@ uint64_t vpeer_deadline(int ms);
  * when it becomes readable the wait returns -ECANCELED.
  */
 int vpeer_wait(int fd, short events, uint64_t deadline, int cancel_fd);
+
+/*
+ * pthread_join with a deadline (CLOCK_MONOTONIC, from vpeer_deadline). 0:
+ * joined; -ETIMEDOUT: still running (not joined, still joinable).
+ */
+int vpeer_join(pthread_t thread, uint64_t deadline);
 
 #endif /* VDEV_PEER_IO_H */

@@ -303,6 +303,88 @@ static void test_state_load_pipe_kept_open(void **state)
 }
 
 /*
+ * The load "pipe" is a Unix socket with SO_RCVLOWAT raised: poll says
+ * readable with 8 bytes there, a read() of more waits for 4096. The
+ * transfer thread must not sit in that read: CHECK_DEVICE_STATE (which
+ * waits for the thread, then cancels it) and a disconnect (which cancels
+ * it) both have to come back.
+ */
+static int rcvlowat_load(struct vhu_fe *fe, struct vhu_fe_guest *g, int sp[2])
+{
+	uint64_t proto = P(REPLY_ACK) | P(STATUS) | P(DEVICE_STATE);
+	vdev_le32 pl[2] = { vdev_cpu_to_le32(1), 0 }; /* load, phase 0 */
+	struct vhu_fe_msg r;
+	uint32_t base;
+	int low = 4096;
+
+	if (vhu_fe_setup(fe, g, 64, false, proto, false) ||
+	    vhu_fe_get_vring_base(fe, 0, &base) ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) ||
+	    setsockopt(sp[0], SOL_SOCKET, SO_RCVLOWAT, &low, sizeof(low)) ||
+	    vhu_fe_send(fe, VHU_FE_SET_DEVICE_STATE_FD, 0, pl, sizeof(pl),
+			&sp[0], 1) ||
+	    vhu_fe_recv(fe->fd, &r, 5000) || r.size != 8)
+		return -1;
+	close(sp[0]);
+	return send(sp[1], "VDEVSTAT", 8, 0) == 8 ? 0 : -1;
+}
+
+static void test_state_load_rcvlowat_check(void **state)
+{
+	struct fixture *f = *state;
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe_guest g;
+	struct vhu_fe_msg r;
+	uint64_t code;
+	int sp[2];
+
+	assert_non_null(fe);
+	assert_int_equal(rcvlowat_load(fe, &g, sp), 0);
+	/* Without it the control thread never answers; the alarm ends the
+	 * program then. */
+	alarm(40);
+	assert_int_equal(vhu_fe_send(fe, VHU_FE_CHECK_DEVICE_STATE, 0, NULL,
+				     0, NULL, 0),
+			 0);
+	assert_int_equal(vhu_fe_recv(fe->fd, &r, 15000), 0);
+	alarm(0);
+	assert_int_equal(r.request, VHU_FE_CHECK_DEVICE_STATE);
+	memcpy(&code, r.payload, 8);
+	/* The stream never ended: the load failed, nothing was applied. */
+	assert_int_not_equal(vdev_le64_to_cpu(code) & 0xff, 0);
+	close(sp[1]);
+	vhu_fe_close(fe);
+	vhu_fe_guest_fini(&g);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+}
+
+static void test_state_load_rcvlowat_disconnect(void **state)
+{
+	struct fixture *f = *state;
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe_guest g;
+	int sp[2];
+
+	assert_non_null(fe);
+	assert_int_equal(rcvlowat_load(fe, &g, sp), 0);
+	/* Let the transfer thread take the bytes first: a disconnect that
+	 * came before would cancel it while it still waits for them. */
+	usleep(200000);
+	alarm(40);
+	vhu_fe_close(fe);
+	assert_true(vhu_fe_server_idle(&f->srv, 5000));
+	alarm(0);
+	close(sp[1]);
+	vhu_fe_guest_fini(&g);
+	/* The next frontend is served. */
+	fe = vhu_fe_connect(f->srv.path, 2000);
+	assert_non_null(fe);
+	assert_int_equal(vhu_fe_get_u64(fe, VHU_FE_GET_FEATURES, &(uint64_t){ 0 }),
+			 0);
+	vhu_fe_close(fe);
+}
+
+/*
  * The frontend sets up a back-end channel and never reads it. Config
  * changes fill the socket; the back-end must give the channel up instead
  * of blocking (with the channel lock held) forever.
@@ -428,6 +510,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_state_load_pipe_kept_open,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_load_rcvlowat_check,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_state_load_rcvlowat_disconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_channel_never_read,
 						setup_config, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_message, setup,
