@@ -266,8 +266,10 @@ int vhu_set_backend_req_fd(struct vdev_vhost_user *, struct vhu_msg *,
 void vhu_backend_close(struct vdev_vhost_user *vu);
 extern const struct vdev_transport_ops vhu_transport_ops;
 
-/* How long a frontend may stall one message, a reply or a state transfer
- * before the adapter gives up on it (ms). 5000; tests lower it. */
+/* How long one message may take to arrive or to leave, all of it however
+ * the frontend splits it, and how long CHECK_DEVICE_STATE waits for a
+ * state transfer to end, before the adapter gives up on the frontend
+ * (ms). 5000; tests lower it. */
 extern int vhu_stall_timeout_ms;
 
 /* vhu_inflight.c */

@@ -10,13 +10,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "peer/peer_io.h"
 #include "vhu_internal.h"
 
 /* Room for more fds than any request may carry, so "too many" is seen and
  * counted instead of silently truncated. */
 #define VHU_RECV_FDS (2 * VHU_MAX_FDS)
 
-/* Longest wait for the rest of a message once it has started. */
+/* Longest time one message may take to arrive or to leave, all of it. */
 int vhu_stall_timeout_ms = 5000;
 
 static void take_fds(struct msghdr *mh, int *fds, unsigned *nfds,
@@ -31,12 +32,12 @@ static void close_all(int *fds, unsigned n)
 
 /*
  * Reads exactly @len bytes (fewer only at end of stream); fds go to @fds.
- * Returns bytes read, or negative errno (-ETIMEDOUT: the peer stalled).
- * *nfds is increased for every fd, even those beyond @max (they are
- * closed at once, *overflow set).
+ * Returns bytes read, or negative errno (-ETIMEDOUT: the peer stalled past
+ * @deadline). *nfds is increased for every fd, even those beyond @max
+ * (they are closed at once, *overflow set).
  */
 static ssize_t recv_part(int sock, void *buf, size_t len, int *fds,
-			 unsigned *nfds, bool *overflow)
+			 unsigned *nfds, bool *overflow, uint64_t deadline)
 {
 	union {
 		char buf[CMSG_SPACE(VHU_RECV_FDS * sizeof(int))];
@@ -52,19 +53,15 @@ static ssize_t recv_part(int sock, void *buf, size_t len, int *fds,
 	size_t got = 0;
 	ssize_t n;
 
-	/* A frontend that stops in the middle of a message must not hold
-	 * the control thread (and a daemon's shutdown) forever: each part
-	 * arrives within vhu_stall_timeout_ms or the connection is dropped. */
+	/* A frontend that stops in the middle of a message, or trickles it
+	 * a byte at a time, must not hold the control thread (and a
+	 * daemon's shutdown): the whole message arrives by the deadline or
+	 * the connection is dropped. */
 	while (got < len) {
-		struct pollfd pfd = { .fd = sock, .events = POLLIN };
-		int pr = poll(&pfd, 1, vhu_stall_timeout_ms);
+		int pr = vpeer_wait(sock, POLLIN, deadline, -1);
 
-		if (pr < 0 && errno == EINTR)
-			continue;
 		if (pr < 0)
-			return -errno;
-		if (pr == 0)
-			return -ETIMEDOUT;
+			return pr;
 		iov.iov_base = (uint8_t *)buf + got;
 		iov.iov_len = len - got;
 		mh.msg_control = ctl.buf;
@@ -112,13 +109,15 @@ static void take_fds(struct msghdr *mh, int *fds, unsigned *nfds,
 
 int vhu_msg_recv(int sock, struct vhu_msg *m)
 {
+	uint64_t deadline = vpeer_deadline(vhu_stall_timeout_ms);
 	struct vhu_hdr hdr;
 	bool overflow = false;
 	ssize_t n;
 
 	memset(m, 0, offsetof(struct vhu_msg, p));
 	m->nfds = 0;
-	n = recv_part(sock, &hdr, sizeof(hdr), m->fds, &m->nfds, &overflow);
+	n = recv_part(sock, &hdr, sizeof(hdr), m->fds, &m->nfds, &overflow,
+		      deadline);
 	if (n == 0) {
 		vhu_msg_close_fds(m);
 		return -ECONNRESET;
@@ -137,7 +136,7 @@ int vhu_msg_recv(int sock, struct vhu_msg *m)
 	}
 	if (m->size) {
 		n = recv_part(sock, m->p.bytes, m->size, m->fds, &m->nfds,
-			      &overflow);
+			      &overflow, deadline);
 		if (n < 0 || (size_t)n != m->size) {
 			vhu_msg_close_fds(m);
 			return n < 0 ? (int)n : -EMSGSIZE;
@@ -154,25 +153,20 @@ int vhu_msg_recv(int sock, struct vhu_msg *m)
 
 /*
  * After a send failed with errno: 0 to retry (EINTR, or room appeared
- * within vhu_stall_timeout_ms), else the error. A peer that stops reading
- * must not block the sender (the control thread, or a queue worker on the
- * back-end channel) forever.
+ * before @deadline), else the error. A peer that stops reading, or reads
+ * a byte at a time, must not hold the sender (the control thread, or a
+ * queue worker on the back-end channel) past the message's deadline.
  */
-static int send_wait(int sock)
+static int send_wait(int sock, uint64_t deadline)
 {
-	struct pollfd pfd = { .fd = sock, .events = POLLOUT };
 	int pr;
 
 	if (errno == EINTR)
 		return 0;
 	if (errno != EAGAIN && errno != EWOULDBLOCK)
 		return -errno;
-	do {
-		pr = poll(&pfd, 1, vhu_stall_timeout_ms);
-	} while (pr < 0 && errno == EINTR);
-	if (pr < 0)
-		return -errno;
-	return pr ? 0 : -ETIMEDOUT;
+	pr = vpeer_wait(sock, POLLOUT, deadline, -1);
+	return pr < 0 ? pr : 0;
 }
 
 int vhu_msg_send(int sock, const struct vhu_msg *m, const int *fds,
@@ -193,6 +187,7 @@ int vhu_msg_send(int sock, const struct vhu_msg *m, const int *fds,
 	};
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 	size_t total = sizeof(hdr) + m->size;
+	uint64_t deadline = vpeer_deadline(vhu_stall_timeout_ms);
 	ssize_t n;
 	int ret;
 
@@ -213,7 +208,7 @@ int vhu_msg_send(int sock, const struct vhu_msg *m, const int *fds,
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n >= 0)
 			break;
-		ret = send_wait(sock);
+		ret = send_wait(sock, deadline);
 		if (ret)
 			return ret;
 	}
@@ -233,7 +228,7 @@ int vhu_msg_send(int sock, const struct vhu_msg *m, const int *fds,
 		}
 		n = send(sock, src, left, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
-			ret = send_wait(sock);
+			ret = send_wait(sock, deadline);
 			if (ret)
 				return ret;
 			continue;

@@ -461,6 +461,36 @@ static void test_stalled_message(void **state)
 }
 
 /*
+ * A frontend that trickles a message, one byte every 300 ms: each byte
+ * comes well within the stall timeout (1 s here), the message never does.
+ * The deadline is per message, so the back-end drops it after about one
+ * timeout, not after 112 bytes times 300 ms.
+ */
+static void test_trickled_message(void **state)
+{
+	struct fixture *f = *state;
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	/* GET_FEATURES header announcing 100 payload bytes. */
+	uint8_t msg[12 + 100] = { 1, 0, 0, 0, 1, 0, 0, 0, 100 };
+	unsigned sent = 0;
+	bool closed = false;
+
+	assert_non_null(fe);
+	alarm(60);
+	while (!closed && sent < sizeof(msg)) {
+		if (vhu_fe_send_raw(fe, &msg[sent], 1, NULL, 0) == 0)
+			sent++;
+		closed = vhu_fe_peer_closed(fe, 300);
+	}
+	alarm(0);
+	assert_true(closed);
+	/* 1 s of deadline, some slack for a loaded machine. */
+	assert_true(sent <= 12);
+	vhu_fe_close(fe);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+}
+
+/*
  * A frontend that keeps asking and never reads a reply: once both socket
  * buffers are full the back-end gives up on it after a timeout instead of
  * blocking in send forever.
@@ -517,6 +547,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backend_channel_never_read,
 						setup_config, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_message, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_trickled_message, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_replies_never_read, setup,
 						teardown),
