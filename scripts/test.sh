@@ -79,21 +79,25 @@ mkdir -p "$root"
 build_and_test gcc-asan gcc -DVDEV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 build_and_test clang clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-stage "exported symbols of libvdev.so"
-so=$root/clang/libvdev.so
-if [ -f "$so" ]; then
-	bad=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' |
-		sed 's/@.*//' | grep -v '^vdev_' || true)
-	soname=$(objdump -p "$so" | awk '/SONAME/ {print $2}')
-	echo "SONAME: $soname; exported: $(nm -D --defined-only "$so" | grep -c ' T vdev_') functions"
-	if [ -n "$bad" ] || [ "$soname" != libvdev.so.0 ]; then
-		echo "symbols outside vdev_*: $bad"; count FAIL "exports"
-	else
-		count PASS exports
+stage "exported symbols of libvdev.so and libvdev-daemon.so"
+# check_exports LIB PREFIX SONAME
+check_exports() {
+	local so=$1 prefix=$2 want=$3 bad soname
+	if [ ! -f "$so" ]; then
+		count FAIL "exports: no $(basename "$so")"; return
 	fi
-else
-	count FAIL "exports: no libvdev.so"
-fi
+	bad=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' |
+		sed 's/@.*//' | grep -v "^$prefix" || true)
+	soname=$(objdump -p "$so" | awk '/SONAME/ {print $2}')
+	echo "$(basename "$so"): SONAME $soname; exported: $(nm -D --defined-only "$so" | grep -c " T $prefix") functions"
+	if [ -n "$bad" ] || [ "$soname" != "$want" ]; then
+		echo "symbols outside $prefix*: $bad"; count FAIL "exports $(basename "$so")"
+	else
+		count PASS "exports $(basename "$so")"
+	fi
+}
+check_exports "$root/clang/libvdev.so" vdev_ libvdev.so.0
+check_exports "$root/clang/src/daemon/libvdev-daemon.so" vdev_daemon_ libvdev-daemon.so.0
 
 stage "fuzzing (${fuzz_secs}s per target)"
 if [ "${VDEV_SKIP_FUZZ:-0}" = 1 ]; then
@@ -146,16 +150,30 @@ fi
 stage "install: pkg-config and find_package(libvdev) consumers"
 inst=$root/install
 rm -rf "$inst" "$root/consumer"
+# Only libvdev's own .pc files are visible: neither json-c's nor
+# liburing's may be needed to compile against libvdev.
+pc() { PKG_CONFIG_LIBDIR=$inst/lib/pkgconfig pkg-config "$@"; }
+# Code users copy (the template) builds with plain warnings, no project
+# flags: -Wno-unused-parameter and friends are not theirs.
+user_cc() { gcc -std=c11 -Wall -Wextra -Werror "$@"; }
 if [ -d "$root/release" ] && cmake --install "$root/release" --prefix "$inst" >/dev/null &&
-	PKG_CONFIG_PATH=$inst/lib/pkgconfig gcc -std=c11 -Wall -Werror \
-		"$top/tests/install/consumer.c" -o "$root/consumer-pc" \
-		$(PKG_CONFIG_PATH=$inst/lib/pkgconfig pkg-config --cflags --libs libvdev) &&
+	pc --cflags libvdev >/dev/null && pc --cflags libvdev-daemon >/dev/null &&
+	user_cc "$top/tests/install/consumer.c" -o "$root/consumer-pc" \
+		$(pc --cflags --libs libvdev) &&
 	LD_LIBRARY_PATH=$inst/lib "$root/consumer-pc" &&
+	user_cc -I"$top/examples/template" "$top/examples/template/template.c" \
+		"$top/examples/template/daemon.c" -o "$root/template-daemon" \
+		$(pc --cflags --libs libvdev-daemon) &&
+	LD_LIBRARY_PATH=$inst/lib "$top/tests/install/template-daemon.sh" \
+		"$root/template-daemon" &&
+	test -s "$inst/share/man/man1/vdev-rng.1" &&
+	test -s "$inst/share/qemu/vhost-user/50-vdev-blk.json" &&
 	cmake -S "$top/tests/install/project" -B "$root/consumer" -G Ninja \
 		-DCMAKE_PREFIX_PATH="$inst" >/dev/null &&
 	ninja -C "$root/consumer" >/dev/null &&
 	LD_LIBRARY_PATH=$inst/lib "$root/consumer/consumer_shared" &&
-	"$root/consumer/consumer_static"; then
+	"$root/consumer/consumer_static" &&
+	"$top/tests/install/template-daemon.sh" "$root/consumer/template_daemon_static"; then
 	count PASS install
 else
 	count FAIL "install: consumers"

@@ -51,6 +51,8 @@ uint64_t tpl_served(struct vdev *dev)
  */
 static int tpl_features_ok(struct vdev *dev, uint64_t features)
 {
+	(void)dev;
+	(void)features;
 	return 0;
 }
 
@@ -62,6 +64,8 @@ static int tpl_features_ok(struct vdev *dev, uint64_t features)
 static int tpl_config_write(struct vdev *dev, uint32_t offset,
 			    const void *data, uint32_t len)
 {
+	(void)dev;
+	(void)data;
 	if (offset != offsetof(struct tpl_config, key) ||
 	    len != sizeof(vdev_le32))
 		return -EPERM;
@@ -118,6 +122,7 @@ static void tpl_handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
 	uint8_t key = 0;
 	bool pushed = false;
 
+	(void)qidx; /* one queue: always 0 */
 	if (vdev_has_feature(dev, TPL_F_XOR))
 		key = (uint8_t)vdev_le32_to_cpu(cfg->key);
 	for (;;) {
@@ -151,6 +156,7 @@ static void tpl_handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
  */
 static int tpl_start(struct vdev *dev)
 {
+	(void)dev;
 	return 0;
 }
 
@@ -189,6 +195,7 @@ static int tpl_load(struct vdev *dev, struct vdev_state_reader *r,
 	uint64_t served;
 	int ret = vdev_state_get_u64(r, TPL_TAG_SERVED, &served);
 
+	(void)version; /* only one version so far */
 	if (ret < 0)
 		return ret == -ENOENT ? -EBADMSG : ret;
 	t->served = served;
@@ -209,12 +216,12 @@ static const struct vdev_ops tpl_ops = {
 
 struct vdev *tpl_new(const struct tpl_params *p)
 {
-	struct vdev_info info = {
+	const struct vdev_info info = {
 		.name = "template",
 		.device_id = TPL_DEVICE_ID,
 		.features = VDEV_BIT(TPL_F_XOR),
 		.num_queues = 1,
-		.max_queue_size = 256,
+		.max_queue_size = p && p->queue_size ? p->queue_size : 1024,
 		.config_size = sizeof(struct tpl_config),
 		.state_version = TPL_STATE_VERSION,
 	};
@@ -222,7 +229,7 @@ struct vdev *tpl_new(const struct tpl_params *p)
 	struct vdev *dev;
 	struct tpl *t;
 
-	if (p && p->max_len > (1u << 20)) {
+	if (p && p->max_len > TPL_MAX_LEN) {
 		errno = EINVAL;
 		return NULL;
 	}

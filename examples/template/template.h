@@ -37,8 +37,11 @@ struct tpl_config {
 	vdev_le32 key;     /* read-write: XOR key (low byte used) */
 };
 
+#define TPL_MAX_LEN (1u << 20) /* largest max_len */
+
 struct tpl_params {
-	uint32_t max_len; /* 0 = 4096 */
+	uint32_t max_len;    /* 0 = 4096; at most TPL_MAX_LEN */
+	uint16_t queue_size; /* largest ring accepted; 0 = 1024 */
 };
 
 /* Creates the device; errno EINVAL on bad parameters. */

@@ -54,6 +54,7 @@ static void down(struct vdev_drv *drv, struct vdev *dev)
 
 static void test_echo_and_xor(void **state)
 {
+	(void)state;
 	for (unsigned k = 0; k < 4; k++) {
 		struct vdev *dev;
 		struct vdev_drv *drv = up(&modes[k], 0, &dev);
@@ -88,6 +89,7 @@ static void test_without_feature(void **state)
 	uint32_t key = vdev_cpu_to_le32(0x20), w;
 	char in[8];
 
+	(void)state;
 	assert_false(vdev_has_feature(dev, TPL_F_XOR));
 	assert_int_equal(vdev_drv_config_write(drv, 4, &key, 4), 0);
 	assert_int_equal(vdev_drv_xfer(drv, 0, "Hello", 5, in, sizeof(in), &w,
@@ -103,6 +105,7 @@ static void test_config(void **state)
 	struct tpl_config cfg;
 	uint32_t v = 7;
 
+	(void)state;
 	assert_int_equal(vdev_drv_config_read(drv, 0, &cfg, sizeof(cfg)), 0);
 	assert_int_equal(vdev_le32_to_cpu(cfg.max_len), 64);
 	assert_int_equal(vdev_le32_to_cpu(cfg.key), 0);
@@ -122,6 +125,7 @@ static void test_config(void **state)
 
 static void test_hostile_requests(void **state)
 {
+	(void)state;
 	for (unsigned k = 0; k < 4; k++) {
 		struct vdev *dev;
 		struct vdev_drv *drv = up(&modes[k], 0, &dev);
@@ -167,6 +171,7 @@ static void test_save_restore(void **state)
 	void *blob;
 	size_t len;
 
+	(void)state;
 	assert_int_equal(vdev_drv_config_write(drv, 4, &key, 4), 0);
 	assert_int_equal(vdev_drv_xfer(drv, 0, "ab", 2, in, 2, &w, 1000), 0);
 	assert_int_equal(vdev_vq_stop(dev, 0, NULL), 0);
@@ -186,6 +191,7 @@ static void test_new_invalid(void **state)
 {
 	struct tpl_params p = { .max_len = 1u << 21 };
 
+	(void)state;
 	errno = 0;
 	assert_null(tpl_new(&p));
 	assert_int_equal(errno, EINVAL);

@@ -267,15 +267,10 @@ fe_run() {
 	fi
 }
 
-# daemon_bin NAME: the daemon NAME of the build tree ($VDEV_BUILD_DIR),
-# wherever the tree keeps it (daemons/NAME or examples/NAME).
+# daemon_bin NAME: the daemon NAME (vdev-DEV) of the build tree
+# ($VDEV_BUILD_DIR): daemons/DEV/vdev-DEV.
 daemon_bin() {
-	local d
-	for d in daemons examples; do
-		[ -x "${VDEV_BUILD_DIR:-}/$d/$1/$1" ] &&
-			{ echo "$VDEV_BUILD_DIR/$d/$1/$1"; return; }
-	done
-	echo "${VDEV_BUILD_DIR:-}/daemons/$1/$1"
+	echo "${VDEV_BUILD_DIR:-}/daemons/${1#vdev-}/$1"
 }
 
 # guest_initramfs FE OUT [-M "MODULES"] [mkinitramfs options] SCRIPT

@@ -4,7 +4,7 @@
 # that prints "GUEST-TEST: PASS|FAIL|SKIP <name> <detail>" lines.  A new
 # device adds one such file, nothing else.
 # usage: run-all.sh BUILD_DIR [TEST-NAME-GLOB]
-#   BUILD_DIR   libvdev build tree (daemons: BUILD_DIR/examples/<name>/<name>)
+#   BUILD_DIR   libvdev build tree (daemons: BUILD_DIR/daemons/<dev>/vdev-<dev>)
 # Ends with the line "N passed, N failed, N skipped"; exits 1 on a failure.
 set -uo pipefail
 dir=$(cd "$(dirname "$0")" && pwd)

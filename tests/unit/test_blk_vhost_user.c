@@ -45,7 +45,7 @@ static int setup(void **state)
 	const char *bd = getenv("VDEV_BUILD_DIR");
 
 	memset(&e, 0, sizeof(e));
-	snprintf(e.bin, sizeof(e.bin), "%s/examples/vdev-blk/vdev-blk",
+	snprintf(e.bin, sizeof(e.bin), "%s/daemons/blk/vdev-blk",
 		 bd ? bd : ".");
 	snprintf(e.img, sizeof(e.img), "/tmp/vdev-blk-e2e-XXXXXX");
 	e.imgfd = mkstemp(e.img);
@@ -95,7 +95,7 @@ static void start_daemon(struct efx *e, const char *backend, bool ro,
 	int n = 0;
 
 	if (access(e->bin, X_OK) != 0) {
-		print_message("no %s: examples not built\n", e->bin);
+		print_message("no %s: daemons not built\n", e->bin);
 		skip();
 	}
 	argv[n++] = e->bin;
@@ -341,7 +341,7 @@ int main(void)
 
 	/* Without the daemon nothing here can run: ctest counts exit code
 	 * 77 as skipped, not passed. */
-	snprintf(bin, sizeof(bin), "%s/examples/vdev-blk/vdev-blk",
+	snprintf(bin, sizeof(bin), "%s/daemons/blk/vdev-blk",
 		 bd ? bd : ".");
 	if (access(bin, X_OK) != 0) {
 		fprintf(stderr, "SKIP: %s not built\n", bin);

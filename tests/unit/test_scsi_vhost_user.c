@@ -43,7 +43,7 @@ static int setup(void **state)
 	const char *bd = getenv("VDEV_BUILD_DIR");
 
 	memset(&e, 0, sizeof(e));
-	snprintf(e.bin, sizeof(e.bin), "%s/examples/vdev-scsi/vdev-scsi",
+	snprintf(e.bin, sizeof(e.bin), "%s/daemons/scsi/vdev-scsi",
 		 bd ? bd : ".");
 	for (unsigned i = 0; i < 2; i++) {
 		int fd;
@@ -227,7 +227,8 @@ static void test_control_queue(void **state)
 	assert_int_equal(vdev_le32_to_cpu(cs.max_lun), 1);
 	assert_int_equal(vdev_le32_to_cpu(cs.sense_size), 96);
 	assert_int_equal(vdev_le32_to_cpu(cs.cdb_size), 32);
-	assert_int_equal(vdev_le32_to_cpu(cs.cmd_per_lun), 256);
+	/* The daemons' default --queue-size (daemon.h). */
+	assert_int_equal(vdev_le32_to_cpu(cs.cmd_per_lun), 1024);
 	assert_true(e->g.features & VDEV_BIT(VDEV_SCSI_F_HOTPLUG));
 	assert_true(e->g.features & VDEV_BIT(VDEV_SCSI_F_CHANGE));
 
@@ -292,7 +293,7 @@ int main(void)
 
 	/* Without the daemon nothing here can run: ctest counts exit code
 	 * 77 as skipped, not passed. */
-	snprintf(bin, sizeof(bin), "%s/examples/vdev-scsi/vdev-scsi",
+	snprintf(bin, sizeof(bin), "%s/daemons/scsi/vdev-scsi",
 		 bd ? bd : ".");
 	if (access(bin, X_OK) != 0) {
 		fprintf(stderr, "SKIP: %s not built\n", bin);

@@ -203,7 +203,7 @@ int main(void)
 	};
 	const char *b = getenv("VDEV_BUILD_DIR");
 
-	snprintf(bin, sizeof(bin), "%s/examples/vdev-rng/vdev-rng",
+	snprintf(bin, sizeof(bin), "%s/daemons/rng/vdev-rng",
 		 b ? b : ".");
 	if (access(bin, X_OK)) {
 		/* ctest reports exit code 77 as skipped, not passed. */

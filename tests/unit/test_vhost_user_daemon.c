@@ -45,7 +45,7 @@ static int group_setup(void **state)
 	if (!b)
 		return 0;
 	snprintf(daemon_path, sizeof(daemon_path),
-		 "%s/examples/vdev-rng/vdev-rng", b);
+		 "%s/daemons/rng/vdev-rng", b);
 	snprintf(src_path, sizeof(src_path), "/tmp/vhu-daemon-src-%d",
 		 (int)getpid());
 	for (size_t i = 0; i < SRC_LEN; i++)
@@ -67,7 +67,7 @@ static void need_daemon(void)
 {
 	if (!*daemon_path || access(daemon_path, X_OK) != 0) {
 		print_message("vdev-rng not built (VDEV_BUILD_DIR unset or "
-			      "examples off): skipped\n");
+			      "daemons off): skipped\n");
 		skip();
 	}
 }

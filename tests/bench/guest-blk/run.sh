@@ -6,7 +6,7 @@
 # under QEMU only, QEMU's built-in virtio-blk, on the same raw image.
 # Numbers, not pass/fail.
 #
-# usage: run.sh BUILD_DIR      (a Release build: BUILD_DIR/examples/vdev-blk)
+# usage: run.sh BUILD_DIR      (a Release build: BUILD_DIR/daemons/blk)
 # env:   VDEV_BENCH_SECS (3) seconds per job
 #        VDEV_BENCH_FRONTENDS ("uml qemu"): UML runs the guest at native
 #          speed (the numbers that count); QEMU is TCG here, for reference
@@ -40,7 +40,7 @@ DIRS=${VDEV_BENCH_DIRS:-/dev/shm /var/tmp}
 QDIRS=${VDEV_BENCH_QEMU_DIRS:-/dev/shm}
 JOBS=${VDEV_BENCH_JOBS:-"randread:4096:1 randread:4096:32 randwrite:4096:1 randwrite:4096:32 seqread:1048576:4"}
 REPEAT=${VDEV_BENCH_REPEAT:-1}
-BLK=$VDEV_BUILD_DIR/examples/vdev-blk/vdev-blk
+BLK=$VDEV_BUILD_DIR/daemons/blk/vdev-blk
 QSD=$(command -v qemu-storage-daemon || true)
 TCK=$(getconf CLK_TCK)
 RESULTS=$GUEST_WORK/results

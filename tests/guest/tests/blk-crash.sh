@@ -20,7 +20,7 @@
 . "$(dirname "$0")/../lib.sh"
 guest_setup
 
-BLK=${VDEV_BLK:-${VDEV_BUILD_DIR:-}/examples/vdev-blk/vdev-blk}
+BLK=${VDEV_BLK:-$(daemon_bin vdev-blk)}
 LOADGEN_SRC=$GUEST_DIR/../bench/guest-blk/loadgen.c
 KILLS=${VDEV_CRASH_KILLS:-4}
 NBLK=${VDEV_CRASH_NBLK:-2048}

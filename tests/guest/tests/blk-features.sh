@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# examples/vdev-blk features seen by real Linux virtio-blk drivers (UML and
+# daemons/blk features seen by real Linux virtio-blk drivers (UML and
 # QEMU), one boot per frontend with two disks: "rw" (--num-queues 2) gets
 # multiqueue, flush (write back cache), mke2fs+mount+copy (the host runs
 # e2fsck -fn) and discard (the host checks the range is a hole); "ro" (-r)
@@ -9,7 +9,7 @@
 . "$(dirname "$0")/../lib.sh"
 guest_setup
 
-BLK=${VDEV_BLK:-${VDEV_BUILD_DIR:-}/examples/vdev-blk/vdev-blk}
+BLK=${VDEV_BLK:-$(daemon_bin vdev-blk)}
 SIZE_MB=64
 MQ=2
 FS_BLOCKS=8192			# 32 MiB file system at offset 0

@@ -1,12 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# examples/vdev-blk with real Linux virtio-blk drivers (UML and QEMU): the
+# daemons/blk with real Linux virtio-blk drivers (UML and QEMU): the
 # same checks as the qemu-storage-daemon baseline (blk-qsd.sh).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/blk.lib"
 guest_setup
 
-BLK=${VDEV_BLK:-${VDEV_BUILD_DIR:-}/examples/vdev-blk/vdev-blk}
+BLK=${VDEV_BLK:-$(daemon_bin vdev-blk)}
 
 vdev_blk_start() { # IMG SOCK
 	bg_start "$GUEST_WORK/vdev-blk.log" "$BLK" -s "$2" -b "$1"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# virtio-rng through examples/vdev-rng with real Linux drivers: UML
+# virtio-rng through daemons/rng with real Linux drivers: UML
 # (virtio_uml), QEMU (vhost-user-rng-pci), and QEMU reconnecting after the
 # daemon is killed and restarted while the guest reads.  The daemon serves
 # a known random file (-f); every 64-byte read in the guest must be a run

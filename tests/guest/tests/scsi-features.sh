@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# examples/vdev-scsi features seen by a real Linux virtio-scsi driver (UML
+# daemons/scsi features seen by a real Linux virtio-scsi driver (UML
 # and QEMU's vhost-user-scsi-pci): multiqueue, flush (write-back caching
 # page, SYNCHRONIZE CACHE), mkfs+mount+copy (e2fsck on the host), discard
 # (a hole in the host image afterwards) and a read-only LUN (refused
@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 guest_setup
 
-SCSI=${VDEV_SCSI:-${VDEV_BUILD_DIR:-}/examples/vdev-scsi/vdev-scsi}
+SCSI=${VDEV_SCSI:-$(daemon_bin vdev-scsi)}
 SIZE_MB=64
 MQ=2
 FS_BLOCKS=8192			# 32 MiB file system at offset 0

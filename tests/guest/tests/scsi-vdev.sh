@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# examples/vdev-scsi with real Linux virtio-scsi drivers (UML and QEMU's
+# daemons/scsi with real Linux virtio-scsi drivers (UML and QEMU's
 # vhost-user-scsi-pci): two LUNs; the guest checks host-written blocks,
 # writes and reads back a pattern, makes a file system (and, where the
 # kernel has ext2/ext4, mounts it and stores a file); the host then checks
@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 guest_setup
 
-SCSI=${VDEV_SCSI:-${VDEV_BUILD_DIR:-}/examples/vdev-scsi/vdev-scsi}
+SCSI=${VDEV_SCSI:-$(daemon_bin vdev-scsi)}
 SCSI_SIZE_MB=64
 SCSI_PATTERN_KB=1024
 SCSI_PRE_OFF=4096

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Internals of libvdev-daemon (include/virtio/daemon.h): the common
+ * options, the option list a daemon ends up with, the transports.
+ */
+#ifndef VDEV_DAEMON_INTERNAL_H
+#define VDEV_DAEMON_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <virtio/daemon.h>
+
+/* Values of the common options (options.c holds their table). */
+struct vdd_common {
+	const char *socket_path;
+	uint32_t socket_count;
+	int32_t fd;                /* -1: not given */
+	unsigned transport;        /* index in the offered transports */
+	bool connect;
+	bool thread_per_queue;
+	bool inband;
+	uint32_t poll_us;
+	uint16_t queue_size;
+	uint16_t num_queues;
+	bool print_caps;
+	unsigned print_doc;        /* enum vdd_doc */
+	const char *descriptor_binary;
+	bool help;
+	bool version;
+};
+
+enum vdd_doc { VDD_DOC_MAN, VDD_DOC_MARKDOWN, VDD_DOC_NONE = 0x7fffffff };
+
+#define VDD_DEFAULT_QUEUE_SIZE 1024
+#define VDD_MAX_SOCKETS 64
+
+/* One option of a daemon's command line, with the struct its value goes
+ * into (the common values or the daemon's ctx). */
+struct vdd_opt {
+	const struct vdev_daemon_option *o;
+	bool common;
+};
+
+/* Every option of @d: the common ones, then the daemon's. *out is
+ * malloc'd. -EINVAL (reason on stderr) when the tables are inconsistent. */
+int vdd_collect(const struct vdev_daemon *d, struct vdd_opt **out,
+		size_t *n);
+void vdd_release(struct vdd_opt *v);
+
+/* Parses @argv; 0, or -EINVAL after printing what is wrong. */
+int vdd_parse(const struct vdev_daemon *d, void *ctx, struct vdd_common *c,
+	      int argc, char **argv);
+
+/* The largest --num-queues of @d. */
+uint16_t vdd_num_queues_max(const struct vdev_daemon *d);
+
+/* Transports (transports.c): the NULL-terminated names of those this
+ * library can serve through and libvdev's capability table lists. */
+const char *const *vdd_transport_choices(void);
+
+struct vdd_endpoint {
+	const char *path;      /* socket path; NULL when @fd is used */
+	int fd;                /* inherited socket (--fd), else -1 */
+	bool connect;          /* connect to @path instead of listening */
+	bool thread_per_queue; /* one worker per queue, not per device */
+	bool inband;           /* vhost-user: offer INBAND_NOTIFICATIONS */
+	unsigned poll_us;      /* vhost-user: busy-poll window, 0 = none */
+};
+
+struct vdd_transport {
+	/* Opens the endpoint for @dev (which outlives the handle). NULL
+	 * with errno set on failure. */
+	void *(*open)(struct vdev *dev, const struct vdd_endpoint *ep);
+	/* Serves until stop(), or until a one-shot connection (an
+	 * inherited or connected socket) ends. 0 or a negative errno. */
+	int (*run)(void *h);
+	/* Makes run() return soon; async-signal-safe. */
+	void (*stop)(void *h);
+	/* Closes everything, removes the socket file it created. */
+	void (*close)(void *h);
+};
+
+/* The transport called @name, or NULL. */
+const struct vdd_transport *vdd_transport_find(const char *name);
+
+/* The help line of an option's argument ("PATH", "a|b|c"), or NULL. */
+const char *vdd_arg_name(const struct vdev_daemon_option *o, char *buf,
+			 size_t len);
+
+#endif /* VDEV_DAEMON_INTERNAL_H */

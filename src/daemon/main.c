@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vdev_daemon_main: the command line, then one device and one thread per
+ * socket, until SIGINT/SIGTERM/SIGHUP or until every one-shot connection
+ * ended (the transports remove their sockets). Signals are taken
+ * synchronously through a signalfd on the calling thread, so nothing runs
+ * in signal context.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <virtio/caps.h>
+#include <virtio/daemon.h>
+
+#include "daemon_internal.h"
+
+struct instance {
+	const struct vdd_transport *t;
+	struct vdev *dev;
+	void *h;
+	char path[PATH_MAX];
+	pthread_t thread;
+	bool started;
+	int ret;
+	int done_fd;
+};
+
+static int check_common(const struct vdev_daemon *d,
+			const struct vdd_common *c)
+{
+	if (!c->socket_path && c->fd < 0) {
+		fprintf(stderr, "%s: one of --socket-path or --fd is needed\n",
+			d->name);
+		return -EINVAL;
+	}
+	if (c->socket_path && c->fd >= 0) {
+		fprintf(stderr, "%s: --socket-path and --fd exclude each other\n",
+			d->name);
+		return -EINVAL;
+	}
+	if (c->fd >= 0 && (c->socket_count != 1 || c->connect)) {
+		fprintf(stderr,
+			"%s: --fd serves one socket (no --socket-count, no "
+			"--connect)\n",
+			d->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void *instance_main(void *arg)
+{
+	struct instance *in = arg;
+	uint64_t one = 1;
+
+	in->ret = in->t->run(in->h);
+	if (write(in->done_fd, &one, sizeof(one)) < 0)
+		perror("eventfd");
+	return NULL;
+}
+
+/* Waits for SIGINT/SIGTERM/SIGHUP or for every instance to end. */
+static void wait_end(int sfd, int done_fd, unsigned n)
+{
+	unsigned ended = 0;
+
+	while (ended < n) {
+		struct pollfd p[2] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = done_fd, .events = POLLIN },
+		};
+		uint64_t v;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (p[0].revents)
+			return;
+		if (p[1].revents && read(done_fd, &v, sizeof(v)) == sizeof(v))
+			ended += (unsigned)v;
+	}
+}
+
+/* Answers --help, --version and the --print options; -1 when none was
+ * given. */
+static int answer(const struct vdev_daemon *d, const struct vdd_common *c)
+{
+	int r;
+
+	if (c->help)
+		r = vdev_daemon_write_help(d, stdout);
+	else if (c->version)
+		r = printf("%s (libvdev %s)\n", d->name, vdev_version()) < 0 ?
+			    -EIO : 0;
+	else if (c->print_caps)
+		r = vdev_daemon_write_capabilities(d, stdout);
+	else if (c->print_doc == VDD_DOC_MAN)
+		r = vdev_daemon_write_man(d, stdout);
+	else if (c->print_doc == VDD_DOC_MARKDOWN)
+		r = vdev_daemon_write_markdown(d, stdout);
+	else if (c->descriptor_binary)
+		r = vdev_daemon_write_qemu_json(d, c->descriptor_binary,
+						stdout);
+	else
+		return -1;
+	return r < 0 ? 1 : 0;
+}
+
+static int serve(const struct vdev_daemon *d, void *ctx,
+		 const struct vdd_common *c, const struct vdd_transport *t,
+		 const char *tname)
+{
+	struct instance *in = NULL;
+	int sfd = -1, done_fd = -1, status = 1;
+	sigset_t mask;
+	unsigned n = 0;
+
+	/* Signals are read from a signalfd; threads inherit the mask. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	done_fd = eventfd(0, EFD_CLOEXEC);
+	in = calloc(c->socket_count, sizeof(*in));
+	if (sfd < 0 || done_fd < 0 || !in) {
+		perror(d->name);
+		goto out;
+	}
+	for (n = 0; n < c->socket_count; n++) {
+		struct instance *i = &in[n];
+		struct vdev_daemon_instance di = {
+			.index = n,
+			.count = c->socket_count,
+			.queue_size = c->queue_size,
+			.num_queues = c->num_queues,
+		};
+		struct vdd_endpoint ep = {
+			.fd = c->fd,
+			.connect = c->connect,
+			.thread_per_queue = c->thread_per_queue,
+			.inband = c->inband,
+			.poll_us = c->poll_us,
+		};
+
+		i->t = t;
+		i->done_fd = done_fd;
+		if (c->socket_path) {
+			int len = c->socket_count > 1 ?
+				snprintf(i->path, sizeof(i->path), "%s%u",
+					 c->socket_path, n) :
+				snprintf(i->path, sizeof(i->path), "%s",
+					 c->socket_path);
+
+			if (len < 0 || (size_t)len >= sizeof(i->path)) {
+				fprintf(stderr, "%s: socket path too long\n",
+					d->name);
+				goto out;
+			}
+			ep.path = i->path;
+		}
+		errno = 0;
+		i->dev = d->create(ctx, &di);
+		if (!i->dev) {
+			fprintf(stderr, "%s: device %u: %s\n", d->name, n,
+				strerror(errno ? errno : EINVAL));
+			goto out;
+		}
+		i->h = t->open(i->dev, &ep);
+		if (!i->h) {
+			fprintf(stderr, "%s: %s %s: %s\n", d->name, tname,
+				ep.path ? ep.path : "fd", strerror(errno));
+			vdev_free(i->dev);
+			i->dev = NULL;
+			goto out;
+		}
+		if (pthread_create(&i->thread, NULL, instance_main, i)) {
+			fprintf(stderr, "%s: cannot start a thread\n", d->name);
+			goto out;
+		}
+		i->started = true;
+	}
+	wait_end(sfd, done_fd, n);
+	status = 0;
+out:
+	for (unsigned k = 0; in && k < c->socket_count; k++)
+		if (in[k].h)
+			in[k].t->stop(in[k].h);
+	for (unsigned k = 0; in && k < c->socket_count; k++) {
+		if (in[k].started) {
+			pthread_join(in[k].thread, NULL);
+			if (in[k].ret < 0) {
+				fprintf(stderr, "%s: socket %u: %s\n", d->name,
+					k, strerror(-in[k].ret));
+				status = 1;
+			}
+		}
+		if (in[k].h)
+			in[k].t->close(in[k].h);
+		vdev_free(in[k].dev);
+	}
+	free(in);
+	if (sfd >= 0)
+		close(sfd);
+	if (done_fd >= 0)
+		close(done_fd);
+	return status;
+}
+
+int vdev_daemon_main(const struct vdev_daemon *d, void *ctx, int argc,
+		     char **argv)
+{
+	struct vdd_common c = {
+		.socket_count = 1,
+		.fd = -1,
+		.queue_size = VDD_DEFAULT_QUEUE_SIZE,
+		.num_queues = 1,
+		.print_doc = VDD_DOC_NONE,
+	};
+	const struct vdd_transport *t;
+	const char *tname;
+	int r;
+
+	if (!d || !d->name) {
+		fprintf(stderr, "vdev_daemon_main: no daemon\n");
+		return 1;
+	}
+	if (vdd_parse(d, ctx, &c, argc, argv) < 0) {
+		fprintf(stderr, "Try '%s --help'.\n", d->name);
+		return 1;
+	}
+	r = answer(d, &c);
+	if (r >= 0)
+		return r;
+	tname = vdd_transport_choices()[c.transport];
+	t = tname ? vdd_transport_find(tname) : NULL;
+	if (!t) {
+		fprintf(stderr, "%s: no transport in this build\n", d->name);
+		return 1;
+	}
+	if (check_common(d, &c) < 0 ||
+	    (d->check && d->check(ctx, &(const struct vdev_daemon_instance){
+			.count = c.socket_count,
+			.queue_size = c.queue_size,
+			.num_queues = c.num_queues,
+		}) < 0)) {
+		fprintf(stderr, "Try '%s --help'.\n", d->name);
+		return 1;
+	}
+	return serve(d, ctx, &c, t, tname);
+}
