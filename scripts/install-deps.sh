@@ -13,7 +13,8 @@ set -euo pipefail
 what=${1:-test}
 
 build_pkgs=(build-essential cmake ninja-build pkg-config clang
-            liburing-dev libgpiod-dev libasound2-dev libjson-c-dev)
+            liburing-dev libgpiod-dev libasound2-dev libjson-c-dev
+            libnbd-dev)
 test_pkgs=(libcmocka-dev libclang-rt-14-dev llvm valgrind
            qemu-system-x86 qemu-system-common qemu-utils linux-source-6.1 patch
            busybox-static flex bison bc m4 libelf-dev libssl-dev cpio

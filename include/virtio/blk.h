@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * virtio-blk (virtio 1.2 section 5.2): a block device backed by an image
+ * virtio-blk (virtio 1.2 section 5.2): a block device backed by a raw image
  * file or block device on the host (io_uring or synchronous preadv/pwritev),
- * or by memory (null and ram backends, for benchmarks and tests).
+ * an NBD export (any format qemu-nbd or nbdkit serves, see image.h), or
+ * memory (null and ram backends, for benchmarks and tests).
  *
  * Requests: IN, OUT, FLUSH, GET_ID, DISCARD, WRITE_ZEROES; anything else is
  * answered with VIRTIO_BLK_S_UNSUPP. Data moves straight between the image
@@ -19,6 +20,7 @@
 #include <stdint.h>
 #include <virtio/api.h>
 #include <virtio/device.h>
+#include <virtio/image.h>
 
 VDEV_BEGIN_DECLS
 
@@ -96,18 +98,24 @@ struct vdev_blk_config_space {
 	uint8_t unused1[3];
 };
 
+/* The backends of enum vdev_image_backend, under their blk names. */
 enum vdev_blk_backend {
 	/* liburing when this build has it and the kernel allows io_uring,
 	 * else sync. */
-	VDEV_BLK_BACKEND_AUTO = 0,
+	VDEV_BLK_BACKEND_AUTO = VDEV_IMAGE_BACKEND_AUTO,
 	/* io_uring; falls back to sync (with a warning) when
 	 * io_uring_queue_init fails (kernel without io_uring, disabled by
 	 * sysctl or seccomp). Fails with ENOTSUP in a build without
 	 * liburing. */
-	VDEV_BLK_BACKEND_URING,
-	VDEV_BLK_BACKEND_SYNC,   /* preadv/pwritev on the queue thread */
-	VDEV_BLK_BACKEND_NULL,   /* reads return zeros, writes discarded */
-	VDEV_BLK_BACKEND_RAM,    /* an in-memory image, lost at free */
+	VDEV_BLK_BACKEND_URING = VDEV_IMAGE_BACKEND_URING,
+	/* preadv/pwritev on the queue thread */
+	VDEV_BLK_BACKEND_SYNC = VDEV_IMAGE_BACKEND_SYNC,
+	/* reads return zeros, writes discarded */
+	VDEV_BLK_BACKEND_NULL = VDEV_IMAGE_BACKEND_NULL,
+	/* an in-memory image, lost at free */
+	VDEV_BLK_BACKEND_RAM = VDEV_IMAGE_BACKEND_RAM,
+	/* an NBD export (@nbd_uri); ENOTSUP in a build without libnbd */
+	VDEV_BLK_BACKEND_NBD = VDEV_IMAGE_BACKEND_NBD,
 };
 
 struct vdev_blk_config {
@@ -131,19 +139,30 @@ struct vdev_blk_config {
 	/* null/ram: capacity in bytes (rounded down to the logical block
 	 * size); 0 = 64 MiB. Ignored for file backends. */
 	uint64_t size;
+	/* AUTO: a file holding another format (qcow2, ...) is refused
+	 * with EMEDIUMTYPE; RAW: served as raw whatever it holds. */
+	enum vdev_image_format format;
+	/* An NBD export to serve instead of @path/@fd ("nbd://host/name",
+	 * "nbd+unix:///name?socket=PATH", see nbd_connect_uri(3)); the
+	 * backend then is NBD (@backend must be AUTO or NBD). */
+	const char *nbd_uri;
 };
 
 /*
  * A virtio-blk device. EINVAL: bad option (block size, queue count,
  * neither path nor fd for a file backend, size 0 after rounding);
- * ENOTSUP: BACKEND_URING in a build without liburing; errno of open/fstat.
+ * ENOTSUP: BACKEND_URING in a build without liburing, NBD without libnbd;
+ * EMEDIUMTYPE: the image holds another format (see image.h; logged with
+ * the format's name); EROFS: a read-only NBD export without @read_only;
+ * errno of open/fstat/connect.
  */
 VDEV_API struct vdev *vdev_blk_new(const struct vdev_blk_config *cfg);
 
 /* The backend @dev really uses (AUTO and URING resolve to URING or SYNC). */
 VDEV_API enum vdev_blk_backend vdev_blk_backend(const struct vdev *dev);
 
-/* "auto", "uring", "sync", "null", "ram"; and back (-EINVAL unknown). */
+/* "auto", "uring", "sync", "null", "ram", "nbd"; and back (-EINVAL
+ * unknown). */
 VDEV_API const char *vdev_blk_backend_name(enum vdev_blk_backend b);
 VDEV_API int vdev_blk_backend_parse(const char *name,
 				    enum vdev_blk_backend *b);

@@ -23,6 +23,7 @@
 #include <virtio/transport.h>
 
 #include "devices/blk/blk_internal.h"
+#include "storage/storage_internal.h"
 #include "vdev_build_config.h"
 
 #define IMG_SIZE (8u << 20)
@@ -91,7 +92,7 @@ static inline int fx_setup(void **state)
 	assert_non_null(f);
 	f->be = *param;
 #if VDEV_WITH_URING_FOUND
-	blk_uring_test_ring_only = param == &be_uring_ring;
+	stg_uring_test_ring_only = param == &be_uring_ring;
 #endif
 	snprintf(f->path, sizeof(f->path), "%s/vdev-blk-test-XXXXXX",
 		 param == &be_uring_shm ? "/dev/shm" : "/tmp");

@@ -71,7 +71,7 @@ static void test_bounce_memory_bounded(void **state)
 	long base, peak;
 
 	assert_int_equal(fx_open(f), 0);
-	assert_true(fx_blk(f)->direct);
+	assert_true(fx_blk(f)->img->direct);
 	m = vdev_drv_get_mem(f->drv);
 	ring = vdev_drv_ring(f->drv, 0);
 	assert_non_null(vdev_drv_mem_alloc(m, BLK_SIZE_MAX + 4096, 4096,
@@ -124,8 +124,8 @@ static void test_bounce_waiters(void **state)
 	struct fx *f = *state;
 	struct vdev_drv_mem *m;
 	struct vdev_drv_ring *ring;
-	enum { NREQ = 2 * BLK_BOUNCE_SLOTS + 1, NSEG = 3 };
-	const size_t seglen = BLK_BOUNCE_SLOT / 2 + 512;
+	enum { NREQ = 2 * STG_BOUNCE_SLOTS + 1, NSEG = 3 };
+	const size_t seglen = STG_BOUNCE_SLOT / 2 + 512;
 	const size_t len = NSEG * seglen;
 	uint8_t *data[NREQ], *img = malloc(len);
 
@@ -196,8 +196,8 @@ static void test_bounce_waiters(void **state)
 		vdev_drv_mem_reset_to(m, mark);
 	}
 	/* every slot came back: nothing is left waiting */
-	assert_int_equal(fx_blk(f)->queues[0].bbusy, 0);
-	assert_null(fx_blk(f)->queues[0].bwait);
+	assert_int_equal(fx_blk(f)->queues[0].sq->bbusy, 0);
+	assert_null(fx_blk(f)->queues[0].sq->bwait);
 	free(img);
 }
 

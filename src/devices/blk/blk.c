@@ -1,20 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * virtio-blk device: options, image, feature and config space setup, cache
- * mode (CONFIG_WCE), lifecycle (start, reset, save/restore) and the choice
- * of backend. Requests are in blk_req.c, backends in blk_{sync,uring,mem}.c.
+ * virtio-blk device: options, feature and config space setup, cache mode
+ * (CONFIG_WCE), lifecycle (start, reset, save/restore). Requests are in
+ * blk_req.c; the image and its I/O are the image layer's (src/storage).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/vfs.h>
-#include <linux/magic.h>
 #include <virtio/blk.h>
 #include <virtio/state.h>
 
@@ -34,41 +26,26 @@ _Static_assert(offsetof(struct vdev_blk_config_space, unused1) + 3 ==
 		       BLK_CONFIG_SIZE,
 	       "config size");
 
-#if !VDEV_WITH_URING_FOUND
-bool blk_uring_test_fail_init;
-#endif
-
-static const char *const backend_names[] = {
-	[VDEV_BLK_BACKEND_AUTO] = "auto", [VDEV_BLK_BACKEND_URING] = "uring",
-	[VDEV_BLK_BACKEND_SYNC] = "sync", [VDEV_BLK_BACKEND_NULL] = "null",
-	[VDEV_BLK_BACKEND_RAM] = "ram",
-};
-
 const char *vdev_blk_backend_name(enum vdev_blk_backend be)
 {
-	if ((unsigned)be >= sizeof(backend_names) / sizeof(backend_names[0]))
-		return "unknown";
-	return backend_names[be];
+	return vdev_image_backend_name((enum vdev_image_backend)be);
 }
 
 int vdev_blk_backend_parse(const char *name, enum vdev_blk_backend *be)
 {
-	for (unsigned i = 0;
-	     name && i < sizeof(backend_names) / sizeof(backend_names[0]);
-	     i++) {
-		if (strcmp(name, backend_names[i]) == 0) {
-			*be = (enum vdev_blk_backend)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	enum vdev_image_backend ib;
+	int ret = vdev_image_backend_parse(name, &ib);
+
+	if (!ret)
+		*be = (enum vdev_blk_backend)ib;
+	return ret;
 }
 
 enum vdev_blk_backend vdev_blk_backend(const struct vdev *dev)
 {
 	const struct blk_dev *b = vdev_priv(dev);
 
-	return b->be->kind;
+	return (enum vdev_blk_backend)b->img->engine;
 }
 
 static struct vdev_blk_config_space *cfgspace(struct blk_dev *b)
@@ -128,18 +105,17 @@ static int blk_start(struct vdev *dev)
 	struct blk_dev *b = vdev_priv(dev);
 
 	for (unsigned i = 0; i < b->nq; i++)
-		if (b->be->start)
-			b->be->start(&b->queues[i]);
+		stg_queue_start(b->queues[i].sq);
 	return 0;
 }
 
 static void drain_queues(struct blk_dev *b)
 {
-	for (unsigned i = 0; i < b->nq; i++) {
+	for (unsigned i = 0; b->queues && i < b->nq; i++) {
 		struct blk_queue *bq = &b->queues[i];
 
-		if (b->be->drain)
-			b->be->drain(bq);
+		if (bq->sq)
+			stg_drain(bq->sq);
 		bq->pushed = false;
 		bq->starved = false;
 	}
@@ -211,9 +187,7 @@ static int blk_load(struct vdev *dev, struct vdev_state_reader *r,
 static void free_queues(struct blk_dev *b)
 {
 	for (unsigned i = 0; b->queues && i < b->nq; i++) {
-		if (b->be && b->be->queue_fini)
-			b->be->queue_fini(&b->queues[i]);
-		blk_bounce_free(&b->queues[i]);
+		stg_queue_free(b->queues[i].sq);
 		free(b->queues[i].slots);
 	}
 	free(b->queues);
@@ -223,10 +197,7 @@ static void free_queues(struct blk_dev *b)
 static void free_blk(struct blk_dev *b)
 {
 	free_queues(b);
-	if (b->fd >= 0)
-		close(b->fd);
-	if (b->ram)
-		munmap(b->ram, b->capacity);
+	stg_image_close(b->img);
 	free(b);
 }
 
@@ -249,99 +220,31 @@ static const struct vdev_ops blk_ops = {
 	.destroy = blk_destroy,
 };
 
-/*
- * tmpfs and ramfs: the image is page cache and nothing else, so a transfer
- * is a memcpy that never waits for a device. Their buffered reads do not
- * support RWF_NOWAIT (checked: Linux 6.18 tmpfs), so io_uring would hand
- * every one to a worker thread, paying two context switches for a copy.
- */
-static bool on_memory_fs(int fd)
-{
-	struct statfs sfs;
-
-	if (fstatfs(fd, &sfs) < 0)
-		return false;
-	return sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC;
-}
-
 static int open_image(struct blk_dev *b, const struct vdev_blk_config *cfg)
 {
-	struct stat st;
-	uint64_t size;
+	struct stg_open_opts o = {
+		.path = cfg->path,
+		.fd = cfg->fd,
+		.nbd_uri = cfg->nbd_uri,
+		.mem_size = cfg->size ? cfg->size : BLK_DEFAULT_MEM_SIZE,
+		.engine = (enum stg_engine)cfg->backend,
+		.format = cfg->format,
+		.read_only = cfg->read_only,
+		.direct = cfg->direct,
+		.block_size = cfg->logical_block_size,
+		.who = "blk",
+	};
 
-	if (cfg->path) {
-		int flags = (cfg->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-
-		if (cfg->direct)
-			flags |= O_DIRECT;
-		b->fd = open(cfg->path, flags);
-		if (b->fd < 0)
-			return -errno;
-		b->direct = cfg->direct;
-	} else {
-		int fl;
-
-		if (cfg->fd < 0)
-			return -EINVAL;
-		fl = fcntl(cfg->fd, F_GETFL);
-		if (fl < 0)
-			return -errno;
-		if (!cfg->read_only && (fl & O_ACCMODE) == O_RDONLY)
-			return -EBADF;
-		b->fd = fcntl(cfg->fd, F_DUPFD_CLOEXEC, 3);
-		if (b->fd < 0)
-			return -errno;
-		b->direct = fl & O_DIRECT;
-	}
-	if (fstat(b->fd, &st) < 0)
+	if (cfg->nbd_uri && cfg->backend != VDEV_BLK_BACKEND_AUTO &&
+	    cfg->backend != VDEV_BLK_BACKEND_NBD)
+		return -EINVAL;
+	if (cfg->backend == VDEV_BLK_BACKEND_NBD && !cfg->nbd_uri)
+		return -EINVAL;
+	b->img = stg_image_open(&o);
+	if (!b->img)
 		return -errno;
-	if (S_ISREG(st.st_mode)) {
-		size = (uint64_t)st.st_size;
-	} else if (S_ISBLK(st.st_mode)) {
-		if (ioctl(b->fd, BLKGETSIZE64, &size) < 0)
-			return -errno;
-	} else {
-		return -EINVAL;
-	}
-	b->in_memory = S_ISREG(st.st_mode) && !b->direct && on_memory_fs(b->fd);
-	b->dio_align = 512;
-#ifdef STATX_DIOALIGN
-	if (b->direct) {
-		struct statx stx;
-
-		if (statx(b->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) ==
-			    0 &&
-		    (stx.stx_mask & STATX_DIOALIGN)) {
-			if (stx.stx_dio_mem_align)
-				b->dio_align = stx.stx_dio_mem_align;
-			/* A 4Kn host disk: O_DIRECT needs 4 KiB offsets, so
-			 * the guest gets 4 KiB blocks unless told otherwise. */
-			if (!cfg->logical_block_size &&
-			    stx.stx_dio_offset_align == 4096)
-				b->lbs = 4096;
-		}
-	}
-#endif
-	b->capacity = size & ~(uint64_t)(b->lbs - 1);
-	return 0;
-}
-
-static int setup_memory(struct blk_dev *b, const struct vdev_blk_config *cfg)
-{
-	uint64_t size = cfg->size ? cfg->size : BLK_DEFAULT_MEM_SIZE;
-
-	b->capacity = size & ~(uint64_t)(b->lbs - 1);
-	if (!b->capacity)
-		return -EINVAL;
-	if (cfg->backend == VDEV_BLK_BACKEND_RAM) {
-		void *p = mmap(NULL, b->capacity, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			       -1, 0);
-
-		if (p == MAP_FAILED)
-			return -errno;
-		b->ram = p;
-	}
+	b->lbs = b->img->block_size;
+	b->capacity = b->img->size;
 	return 0;
 }
 
@@ -361,6 +264,10 @@ static int alloc_queues(struct blk_dev *b)
 		bq->slots = calloc(nslots, sizeof(*bq->slots));
 		if (!bq->slots)
 			return -ENOMEM;
+		bq->sq = stg_queue_new(b->img, NULL, i, nslots, blk_batch_done,
+				       bq);
+		if (!bq->sq)
+			return -errno;
 		for (unsigned j = nslots; j-- > 0;) {
 			struct blk_req *r = &bq->slots[j];
 
@@ -372,52 +279,6 @@ static int alloc_queues(struct blk_dev *b)
 		}
 	}
 	return 0;
-}
-
-/* Per-queue backend setup; io_uring that cannot start falls back to sync
- * for every queue (one backend per device keeps the model simple). */
-static int init_backend(struct blk_dev *b)
-{
-	int ret = 0;
-
-	for (unsigned i = 0; i < b->nq && b->be->queue_init; i++) {
-		ret = b->be->queue_init(&b->queues[i]);
-		if (ret < 0) {
-			for (unsigned j = 0; j < i; j++)
-				b->be->queue_fini(&b->queues[j]);
-			break;
-		}
-	}
-	if (ret < 0 && b->be->kind == VDEV_BLK_BACKEND_URING) {
-		vdev_log(VDEV_LOG_WARN,
-			 "blk: io_uring unavailable (%s), using the sync "
-			 "backend",
-			 strerror(-ret));
-		b->be = &blk_sync_ops;
-		ret = 0;
-	}
-	return ret;
-}
-
-static const struct blk_backend_ops *
-pick_backend(enum vdev_blk_backend kind)
-{
-	switch (kind) {
-	case VDEV_BLK_BACKEND_AUTO:
-	case VDEV_BLK_BACKEND_URING:
-#if VDEV_WITH_URING_FOUND
-		return &blk_uring_ops;
-#else
-		return kind == VDEV_BLK_BACKEND_AUTO ? &blk_sync_ops : NULL;
-#endif
-	case VDEV_BLK_BACKEND_SYNC:
-		return &blk_sync_ops;
-	case VDEV_BLK_BACKEND_NULL:
-		return &blk_null_ops;
-	case VDEV_BLK_BACKEND_RAM:
-		return &blk_ram_ops;
-	}
-	return NULL;
 }
 
 static void fill_config(struct blk_dev *b, uint64_t features)
@@ -445,8 +306,7 @@ static void fill_config(struct blk_dev *b, uint64_t features)
 			vdev_cpu_to_le32(BLK_MAX_DWZ_SECTORS);
 		cs->max_write_zeroes_seg = vdev_cpu_to_le32(BLK_MAX_DWZ_SEG);
 		/* Files punch holes, ram drops pages. */
-		cs->write_zeroes_may_unmap =
-			b->be->kind != VDEV_BLK_BACKEND_NULL;
+		cs->write_zeroes_may_unmap = b->img->zero_unmaps;
 	}
 }
 
@@ -472,8 +332,6 @@ struct vdev *vdev_blk_new(const struct vdev_blk_config *cfg)
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return NULL;
-	b->fd = -1;
-	b->lbs = cfg->logical_block_size ? cfg->logical_block_size : 512;
 	b->nq = cfg->num_queues ? cfg->num_queues : 1;
 	b->queue_size = cfg->queue_size ? cfg->queue_size : 256;
 	b->ro = cfg->read_only;
@@ -486,21 +344,13 @@ struct vdev *vdev_blk_new(const struct vdev_blk_config *cfg)
 		       slen > sizeof(b->serial) ? sizeof(b->serial) : slen);
 	}
 
-	b->be = pick_backend(cfg->backend);
-	if (!b->be) {
-		ret = (unsigned)cfg->backend <= VDEV_BLK_BACKEND_RAM ? -ENOTSUP
-								   : -EINVAL;
+	if ((unsigned)cfg->backend > VDEV_BLK_BACKEND_NBD) {
+		ret = -EINVAL;
 		goto fail;
 	}
-	if (b->be == &blk_null_ops || b->be == &blk_ram_ops)
-		ret = setup_memory(b, cfg);
-	else
-		ret = open_image(b, cfg);
-	if (ret < 0)
-		goto fail;
-	ret = alloc_queues(b);
+	ret = open_image(b, cfg);
 	if (!ret)
-		ret = init_backend(b);
+		ret = alloc_queues(b);
 	if (ret < 0)
 		goto fail;
 
@@ -518,9 +368,11 @@ struct vdev *vdev_blk_new(const struct vdev_blk_config *cfg)
 	info.name = "blk";
 	info.device_id = VDEV_ID_BLOCK;
 	info.features = features;
-	/* io_uring completes out of order; the others complete each request
-	 * inside the round that popped it, in order. */
-	if (b->be->kind == VDEV_BLK_BACKEND_URING)
+	/* Only memory images complete each request inside the round that
+	 * popped it, in order; files (io_uring, the worker pool for large
+	 * transfers and DISCARD) and NBD do not. */
+	if (b->img->engine != STG_ENGINE_NULL &&
+	    b->img->engine != STG_ENGINE_RAM)
 		info.ring_features_mask = VDEV_BIT(VDEV_F_IN_ORDER);
 	info.num_queues = b->nq;
 	info.max_queue_size = b->queue_size;
@@ -532,8 +384,10 @@ struct vdev *vdev_blk_new(const struct vdev_blk_config *cfg)
 		ret = -errno;
 		goto fail;
 	}
-	for (unsigned i = 0; i < b->nq; i++)
+	for (unsigned i = 0; i < b->nq; i++) {
 		b->queues[i].vq = vdev_get_queue(b->dev, i);
+		stg_queue_set_dev(b->queues[i].sq, b->dev);
+	}
 	fill_config(b, features);
 	return b->dev;
 fail:

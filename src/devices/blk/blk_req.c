@@ -4,9 +4,9 @@
  *
  * This is the boundary for everything a driver puts in a request: the
  * header and the DISCARD/WRITE_ZEROES segment table are copied out of guest
- * memory once and validated here; backends only ever see an image offset
- * and length that lie inside the image, and iovecs the queue layer already
- * checked to be inside guest memory.
+ * memory once and validated here; the image layer only ever sees an image
+ * offset and length that lie inside the image, and iovecs the queue layer
+ * already checked to be inside guest memory.
  */
 #include <errno.h>
 #include <string.h>
@@ -24,25 +24,13 @@ void blk_log_once(struct blk_dev *b, enum blk_bad kind, const char *what)
 	vdev_log(VDEV_LOG_WARN, "blk: %s (reported once)", what);
 }
 
-void blk_iov_advance(struct iovec **iov, int *cnt, size_t n)
-{
-	while (*cnt > 0 && n >= (*iov)->iov_len) {
-		n -= (*iov)->iov_len;
-		(*iov)++;
-		(*cnt)--;
-	}
-	if (*cnt > 0 && n) {
-		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
-		(*iov)->iov_len -= n;
-	}
-}
-
 /*
- * r->dio = the @len bytes that start @skip bytes into @iov, as our own
- * copy of the iovecs (the queue's are left untouched for push).
+ * r->dbuf = the @len bytes that start @skip bytes into @iov, as our own
+ * copy of the iovecs (the queue's are left untouched for push); returns
+ * how many.
  */
-static void data_view(struct blk_req *r, const struct iovec *iov,
-		      unsigned cnt, size_t skip, size_t len)
+static int data_view(struct blk_req *r, const struct iovec *iov,
+		     unsigned cnt, size_t skip, size_t len)
 {
 	int n = 0;
 
@@ -62,8 +50,7 @@ static void data_view(struct blk_req *r, const struct iovec *iov,
 		len -= l;
 		skip = 0;
 	}
-	r->dio = r->dbuf;
-	r->ndio = n;
+	return n;
 }
 
 static void put_slot(struct blk_queue *bq, struct blk_req *r)
@@ -74,9 +61,8 @@ static void put_slot(struct blk_queue *bq, struct blk_req *r)
 	bq->pushed = true;
 }
 
-void blk_req_done(struct blk_queue *bq, struct blk_req *r, uint8_t status)
+static void req_done(struct blk_queue *bq, struct blk_req *r, uint8_t status)
 {
-	blk_bounce_release(bq, r);
 	*r->status = status;
 	/* The status byte is the last writable byte, so the used length
 	 * covers the whole writable part (as QEMU reports it). */
@@ -134,14 +120,48 @@ static bool range_ok(const struct blk_dev *b, uint64_t sector, uint64_t len,
  * counted as the device sees them: a buffer that spans two guest memory
  * regions counts twice.
  */
-static bool limits_ok(const struct blk_req *r)
+static bool limits_ok(const struct blk_req *r, int n)
 {
-	if ((unsigned)r->ndio > BLK_SEG_MAX)
+	if ((unsigned)n > BLK_SEG_MAX)
 		return false;
-	for (int i = 0; i < r->ndio; i++)
-		if (r->dio[i].iov_len > BLK_SIZE_MAX)
+	for (int i = 0; i < n; i++)
+		if (r->dbuf[i].iov_len > BLK_SIZE_MAX)
 			return false;
 	return true;
+}
+
+static uint8_t status_of(struct blk_dev *b, const struct stg_req *io,
+			 int res)
+{
+	if (!res)
+		return VDEV_BLK_S_OK;
+	vdev_log(VDEV_LOG_DEBUG, "blk: op %d at %llu: %d", (int)io->op,
+		 (unsigned long long)io->off, res);
+	return VDEV_BLK_S_IOERR;
+}
+
+static void io_done(struct stg_req *io, int res)
+{
+	struct blk_req *r = (struct blk_req *)((uint8_t *)io -
+					       offsetof(struct blk_req, io));
+
+	req_done(r->bq, r, status_of(r->bq->b, io, res));
+}
+
+static void submit(struct blk_queue *bq, struct blk_req *r, uint8_t op,
+		   uint64_t off, uint64_t len, int niov, uint8_t flags,
+		   void (*done)(struct stg_req *, int))
+{
+	struct stg_req *io = &r->io;
+
+	io->op = op;
+	io->flags = flags;
+	io->off = off;
+	io->len = len;
+	io->iov = r->dbuf;
+	io->iovcnt = niov;
+	io->done = done;
+	stg_submit(bq->sq, io);
 }
 
 /* Returns a status, or -1 when the backend took the request. */
@@ -150,44 +170,41 @@ static int start_rw(struct blk_queue *bq, struct blk_req *r, bool write,
 {
 	struct blk_dev *b = bq->b;
 	struct vdev_req *vr = &r->vr;
+	bool wt;
 	uint64_t off;
 	size_t len;
+	int n;
 
 	if (write) {
 		/* 5.2.6.2: no data may be written on a read-only device. */
 		if (b->ro)
 			return VDEV_BLK_S_IOERR;
 		len = vr->out_bytes - sizeof(struct vdev_blk_req_hdr);
-		data_view(r, vr->out, vr->nout,
-			  sizeof(struct vdev_blk_req_hdr), len);
+		n = data_view(r, vr->out, vr->nout,
+			      sizeof(struct vdev_blk_req_hdr), len);
 	} else {
 		len = vr->in_bytes - 1;
-		data_view(r, vr->in, vr->nin, 0, len);
+		n = data_view(r, vr->in, vr->nin, 0, len);
 	}
 	if (len % VDEV_BLK_SECTOR_SIZE || !range_ok(b, sector, len, &off))
 		return VDEV_BLK_S_IOERR;
-	if (!limits_ok(r)) {
+	if (!limits_ok(r, n)) {
 		blk_log_once(b, BLK_BAD_TOO_LARGE,
 			     "request over size_max or seg_max, failed");
 		return VDEV_BLK_S_IOERR;
 	}
 	if (!len)
 		return VDEV_BLK_S_OK;
-	r->op = write ? BLK_OP_WRITE : BLK_OP_READ;
-	r->off = off;
-	r->left = len;
-	r->dsync = write && atomic_load_explicit(&b->writethrough,
-						 memory_order_relaxed);
-	b->be->submit(bq, r);
+	wt = write && atomic_load_explicit(&b->writethrough,
+					   memory_order_relaxed);
+	submit(bq, r, write ? STG_WRITE : STG_READ, off, len, n,
+	       wt ? STG_FUA : 0, io_done);
 	return -1;
 }
 
 static int start_flush(struct blk_queue *bq, struct blk_req *r)
 {
-	r->op = BLK_OP_FLUSH;
-	r->left = 0;
-	r->ndio = 0;
-	bq->b->be->submit(bq, r);
+	submit(bq, r, STG_FLUSH, 0, 0, 0, 0, io_done);
 	return -1;
 }
 
@@ -199,9 +216,33 @@ static int start_get_id(struct blk_queue *bq, struct blk_req *r)
 	/* NUL-padded, no terminator when all 20 bytes are used. */
 	if (len > VDEV_BLK_ID_BYTES)
 		len = VDEV_BLK_ID_BYTES;
-	data_view(r, vr->in, vr->nin, 0, len);
-	vdev_iov_from_buf(r->dio, r->ndio, 0, bq->b->serial, len);
+	vdev_iov_from_buf(vr->in, vr->nin, 0, bq->b->serial, len);
 	return VDEV_BLK_S_OK;
+}
+
+/* The next DISCARD / WRITE_ZEROES range, the flush after them, or the
+ * status. */
+static void dwz_next(struct stg_req *io, int res)
+{
+	struct blk_req *r = (struct blk_req *)((uint8_t *)io -
+					       offsetof(struct blk_req, io));
+	struct blk_queue *bq = r->bq;
+
+	if (res < 0 || (r->dwz_next == r->ndwz && !r->dwz_flush)) {
+		req_done(bq, r, status_of(bq->b, io, res));
+		return;
+	}
+	if (r->dwz_next == r->ndwz) {
+		/* Zeroes are a write: durable before the status in
+		 * writethrough. */
+		r->dwz_flush = false;
+		submit(bq, r, STG_FLUSH, 0, 0, 0, 0, io_done);
+		return;
+	}
+	r->dwz_next++;
+	submit(bq, r, r->dwz_op, r->dwz[r->dwz_next - 1].off,
+	       r->dwz[r->dwz_next - 1].len, 0,
+	       r->dwz[r->dwz_next - 1].unmap ? STG_UNMAP : 0, dwz_next);
 }
 
 static int start_dwz(struct blk_queue *bq, struct blk_req *r, bool discard)
@@ -235,6 +276,7 @@ static int start_dwz(struct blk_queue *bq, struct blk_req *r, bool discard)
 		if (discard && (flags & VDEV_BLK_WRITE_ZEROES_FLAG_UNMAP))
 			return VDEV_BLK_S_UNSUPP;
 	}
+	r->ndwz = 0;
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t ns = vdev_le32_to_cpu(seg[i].num_sectors);
 		uint64_t off;
@@ -243,29 +285,23 @@ static int start_dwz(struct blk_queue *bq, struct blk_req *r, bool discard)
 		    !range_ok(b, vdev_le64_to_cpu(seg[i].sector),
 			      (uint64_t)ns * VDEV_BLK_SECTOR_SIZE, &off))
 			return VDEV_BLK_S_IOERR;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		uint64_t off = vdev_le64_to_cpu(seg[i].sector) *
-			       VDEV_BLK_SECTOR_SIZE;
-		uint64_t bytes = (uint64_t)vdev_le32_to_cpu(seg[i].num_sectors) *
-				 VDEV_BLK_SECTOR_SIZE;
-		bool unmap = vdev_le32_to_cpu(seg[i].flags) &
-			     VDEV_BLK_WRITE_ZEROES_FLAG_UNMAP;
-		int ret;
-
-		if (!bytes)
+		if (!ns)
 			continue;
-		ret = discard ? b->be->discard(b, off, bytes)
-			      : b->be->write_zeroes(b, off, bytes, unmap);
-		if (ret < 0)
-			return VDEV_BLK_S_IOERR;
+		r->dwz[r->ndwz].off = off;
+		r->dwz[r->ndwz].len = (uint64_t)ns * VDEV_BLK_SECTOR_SIZE;
+		r->dwz[r->ndwz].unmap = vdev_le32_to_cpu(seg[i].flags) &
+					VDEV_BLK_WRITE_ZEROES_FLAG_UNMAP;
+		r->ndwz++;
 	}
-	/* Zeroes are a write: durable before the status in writethrough. */
-	if (!discard && b->fd >= 0 &&
-	    atomic_load_explicit(&b->writethrough, memory_order_relaxed) &&
-	    blk_file_flush(b) < 0)
-		return VDEV_BLK_S_IOERR;
-	return VDEV_BLK_S_OK;
+	r->dwz_op = discard ? STG_DISCARD : STG_WRITE_ZEROES;
+	r->dwz_next = 0;
+	r->dwz_flush = !discard && r->ndwz &&
+		       atomic_load_explicit(&b->writethrough,
+					    memory_order_relaxed);
+	r->io.off = 0;
+	r->io.op = r->dwz_op;
+	dwz_next(&r->io, 0);
+	return -1;
 }
 
 static void blk_req_start(struct blk_queue *bq, struct blk_req *r)
@@ -276,7 +312,6 @@ static void blk_req_start(struct blk_queue *bq, struct blk_req *r)
 	uint64_t sector;
 	int status;
 
-	r->bslot = BLK_BOUNCE_NONE;
 	r->status = find_status(vr);
 	if (!r->status) {
 		blk_log_once(b, BLK_BAD_NO_STATUS,
@@ -321,7 +356,7 @@ static void blk_req_start(struct blk_queue *bq, struct blk_req *r)
 		break;
 	}
 	if (status >= 0)
-		blk_req_done(bq, r, (uint8_t)status);
+		req_done(bq, r, (uint8_t)status);
 }
 
 void blk_handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
@@ -354,7 +389,19 @@ void blk_handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
 		bq->inflight++;
 		blk_req_start(bq, r);
 	}
-	if (b->be->flush_batch)
-		b->be->flush_batch(bq);
+	/* Completions that came with the submit go with this round. */
+	stg_kick(bq->sq);
+	blk_batch_done(bq);
+}
+
+void blk_batch_done(void *arg)
+{
+	struct blk_queue *bq = arg;
+
 	blk_queue_notify(bq);
+	/* A completion freed a slot: go on popping. */
+	if (bq->starved && bq->free) {
+		bq->starved = false;
+		vdev_queue_schedule(bq->b->dev, bq->idx);
+	}
 }

@@ -1,11 +1,4 @@
 # SPDX-License-Identifier: BSD-3-Clause
 file(GLOB _srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.c)
-if(VDEV_WITH_URING_FOUND)
-  list(APPEND VDEV_LINK_LIBS PkgConfig::PC_VDEV_WITH_URING)
-  list(APPEND VDEV_PC_REQUIRES liburing)
-  list(APPEND VDEV_CAPS backend:liburing)
-else()
-  list(FILTER _srcs EXCLUDE REGEX "/blk_uring\\.c$")
-endif()
 list(APPEND VDEV_SOURCES ${_srcs})
 list(APPEND VDEV_CAPS device:blk)

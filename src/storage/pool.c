@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A few worker threads per file image, for what would hold the queue's
+ * thread too long: large buffered transfers, split into parts that run in
+ * parallel (a 1 MiB read from the page cache is a copy that two cores do
+ * in half the time), and DISCARD / WRITE_ZEROES, whose fallbacks may
+ * write a whole range out.
+ *
+ * The threads start with the image, before a daemon drops privileges or
+ * enters its sandbox, and have every signal blocked. A part finishes on
+ * its worker; the last part of a request posts the request to its queue,
+ * whose thread delivers it (stg_post).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "storage/storage_internal.h"
+
+#define POOL_MAX 4u
+
+struct stg_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	struct stg_part *head, *tail;
+	bool stop;
+	unsigned n;
+	pthread_t th[POOL_MAX];
+};
+
+static void fail_part(struct stg_req *r, int err)
+{
+	int zero = 0;
+
+	atomic_compare_exchange_strong(&r->perr, &zero, err);
+}
+
+static void part_done(struct stg_req *r)
+{
+	if (atomic_fetch_sub_explicit(&r->parts, 1, memory_order_acq_rel) == 1)
+		stg_post(r->q, r);
+}
+
+/* A transfer part: iovecs built from r->cur[idx] + skip, a batch at a
+ * time (a part may span more of them than fit on a stack). */
+static void run_xfer(struct stg_image *img, struct stg_part *p)
+{
+	struct stg_req *r = p->r;
+	bool wr = r->op != STG_READ;
+	unsigned idx = p->idx;
+	size_t skip = p->skip;
+	uint64_t off = p->off, left = p->len;
+
+	while (left) {
+		struct iovec v[64];
+		struct stg_io io = { .iov = v, .off = off };
+		int n = 0, ret;
+
+		while (n < 64 && left > io.left && idx < (unsigned)r->ncur) {
+			size_t l = r->cur[idx].iov_len - skip;
+
+			if (l > left - io.left)
+				l = (size_t)(left - io.left);
+			v[n].iov_base = (uint8_t *)r->cur[idx].iov_base + skip;
+			v[n].iov_len = l;
+			io.left += l;
+			n++;
+			skip += l;
+			if (skip == r->cur[idx].iov_len) {
+				idx++;
+				skip = 0;
+			}
+		}
+		if (!n) {
+			fail_part(r, -EIO);
+			return;
+		}
+		io.cnt = n;
+		left -= io.left;
+		off += io.left;
+		ret = stg_file_rw(img, wr, r->flags & STG_FUA, 0, &io);
+		if (ret < 0) {
+			fail_part(r, ret);
+			return;
+		}
+	}
+}
+
+static void run_op(struct stg_image *img, struct stg_part *p)
+{
+	struct stg_req *r = p->r;
+	int ret;
+
+	if (r->op == STG_DISCARD) {
+		ret = stg_file_discard(img, p->off, p->len);
+	} else {
+		ret = stg_file_write_zeroes(img, p->off, p->len,
+					    r->flags & STG_UNMAP);
+		/* Zeroes are a write: durable before done() with FUA. */
+		if (!ret && (r->flags & STG_FUA))
+			ret = stg_file_flush(img);
+	}
+	if (ret < 0)
+		fail_part(r, ret);
+}
+
+static void *worker(void *arg)
+{
+	struct stg_image *img = arg;
+	struct stg_pool *pool = img->pool;
+
+	pthread_mutex_lock(&pool->lock);
+	for (;;) {
+		struct stg_part *p;
+		struct stg_req *r;
+
+		while (!pool->head && !pool->stop)
+			pthread_cond_wait(&pool->cv, &pool->lock);
+		if (!pool->head)
+			break;
+		p = pool->head;
+		pool->head = p->next;
+		if (!pool->head)
+			pool->tail = NULL;
+		pthread_mutex_unlock(&pool->lock);
+		r = p->r;
+		if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
+			fail_part(r, -ECANCELED);
+		else if (r->op == STG_DISCARD || r->op == STG_WRITE_ZEROES)
+			run_op(img, p);
+		else
+			run_xfer(img, p);
+		part_done(r);
+		pthread_mutex_lock(&pool->lock);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return NULL;
+}
+
+int stg_pool_start(struct stg_image *img)
+{
+	struct stg_pool *pool = calloc(1, sizeof(*pool));
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	sigset_t all, old;
+	unsigned want;
+	int ret = 0;
+
+	if (!pool)
+		return -ENOMEM;
+	want = ncpu < 2 ? 2 : ncpu > (long)POOL_MAX ? POOL_MAX
+						     : (unsigned)ncpu;
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->cv, NULL);
+	img->pool = pool;
+	/* Signals go to the daemon's main thread, never to a worker. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (; pool->n < want; pool->n++) {
+		ret = -pthread_create(&pool->th[pool->n], NULL, worker, img);
+		if (ret)
+			break;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!pool->n) {
+		stg_pool_stop(img);
+		return ret;
+	}
+	return 0;
+}
+
+void stg_pool_stop(struct stg_image *img)
+{
+	struct stg_pool *pool = img->pool;
+
+	if (!pool)
+		return;
+	pthread_mutex_lock(&pool->lock);
+	pool->stop = true;
+	pthread_cond_broadcast(&pool->cv);
+	pthread_mutex_unlock(&pool->lock);
+	for (unsigned i = 0; i < pool->n; i++)
+		pthread_join(pool->th[i], NULL);
+	pthread_cond_destroy(&pool->cv);
+	pthread_mutex_destroy(&pool->lock);
+	free(pool);
+	img->pool = NULL;
+}
+
+bool stg_pool_wanted(const struct stg_queue *q, const struct stg_req *r)
+{
+	const struct stg_image *img = q->img;
+
+	/* O_DIRECT through io_uring is already parallel in the kernel. */
+	return img->pool && r->cleft >= STG_SPLIT_MIN &&
+	       !(img->direct && q->uring) && !stg_uring_test_ring_only;
+}
+
+static void enqueue(struct stg_pool *pool, struct stg_part *first,
+		    struct stg_part *last, unsigned n)
+{
+	pthread_mutex_lock(&pool->lock);
+	if (pool->tail)
+		pool->tail->next = first;
+	else
+		pool->head = first;
+	pool->tail = last;
+	if (n > 1)
+		pthread_cond_broadcast(&pool->cv);
+	else
+		pthread_cond_signal(&pool->cv);
+	pthread_mutex_unlock(&pool->lock);
+}
+
+void stg_pool_xfer(struct stg_queue *q, struct stg_req *r)
+{
+	struct stg_pool *pool = q->img->pool;
+	uint64_t total = r->cleft, each, done = 0;
+	unsigned k = pool->n, idx = 0;
+	size_t skip = 0;
+
+	if (k > STG_MAX_PARTS)
+		k = STG_MAX_PARTS;
+	if (k > total / STG_PART_MIN)
+		k = (unsigned)(total / STG_PART_MIN);
+	if (!k)
+		k = 1;
+	/* Parts end on 4 KiB boundaries of the transfer, which keeps every
+	 * O_DIRECT rule the whole transfer kept. */
+	each = (total / k + 4095) & ~(uint64_t)4095;
+	for (unsigned i = 0; i < k; i++) {
+		struct stg_part *p = &r->part[i];
+		uint64_t len = i == k - 1 ? total - done : each;
+
+		if (len > total - done)
+			len = total - done;
+		p->r = r;
+		p->off = r->coff + done;
+		p->len = len;
+		p->idx = idx;
+		p->skip = skip;
+		p->next = i + 1 < k ? &r->part[i + 1] : NULL;
+		/* Where the next part starts in the iovecs. */
+		while (len && idx < (unsigned)r->ncur) {
+			size_t l = r->cur[idx].iov_len - skip;
+
+			if (l > len) {
+				skip += (size_t)len;
+				len = 0;
+			} else {
+				len -= l;
+				idx++;
+				skip = 0;
+			}
+		}
+		done += p->len;
+		if (done == total) {
+			k = i + 1;
+			p->next = NULL;
+		}
+	}
+	r->state = STG_S_REMOTE;
+	atomic_store_explicit(&r->parts, k, memory_order_relaxed);
+	enqueue(pool, &r->part[0], &r->part[k - 1], k);
+}
+
+void stg_pool_op(struct stg_queue *q, struct stg_req *r)
+{
+	struct stg_part *p = &r->part[0];
+
+	p->r = r;
+	p->off = r->off;
+	p->len = r->len;
+	p->next = NULL;
+	r->state = STG_S_REMOTE;
+	atomic_store_explicit(&r->parts, 1, memory_order_relaxed);
+	enqueue(q->img->pool, p, p, 1);
+}
