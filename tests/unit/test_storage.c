@@ -697,7 +697,9 @@ static void test_blockdev(void **state)
 	}
 
 ENGINE_SETUP(e_sync)
+#if STG_WITH_URING
 ENGINE_SETUP(e_uring)
+#endif
 
 int main(void)
 {
