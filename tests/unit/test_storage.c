@@ -355,7 +355,6 @@ static void roundtrip(struct fx *f, uint64_t off, size_t len,
 }
 
 static const enum stg_engine e_sync = STG_ENGINE_SYNC;
-static const enum stg_engine e_uring = STG_ENGINE_URING;
 
 static void test_rw(void **state)
 {
@@ -698,6 +697,7 @@ static void test_blockdev(void **state)
 
 ENGINE_SETUP(e_sync)
 #if STG_WITH_URING
+static const enum stg_engine e_uring = STG_ENGINE_URING;
 ENGINE_SETUP(e_uring)
 #endif
 
