@@ -179,7 +179,10 @@ static void tpl_destroy(struct vdev *dev)
  * queues; the model saves only its own state, in tagged sections, and
  * bumps TPL_STATE_VERSION when the meaning of a section changes (a reader
  * skips tags it does not know, so adding a section needs no bump). load()
- * validates what it reads: a blob can come from anywhere.
+ * validates what it reads: a blob can come from anywhere. The config
+ * space stays the model's: load takes the fields the driver may write
+ * (here `key`) from the saved bytes, everything else is what this device
+ * says.
  */
 static int tpl_save(struct vdev *dev, struct vdev_state_writer *w)
 {
@@ -192,13 +195,21 @@ static int tpl_load(struct vdev *dev, struct vdev_state_reader *r,
 		    uint32_t version)
 {
 	struct tpl *t = vdev_priv(dev);
+	struct tpl_config *cfg = vdev_config(dev), saved;
+	const void *p;
+	uint32_t len;
 	uint64_t served;
 	int ret = vdev_state_get_u64(r, TPL_TAG_SERVED, &served);
 
 	(void)version; /* only one version so far */
 	if (ret < 0)
 		return ret == -ENOENT ? -EBADMSG : ret;
+	p = vdev_state_config(r, &len);
+	if (!p || len != sizeof(saved))
+		return -EBADMSG;
+	memcpy(&saved, p, sizeof(saved)); /* not aligned in the blob */
 	t->served = served;
+	cfg->key = saved.key;
 	return 0;
 }
 

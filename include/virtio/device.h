@@ -102,7 +102,9 @@ struct vdev_ops {
 	 * Save/restore of the model's own state (the core saves features,
 	 * status, config and queue state itself). Called with every queue
 	 * stopped and nothing in flight. May be NULL when the model has no
-	 * state of its own.
+	 * state of its own. The config space is not restored for the model:
+	 * load finds the saved bytes with vdev_state_config() and takes the
+	 * fields a driver may write from there (state.h).
 	 */
 	int (*save)(struct vdev *dev, struct vdev_state_writer *w);
 	int (*load)(struct vdev *dev, struct vdev_state_reader *r,

@@ -42,6 +42,17 @@ VDEV_API const void *vdev_state_get(struct vdev_state_reader *r, uint32_t tag,
 VDEV_API int vdev_state_get_u64(struct vdev_state_reader *r, uint32_t tag,
 				uint64_t *v);
 
+/*
+ * The config space as it was saved (config_size bytes; *len set), for a
+ * model's load. A restore does not copy it over the device's config
+ * space, which stays what the model set: a model whose driver may write
+ * config fields (ops->config_write) takes those fields from here,
+ * validates them as config_write would, and stores them itself. NULL when
+ * the blob has none.
+ */
+VDEV_API const void *vdev_state_config(struct vdev_state_reader *r,
+				       uint32_t *len);
+
 VDEV_END_DECLS
 
 #endif /* VIRTIO_STATE_H */

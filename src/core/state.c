@@ -14,7 +14,16 @@
  *   "_NQ " le32 number of queues
  *   "_Q" + le16 index: queue setup and ring state (struct vcore_qsec)
  * A restore parses and checks every core section before it resets the
- * device and applies them, so a refused blob never half-applies.
+ * device and applies them, so a refused blob never half-applies: the
+ * config space is put back as it was before the restore if anything
+ * fails later (the model's load, its start).
+ *
+ * The config space is the model's. The saved bytes are not copied over
+ * it: only the fields a driver may write (ops->config_write) differ from
+ * what the model set, and the model takes those from vdev_state_config()
+ * in its load, checks them and applies them. Everything else (a blk
+ * capacity, a seg_max) stays what this instance of the model says, so a
+ * blob never makes a device advertise what it does not enforce.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -210,6 +219,19 @@ int vdev_state_get_u64(struct vdev_state_reader *r, uint32_t tag, uint64_t *v)
 		return -EBADMSG;
 	*v = get_le64(p);
 	return 0;
+}
+
+const void *vdev_state_config(struct vdev_state_reader *r, uint32_t *len)
+{
+	uint32_t n;
+	const uint8_t *p = vdev_state_get(r, TAG_CFG, &n);
+
+	/* vdev_restore checked its length before any load sees it. */
+	if (!p || n < 4)
+		return NULL;
+	if (len)
+		*len = n - 4;
+	return p + 4;
 }
 
 /* ---- save ------------------------------------------------------------- */
@@ -437,13 +459,12 @@ static int check_core(struct vdev *dev, struct vdev_state_reader *r,
 
 static int apply(struct vdev *dev, struct vdev_state_reader *r,
 		 uint32_t model_version, uint64_t features, uint8_t status,
-		 uint32_t gen, const uint8_t *cfg, const struct qrestore *qs)
+		 uint32_t gen, const struct qrestore *qs)
 {
 	int ret;
 
 	vdev_reset(dev);
 	dev->driver_features = features;
-	memcpy(dev->config, cfg, dev->info.config_size);
 	__atomic_store_n(&dev->generation, gen, __ATOMIC_RELEASE);
 	/* Queues are configured under FEATURES_OK, then DRIVER_OK (if it
 	 * was set) starts the device with the model state loaded. */
@@ -494,11 +515,20 @@ int vdev_restore(struct vdev *dev, const void *blob, size_t len)
 	uint64_t features, total;
 	uint32_t gen, model_version;
 	const uint8_t *cfg;
-	uint8_t status;
+	uint8_t status, *own_cfg = NULL;
+	uint32_t own_gen = 0;
 	int ret;
 
 	if (!dev || (!blob && len))
 		return -EINVAL;
+	/* What the config space was, to put back if the restore fails. */
+	own_gen = vdev_config_generation(dev);
+	own_cfg = malloc(dev->info.config_size ? dev->info.config_size : 1);
+	if (!own_cfg) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	memcpy(own_cfg, dev->config, dev->info.config_size);
 	if (len < VCORE_HDR_SIZE) {
 		ret = -EBADMSG;
 		goto fail;
@@ -529,18 +559,24 @@ int vdev_restore(struct vdev *dev, const void *blob, size_t len)
 	ret = check_core(dev, &r, &features, &status, &gen, &cfg, qs);
 	if (ret < 0)
 		goto fail;
-	ret = apply(dev, &r, model_version, features, status, gen, cfg, qs);
+	(void)cfg; /* checked (size); the model reads it in its load */
+	ret = apply(dev, &r, model_version, features, status, gen, qs);
 	if (ret < 0)
 		goto fail;
+	free(own_cfg);
 	free(qs);
 	free(r.secs);
 	return 0;
 fail:
 	vdev_log(VDEV_LOG_WARN, "%s: state restore refused: %s",
-		 dev && dev->info.name ? dev->info.name : "device",
-		 strerror(-ret));
-	if (dev)
-		vdev_reset(dev);
+		 dev->info.name ? dev->info.name : "device", strerror(-ret));
+	vdev_reset(dev);
+	if (own_cfg) {
+		memcpy(dev->config, own_cfg, dev->info.config_size);
+		__atomic_store_n(&dev->generation, own_gen,
+				 __ATOMIC_RELEASE);
+	}
+	free(own_cfg);
 	free(qs);
 	free(r.secs);
 	return ret;

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <virtio/blk.h>
+#include <virtio/le.h>
 #include <virtio/state.h>
 #include <virtio/testing.h>
 #include <virtio/transport.h>
@@ -33,6 +35,8 @@ static struct {
 	uint32_t blen;
 	int get_u64_ret_b;
 	int loads, resets;
+	const void *cfg; /* vdev_state_config in load */
+	uint32_t cfglen;
 } S;
 
 static int s_save(struct vdev *dev, struct vdev_state_writer *w)
@@ -63,6 +67,7 @@ static int s_load(struct vdev *dev, struct vdev_state_reader *r,
 
 	S.loads++;
 	S.load_version = version;
+	S.cfg = vdev_state_config(r, &S.cfglen);
 	assert_int_equal(vdev_state_get_u64(r, TAG_A, &S.a), 0);
 	S.b = vdev_state_get(r, TAG_B, &S.blen);
 	S.get_u64_ret_b = vdev_state_get_u64(r, TAG_B, &dummy);
@@ -200,9 +205,16 @@ static void test_round_trip_plain(void **state)
 	assert_int_equal(rd32(b + 16), 3);
 	assert_int_equal(rd32(b + 20), crc32(b + HDR, len - HDR));
 	assert_int_equal(rd32(b + 24), len);
-	/* Into another instance of the same model. */
+	/* Into another instance of the same model, whose config space says
+	 * something else: it is the model's, the blob does not overwrite
+	 * it; the model's load sees the saved bytes. */
+	memcpy(vdev_config(dev2), "ABCDEF", 6);
 	S.a = 0;
 	assert_int_equal(vdev_restore(dev2, b, len), 0);
+	assert_int_equal(S.cfglen, 6);
+	assert_memory_equal(S.cfg, "abcdef", 6);
+	assert_memory_equal(vdev_config(dev2), "ABCDEF", 6);
+	memcpy(vdev_config(dev2), "abcdef", 6);
 	assert_int_equal(S.loads, 1);
 	assert_int_equal(S.load_version, 3);
 	assert_int_equal(S.a, 0x1122334455667788ull);
@@ -428,6 +440,98 @@ static void test_model_refuses(void **state)
 	vdev_free(dev);
 }
 
+/*
+ * A refused blob leaves the config space as it was, whatever the model's
+ * load did to it before it refused.
+ */
+static int scribbling_load(struct vdev *dev, struct vdev_state_reader *r,
+			   uint32_t version)
+{
+	memcpy(vdev_config(dev), "zzzzzz", 6);
+	return -EINVAL;
+}
+
+static void test_refused_keeps_config(void **state)
+{
+	static const struct vdev_ops ops = { .save = s_save,
+					     .load = scribbling_load,
+					     .handle = s_handle };
+	struct vdev *dev = smodel();
+	struct vdev *dev2 = vdev_new(&s_info, &ops, NULL);
+	uint32_t gen;
+	uint8_t *b;
+	size_t len;
+
+	assert_non_null(dev2);
+	saved(dev, &b, &len);
+	memcpy(vdev_config(dev2), "ABCDEF", 6);
+	gen = vdev_config_generation(dev2);
+	assert_int_equal(vdev_restore(dev2, b, len), -EINVAL);
+	assert_memory_equal(vdev_config(dev2), "ABCDEF", 6);
+	assert_int_equal(vdev_config_generation(dev2), gen);
+	free(b);
+	vdev_free(dev);
+	vdev_free(dev2);
+}
+
+/* The same with a real model: a blk device restores a blob made by
+ * another blk device (other image size, other block size). Accepted or
+ * refused, its config space still describes its own image. */
+static struct vdev *blk_ram(uint64_t size, uint32_t lbs)
+{
+	struct vdev_blk_config c = { .backend = VDEV_BLK_BACKEND_RAM,
+				     .size = size, .logical_block_size = lbs };
+	struct vdev *dev = vdev_blk_new(&c);
+
+	assert_non_null(dev);
+	return dev;
+}
+
+static void blk_config(struct vdev *dev, uint64_t *sectors, uint32_t *bs)
+{
+	struct vdev_blk_config_space cs;
+
+	assert_int_equal(vdev_config_read(dev, 0, &cs,
+					  offsetof(struct vdev_blk_config_space,
+						   blk_size) + 4),
+			 0);
+	*sectors = vdev_le64_to_cpu(cs.capacity);
+	*bs = vdev_le32_to_cpu(cs.blk_size);
+}
+
+static void test_blk_config_is_the_models(void **state)
+{
+	struct vdev *dev = blk_ram(64u << 20, 512);
+	struct vdev *dev2 = blk_ram(32u << 20, 4096);
+	uint64_t sectors;
+	uint32_t bs;
+	uint8_t *b;
+	size_t len, off;
+
+	assert_int_equal(vdev_set_status(dev, ACKDRV), 0);
+	assert_int_equal(vdev_set_driver_features(dev,
+				VDEV_BIT(VDEV_F_VERSION_1)), 0);
+	assert_int_equal(vdev_set_status(dev, ACKDRV |
+					 VDEV_STATUS_FEATURES_OK), 0);
+	saved(dev, &b, &len);
+	assert_int_equal(vdev_restore(dev2, b, len), 0);
+	blk_config(dev2, &sectors, &bs);
+	assert_int_equal(sectors, (32u << 20) / 512);
+	assert_int_equal(bs, 4096);
+	/* Refused in the model's load (writeback 2): still its own. */
+	off = find_sec(b, len, VDEV_STATE_TAG('B', 'L', 'K', 'W'));
+	assert_true(off != 0);
+	b[off + 8] = 2;
+	fix_crc(b, len);
+	assert_int_equal(vdev_restore(dev2, b, len), -EBADMSG);
+	blk_config(dev2, &sectors, &bs);
+	assert_int_equal(sectors, (32u << 20) / 512);
+	assert_int_equal(bs, 4096);
+	free(b);
+	vdev_free(dev);
+	vdev_free(dev2);
+}
+
 static void test_older_model_and_unknown_section(void **state)
 {
 	struct vdev *dev = smodel();
@@ -494,6 +598,8 @@ int main(void)
 		cmocka_unit_test(test_save_errors),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_model_refuses),
+		cmocka_unit_test(test_refused_keeps_config),
+		cmocka_unit_test(test_blk_config_is_the_models),
 		cmocka_unit_test(test_older_model_and_unknown_section),
 		cmocka_unit_test(test_many_sections),
 	};

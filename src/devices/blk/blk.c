@@ -176,11 +176,9 @@ static int blk_load(struct vdev *dev, struct vdev_state_reader *r,
 	b->neg_write_zeroes = vdev_has_feature(dev, VDEV_BLK_F_WRITE_ZEROES);
 	atomic_store(&b->writeback, wb == 1);
 	update_cache_mode(b);
-	/* The config space came back with the saved bytes; what describes
-	 * this image is ours to say. */
+	/* The only config field the driver writes; the rest describes this
+	 * image and stays as it is. */
 	cs->writeback = (uint8_t)wb;
-	cs->capacity = vdev_cpu_to_le64(b->capacity / VDEV_BLK_SECTOR_SIZE);
-	cs->num_queues = vdev_cpu_to_le16((uint16_t)b->nq);
 	return 0;
 }
 

@@ -221,12 +221,18 @@ static int scsi_load(struct vdev *dev, struct vdev_state_reader *r,
 {
 	struct scsi_dev *s = vdev_priv(dev);
 	struct vdev_scsi_config_space *cs = cfgspace(s);
+	struct vdev_scsi_config_space saved;
+	const void *cfg;
 	struct scsi_evt evts[SCSI_EVENTS_MAX];
 	const uint8_t *ua, *ev;
-	uint32_t ualen, evlen, sense, cdb;
+	uint32_t ualen, evlen, sense, cdb, cfglen;
 	unsigned n;
 
 	(void)version;
+	cfg = vdev_state_config(r, &cfglen);
+	if (!cfg || cfglen != sizeof(saved))
+		return -EBADMSG;
+	memcpy(&saved, cfg, sizeof(saved)); /* the blob is not aligned */
 	ua = vdev_state_get(r, SCSI_TAG_UA, &ualen);
 	ev = vdev_state_get(r, SCSI_TAG_EVT, &evlen);
 	if (!ua || !ev)
@@ -253,14 +259,16 @@ static int scsi_load(struct vdev *dev, struct vdev_state_reader *r,
 		    evts[i].lun >= s->nluns)
 			return -EBADMSG;
 	}
-	/* The config space came back with the saved bytes: the sizes the
-	 * driver chose are in it. */
-	sense = vdev_le32_to_cpu(cs->sense_size);
-	cdb = vdev_le32_to_cpu(cs->cdb_size);
+	/* The sizes the driver chose (5.6.4: the only fields it writes);
+	 * the rest of the config space describes this device and stays. */
+	sense = vdev_le32_to_cpu(saved.sense_size);
+	cdb = vdev_le32_to_cpu(saved.cdb_size);
 	if (sense > VDEV_SCSI_SENSE_SIZE_MAX || cdb > VDEV_SCSI_CDB_SIZE_MAX)
 		return -EBADMSG;
 	atomic_store(&s->sense_size, sense);
 	atomic_store(&s->cdb_size, cdb);
+	cs->sense_size = saved.sense_size;
+	cs->cdb_size = saved.cdb_size;
 	for (unsigned i = 0; i < ualen; i++)
 		atomic_store(&s->luns[i].ua, ua[i]);
 	pthread_mutex_lock(&s->evt_lock);
