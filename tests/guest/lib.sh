@@ -356,10 +356,11 @@ run_uml() {
 	# On hosts whose XSAVE area UML cannot restore (AMX, see
 	# kconfig/uml-xstate.patch) UML saves only the legacy FP/SSE state
 	# across its processes: keep the guest's glibc off AVX (init gets
-	# NAME=VALUE kernel arguments as environment).
+	# NAME=VALUE kernel arguments as environment).  The built-in ALSA
+	# loopback (hw:Loopback) gets card 7, so virtio-snd is card 0.
 	TMPDIR=/dev/shm "$VDEV_GUEST_UML_KERNEL" mem=128M initrd="$initrd" \
 		con=null ssl=null con0=null,fd:1 uml_dir="$udir" umid="$umid" \
-		panic=-1 quiet "$UML_GLIBC_TUNABLES" \
+		panic=-1 quiet "$UML_GLIBC_TUNABLES" snd_aloop.index=7 \
 		"${args[@]}" >"$log" 2>&1 </dev/null &
 	pid=$!
 	GUEST_PIDS+=("$pid")

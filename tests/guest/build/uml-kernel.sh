@@ -3,10 +3,13 @@
 # Builds the User-Mode Linux guest kernel from Debian's linux-source-6.1:
 # ARCH=um defconfig + kconfig/uml.config, every virtio driver built in, ALSA
 # enabled through a private copy of sound/Kconfig (6.1 hides it behind
-# `if !UML`), kconfig/uml-*.patch applied to that copy (fixes needed on
-# this project's machines).  Prints the path of the kernel binary on stdout.
+# `if !UML`), I2C_STUB made buildable in (6.1 has it `depends on m`; its
+# parameters then come from the kernel command line), kconfig/uml-*.patch
+# applied to that copy (fixes needed on this project's machines).  Prints
+# the path of the kernel binary on stdout; progress goes to stderr.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/kernel-make.sh"
 
 SRC_PKG=linux-source-6.1
 SRC_TAR=/usr/src/linux-source-6.1.tar.xz
@@ -18,10 +21,11 @@ src_ver=$(pkg_version "$SRC_PKG")
 need_cmds make gcc flex bison bc strip xz patch
 PATCHES=("$GUEST_DIR"/kconfig/uml-*.patch)
 key=$(input_key "${BASH_SOURCE[0]}" "$GUEST_DIR/build/common.sh" \
-	"$FRAGMENT" "${PATCHES[@]}" -- "$SRC_PKG=$src_ver")
+	"$GUEST_DIR/build/kernel-make.sh" "$FRAGMENT" "${PATCHES[@]}" \
+	-- "$SRC_PKG=$src_ver")
 # What the private source tree holds: the source version and our changes
-# (bump "tree-1" when the unpack steps below change).
-tree_id="$src_ver $(input_key "${PATCHES[@]}" -- tree-1)"
+# (bump "tree-2" when the unpack steps below change).
+tree_id="$src_ver $(input_key "${PATCHES[@]}" -- tree-2)"
 out=$GUEST_CACHE/uml-$key
 
 build() {
@@ -41,6 +45,13 @@ build() {
 			"$work/sound/Kconfig"
 		grep -q 'UML' "$work/sound/Kconfig" &&
 			gdie "sound/Kconfig: UML guard not removed"
+		# I2C_STUB `depends on m`: built in, chip_addr comes from the
+		# command line (i2c_stub.chip_addr=0x50).
+		sed -i '/^config I2C_STUB$/,/^$/{/^\tdepends on m$/d}' \
+			"$work/drivers/i2c/Kconfig"
+		sed -n '/^config I2C_STUB$/,/^$/p' "$work/drivers/i2c/Kconfig" |
+			grep -q 'depends on m' &&
+			gdie "drivers/i2c/Kconfig: I2C_STUB still module-only"
 		local p
 		for p in "${PATCHES[@]}"; do
 			patch -d "$work" -p1 -N -s <"$p" >&2 ||
@@ -48,22 +59,17 @@ build() {
 		done
 		echo "$tree_id" >"$work/.src-version"
 	fi
-	glog "building UML kernel (key $key, -j$GUEST_JOBS)"
+	glog "building the UML kernel (key $key, -j$GUEST_JOBS): about 6 min" \
+		"on 2 idle cores from scratch, less when $work was built before"
 	(
 		cd "$work"
-		make -s ARCH=um defconfig
-		scripts/kconfig/merge_config.sh -m -O . .config "$FRAGMENT" \
-			>/dev/null
-		make -s ARCH=um olddefconfig
-		# merge_config does not fail on options Kconfig refused.
-		local opt bad=0
-		while read -r opt; do
-			grep -qx "$opt" .config || {
-				glog "option not applied: $opt"; bad=1; }
-		done < <(grep -E '^CONFIG_[A-Z0-9_]+=' "$FRAGMENT")
-		[ $bad = 0 ] || gdie "UML kernel config incomplete"
-		make -s ARCH=um -j"$GUEST_JOBS" linux
+		glog "uml: configuring (defconfig + $(basename "$FRAGMENT"))"
+		kconfig_merge um defconfig "$FRAGMENT"
+		glog "uml: compiling"
+		kbuild_make uml "$GUEST_CACHE/work/.steps-uml" \
+			ARCH=um -j"$GUEST_JOBS" linux
 	) >&2
+	glog "uml: stripping"
 	mkdir -p "$out.tmp"
 	strip -o "$out.tmp/linux" "$work/linux"
 	cp "$work/.config" "$out.tmp/config"
