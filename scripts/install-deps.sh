@@ -6,8 +6,9 @@
 #   scripts/install-deps.sh [build|test]
 #   build: compilers, CMake and the libraries the library uses
 #   test:  build + cmocka, clang's fuzzer runtime, valgrind, and what the
-#          guest tests need (QEMU, User-Mode Linux, kernel sources, busybox,
-#          debootstrap for the Debian 13 root of QEMU 11)
+#          guest tests need (QEMU, kernel sources, busybox, debootstrap for
+#          the Debian 13 root of QEMU 11, and the tools copied into guests:
+#          socat, aplay/arecord, gpiod, i2c-tools, evtest, iperf3)
 set -euo pipefail
 
 what=${1:-test}
@@ -19,7 +20,8 @@ test_pkgs=(libcmocka-dev libclang-rt-14-dev llvm valgrind
            qemu-system-x86 qemu-system-common qemu-utils linux-source-6.1 patch
            busybox-static flex bison bc m4 libelf-dev libssl-dev cpio
            xz-utils zstd kmod procps util-linux e2fsprogs dosfstools
-           python3 fio debootstrap)
+           python3 fio debootstrap
+           socat alsa-utils gpiod i2c-tools evtest iperf3)
 
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")

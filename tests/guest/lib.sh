@@ -290,6 +290,53 @@ guest_initramfs() {
 	TMPDIR=$GUEST_WORK "$GUEST_DIR/mkinitramfs.sh" "${mod[@]}" "$@" "$out"
 }
 
+# Debian programs a guest test can run: copied into the initramfs with their
+# shared libraries (mkinitramfs.sh -b) and the data files they read.
+#   why=$(guest_tools_missing socat aplay) -> SKIP reason, empty when all are here
+#   guest_initramfs uml OUT $(guest_tools socat aplay) SCRIPT
+# A TOOL is a command name (looked up in PATH, /usr/sbin and /sbin
+# included) or an absolute path; the table gives the Debian package to
+# install and any data files it needs (scripts/install-deps.sh test
+# installs them all).
+guest_tool_path() {
+	case $1 in
+	/*) [ -x "$1" ] && echo "$1" ;;
+	*) PATH=$PATH:/usr/sbin:/sbin command -v "$1" ;;
+	esac
+}
+guest_tool_package() {
+	case ${1##*/} in
+	aplay | arecord | amixer | speaker-test | alsactl) echo alsa-utils ;;
+	gpio*) echo gpiod ;;
+	i2c*) echo i2c-tools ;;
+	*) echo "${1##*/}" ;;
+	esac
+}
+guest_tools_missing() {
+	local t missing=
+	for t in "$@"; do
+		[ -n "$(guest_tool_path "$t")" ] ||
+			missing+=" $t (package $(guest_tool_package "$t"))"
+	done
+	[ -z "$missing" ] ||
+		echo "missing guest tools:$missing; scripts/install-deps.sh test installs them"
+}
+guest_tools() {
+	local t p alsa=
+	for t in "$@"; do
+		p=$(guest_tool_path "$t") ||
+			{ echo "guest_tools: no $t" >&2; return 1; }
+		echo "-b $p"
+		# alsa-lib reads its configuration even for hw: devices.
+		[ "$(guest_tool_package "$t")" = alsa-utils ] && alsa=1
+	done
+	if [ -n "$alsa" ]; then
+		for p in alsa.conf cards pcm ctl; do
+			echo "-f /usr/share/alsa/$p:/usr/share/alsa/$p"
+		done
+	fi
+}
+
 # wait_socket PATH [SECONDS]: wait until a daemon listens on PATH.
 wait_socket() {
 	local i

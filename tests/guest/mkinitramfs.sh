@@ -3,13 +3,18 @@
 # Builds a busybox-static initramfs (newc cpio, uncompressed) that runs one
 # guest test script and powers off.
 #
-# usage: mkinitramfs.sh [-m MODDIR] [-f HOSTFILE:GUESTPATH]... [-e VAR=VALUE]...
+# usage: mkinitramfs.sh [-m MODDIR] [-M MODS] [-b HOSTBIN[:GUESTPATH]]...
+#                       [-f HOSTFILE:GUESTPATH]... [-e VAR=VALUE]...
 #                       [-n NAME] TEST_SCRIPT OUT
 #   -m MODDIR   directory with *.ko and load.order (stock kernel), insmod'ed
 #               in that order before the test
 #   -M "MODS"   only these modules (and what they depend on) from MODDIR:
 #               fewer modules, faster boot under TCG
-#   -f A:B      copy host file A to B in the guest
+#   -b A[:B]    copy host executable A (default B: the same path, so
+#               /usr/bin/socat stays /usr/bin/socat, ahead of busybox in
+#               PATH) with every shared library ldd lists, and the ELF
+#               loader, at their host paths
+#   -f A:B      copy host file or directory A to B in the guest
 #   -e V=X      export V=X to the test (written to /test.env)
 #   -n NAME     test name in the result line (default: script basename)
 #
@@ -21,11 +26,12 @@
 set -euo pipefail
 
 BUSYBOX=${VDEV_GUEST_BUSYBOX:-/bin/busybox}
-moddir= mods= name= files=() envs=()
-while getopts "m:M:f:e:n:" o; do
+moddir= mods= name= files=() envs=() bins=()
+while getopts "m:M:b:f:e:n:" o; do
 	case $o in
 	m) moddir=$OPTARG ;;
 	M) mods=$OPTARG ;;
+	b) bins+=("$OPTARG") ;;
 	f) files+=("$OPTARG") ;;
 	e) envs+=("$OPTARG") ;;
 	n) name=$OPTARG ;;
@@ -33,7 +39,7 @@ while getopts "m:M:f:e:n:" o; do
 	esac
 done
 shift $((OPTIND - 1))
-[ $# = 2 ] || { sed -n '4,12p' "$0" >&2; exit 2; }
+[ $# = 2 ] || { sed -n '4,21p' "$0" >&2; exit 2; }
 script=$1 out=$2
 [ -f "$script" ] || { echo "mkinitramfs: no test script $script" >&2; exit 1; }
 name=${name:-$(basename "$script" .sh)}
@@ -75,10 +81,52 @@ if [ -n "$moddir" ]; then
 		echo "$m" >>"$root/lib/modules/load.order"
 	done <"$moddir/load.order"
 fi
+die() { echo "mkinitramfs: $*" >&2; exit 1; }
+# put HOSTPATH GUESTPATH: one file (symlinks followed) or directory tree.
+put() {
+	[ -e "$1" ] || die "no such file: $1"
+	mkdir -p "$root/$(dirname "$2")"
+	if [ -d "$1" ]; then
+		mkdir -p "$root/$2"
+		cp -RL "$1/." "$root/$2/"
+	else
+		cp -L "$1" "$root/$2"
+	fi
+}
+# A dynamic executable runs in the guest from the host's own libraries,
+# placed where the host has them: the loader's default directories and
+# RUNPATHs (a build tree's libvdev.so) then resolve as on the host.
+declare -A libs_done=()
+put_bin() {
+	local src=$1 dst=$2 line lib
+	[ -f "$src" ] && [ -x "$src" ] || die "-b $src: not an executable file"
+	put "$src" "$dst"
+	# Static executables (and scripts) need nothing more.
+	LC_ALL=C readelf -l "$src" 2>/dev/null | grep -q 'program interpreter' ||
+		return 0
+	local out
+	out=$(LC_ALL=C ldd "$src") || die "-b $src: ldd failed"
+	! grep -q 'not found' <<<"$out" ||
+		die "-b $src: missing libraries: $(grep 'not found' <<<"$out" | tr -s '\t\n' '  ')"
+	while read -r line; do
+		case $line in
+		*" => /"*) lib=${line#*=> }; lib=${lib%% (*} ;;
+		/*) lib=${line%% (*} ;;	# the loader
+		*) continue ;;		# linux-vdso
+		esac
+		[ -n "${libs_done[$lib]:-}" ] && continue
+		libs_done[$lib]=1
+		put "$lib" "$lib"
+	done <<<"$out"
+}
+for b in "${bins[@]}"; do
+	case $b in
+	*:*) put_bin "${b%%:*}" "${b#*:}" ;;
+	*) put_bin "$b" "$b" ;;
+	esac
+done
 for f in "${files[@]}"; do
-	src=${f%%:*} dst=${f#*:}
-	mkdir -p "$root/$(dirname "$dst")"
-	cp "$src" "$root/$dst"
+	put "${f%%:*}" "${f#*:}"
 done
 cp "$script" "$root/test.sh"
 : >"$root/test.env"
@@ -89,7 +137,7 @@ echo "$name" >"$root/test.name"
 
 cat >"$root/init" <<'INIT'
 #!/bin/sh
-export PATH=/bin:/sbin
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
