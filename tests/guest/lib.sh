@@ -202,19 +202,20 @@ declare -A GUEST_VIRTIO_ID=([net]=1 [blk]=2 [console]=3 [rng]=4 [scsi]=8
 	[spi]=45)
 GUEST_DEV_N=0
 
-# fe_device FE ARRAY SOCKET DEV [PROPS]: appends to the array named ARRAY
-# what FE needs to attach the daemon listening on SOCKET as a DEV (rng,
-# blk, scsi, gpio, i2c, snd, input, vsock, ...):
+# fe_device FE ARRAY SOCKET DEV [PROPS [VFIO-PROPS]]: appends to the array
+# named ARRAY what FE needs to attach the daemon listening on SOCKET as a
+# DEV (rng, blk, scsi, gpio, i2c, snd, input, vsock, ...):
 #   uml          SOCKET:ID                         (for fe_run / run_uml)
 #   qemu*        -chardev socket,id=vuN,path=SOCKET
 #                -device vhost-user-DEV-pci,chardev=vuN[,PROPS]
-#   qemu11-vfio  -device {"driver":"vfio-user-pci","socket":{...}[,PROPS]}
-# PROPS are QEMU device properties "k=v,k=v" (numbers and on/off become
-# JSON numbers and booleans for vfio-user-pci); UML ignores them.  On a
-# vfio-user function the device's queues and features are the daemon's
-# options, not QEMU's.
+#   qemu11-vfio  -device {"driver":"vfio-user-pci","socket":{...}[,VFIO-PROPS]}
+# PROPS and VFIO-PROPS are QEMU device properties "k=v,k=v" (for
+# vfio-user-pci, numbers and on/off become JSON numbers and booleans).
+# UML takes neither; on a vfio-user function the device's queues and
+# features are the daemon's options, so vhost-user PROPS do not apply.
 fe_device() {
 	local fe=$1 arr=$2 sock=$3 dev=$4 props=${5:-} id
+	[[ $fe == *-vfio ]] && props=${6:-}
 	local -n _a=$arr
 	GUEST_DEV_N=$((GUEST_DEV_N + 1))
 	id=vu$GUEST_DEV_N

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Nothing lost across back-end crashes (vhost-user PROTOCOL_F_INFLIGHT_SHMFD):
-# QEMU (vhost-user-blk-pci, reconnect=1) runs a guest that writes
+# QEMU 7.2 and 11 (vhost-user-blk-pci, reconnecting) run a guest that writes
 # checksummed blocks with O_DIRECT, several requests in flight, while the
 # host SIGKILLs vdev-blk at random moments (the first instant after a random
 # delay when it is mid-request) and restarts it, VDEV_CRASH_KILLS times
@@ -61,16 +61,18 @@ redone_count() {
 		awk '{n += $1} END {print n + 0}'
 }
 
-crash_case() { # NAME BACKEND IMG-DIR [DAEMON-OPTS [DEVICE-PROPS]]
-	local name=$1 backend=$2 imgdir=$3 dopts=${4:-} props=${5:-} why
+crash_case() { # FE NAME BACKEND IMG-DIR [DAEMON-OPTS [DEVICE-PROPS]]
+	local fe=$1 name=$2 backend=$3 imgdir=$4 dopts=${5:-} props=${6:-} why
+	local qemu
 	local ring=split
 	[[ $props == *packed=on* ]] && ring=packed
 	if [ -n "${VDEV_CRASH_CASES:-}" ] &&
 		[[ " $VDEV_CRASH_CASES " != *" $name "* ]]; then
 		return
 	fi
-	why=$(qemu_unavailable)
+	why=$(fe_unavailable "$fe")
 	[ -n "$why" ] && { guest_skip "$name" "$why"; return; }
+	qemu=$(fe_qemu "$fe")
 	local sock=$GUEST_WORK/$name.sock img=$imgdir/vdev-$name-$$.img
 	local log=$GUEST_WORK/$name.log initrd=$GUEST_WORK/$name.cpio
 	local dlog=$GUEST_WORK/$name-daemon.log
@@ -89,8 +91,8 @@ crash_case() { # NAME BACKEND IMG-DIR [DAEMON-OPTS [DEVICE-PROPS]]
 	}
 	start 0
 	local t0=$SECONDS
-	run_qemu "$log" "$initrd" -- \
-		-chardev "socket,id=c0,path=$sock,reconnect=1" \
+	QEMU_BIN=$qemu run_qemu "$log" "$initrd" -- \
+		-chardev "socket,id=c0,path=$sock,$(qemu_reconnect_opt "$qemu" 1)" \
 		-device "vhost-user-blk-pci,chardev=c0,num-queues=1$props" &
 	local qpid=$! k=0 i hostfail= started= passes_at=() busy=0 redone=0
 	KILLS_NEEDED=$KILLS
@@ -148,17 +150,25 @@ crash_case() { # NAME BACKEND IMG-DIR [DAEMON-OPTS [DEVICE-PROPS]]
 LOADGEN=$GUEST_WORK/loadgen
 guest_skip blk-crash-uml "User-Mode Linux's virtio_uml has no reconnect: a back-end that goes away unregisters the device"
 if [ ! -x "$BLK" ]; then
-	guest_skip blk-crash-qemu-uring "no vdev-blk binary at $BLK (pass the build dir)"
-	guest_skip blk-crash-qemu-sync "no vdev-blk binary at $BLK"
+	for fe in qemu qemu11; do
+		for c in uring sync uring-packed; do
+			guest_skip "blk-crash-$fe-$c" "no vdev-blk binary at $BLK (pass the build dir)"
+		done
+	done
 elif ! cc -static -O2 -o "$LOADGEN" "$LOADGEN_SRC" 2>"$GUEST_WORK/cc.log"
 then
 	guest_skip blk-crash-qemu-uring "cannot build the static loadgen: $(head -n1 "$GUEST_WORK/cc.log")"
 else
 	# O_DIRECT on a disk-backed file: requests take long enough for
 	# daemon_busy to see them (and complete out of order with uring).
-	crash_case blk-crash-qemu-uring uring "${VDEV_CRASH_DISK_DIR:-/var/tmp}" --direct
-	crash_case blk-crash-qemu-sync sync "${VDEV_CRASH_DISK_DIR:-/var/tmp}" --direct
-	crash_case blk-crash-qemu-uring-packed uring \
-		"${VDEV_CRASH_DISK_DIR:-/var/tmp}" --direct ,packed=on
+	# QEMU 7.2 and 11 (vhost-user; vfio-user has no inflight region).
+	for fe in qemu qemu11; do
+		crash_case "$fe" "blk-crash-$fe-uring" uring \
+			"${VDEV_CRASH_DISK_DIR:-/var/tmp}" --direct
+		crash_case "$fe" "blk-crash-$fe-sync" sync \
+			"${VDEV_CRASH_DISK_DIR:-/var/tmp}" --direct
+		crash_case "$fe" "blk-crash-$fe-uring-packed" uring \
+			"${VDEV_CRASH_DISK_DIR:-/var/tmp}" --direct ,packed=on
+	done
 fi
 guest_finish

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# daemons/blk features seen by real Linux virtio-blk drivers (UML and
-# QEMU), one boot per frontend with two disks: "rw" (--num-queues 2) gets
+# vdev-blk features seen by real Linux virtio-blk drivers, one boot per
+# frontend (UML, QEMU 7.2, QEMU 11 over vhost-user and vfio-user) with two
+# disks: "rw" (--num-queues 2) gets
 # multiqueue, flush (write back cache), mke2fs+mount+copy (the host runs
 # e2fsck -fn) and discard (the host checks the range is a hole); "ro" (-r)
 # must be read-only in the guest and unchanged on the host.  UML runs it
@@ -15,11 +16,11 @@ MQ=2
 FS_BLOCKS=8192			# 32 MiB file system at offset 0
 DISC_OFF=$((48 << 20)) DISC_LEN=$((8 << 20))
 
-# features_run uml|qemu NAME [vdev-blk options for both disks]
+# features_run FE NAME [vdev-blk options for both disks]
 features_run() {
-	local fe=$1 name=$2 why
+	local fe=$1 name=$2 why devs=()
 	shift 2
-	why=$(${fe}_unavailable)
+	why=$(fe_unavailable "$fe")
 	[ -n "$why" ] && { guest_skip "$name" "$why"; return; }
 	local w=$GUEST_WORK/$name
 	local img=$w-rw.img roimg=$w-ro.img log=$w.log
@@ -39,24 +40,21 @@ features_run() {
 
 	local s1=$w-rw.sock s2=$w-ro.sock p1 p2
 	rm -f "$s1" "$s2"
-	bg_start "$w-rw.daemon.log" "$BLK" -s "$s1" -b "$img" \
-		--num-queues $MQ --serial rw "$@"
+	local tr
+	tr=$(fe_transport "$fe")
+	bg_start "$w-rw.daemon.log" "$BLK" --transport "$tr" -s "$s1" \
+		-b "$img" --num-queues $MQ --serial rw "$@"
 	p1=$BG_PID
-	bg_start "$w-ro.daemon.log" "$BLK" -s "$s2" -b "$roimg" -r --serial ro "$@"
+	bg_start "$w-ro.daemon.log" "$BLK" --transport "$tr" -s "$s2" \
+		-b "$roimg" -r --serial ro "$@"
 	p2=$BG_PID
 	wait_socket "$s1" && wait_socket "$s2" ||
 		echo "vdev-blk did not create its sockets" >>"$log"
-	if [ "$fe" = uml ]; then
-		run_uml "$log" "$initrd" -- "$s1:2" "$s2:2"
-	else
-		# -smp 2 (overrides run_qemu's -smp 1): virtio_blk uses at
-		# most one queue per CPU; QEMU defaults num-queues to the CPUs.
-		run_qemu "$log" "$initrd" -- -smp 2 \
-			-chardev "socket,id=c0,path=$s1" \
-			-device "vhost-user-blk-pci,chardev=c0,num-queues=$MQ" \
-			-chardev "socket,id=c1,path=$s2" \
-			-device vhost-user-blk-pci,chardev=c1,num-queues=1
-	fi
+	fe_device "$fe" devs "$s1" blk "num-queues=$MQ"
+	fe_device "$fe" devs "$s2" blk num-queues=1
+	# -smp 2 (overrides run_qemu's -smp 1): virtio_blk uses at most one
+	# queue per CPU; QEMU defaults num-queues to the CPUs.  UML ignores it.
+	fe_run "$fe" "$log" "$initrd" -- -smp 2 "${devs[@]}"
 	bg_stop "$p1"
 	bg_stop "$p2"
 
@@ -73,7 +71,7 @@ features_run() {
 	rm -f "$img" "$roimg"
 }
 
-for fe in uml qemu; do
+for fe in $GUEST_FRONTENDS; do
 	if [ ! -x "$BLK" ]; then
 		guest_skip "blk-features-$fe" "no vdev-blk binary at $BLK (pass the build dir)"
 	else

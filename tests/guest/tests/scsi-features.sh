@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# daemons/scsi features seen by a real Linux virtio-scsi driver (UML
-# and QEMU's vhost-user-scsi-pci): multiqueue, flush (write-back caching
+# vdev-scsi features seen by a real Linux virtio-scsi driver on every
+# frontend (UML, QEMU 7.2 and 11's vhost-user-scsi-pci, QEMU 11's
+# vfio-user-pci): multiqueue, flush (write-back caching
 # page, SYNCHRONIZE CACHE), mkfs+mount+copy (e2fsck on the host), discard
 # (a hole in the host image afterwards) and a read-only LUN (refused
 # writes, the host image unchanged). The same checks as blk-features.sh.
@@ -14,9 +15,9 @@ MQ=2
 FS_BLOCKS=8192			# 32 MiB file system at offset 0
 DISC_OFF=$((48 << 20)) DISC_LEN=$((8 << 20))
 
-features_run() { # uml|qemu NAME
-	local fe=$1 name=$2 why
-	why=$(${fe}_unavailable)
+features_run() { # FE NAME
+	local fe=$1 name=$2 why devs=()
+	why=$(fe_unavailable "$fe")
 	[ -n "$why" ] && { guest_skip "$name" "$why"; return; }
 	local w=$GUEST_WORK/$name
 	local img=$w-rw.img roimg=$w-ro.img log=$w.log
@@ -36,22 +37,19 @@ features_run() { # uml|qemu NAME
 
 	local s1=$w-rw.sock s2=$w-ro.sock p1 p2
 	rm -f "$s1" "$s2"
-	bg_start "$w-rw.daemon.log" "$SCSI" -s "$s1" --num-queues $MQ \
-		--serial vdevrw "$img"
+	local tr
+	tr=$(fe_transport "$fe")
+	bg_start "$w-rw.daemon.log" "$SCSI" --transport "$tr" -s "$s1" \
+		--num-queues $MQ --serial vdevrw "$img"
 	p1=$BG_PID
-	bg_start "$w-ro.daemon.log" "$SCSI" -s "$s2" -r --serial vdevro "$roimg"
+	bg_start "$w-ro.daemon.log" "$SCSI" --transport "$tr" -s "$s2" -r \
+		--serial vdevro "$roimg"
 	p2=$BG_PID
 	wait_socket "$s1" && wait_socket "$s2" ||
 		echo "vdev-scsi did not create its sockets" >>"$log"
-	if [ "$fe" = uml ]; then
-		run_uml "$log" "$initrd" -- "$s1:8" "$s2:8"
-	else
-		run_qemu "$log" "$initrd" -- -smp 2 \
-			-chardev "socket,id=c0,path=$s1" \
-			-device "vhost-user-scsi-pci,chardev=c0,num_queues=$MQ" \
-			-chardev "socket,id=c1,path=$s2" \
-			-device vhost-user-scsi-pci,chardev=c1,num_queues=1
-	fi
+	fe_device "$fe" devs "$s1" scsi "num_queues=$MQ"
+	fe_device "$fe" devs "$s2" scsi num_queues=1
+	fe_run "$fe" "$log" "$initrd" -- -smp 2 "${devs[@]}"
 	bg_stop "$p1"
 	bg_stop "$p2"
 
@@ -68,7 +66,7 @@ features_run() { # uml|qemu NAME
 	rm -f "$img" "$roimg"
 }
 
-for fe in uml qemu; do
+for fe in $GUEST_FRONTENDS; do
 	if [ ! -x "$SCSI" ]; then
 		guest_skip "scsi-features-$fe" "no vdev-scsi binary at $SCSI (pass the build dir)"
 	else

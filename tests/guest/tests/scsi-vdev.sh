@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# daemons/scsi with real Linux virtio-scsi drivers (UML and QEMU's
-# vhost-user-scsi-pci): two LUNs; the guest checks host-written blocks,
+# vdev-scsi with real Linux virtio-scsi drivers on every frontend (UML,
+# QEMU 7.2 and 11 over vhost-user, QEMU 11 over vfio-user): two LUNs; the
+# guest checks host-written blocks,
 # writes and reads back a pattern, makes a file system (and, where the
 # kernel has ext2/ext4, mounts it and stores a file); the host then checks
 # the pattern and runs e2fsck on the file system image.
@@ -14,7 +15,7 @@ SCSI_PATTERN_KB=1024
 SCSI_PRE_OFF=4096
 SCSI_PRE_CNT=256
 
-# scsi_verify LUN0 LUN1 uml|qemu: why the images do not hold what the
+# scsi_verify LUN0 LUN1 FE: why the images do not hold what the
 # guest wrote (nothing when they do).
 scsi_verify() {
 	cmp -s -n $((SCSI_PATTERN_KB * 1024)) "$PATTERN" "$1" ||
@@ -31,9 +32,9 @@ scsi_verify() {
 	fi
 }
 
-scsi_run() { # uml|qemu NAME
-	local fe=$1 name=$2 why
-	why=$(${fe}_unavailable)
+scsi_run() { # FE NAME
+	local fe=$1 name=$2 why devs=()
+	why=$(fe_unavailable "$fe")
 	[ -n "$why" ] && { guest_skip "$name" "$why"; return; }
 	local sock=$GUEST_WORK/$name.sock log=$GUEST_WORK/$name.log
 	local img0=$GUEST_WORK/$name-0.img img1=$GUEST_WORK/$name-1.img pre md5
@@ -53,22 +54,18 @@ scsi_run() { # uml|qemu NAME
 		-e VDEV_SCSI_PRE_OFF=$SCSI_PRE_OFF -e VDEV_SCSI_PRE_CNT=$SCSI_PRE_CNT \
 		-e VDEV_SCSI_PRE_MD5="$md5" \
 		"$GUEST_DIR/tests/scsi.in-guest"
-	bg_start "$GUEST_WORK/$name-daemon.log" "$SCSI" -s "$sock" "$img0" "$img1"
+	bg_start "$GUEST_WORK/$name-daemon.log" "$SCSI" \
+		--transport "$(fe_transport "$fe")" -s "$sock" "$img0" "$img1"
 	local pid=$BG_PID
 	wait_socket "$sock" || echo "vdev-scsi did not create $sock"
-	if [ "$fe" = uml ]; then
-		run_uml "$log" "$initrd" -- "$sock:8"
-	else
-		run_qemu "$log" "$initrd" -- \
-			-chardev "socket,id=c0,path=$sock" \
-			-device "vhost-user-scsi-pci,chardev=c0,num_queues=1"
-	fi
+	fe_device "$fe" devs "$sock" scsi num_queues=1
+	fe_run "$fe" "$log" "$initrd" -- "${devs[@]}"
 	bg_stop "$pid"
 	guest_check "$name" "$log" "$(scsi_verify "$img0" "$img1" "$fe")"
 	rm -f "$img0" "$img1"
 }
 
-for fe in uml qemu; do
+for fe in $GUEST_FRONTENDS; do
 	if [ ! -x "$SCSI" ]; then
 		guest_skip "scsi-vdev-$fe" "no vdev-scsi binary at $SCSI (pass the build dir)"
 	else
