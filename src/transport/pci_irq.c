@@ -256,7 +256,8 @@ bool vdev_pci_intx_level(const struct vdev_pci *pci)
  * ignored. */
 int pci_bar2_read(struct vdev_pci *pci, uint64_t off, void *buf, uint32_t len)
 {
-	uint8_t tmp[8] = { 0 };
+	uint8_t tmp[8];
+	uint64_t v = 0;
 
 	if ((len != 4 && len != 8) || off % len)
 		return 0;
@@ -266,16 +267,19 @@ int pci_bar2_read(struct vdev_pci *pci, uint64_t off, void *buf, uint32_t len)
 		uint32_t w[4] = { e->addr_lo, e->addr_hi, e->data, e->ctrl };
 		unsigned i = (unsigned)(off % 16) / 4;
 
-		pci_put(tmp, w[i], 4);
+		v = w[i];
 		if (len == 8)
-			pci_put(tmp + 4, w[i + 1], 4);
+			v |= (uint64_t)w[i + 1] << 32;
 	} else if (off >= pci->pba_off &&
 		   off - pci->pba_off < (pci->nvec + 63) / 64 * 8) {
 		uint64_t q = pci->pba[(off - pci->pba_off) / 8];
 
-		pci_put(tmp, len == 8 ? q : q >> (off % 8 * 8), len);
+		v = len == 8 ? q : q >> (off % 8 * 8);
 	}
 	pthread_mutex_unlock(&pci->lock);
+	/* A constant count: gcc's -O3 on aarch64 cannot tell that len is
+	 * 4 or 8 here and warns of an overflow of tmp. */
+	pci_put(tmp, v, 8);
 	memcpy(buf, tmp, len);
 	return 0;
 }

@@ -25,7 +25,7 @@ uint64_t vpci_cfg_rd(struct vpci_drv *d, uint32_t off, unsigned len)
 {
 	uint8_t b[8] = { 0 };
 
-	if (d->io.cfg_read(d->io.opaque, off, b, len))
+	if (len > sizeof(b) || d->io.cfg_read(d->io.opaque, off, b, len))
 		return UINT64_MAX;
 	return get(b, len);
 }
@@ -34,6 +34,8 @@ int vpci_cfg_wr(struct vpci_drv *d, uint32_t off, uint64_t v, unsigned len)
 {
 	uint8_t b[8];
 
+	if (len > sizeof(b))
+		return -EINVAL;
 	put(b, v, len);
 	return d->io.cfg_write(d->io.opaque, off, b, len);
 }
@@ -43,7 +45,7 @@ uint64_t vpci_bar_rd(struct vpci_drv *d, unsigned bar, uint64_t off,
 {
 	uint8_t b[8] = { 0 };
 
-	if (d->io.bar_read(d->io.opaque, bar, off, b, len))
+	if (len > sizeof(b) || d->io.bar_read(d->io.opaque, bar, off, b, len))
 		return UINT64_MAX;
 	return get(b, len);
 }
@@ -53,6 +55,8 @@ int vpci_bar_wr(struct vpci_drv *d, unsigned bar, uint64_t off, uint64_t v,
 {
 	uint8_t b[8];
 
+	if (len > sizeof(b))
+		return -EINVAL;
 	put(b, v, len);
 	return d->io.bar_write(d->io.opaque, bar, off, b, len);
 }
