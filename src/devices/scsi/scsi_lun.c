@@ -53,6 +53,8 @@ void scsi_lun_close(struct scsi_lun *l)
 int scsi_lun_rw(struct scsi_lun *l, bool write, uint64_t off,
 		struct iovec *iov, int cnt, size_t len, bool fua)
 {
+	bool sync_after = false;
+
 	while (len) {
 		int n = cnt < IOV_MAX ? cnt : IOV_MAX;
 		ssize_t r;
@@ -65,6 +67,13 @@ int scsi_lun_rw(struct scsi_lun *l, bool write, uint64_t off,
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EOPNOTSUPP && fua) {
+				/* No RWF_DSYNC (Linux < 4.7, qemu-user):
+				 * sync at the end instead. */
+				fua = false;
+				sync_after = true;
+				continue;
+			}
 			return -errno;
 		}
 		/* The image shrank under us: report it, do not spin. */
@@ -84,7 +93,7 @@ int scsi_lun_rw(struct scsi_lun *l, bool write, uint64_t off,
 			iov->iov_len -= (size_t)r;
 		}
 	}
-	return 0;
+	return sync_after ? scsi_lun_flush(l) : 0;
 }
 
 int scsi_lun_flush(struct scsi_lun *l)
