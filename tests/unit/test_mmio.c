@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <virtio/le.h>
 #include <virtio/mmio.h>
 #include <virtio/rng.h>
 #include <virtio/testing.h>
@@ -144,17 +145,20 @@ static void fx_free(struct fx *f)
 	free(f);
 }
 
+/* Register data is in the guest's (little-endian) byte order. */
 static uint32_t rd(struct fx *f, uint64_t off)
 {
-	uint32_t v = 0xdeadbeef;
+	vdev_le32 v = 0xdeadbeef;
 
 	vdev_mmio_read(f->m, off, &v, 4);
-	return v;
+	return vdev_le32_to_cpu(v);
 }
 
 static void wr(struct fx *f, uint64_t off, uint32_t v)
 {
-	assert_int_equal(vdev_mmio_write(f->m, off, &v, 4), 0);
+	vdev_le32 le = vdev_cpu_to_le32(v);
+
+	assert_int_equal(vdev_mmio_write(f->m, off, &le, 4), 0);
 }
 
 static uint64_t rd_features(struct fx *f)
@@ -458,14 +462,14 @@ static void test_config_space(void **state)
 	assert_int_equal(vdev_mmio_read(f->m, VDEV_MMIO_CONFIG + 1, &b, 1), 0);
 	assert_int_equal(b, 0x11);
 	assert_int_equal(vdev_mmio_read(f->m, VDEV_MMIO_CONFIG + 2, &h, 2), 0);
-	assert_int_equal(h, 0x1312);
+	assert_int_equal(vdev_le16_to_cpu(h), 0x1312);
 	assert_int_equal(vdev_mmio_read(f->m, VDEV_MMIO_CONFIG + 4, &w, 4), 0);
-	assert_int_equal(w, 0x17161514);
+	assert_int_equal(vdev_le32_to_cpu(w), 0x17161514);
 	assert_int_equal(vdev_mmio_read(f->m, VDEV_MMIO_CONFIG, &q, 8), 0);
-	assert_int_equal(q, 0x1716151413121110ull);
+	assert_int_equal(vdev_le64_to_cpu(q), 0x1716151413121110ull);
 	/* Byte alignment is allowed in config space. */
 	assert_int_equal(vdev_mmio_read(f->m, VDEV_MMIO_CONFIG + 3, &w, 4), 0);
-	assert_int_equal(w, 0x16151413);
+	assert_int_equal(vdev_le32_to_cpu(w), 0x16151413);
 	/* Beyond the config size: zeros. */
 	w = 0xffffffff;
 	assert_int_equal(vdev_mmio_read(f->m, VDEV_MMIO_CONFIG + 10, &w, 4),
@@ -474,11 +478,12 @@ static void test_config_space(void **state)
 	assert_int_equal(vdev_mmio_read(f->m, 0xffc, &w, 4), -ERANGE);
 
 	/* Writes go through the model's config_write. */
-	h = 0xbeef;
+	h = vdev_cpu_to_le16(0xbeef);
 	assert_int_equal(vdev_mmio_write(f->m, VDEV_MMIO_CONFIG + 4, &h, 2), 0);
 	assert_int_equal(f->t.config_writes, 1);
+	assert_int_equal(((uint8_t *)vdev_config(f->dev))[4], 0xef);
 	assert_int_equal(vdev_mmio_read(f->m, VDEV_MMIO_CONFIG + 4, &h, 2), 0);
-	assert_int_equal(h, 0xbeef);
+	assert_int_equal(vdev_le16_to_cpu(h), 0xbeef);
 	/* The model refuses bytes 8..11: unchanged. */
 	b = 0;
 	vdev_mmio_write(f->m, VDEV_MMIO_CONFIG + 8, &b, 1);

@@ -35,6 +35,15 @@ static const char *const why[VDEV_DRV_FAULT_COUNT] = {
 		"chain continues into a descriptor that is not available",
 };
 
+/* A split descriptor as a driver writes it: little-endian. */
+static struct vdev_vring_desc desc(uint64_t addr, uint32_t len, uint16_t flags,
+				   uint16_t next)
+{
+	return (struct vdev_vring_desc){
+		vdev_cpu_to_le64(addr), vdev_cpu_to_le32(len),
+		vdev_cpu_to_le16(flags), vdev_cpu_to_le16(next) };
+}
+
 static void expect_broken(struct h *h, const char *reason)
 {
 	int tok;
@@ -198,10 +207,10 @@ static void packed_used_not_avail(void **state)
 	(void)state;
 	h_setup(&h, 8, PACKED);
 	d = vdev_drv_ring_packed_desc(h.r, 0);
-	d->addr = H_BASE;
-	d->len = 8;
-	d->flags = (1u << VDEV_PACKED_DESC_F_AVAIL) |
-		   (1u << VDEV_PACKED_DESC_F_USED);
+	d->addr = vdev_cpu_to_le64(H_BASE);
+	d->len = vdev_cpu_to_le32(8);
+	d->flags = vdev_cpu_to_le16((1u << VDEV_PACKED_DESC_F_AVAIL) |
+				    (1u << VDEV_PACKED_DESC_F_USED));
 	assert_int_equal(vdev_queue_pop(h.q, &h.req), -EAGAIN);
 	assert_false(vdev_queue_broken(h.q));
 	assert_false(vdev_queue_has_avail(h.q));
@@ -220,15 +229,14 @@ static void split_read_after_write_indirect(void **state)
 	h_setup(&h, 8, SPLIT | F_IND);
 	buf = h_buf(&h, 64, 0);
 	t = vdev_drv_mem_alloc(h.m, 32, 16, &tgpa);
-	t[0] = (struct vdev_vring_desc){ buf, 8, VDEV_DESC_F_WRITE |
-					 VDEV_DESC_F_NEXT, 1 };
-	t[1] = (struct vdev_vring_desc){ buf + 8, 8, 0, 0 };
+	t[0] = desc(buf, 8, VDEV_DESC_F_WRITE | VDEV_DESC_F_NEXT, 1);
+	t[1] = desc(buf + 8, 8, 0, 0);
 	/* Writable then readable inside the table. */
 	d = vdev_drv_ring_split_desc(h.r, 0);
-	*d = (struct vdev_vring_desc){ tgpa, 32, VDEV_DESC_F_INDIRECT, 0 };
+	*d = desc(tgpa, 32, VDEV_DESC_F_INDIRECT, 0);
 	av = vdev_drv_ring_split_avail(h.r);
-	av->ring[0] = 0;
-	__atomic_store_n(&av->idx, 1, __ATOMIC_RELEASE);
+	av->ring[0] = vdev_cpu_to_le16(0);
+	__atomic_store_n(&av->idx, vdev_cpu_to_le16(1), __ATOMIC_RELEASE);
 	expect_broken(&h, why[VDEV_DRV_FAULT_READ_AFTER_WRITE]);
 	h_teardown(&h);
 }
@@ -246,15 +254,14 @@ static void split_direct_then_indirect(void **state)
 	h_setup(&h, 8, SPLIT | F_IND);
 	buf = h_buf(&h, 64, 0x33);
 	t = vdev_drv_mem_alloc(h.m, 32, 16, &tgpa);
-	t[0] = (struct vdev_vring_desc){ buf + 16, 8, VDEV_DESC_F_WRITE |
-					 VDEV_DESC_F_NEXT, 1 };
-	t[1] = (struct vdev_vring_desc){ buf + 24, 8, VDEV_DESC_F_WRITE, 0 };
+	t[0] = desc(buf + 16, 8, VDEV_DESC_F_WRITE | VDEV_DESC_F_NEXT, 1);
+	t[1] = desc(buf + 24, 8, VDEV_DESC_F_WRITE, 0);
 	d = vdev_drv_ring_split_desc(h.r, 0);
-	d[0] = (struct vdev_vring_desc){ buf, 16, VDEV_DESC_F_NEXT, 5 };
-	d[5] = (struct vdev_vring_desc){ tgpa, 32, VDEV_DESC_F_INDIRECT, 0 };
+	d[0] = desc(buf, 16, VDEV_DESC_F_NEXT, 5);
+	d[5] = desc(tgpa, 32, VDEV_DESC_F_INDIRECT, 0);
 	av = vdev_drv_ring_split_avail(h.r);
-	av->ring[0] = 0;
-	__atomic_store_n(&av->idx, 1, __ATOMIC_RELEASE);
+	av->ring[0] = vdev_cpu_to_le16(0);
+	__atomic_store_n(&av->idx, vdev_cpu_to_le16(1), __ATOMIC_RELEASE);
 	h_pop(&h);
 	assert_int_equal(h.req.nout, 1);
 	assert_int_equal(h.req.nin, 2);
@@ -273,10 +280,10 @@ static void indirect_across_regions(void **state)
 	(void)state;
 	h_setup_mem(&h, 8, SPLIT | F_IND, H_RAM, 2);
 	d = vdev_drv_ring_split_desc(h.r, 0);
-	*d = (struct vdev_vring_desc){ mid - 16, 32, VDEV_DESC_F_INDIRECT, 0 };
+	*d = desc(mid - 16, 32, VDEV_DESC_F_INDIRECT, 0);
 	av = vdev_drv_ring_split_avail(h.r);
-	av->ring[0] = 0;
-	__atomic_store_n(&av->idx, 1, __ATOMIC_RELEASE);
+	av->ring[0] = vdev_cpu_to_le16(0);
+	__atomic_store_n(&av->idx, vdev_cpu_to_le16(1), __ATOMIC_RELEASE);
 	expect_broken(&h, why[VDEV_DRV_FAULT_INDIRECT_OUTSIDE]);
 	h_teardown(&h);
 }
@@ -336,18 +343,18 @@ static void split_last_index(void **state)
 	h_setup(&h, 8, SPLIT);
 	buf = h_buf(&h, 16, 0);
 	d = vdev_drv_ring_split_desc(h.r, 0);
-	d[7] = (struct vdev_vring_desc){ buf, 8, VDEV_DESC_F_NEXT, 6 };
-	d[6] = (struct vdev_vring_desc){ buf + 8, 8, 0, 7 };
+	d[7] = desc(buf, 8, VDEV_DESC_F_NEXT, 6);
+	d[6] = desc(buf + 8, 8, 0, 7);
 	av = vdev_drv_ring_split_avail(h.r);
-	av->ring[0] = 7;
-	__atomic_store_n(&av->idx, 1, __ATOMIC_RELEASE);
+	av->ring[0] = vdev_cpu_to_le16(7);
+	__atomic_store_n(&av->idx, vdev_cpu_to_le16(1), __ATOMIC_RELEASE);
 	h_pop(&h);
 	assert_int_equal(h.req.id, 7);
 	assert_int_equal(h.req.nout, 2);
 	/* avail idx exactly size ahead is still legal. */
-	__atomic_store_n(&av->idx, 9, __ATOMIC_RELEASE);
+	__atomic_store_n(&av->idx, vdev_cpu_to_le16(9), __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < 8; i++)
-		av->ring[i] = 7;
+		av->ring[i] = vdev_cpu_to_le16(7);
 	h_init_req(&h.req, h.iov, H_NIOV);
 	assert_int_equal(vdev_queue_pop(h.q, &h.req), 0);
 	h_teardown(&h);

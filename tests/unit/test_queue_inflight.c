@@ -87,7 +87,8 @@ static void test_resubmit_out_of_order(void **state)
 	assert_int_equal(c.ifl->desc[c.head[2]].inflight, 0);
 	assert_int_equal(vdev_le16_to_cpu(c.ifl->used_idx), 1);
 	/* Published at once, without a batch end. */
-	assert_int_equal(vdev_drv_ring_split_used(c.h.r)->idx, 1);
+	assert_int_equal(vdev_le16_to_cpu(vdev_drv_ring_split_used(c.h.r)->idx),
+			 1);
 
 	crash_restart(&c, 1, 3);
 	/* One more arrives while the back-end was away. */
