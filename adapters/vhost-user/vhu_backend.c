@@ -77,7 +77,7 @@ static void queue_interrupt(void *opaque, unsigned qidx)
 	memset(&m, 0, offsetof(struct vhu_msg, p) + sizeof(m.p.state));
 	m.request = VHU_BACKEND_VRING_CALL;
 	m.size = sizeof(m.p.state);
-	m.p.state.index = vdev_cpu_to_le32(qidx);
+	m.p.state.index = qidx;
 	pthread_mutex_lock(&vu->backend_lock);
 	backend_send(vu, &m);
 	pthread_mutex_unlock(&vu->backend_lock);

@@ -12,7 +12,7 @@
 #include "vhu_internal.h"
 
 #define P(f) VDEV_VHOST_USER_PROTOCOL_F_##f
-#define U64 sizeof(vdev_le64)
+#define U64 sizeof(uint64_t)
 #define STATE sizeof(struct vhu_vring_state)
 
 /* name, handler, fds, size rule, min, max, qidx, rings, reply, proto */
@@ -144,7 +144,7 @@ static int check_size(const struct vhu_req_info *ri, const struct vhu_msg *m)
 
 		if (m->size < 8)
 			return -EMSGSIZE;
-		n = vdev_le32_to_cpu(m->p.mem.nregions);
+		n = m->p.mem.nregions;
 		/* Unused region slots may follow: User-Mode Linux always
 		 * sends its two-slot table. */
 		if (n < 1 || n > VHU_MAX_FDS ||
@@ -157,7 +157,7 @@ static int check_size(const struct vhu_req_info *ri, const struct vhu_msg *m)
 
 		if (m->size < VHU_CONFIG_HDR_SIZE)
 			return -EMSGSIZE;
-		len = vdev_le32_to_cpu(m->p.config.size);
+		len = m->p.config.size;
 		if (len > VHU_MAX_CONFIG_SIZE ||
 		    m->size != VHU_CONFIG_HDR_SIZE + len)
 			return -EMSGSIZE;
@@ -182,7 +182,7 @@ static int check_fds(const struct vhu_req_info *ri, const struct vhu_msg *m)
 		want = (vhu_u64(m) & VHU_VRING_NOFD) ? 0 : 1;
 		break;
 	case VHU_FDS_REGIONS:
-		want = vdev_le32_to_cpu(m->p.mem.nregions);
+		want = m->p.mem.nregions;
 		break;
 	default:
 		want = 0;
@@ -202,7 +202,7 @@ static int msg_qidx(const struct vhu_req_info *ri, const struct vhu_msg *m,
 {
 	switch (ri->qidx) {
 	case VHU_QIDX_STATE:
-		*q = vdev_le32_to_cpu(m->p.state.index);
+		*q = m->p.state.index;
 		return 1;
 	case VHU_QIDX_FILE:
 		*q = (uint32_t)(vhu_u64(m) & VHU_VRING_IDX_MASK);

@@ -144,8 +144,8 @@ int vhu_get_queue_num(struct vdev_vhost_user *vu, struct vhu_msg *m,
 int vhu_get_config(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		   struct vhu_msg *r)
 {
-	uint32_t off = vdev_le32_to_cpu(m->p.config.offset);
-	uint32_t len = vdev_le32_to_cpu(m->p.config.size);
+	uint32_t off = m->p.config.offset;
+	uint32_t len = m->p.config.size;
 
 	memcpy(&r->p.config, &m->p.config, VHU_CONFIG_HDR_SIZE);
 	if (vdev_config_read(vu->dev, off, r->p.config.data, len) < 0) {
@@ -161,8 +161,8 @@ int vhu_get_config(struct vdev_vhost_user *vu, struct vhu_msg *m,
 int vhu_set_config(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		   struct vhu_msg *r)
 {
-	uint32_t off = vdev_le32_to_cpu(m->p.config.offset);
-	uint32_t len = vdev_le32_to_cpu(m->p.config.size);
+	uint32_t off = m->p.config.offset;
+	uint32_t len = m->p.config.size;
 
 	return vdev_config_write(vu->dev, off, m->p.config.data, len);
 }

@@ -84,8 +84,8 @@ static void init_region(void *base, uint16_t nq, uint16_t qs, bool packed)
 int vhu_get_inflight_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
 			struct vhu_msg *r)
 {
-	uint16_t nq = vdev_le16_to_cpu(m->p.inflight.num_queues);
-	uint16_t qs = vdev_le16_to_cpu(m->p.inflight.queue_size);
+	uint16_t nq = m->p.inflight.num_queues;
+	uint16_t qs = m->p.inflight.queue_size;
 	bool packed = is_packed(vu);
 	size_t len;
 	void *base;
@@ -113,10 +113,10 @@ int vhu_get_inflight_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	vhu_inflight_unmap(vu);
 	vu->inflight = (struct vhu_inflight_map){ base, len, nq, qs, packed };
 	r->size = sizeof(struct vhu_inflight);
-	r->p.inflight.mmap_size = vdev_cpu_to_le64(len);
+	r->p.inflight.mmap_size = len;
 	r->p.inflight.mmap_offset = 0;
-	r->p.inflight.num_queues = vdev_cpu_to_le16(nq);
-	r->p.inflight.queue_size = vdev_cpu_to_le16(qs);
+	r->p.inflight.num_queues = nq;
+	r->p.inflight.queue_size = qs;
 	r->fds[0] = fd; /* closed by the dispatcher after sending */
 	r->nfds = 1;
 	return 1;
@@ -125,10 +125,10 @@ int vhu_get_inflight_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
 int vhu_set_inflight_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
 			struct vhu_msg *r)
 {
-	uint64_t size = vdev_le64_to_cpu(m->p.inflight.mmap_size);
-	uint64_t off = vdev_le64_to_cpu(m->p.inflight.mmap_offset);
-	uint16_t nq = vdev_le16_to_cpu(m->p.inflight.num_queues);
-	uint16_t qs = vdev_le16_to_cpu(m->p.inflight.queue_size);
+	uint64_t size = m->p.inflight.mmap_size;
+	uint64_t off = m->p.inflight.mmap_offset;
+	uint16_t nq = m->p.inflight.num_queues;
+	uint16_t qs = m->p.inflight.queue_size;
 	bool packed = is_packed(vu);
 	long page = sysconf(_SC_PAGESIZE);
 	struct stat st;

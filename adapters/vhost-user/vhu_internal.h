@@ -292,12 +292,12 @@ void vhu_state_cancel(struct vdev_vhost_user *vu);
 static inline void vhu_reply_u64(struct vhu_msg *r, uint64_t v)
 {
 	r->size = 8;
-	r->p.u64 = vdev_cpu_to_le64(v);
+	r->p.u64 = v;
 }
 
 static inline uint64_t vhu_u64(const struct vhu_msg *m)
 {
-	return vdev_le64_to_cpu(m->p.u64);
+	return m->p.u64;
 }
 
 #endif /* VHU_INTERNAL_H */

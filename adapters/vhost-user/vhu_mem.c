@@ -40,10 +40,10 @@ static int region_from_wire(const struct vhu_mem_region *w, int fd,
 			    struct vdev_mem_region *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->guest_addr = vdev_le64_to_cpu(w->guest_addr);
-	r->size = vdev_le64_to_cpu(w->size);
-	r->user_addr = vdev_le64_to_cpu(w->user_addr);
-	r->fd_offset = vdev_le64_to_cpu(w->mmap_offset);
+	r->guest_addr = w->guest_addr;
+	r->size = w->size;
+	r->user_addr = w->user_addr;
+	r->fd_offset = w->mmap_offset;
 	r->fd = fd;
 	if (wraps(r->guest_addr, r->size) || wraps(r->user_addr, r->size) ||
 	    wraps(r->fd_offset, r->size) || fd < 0)
@@ -75,7 +75,7 @@ int vhu_set_mem_table(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		      struct vhu_msg *r)
 {
 	struct vdev_mem_region regs[VHU_MAX_FDS];
-	unsigned n = vdev_le32_to_cpu(m->p.mem.nregions);
+	unsigned n = m->p.mem.nregions;
 	int ret;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -127,8 +127,8 @@ int vhu_rem_mem_reg(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	const struct vhu_mem_region *w = &m->p.mem_reg.region;
 	int ret;
 
-	ret = vdev_mem_remove(vu->mem, vdev_le64_to_cpu(w->guest_addr),
-			      vdev_le64_to_cpu(w->size));
+	ret = vdev_mem_remove(vu->mem, w->guest_addr,
+			      w->size);
 	if (ret)
 		return ret;
 	return vhu_rings_remap(vu);
@@ -186,8 +186,8 @@ void vhu_log_unmap(struct vdev_vhost_user *vu)
 int vhu_set_log_base(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		     struct vhu_msg *r)
 {
-	uint64_t size = vdev_le64_to_cpu(m->p.log.mmap_size);
-	uint64_t off = vdev_le64_to_cpu(m->p.log.mmap_offset);
+	uint64_t size = m->p.log.mmap_size;
+	uint64_t off = m->p.log.mmap_offset;
 	long page = sysconf(_SC_PAGESIZE);
 	uint64_t skew = off & (uint64_t)(page - 1);
 	struct vhu_logmap *lm, *old = vu->logmap;

@@ -126,9 +126,9 @@ int vhu_msg_recv(int sock, struct vhu_msg *m)
 		vhu_msg_close_fds(m);
 		return n < 0 ? (int)n : -EPROTO;
 	}
-	m->request = vdev_le32_to_cpu(hdr.request);
-	m->flags = vdev_le32_to_cpu(hdr.flags);
-	m->size = vdev_le32_to_cpu(hdr.size);
+	m->request = hdr.request;
+	m->flags = hdr.flags;
+	m->size = hdr.size;
 	if (m->size > VHU_MAX_PAYLOAD) {
 		/* The stream cannot be resynchronised: give up on it. */
 		vhu_msg_close_fds(m);
@@ -177,9 +177,9 @@ int vhu_msg_send(int sock, const struct vhu_msg *m, const int *fds,
 		struct cmsghdr align;
 	} ctl;
 	struct vhu_hdr hdr = {
-		.request = vdev_cpu_to_le32(m->request),
-		.flags = vdev_cpu_to_le32(m->flags),
-		.size = vdev_cpu_to_le32(m->size),
+		.request = m->request,
+		.flags = m->flags,
+		.size = m->size,
 	};
 	struct iovec iov[2] = {
 		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * vhost-user wire format (QEMU docs/interop/vhost-user.rst). Every field is
- * little-endian on the wire: the structures below use vdev_le* and are
- * converted where they are read.
+ * vhost-user wire format (QEMU docs/interop/vhost-user.rst). "All numbers
+ * are in the machine native byte order": front-end and back-end share a
+ * host, so the structures below are plain host-order integers. (What the
+ * messages point at is another matter: rings and config space are virtio's
+ * and little-endian.)
  */
 #ifndef VHU_PROTO_H
 #define VHU_PROTO_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <virtio/le.h>
 
 /* Front-end requests. */
 enum vhu_request {
@@ -89,68 +90,68 @@ enum vhu_backend_request {
 #define VHU_MAX_CONFIG_SIZE 256 /* VHOST_USER_MAX_CONFIG_SIZE */
 
 struct vhu_hdr {
-	vdev_le32 request;
-	vdev_le32 flags;
-	vdev_le32 size;
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size;
 };
 
 struct vhu_vring_state {
-	vdev_le32 index;
-	vdev_le32 num;
+	uint32_t index;
+	uint32_t num;
 };
 
 struct vhu_vring_addr {
-	vdev_le32 index;
-	vdev_le32 flags;
-	vdev_le64 desc;
-	vdev_le64 used;
-	vdev_le64 avail;
-	vdev_le64 log;
+	uint32_t index;
+	uint32_t flags;
+	uint64_t desc;
+	uint64_t used;
+	uint64_t avail;
+	uint64_t log;
 };
 
 struct vhu_mem_region {
-	vdev_le64 guest_addr;
-	vdev_le64 size;
-	vdev_le64 user_addr;
-	vdev_le64 mmap_offset;
+	uint64_t guest_addr;
+	uint64_t size;
+	uint64_t user_addr;
+	uint64_t mmap_offset;
 };
 
 struct vhu_mem_table {
-	vdev_le32 nregions;
-	vdev_le32 padding;
+	uint32_t nregions;
+	uint32_t padding;
 	struct vhu_mem_region regions[VHU_MAX_FDS];
 };
 
 struct vhu_mem_single {
-	vdev_le64 padding;
+	uint64_t padding;
 	struct vhu_mem_region region;
 };
 
 struct vhu_log {
-	vdev_le64 mmap_size;
-	vdev_le64 mmap_offset;
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
 };
 
 struct vhu_config {
-	vdev_le32 offset;
-	vdev_le32 size;
-	vdev_le32 flags;
+	uint32_t offset;
+	uint32_t size;
+	uint32_t flags;
 	uint8_t data[VHU_MAX_CONFIG_SIZE];
 };
 #define VHU_CONFIG_HDR_SIZE 12u
 
 struct vhu_inflight {
-	vdev_le64 mmap_size;
-	vdev_le64 mmap_offset;
-	vdev_le16 num_queues;
-	vdev_le16 queue_size;
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
 };
 /* QEMU sends the padded struct (24 bytes); the fields end at 20. */
 #define VHU_INFLIGHT_MIN_SIZE 20u
 
 struct vhu_device_state {
-	vdev_le32 direction; /* 0 save, 1 load */
-	vdev_le32 phase;     /* 0 stopped */
+	uint32_t direction; /* 0 save, 1 load */
+	uint32_t phase;     /* 0 stopped */
 };
 #define VHU_STATE_SAVE 0u
 #define VHU_STATE_LOAD 1u
@@ -168,7 +169,7 @@ struct vhu_msg {
 	uint32_t size;
 	union {
 		uint8_t bytes[VHU_MAX_PAYLOAD];
-		vdev_le64 u64;
+		uint64_t u64;
 		struct vhu_vring_state state;
 		struct vhu_vring_addr addr;
 		struct vhu_mem_table mem;

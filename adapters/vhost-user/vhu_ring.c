@@ -240,8 +240,8 @@ static int ring_run(struct vdev_vhost_user *vu, unsigned i)
 int vhu_set_vring_num(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		      struct vhu_msg *rep)
 {
-	unsigned i = vdev_le32_to_cpu(m->p.state.index);
-	uint32_t num = vdev_le32_to_cpu(m->p.state.num);
+	unsigned i = m->p.state.index;
+	uint32_t num = m->p.state.num;
 
 	if (num == 0 || num > vdev_vq_max_size(vu->dev, i))
 		return -EINVAL;
@@ -255,17 +255,17 @@ int vhu_set_vring_addr(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		       struct vhu_msg *rep)
 {
 	const struct vhu_vring_addr *a = &m->p.addr;
-	unsigned i = vdev_le32_to_cpu(a->index);
+	unsigned i = a->index;
 	struct vhu_ring *r = &vu->rings[i], nr = *r;
 	int ret;
 
-	nr.addr_flags = vdev_le32_to_cpu(a->flags);
+	nr.addr_flags = a->flags;
 	if (nr.addr_flags & ~VHU_VRING_F_LOG)
 		return -EINVAL;
-	nr.desc_uva = vdev_le64_to_cpu(a->desc);
-	nr.used_uva = vdev_le64_to_cpu(a->used);
-	nr.avail_uva = vdev_le64_to_cpu(a->avail);
-	nr.log_gpa = vdev_le64_to_cpu(a->log);
+	nr.desc_uva = a->desc;
+	nr.used_uva = a->used;
+	nr.avail_uva = a->avail;
+	nr.log_gpa = a->log;
 	ret = translate(vu, &nr, &nr.desc_gpa, &nr.avail_gpa, &nr.used_gpa);
 	if (ret)
 		return ret;
@@ -290,9 +290,9 @@ int vhu_set_vring_addr(struct vdev_vhost_user *vu, struct vhu_msg *m,
 int vhu_set_vring_base(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		       struct vhu_msg *rep)
 {
-	unsigned i = vdev_le32_to_cpu(m->p.state.index);
+	unsigned i = m->p.state.index;
 	struct vhu_ring *r = &vu->rings[i];
-	uint32_t v = vdev_le32_to_cpu(m->p.state.num);
+	uint32_t v = m->p.state.num;
 
 	/* Split: an index; packed: 15-bit indexes below the queue size. */
 	if (packed(vu) && r->num &&
@@ -309,7 +309,7 @@ int vhu_set_vring_base(struct vdev_vhost_user *vu, struct vhu_msg *m,
 int vhu_get_vring_base(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		       struct vhu_msg *rep)
 {
-	unsigned i = vdev_le32_to_cpu(m->p.state.index);
+	unsigned i = m->p.state.index;
 	struct vhu_ring *r = &vu->rings[i];
 	uint32_t v;
 
@@ -324,8 +324,8 @@ int vhu_get_vring_base(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	r->started = false;
 	r->base = v;
 	rep->size = sizeof(rep->p.state);
-	rep->p.state.index = vdev_cpu_to_le32(i);
-	rep->p.state.num = vdev_cpu_to_le32(v);
+	rep->p.state.index = i;
+	rep->p.state.num = v;
 	return 1;
 }
 
@@ -404,8 +404,8 @@ int vhu_set_vring_err(struct vdev_vhost_user *vu, struct vhu_msg *m,
 int vhu_set_vring_enable(struct vdev_vhost_user *vu, struct vhu_msg *m,
 			 struct vhu_msg *rep)
 {
-	unsigned i = vdev_le32_to_cpu(m->p.state.index);
-	uint32_t on = vdev_le32_to_cpu(m->p.state.num);
+	unsigned i = m->p.state.index;
+	uint32_t on = m->p.state.num;
 	struct vhu_ring *r = &vu->rings[i];
 
 	if (on > 1)
@@ -421,7 +421,7 @@ int vhu_set_vring_enable(struct vdev_vhost_user *vu, struct vhu_msg *m,
 int vhu_vring_kick(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		   struct vhu_msg *rep)
 {
-	unsigned i = vdev_le32_to_cpu(m->p.state.index);
+	unsigned i = m->p.state.index;
 	struct vhu_ring *r = &vu->rings[i];
 	int ret;
 

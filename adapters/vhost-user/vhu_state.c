@@ -233,8 +233,8 @@ static int xfer_start(struct vdev_vhost_user *vu, uint32_t dir, int fd,
 int vhu_set_device_state_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
 			    struct vhu_msg *r)
 {
-	uint32_t dir = vdev_le32_to_cpu(m->p.dstate.direction);
-	uint32_t phase = vdev_le32_to_cpu(m->p.dstate.phase);
+	uint32_t dir = m->p.dstate.direction;
+	uint32_t phase = m->p.dstate.phase;
 	void *buf = NULL;
 	size_t len = 0;
 	uint64_t code = 0;

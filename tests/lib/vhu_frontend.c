@@ -11,7 +11,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#include <virtio/le.h>
 #include <virtio/spec.h>
 #include <virtio/transport.h>
 
@@ -92,10 +91,10 @@ int vhu_fe_send(struct vhu_fe *fe, uint32_t req, uint32_t flags,
 		unsigned nfds)
 {
 	uint8_t buf[12 + 512];
-	vdev_le32 h[3] = {
-		vdev_cpu_to_le32(req),
-		vdev_cpu_to_le32(flags ? flags : VHU_FE_VERSION),
-		vdev_cpu_to_le32(size),
+	uint32_t h[3] = {
+		req,
+		flags ? flags : VHU_FE_VERSION,
+		size,
 	};
 
 	if (size > sizeof(buf) - 12)
@@ -152,7 +151,7 @@ static int recv_all(int fd, void *buf, size_t len, int *fds, unsigned *nfds)
 
 int vhu_fe_recv(int fd, struct vhu_fe_msg *m, int timeout_ms)
 {
-	vdev_le32 h[3];
+	uint32_t h[3];
 	int ret;
 
 	memset(m, 0, sizeof(*m));
@@ -162,9 +161,9 @@ int vhu_fe_recv(int fd, struct vhu_fe_msg *m, int timeout_ms)
 	ret = recv_all(fd, h, sizeof(h), m->fds, &m->nfds);
 	if (ret)
 		return ret;
-	m->request = vdev_le32_to_cpu(h[0]);
-	m->flags = vdev_le32_to_cpu(h[1]);
-	m->size = vdev_le32_to_cpu(h[2]);
+	m->request = h[0];
+	m->flags = h[1];
+	m->size = h[2];
 	if (m->size > sizeof(m->payload))
 		return -EPROTO;
 	if (m->size)
@@ -187,7 +186,7 @@ static int expect_reply(struct vhu_fe *fe, uint32_t req, struct vhu_fe_msg *r)
 int vhu_fe_get_u64(struct vhu_fe *fe, uint32_t req, uint64_t *v)
 {
 	struct vhu_fe_msg r;
-	vdev_le64 le;
+	uint64_t val;
 	int ret;
 
 	ret = vhu_fe_send(fe, req, 0, NULL, 0, NULL, 0);
@@ -197,8 +196,8 @@ int vhu_fe_get_u64(struct vhu_fe *fe, uint32_t req, uint64_t *v)
 		return ret;
 	if (r.size != 8)
 		return -EPROTO;
-	memcpy(&le, r.payload, 8);
-	*v = vdev_le64_to_cpu(le);
+	memcpy(&val, r.payload, 8);
+	*v = val;
 	return 0;
 }
 
@@ -206,7 +205,7 @@ int vhu_fe_request(struct vhu_fe *fe, uint32_t req, const void *payload,
 		   uint32_t size, const int *fds, unsigned nfds, bool ack)
 {
 	struct vhu_fe_msg r;
-	vdev_le64 le;
+	uint64_t val;
 	int ret;
 
 	ret = vhu_fe_send(fe, req,
@@ -219,30 +218,30 @@ int vhu_fe_request(struct vhu_fe *fe, uint32_t req, const void *payload,
 		return ret;
 	if (r.size != 8)
 		return -EPROTO;
-	memcpy(&le, r.payload, 8);
-	return (int)vdev_le64_to_cpu(le);
+	memcpy(&val, r.payload, 8);
+	return (int)val;
 }
 
 int vhu_fe_set_u64(struct vhu_fe *fe, uint32_t req, uint64_t v, int fd,
 		   bool ack)
 {
-	vdev_le64 le = vdev_cpu_to_le64(v);
+	uint64_t val = v;
 
-	return vhu_fe_request(fe, req, &le, 8, fd >= 0 ? &fd : NULL,
+	return vhu_fe_request(fe, req, &val, 8, fd >= 0 ? &fd : NULL,
 			      fd >= 0 ? 1 : 0, ack);
 }
 
 int vhu_fe_set_state(struct vhu_fe *fe, uint32_t req, uint32_t idx,
 		     uint32_t num, bool ack)
 {
-	vdev_le32 st[2] = { vdev_cpu_to_le32(idx), vdev_cpu_to_le32(num) };
+	uint32_t st[2] = { idx, num };
 
 	return vhu_fe_request(fe, req, st, sizeof(st), NULL, 0, ack);
 }
 
 int vhu_fe_get_vring_base(struct vhu_fe *fe, uint32_t idx, uint32_t *num)
 {
-	vdev_le32 st[2] = { vdev_cpu_to_le32(idx), 0 };
+	uint32_t st[2] = { idx, 0 };
 	struct vhu_fe_msg r;
 	int ret;
 
@@ -255,7 +254,7 @@ int vhu_fe_get_vring_base(struct vhu_fe *fe, uint32_t idx, uint32_t *num)
 	if (r.size != 8)
 		return -EPROTO;
 	memcpy(st, r.payload, 8);
-	*num = vdev_le32_to_cpu(st[1]);
+	*num = st[1];
 	return 0;
 }
 
@@ -288,15 +287,15 @@ unsigned vhu_fe_count_fds(void)
 int vhu_fe_set_mem_table(struct vhu_fe *fe, struct vdev_drv_mem *m, bool ack)
 {
 	uint64_t base = vdev_drv_mem_base(m);
-	vdev_le64 p[9] = { 0 };
-	vdev_le32 *hdr = (vdev_le32 *)&p[0];
+	uint64_t p[9] = { 0 };
+	uint32_t *hdr = (uint32_t *)&p[0];
 	int fd = vdev_drv_mem_fd(m);
 
-	hdr[0] = vdev_cpu_to_le32(1);
+	hdr[0] = 1;
 	hdr[1] = 0;
-	p[1] = vdev_cpu_to_le64(base);
-	p[2] = vdev_cpu_to_le64(vdev_drv_mem_size(m));
-	p[3] = vdev_cpu_to_le64((uint64_t)(uintptr_t)vdev_drv_mem_host(m, base));
+	p[1] = base;
+	p[2] = vdev_drv_mem_size(m);
+	p[3] = (uint64_t)(uintptr_t)vdev_drv_mem_host(m, base);
 	p[4] = 0;
 	/* User-Mode Linux sends its whole two-slot table. */
 	return vhu_fe_request(fe, VHU_FE_SET_MEM_TABLE, p,
@@ -313,8 +312,8 @@ int vhu_fe_setup(struct vhu_fe *fe, struct vhu_fe_guest *g, uint16_t qsize,
 {
 	struct vdev_queue_config qc;
 	uint64_t feat, pf = 0;
-	vdev_le64 a[5];
-	vdev_le32 *a32 = (vdev_le32 *)&a[0];
+	uint64_t a[5];
+	uint32_t *a32 = (uint32_t *)&a[0];
 	int ret;
 
 	g->kick_fd = g->call_fd = -1;
@@ -366,9 +365,9 @@ int vhu_fe_setup(struct vhu_fe *fe, struct vhu_fe_guest *g, uint16_t qsize,
 		return ret;
 	a32[0] = 0;
 	a32[1] = 0;
-	a[1] = vdev_cpu_to_le64(uva(g->mem, qc.desc_addr));
-	a[2] = vdev_cpu_to_le64(uva(g->mem, qc.device_addr));
-	a[3] = vdev_cpu_to_le64(uva(g->mem, qc.driver_addr));
+	a[1] = uva(g->mem, qc.desc_addr);
+	a[2] = uva(g->mem, qc.device_addr);
+	a[3] = uva(g->mem, qc.driver_addr);
 	a[4] = 0;
 	ret = vhu_fe_request(fe, VHU_FE_SET_VRING_ADDR, a, sizeof(a), NULL, 0,
 			     false);

@@ -24,7 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include <virtio/le.h>
 #include <virtio/rng.h>
 #include <virtio/spec.h>
 #include <virtio/transport.h>
@@ -367,9 +366,9 @@ static void test_reconnect_cycles(void **state)
 
 static int pipe_xfer(struct vhu_fe *fe, uint32_t dir, int fd, uint64_t *code)
 {
-	vdev_le32 p[2] = { vdev_cpu_to_le32(dir), 0 };
+	uint32_t p[2] = { dir, 0 };
 	struct vhu_fe_msg r;
-	vdev_le64 le;
+	uint64_t val;
 	int ret;
 
 	ret = vhu_fe_send(fe, VHU_FE_SET_DEVICE_STATE_FD, 0, p, sizeof(p), &fd,
@@ -380,8 +379,8 @@ static int pipe_xfer(struct vhu_fe *fe, uint32_t dir, int fd, uint64_t *code)
 		return ret;
 	if (r.size != 8 || r.request != VHU_FE_SET_DEVICE_STATE_FD)
 		return -EPROTO;
-	memcpy(&le, r.payload, 8);
-	*code = vdev_le64_to_cpu(le);
+	memcpy(&val, r.payload, 8);
+	*code = val;
 	return 0;
 }
 
@@ -463,8 +462,8 @@ static void test_mem_table_change_running(void **state)
 	struct vdev_queue_config qc;
 	const uint64_t shift = 0x10000000;
 	uint64_t base, size, host;
-	vdev_le64 mt[5], a[5];
-	vdev_le32 *m32 = (vdev_le32 *)&mt[0];
+	uint64_t mt[5], a[5];
+	uint32_t *m32 = (uint32_t *)&mt[0];
 	size_t off = 0;
 	int memfd;
 
@@ -479,19 +478,19 @@ static void test_mem_table_change_running(void **state)
 	size = vdev_drv_mem_size(g.mem);
 	host = (uint64_t)(uintptr_t)vdev_drv_mem_host(g.mem, base);
 	memfd = vdev_drv_mem_fd(g.mem);
-	m32[0] = vdev_cpu_to_le32(1);
+	m32[0] = 1;
 	m32[1] = 0;
-	mt[1] = vdev_cpu_to_le64(base);
-	mt[2] = vdev_cpu_to_le64(size);
-	mt[3] = vdev_cpu_to_le64(host + shift);
+	mt[1] = base;
+	mt[2] = size;
+	mt[3] = host + shift;
 	mt[4] = 0;
 	assert_true(vhu_fe_request(fe, VHU_FE_SET_MEM_TABLE, mt, sizeof(mt),
 				   &memfd, 1, true) > 0);
 	vdev_drv_ring_queue_config(g.ring, &qc);
 	a[0] = 0;
-	a[1] = vdev_cpu_to_le64(host + shift + (qc.desc_addr - base));
-	a[2] = vdev_cpu_to_le64(host + shift + (qc.device_addr - base));
-	a[3] = vdev_cpu_to_le64(host + shift + (qc.driver_addr - base));
+	a[1] = host + shift + (qc.desc_addr - base);
+	a[2] = host + shift + (qc.device_addr - base);
+	a[3] = host + shift + (qc.driver_addr - base);
 	a[4] = 0;
 	assert_int_equal(vhu_fe_request(fe, VHU_FE_SET_VRING_ADDR, a,
 					sizeof(a), NULL, 0, true), 0);
@@ -512,7 +511,7 @@ static void test_dirty_log(void **state)
 	struct vhu_fe_guest g;
 	struct vdev_queue_config qc;
 	uint64_t end, buf_gpa, log_size;
-	vdev_le64 lb[2];
+	uint64_t lb[2];
 	uint8_t *log, *buf;
 	size_t off = 0;
 	int logfd, marked = 0;
@@ -531,7 +530,7 @@ static void test_dirty_log(void **state)
 	log = mmap(NULL, log_size, PROT_READ | PROT_WRITE, MAP_SHARED, logfd,
 		   0);
 	assert_true(log != MAP_FAILED);
-	lb[0] = vdev_cpu_to_le64(log_size);
+	lb[0] = log_size;
 	lb[1] = 0;
 	{
 		struct vhu_fe_msg r;
@@ -587,8 +586,7 @@ static void test_dirty_log(void **state)
 static int mem_reg(struct vhu_fe *fe, uint32_t req, uint64_t gpa,
 		   uint64_t size, uint64_t uva, uint64_t off, int fd)
 {
-	vdev_le64 p[5] = { 0, vdev_cpu_to_le64(gpa), vdev_cpu_to_le64(size),
-			   vdev_cpu_to_le64(uva), vdev_cpu_to_le64(off) };
+	uint64_t p[5] = { 0, gpa, size, uva, off };
 
 	return vhu_fe_request(fe, req, p, sizeof(p), &fd, 1, true);
 }
@@ -605,7 +603,7 @@ static void test_mem_slots_and_enable(void **state)
 	uint64_t slots, base, size, host;
 	size_t off = 0;
 	int extra = memfd_create("extra", MFD_CLOEXEC), memfd;
-	vdev_le64 a[5];
+	uint64_t a[5];
 
 	assert_non_null(fe);
 	assert_int_equal(ftruncate(extra, 0x10000), 0);
@@ -642,9 +640,9 @@ static void test_mem_slots_and_enable(void **state)
 				 memfd), 0);
 	vdev_drv_ring_queue_config(g.ring, &qc);
 	a[0] = 0;
-	a[1] = vdev_cpu_to_le64(host + (qc.desc_addr - base));
-	a[2] = vdev_cpu_to_le64(host + (qc.device_addr - base));
-	a[3] = vdev_cpu_to_le64(host + (qc.driver_addr - base));
+	a[1] = host + (qc.desc_addr - base);
+	a[2] = host + (qc.device_addr - base);
+	a[3] = host + (qc.driver_addr - base);
 	a[4] = 0;
 	assert_int_equal(vhu_fe_request(fe, VHU_FE_SET_VRING_ADDR, a,
 					sizeof(a), NULL, 0, true), 0);

@@ -17,7 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include <virtio/le.h>
 #include <virtio/spec.h>
 #include <virtio/transport.h>
 
@@ -67,7 +66,7 @@ static int get_config(struct vhu_fe *fe, uint32_t off, uint32_t len,
 		      uint8_t *out, uint32_t *got)
 {
 	uint8_t p[12 + 256] = { 0 };
-	vdev_le32 h[3] = { vdev_cpu_to_le32(off), vdev_cpu_to_le32(len), 0 };
+	uint32_t h[3] = { off, len, 0 };
 	struct vhu_fe_msg r;
 	int ret;
 
@@ -80,7 +79,7 @@ static int get_config(struct vhu_fe *fe, uint32_t off, uint32_t len,
 	if (r.size < 12)
 		return -EPROTO;
 	memcpy(h, r.payload, 12);
-	*got = vdev_le32_to_cpu(h[1]);
+	*got = h[1];
 	if (r.size != 12 + *got)
 		return -EPROTO;
 	memcpy(out, r.payload + 12, *got);
@@ -94,7 +93,7 @@ static void test_mq_config_backend(void **state)
 	uint64_t pf, v;
 	struct vhu_fe_guest g;
 	uint8_t cfg[8], wr[12 + 4];
-	vdev_le32 h[3] = { vdev_cpu_to_le32(4), vdev_cpu_to_le32(4), 0 };
+	uint32_t h[3] = { 4, 4, 0 };
 	uint32_t got;
 	int sp[2];
 
@@ -164,7 +163,7 @@ static void test_get_vring_base_waits(void **state)
 	struct vhu_fe_guest g;
 	struct vdev_drv_seg seg;
 	struct vhu_fe_msg r;
-	vdev_le32 st[2] = { 0, 0 };
+	uint32_t st[2] = { 0, 0 };
 	void *tok;
 	uint32_t len;
 
@@ -189,7 +188,7 @@ static void test_get_vring_base_waits(void **state)
 	assert_int_equal(vhu_fe_recv(fe->fd, &r, 5000), 0);
 	assert_int_equal(r.request, VHU_FE_GET_VRING_BASE);
 	memcpy(st, r.payload, 8);
-	assert_int_equal(vdev_le32_to_cpu(st[1]), 1);
+	assert_int_equal(st[1], 1);
 	assert_int_equal(vdev_drv_ring_get_used(g.ring, &tok, &len), 0);
 	assert_ptr_equal(tok, &seg);
 	f->t.defer = false;

@@ -40,10 +40,10 @@ struct fixture {
 
 /* VhostUserInflight as QEMU sends it (padded to 24 bytes). */
 struct inflight_msg {
-	vdev_le64 mmap_size;
-	vdev_le64 mmap_offset;
-	vdev_le16 num_queues;
-	vdev_le16 queue_size;
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
 	uint8_t pad[4];
 };
 
@@ -121,8 +121,8 @@ static void *get_region(struct vhu_fe *fe, size_t *len, int *fd)
 	struct vhu_fe_msg m;
 	void *base;
 
-	q.num_queues = vdev_cpu_to_le16(1);
-	q.queue_size = vdev_cpu_to_le16(QS);
+	q.num_queues = 1;
+	q.queue_size = QS;
 	assert_int_equal(vhu_fe_send(fe, VHU_FE_GET_INFLIGHT_FD, 0, &q,
 				     sizeof(q), NULL, 0), 0);
 	assert_int_equal(vhu_fe_recv(fe->fd, &m, 2000), 0);
@@ -130,10 +130,10 @@ static void *get_region(struct vhu_fe *fe, size_t *len, int *fd)
 	assert_true(m.size >= 20);
 	assert_int_equal(m.nfds, 1);
 	memcpy(&rr, m.payload, sizeof(rr)); /* payload is not aligned */
-	assert_int_equal(vdev_le64_to_cpu(r->mmap_offset), 0);
-	assert_int_equal(vdev_le16_to_cpu(r->num_queues), 1);
-	assert_int_equal(vdev_le16_to_cpu(r->queue_size), QS);
-	*len = vdev_le64_to_cpu(r->mmap_size);
+	assert_int_equal(r->mmap_offset, 0);
+	assert_int_equal(r->num_queues, 1);
+	assert_int_equal(r->queue_size, QS);
+	*len = r->mmap_size;
 	*fd = m.fds[0];
 	base = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
 	assert_true(base != MAP_FAILED);
@@ -144,9 +144,9 @@ static int set_region(struct vhu_fe *fe, int fd, size_t len)
 {
 	struct inflight_msg q = { 0 };
 
-	q.mmap_size = vdev_cpu_to_le64(len);
-	q.num_queues = vdev_cpu_to_le16(1);
-	q.queue_size = vdev_cpu_to_le16(QS);
+	q.mmap_size = len;
+	q.num_queues = 1;
+	q.queue_size = QS;
 	return vhu_fe_request(fe, VHU_FE_SET_INFLIGHT_FD, &q, sizeof(q), &fd,
 			      1, true);
 }
