@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <virtio/le.h>
 #include <virtio/rng.h>
 #include <virtio/testing.h>
 
@@ -54,6 +55,97 @@ static char *slurp(const char *path)
 	fclose(f);
 	buf[len] = 0;
 	return buf;
+}
+
+/*
+ * The stored sessions were captured on x86-64, and vfio-user data is "in
+ * the endianness of the host system" (vfio-user.rst): on a big-endian host
+ * each field of a stored body is swapped before it is sent, and the
+ * transcript's bodies are swapped back at the end, so one stored file
+ * serves both. The layouts are the spec's, written out here independently
+ * of the adapter's structures; region data (PCI registers) and the version
+ * JSON are byte strings and stay as they are.
+ */
+static void swap_fields(uint8_t *p, size_t size, const char *layout)
+{
+	size_t off = 0;
+
+	for (const char *f = layout; *f; f++) {
+		unsigned n = (unsigned)(*f - '0');
+
+		if (off + n > size)
+			return;
+		for (unsigned i = 0; i < n / 2; i++) {
+			uint8_t t = p[off + i];
+
+			p[off + i] = p[off + n - 1 - i];
+			p[off + n - 1 - i] = t;
+		}
+		off += n;
+	}
+}
+
+static void capture_order(unsigned cmd, uint8_t *body, size_t len)
+{
+	static const char *const layout[] = {
+		[VFU_CMD_VERSION] = "22",
+		[VFU_CMD_DMA_MAP] = "44888",
+		[VFU_CMD_DMA_UNMAP] = "4488",
+		[VFU_CMD_DEVICE_GET_INFO] = "4444",
+		[VFU_CMD_DEVICE_GET_REGION_INFO] = "444488",
+		[VFU_CMD_DEVICE_GET_IRQ_INFO] = "4444",
+		[VFU_CMD_DEVICE_SET_IRQS] = "44444",
+		[VFU_CMD_REGION_READ] = "844",
+		[VFU_CMD_REGION_WRITE] = "844",
+		[VFU_CMD_DMA_READ] = "88",
+		[VFU_CMD_DMA_WRITE] = "88",
+	};
+
+	if (VDEV_HOST_BIG_ENDIAN &&
+	    cmd < sizeof(layout) / sizeof(layout[0]) && layout[cmd])
+		swap_fields(body, len, layout[cmd]);
+}
+
+/* Puts every body of transcript @t in capture order, in place: the hex
+ * bytes of each message block are rewritten where they stand. */
+static void transcript_to_capture_order(char *t)
+{
+	char *tok[4096];
+	uint8_t b[4096];
+	unsigned cmd = 0, n = 0;
+
+	if (!VDEV_HOST_BIG_ENDIAN)
+		return;
+	for (char *line = t;; ) {
+		char *eol = strchr(line, '\n');
+		bool indented = line[0] == ' ' && line[1] == ' ';
+
+		if (indented && line[2] == '#') {
+			/* a comment inside the block */
+		} else if (!indented || !*line) {
+			/* The block ends: swap what it held. */
+			for (unsigned i = 0; i < n; i++)
+				b[i] = (uint8_t)strtoul(tok[i], NULL, 16);
+			capture_order(cmd, b, n);
+			for (unsigned i = 0; i < n; i++) {
+				static const char hex[] = "0123456789abcdef";
+
+				tok[i][0] = hex[b[i] >> 4];
+				tok[i][1] = hex[b[i] & 15];
+			}
+			n = 0;
+			if ((line[0] == '>' || line[0] == '<') &&
+			    sscanf(line + 1, " id %*u cmd %u", &cmd) != 1)
+				cmd = 0;
+		} else {
+			for (char *c = line + 2; eol ? c < eol : *c; c += 3)
+				if (n < 4096)
+					tok[n++] = c;
+		}
+		if (!eol || !*line)
+			break;
+		line = eol + 1;
+	}
 }
 
 static int make_fd(uint16_t cmd, const uint8_t *body, uint32_t len)
@@ -138,6 +230,7 @@ static char *replay(const char *text)
 				p++;
 		}
 		assert_true(nfds <= VFU_MAX_FDS);
+		capture_order(cmd, body, blen);
 		for (unsigned i = 0; i < nfds; i++)
 			fds[i] = make_fd((uint16_t)cmd, body, blen);
 		h = (struct vfu_hdr){ (uint16_t)id, (uint16_t)cmd, size, flags,
@@ -174,6 +267,7 @@ static char *replay(const char *text)
 	vfu_testsrv_stop(srv);
 	vdev_free(dev);
 	fclose(o);
+	transcript_to_capture_order(out);
 	return out;
 }
 
@@ -353,6 +447,8 @@ static void run_session(const char *name, void (*fn)(struct vfu_client *))
 	cap = slurp(tmp);
 	unlink(tmp);
 	assert_non_null(cap);
+	/* This host's capture, in the stored files' order. */
+	transcript_to_capture_order(cap);
 	/* The capture replays to itself. */
 	again = replay(cap);
 	same_or_fail(cap, again, "capture round trip");
