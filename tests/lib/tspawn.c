@@ -219,12 +219,48 @@ fail:
 	_exit(127);
 }
 
+/*
+ * A cross build runs its programs through an emulator (qemu-user), named
+ * by VDEV_TEST_EMULATOR as words separated by spaces (CMake sets it from
+ * CMAKE_CROSSCOMPILING_EMULATOR): without binfmt_misc the kernel cannot
+ * exec a foreign binary, so the daemons a test starts go through it too.
+ * Fills @out with the emulator's words, then @argv; returns @out, or NULL
+ * if it does not fit.
+ */
+static const char *const *with_emulator(const char *const argv[],
+					const char *out[], size_t max,
+					char *words, size_t words_len)
+{
+	const char *emu = getenv("VDEV_TEST_EMULATOR");
+	size_t n = 0, i = 0;
+	char *save = NULL, *w;
+
+	if (!emu || !*emu)
+		return argv;
+	if (snprintf(words, words_len, "%s", emu) >= (int)words_len)
+		return NULL;
+	for (w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		if (n + 1 >= max)
+			return NULL;
+		out[n++] = w;
+	}
+	do {
+		if (n >= max)
+			return NULL;
+		out[n++] = argv[i];
+	} while (argv[i++]);
+	return out;
+}
+
 int tspawn_start(struct tspawn *t, const char *const argv[],
 		 const struct tspawn_opts *o)
 {
 	static const struct tspawn_opts none = { .fd = -1 };
 	int logfd = -1, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	int ret, e = 0;
+	const char *full[64];
+	const char *const *args;
+	char words[1024];
 	ssize_t n;
 	pid_t pid;
 
@@ -232,6 +268,10 @@ int tspawn_start(struct tspawn *t, const char *const argv[],
 		return -EINVAL;
 	if (!o)
 		o = &none;
+	/* Built before fork(): the child only execs. */
+	args = with_emulator(argv, full, 64, words, sizeof(words));
+	if (!args)
+		return -E2BIG;
 	ret = prepare(t, argv[0]);
 	if (ret < 0)
 		return ret;
@@ -252,7 +292,7 @@ int tspawn_start(struct tspawn *t, const char *const argv[],
 		goto out;
 	}
 	if (pid == 0)
-		child_exec(argv, o, logfd, outp[1], errp[1]);
+		child_exec(args, o, logfd, outp[1], errp[1]);
 	track(t, pid);
 	close(errp[1]);
 	errp[1] = -1;

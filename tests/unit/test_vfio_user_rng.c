@@ -21,6 +21,7 @@
 #include <virtio/rng.h>
 #include <virtio/testing.h>
 
+#include "tenv.h"
 #include "vfu_client.h"
 
 #define GUEST_BASE 0x40000000ull
@@ -62,10 +63,10 @@ static int setup(void **state)
 	assert_int_equal(vfu_client_dma_map(f->c, vdev_drv_mem_fd(f->mem), 0,
 					    GUEST_BASE, GUEST_SIZE), 0);
 	for (int i = 0; i < 2; i++) {
-		f->efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		f->efd[i] = tenv_eventfd(EFD_CLOEXEC | EFD_NONBLOCK);
 		assert_true(f->efd[i] >= 0);
 	}
-	f->intx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	f->intx_fd = tenv_eventfd(EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_true(f->intx_fd >= 0);
 	assert_int_equal(vfu_client_set_irqs(f->c, VFU_IRQ_MSIX,
 					     VFU_IRQ_SET_DATA_EVENTFD |

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Test helper: platform probes (see tenv.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tenv.h"
+
+/* Sends @n fds of @fds with one byte over @s. */
+static int send_fds(int s, const int *fds, unsigned n)
+{
+	union {
+		char buf[CMSG_SPACE(8 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	char b = 0;
+	struct iovec io = { &b, 1 };
+	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+	if (n > 8)
+		return -EINVAL;
+	memset(u.buf, 0, sizeof(u.buf));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	return sendmsg(s, &m, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+/* Receives one byte and up to @max fds (@max <= 8) into @fds; returns how
+ * many came, or -errno. *@flags gets msg_flags. */
+static int recv_fds(int s, int *fds, unsigned max, int *flags)
+{
+	union {
+		char buf[CMSG_SPACE(8 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	char b;
+	struct iovec io = { &b, 1 };
+	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = CMSG_SPACE(max * sizeof(int)) };
+	struct cmsghdr *c;
+	int n = 0;
+
+	if (recvmsg(s, &m, MSG_CMSG_CLOEXEC) != 1)
+		return -errno;
+	*flags = m.msg_flags;
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		size_t k;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if ((unsigned)n < max)
+				fds[n++] = fd;
+			else
+				close(fd);
+		}
+	}
+	return n;
+}
+
+#define MAX_FD 1024
+
+static void open_fds(bool open[MAX_FD])
+{
+	for (int fd = 0; fd < MAX_FD; fd++)
+		open[fd] = fcntl(fd, F_GETFD) >= 0;
+}
+
+const char *tenv_scm_truncation_broken(void)
+{
+	static int state; /* 0 unknown, 1 fine, 2 broken */
+	bool before[MAX_FD], after[MAX_FD], leaked = false;
+	int sv[2], fds[8], got[2], flags = 0, n;
+
+	if (state)
+		return state == 1 ? NULL :
+			"recvmsg() leaves the fds that did not fit its control "
+			"buffer open and sets no MSG_CTRUNC (qemu-user); a "
+			"test of more fds than a message allows cannot pass "
+			"here";
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return "socketpair() failed";
+	for (int i = 0; i < 8; i++)
+		fds[i] = eventfd(0, EFD_CLOEXEC);
+	n = send_fds(sv[0], fds, 8);
+	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+	open_fds(before);
+	if (n == 0)
+		n = recv_fds(sv[1], got, 2, &flags);
+	for (int i = 0; i < n; i++)
+		close(got[i]);
+	/* Whatever is open now and was not before leaked: close it, so the
+	 * probe leaves the fd table as it found it. */
+	open_fds(after);
+	for (int fd = 0; fd < MAX_FD; fd++) {
+		if (after[fd] && !before[fd]) {
+			leaked = true;
+			close(fd);
+		}
+	}
+	state = n == 2 && (flags & MSG_CTRUNC) && !leaked ? 1 : 2;
+	close(sv[0]);
+	close(sv[1]);
+	return tenv_scm_truncation_broken();
+}
+
+int tenv_eventfd(int flags)
+{
+	int sv[2], efd, got = -1, rflags, n;
+
+	efd = eventfd(0, flags);
+	if (efd < 0)
+		return -errno;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		n = -errno;
+		close(efd);
+		return n;
+	}
+	n = send_fds(sv[0], &efd, 1);
+	if (n == 0)
+		n = recv_fds(sv[1], &got, 1, &rflags);
+	close(sv[0]);
+	close(sv[1]);
+	close(efd);
+	if (n < 0)
+		return n;
+	if (n != 1)
+		return -EPROTO;
+	/* SCM_RIGHTS keeps the file's status flags; only close-on-exec is
+	 * per fd, and MSG_CMSG_CLOEXEC set it. */
+	if (!(flags & EFD_CLOEXEC) && fcntl(got, F_SETFD, 0) < 0) {
+		n = -errno;
+		close(got);
+		return n;
+	}
+	return got;
+}

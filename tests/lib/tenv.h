@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Test helper: what the platform under the tests really does, where an
+ * emulator (qemu-user, used for the cross-built tests) differs from Linux.
+ * A test that depends on such behaviour probes it here and SKIPs with the
+ * reason returned, rather than passing or failing on the emulator's bug.
+ */
+#ifndef TENV_H
+#define TENV_H
+
+/*
+ * NULL if a recvmsg() whose control buffer is too small for the fds sent
+ * closes the excess fds and sets MSG_CTRUNC (Linux does); otherwise why
+ * not (qemu-user 7.2 leaves them open in the process and sets no flag).
+ */
+const char *tenv_scm_truncation_broken(void);
+
+/*
+ * An eventfd (eventfd(0, @flags)) whose counter the test can read while
+ * the library writes to its own copy of it. Under qemu-user for a
+ * big-endian target, qemu byte-swaps an eventfd's 8-byte counter only on
+ * the fd numbers it saw created, not on copies received over a socket: a
+ * 1 written on the library's copy reads back as 1 << 56 on the original.
+ * The fd returned here went through a socketpair, so it is the same kind
+ * of fd as the library's; on Linux it is simply a copy. -errno on error.
+ */
+int tenv_eventfd(int flags);
+
+#endif
