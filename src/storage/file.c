@@ -13,6 +13,7 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 
+#include "compat/uio.h"
 #include "storage/storage_internal.h"
 
 void stg_iov_advance(struct iovec **iov, int *cnt, uint64_t n)

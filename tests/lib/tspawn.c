@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -145,7 +146,8 @@ static int cloexec_from_to(unsigned lo, unsigned hi)
 {
 	struct rlimit rl;
 
-	if (close_range(lo, hi, CLOSE_RANGE_CLOEXEC) == 0)
+	/* The system call: not every C library wraps it (musl does not). */
+	if (syscall(SYS_close_range, lo, hi, CLOSE_RANGE_CLOEXEC) == 0)
 		return 0;
 	if (errno != ENOSYS && errno != EINVAL)
 		return -1;

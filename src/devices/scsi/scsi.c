@@ -384,8 +384,12 @@ struct vdev *vdev_scsi_new(const struct vdev_scsi_config *cfg)
 		pthread_rwlockattr_t a;
 
 		pthread_rwlockattr_init(&a);
+#ifdef __GLIBC__
+		/* A glibc extension. Elsewhere (musl) a task management
+		 * function may wait for a gap in the queues' requests. */
 		pthread_rwlockattr_setkind_np(
 			&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
 		pthread_rwlock_init(&s->tmf_lock, &a);
 		pthread_rwlockattr_destroy(&a);
 	}

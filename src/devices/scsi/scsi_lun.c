@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
+#include "compat/uio.h"
 #include "scsi_internal.h"
 
 int scsi_lun_open(struct scsi_lun *l, const char *path, bool ro,
