@@ -97,7 +97,9 @@ static void *kvm_thread(void *arg)
 static int kvm_ioeventfd(struct vdev_kvm *k, unsigned qidx, bool assign)
 {
 	struct kvm_ioeventfd io = {
-		.datamatch = qidx,
+		/* KVM compares the bytes the guest wrote, read as a host
+		 * integer; virtio-mmio registers are little-endian. */
+		.datamatch = vdev_cpu_to_le32(qidx),
 		.addr = k->cfg.mmio_base + VDEV_MMIO_QUEUE_NOTIFY,
 		.len = 4,
 		.fd = k->kick_fds[qidx],

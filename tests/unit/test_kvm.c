@@ -8,6 +8,18 @@
  * threads hammering the registers while transfers run. Skipped
  * when /dev/kvm cannot create a VM with an in-kernel irqchip.
  */
+#include <stdio.h>
+
+#include "vdev_build_config.h"
+
+#if !VDEV_WITH_KVM
+int main(void)
+{
+	printf("SKIP: the KVM adapter is not built for this architecture "
+	       "(x86-64 and aarch64 only)\n");
+	return 77;
+}
+#else
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -419,8 +431,11 @@ static bool kvm_usable(void)
 	if (vm >= 0)
 		ok = ioctl(vm, KVM_CREATE_IRQCHIP, 0) == 0;
 	if (!ok)
-		fprintf(stderr, "SKIP: no usable KVM here (%s)\n",
-			strerror(errno));
+		fprintf(stderr, "SKIP: no usable KVM here (%s)%s\n",
+			strerror(errno),
+			getenv("VDEV_TEST_EMULATOR") ?
+				"; under qemu-user, which does not pass KVM "
+				"ioctls through" : "");
 	if (vm >= 0)
 		close(vm);
 	if (kvm >= 0)
@@ -443,3 +458,4 @@ int main(void)
 		return 77;
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
+#endif /* VDEV_WITH_KVM */
