@@ -3,12 +3,15 @@
 #
 # Installs what building and testing libvdev needs on Debian 12, from
 # Debian's own packages. Runs as root or through sudo. Usage:
-#   scripts/install-deps.sh [build|test]
+#   scripts/install-deps.sh [build|cross|test]
 #   build: compilers, CMake and the libraries the library uses
-#   test:  build + cmocka, clang's fuzzer runtime, valgrind, and what the
-#          guest tests need (QEMU, kernel sources, busybox, debootstrap for
-#          the Debian 13 root of QEMU 11, and the tools copied into guests:
-#          socat, aplay/arecord, gpiod, i2c-tools, evtest, iperf3)
+#   cross: build + the aarch64 and s390x cross compilers, qemu-user and
+#          musl-gcc (scripts/test-target.sh)
+#   test:  build + cross + cmocka, clang's fuzzer runtime, valgrind, and
+#          what the guest tests need (QEMU, kernel sources, busybox,
+#          debootstrap for the Debian 13 root of QEMU 11, and the tools
+#          copied into guests: socat, aplay/arecord, gpiod, i2c-tools,
+#          evtest, iperf3)
 set -euo pipefail
 
 what=${1:-test}
@@ -16,6 +19,10 @@ what=${1:-test}
 build_pkgs=(build-essential cmake ninja-build pkg-config clang
             liburing-dev libgpiod-dev libasound2-dev libjson-c-dev
             libnbd-dev)
+# dpkg-dev: dpkg-source, for cmocka's source package (musl).
+cross_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+            gcc-s390x-linux-gnu libc6-dev-s390x-cross
+            qemu-user-static musl-tools dpkg-dev debian-archive-keyring)
 test_pkgs=(libcmocka-dev libclang-rt-14-dev llvm valgrind
            qemu-system-x86 qemu-system-common qemu-utils linux-source-6.1 patch
            busybox-static flex bison bc m4 libelf-dev libssl-dev cpio
@@ -24,7 +31,10 @@ test_pkgs=(libcmocka-dev libclang-rt-14-dev llvm valgrind
            socat alsa-utils gpiod i2c-tools evtest iperf3)
 
 pkgs=("${build_pkgs[@]}")
-[ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
+case $what in
+cross) pkgs+=("${cross_pkgs[@]}") ;;
+test) pkgs+=("${cross_pkgs[@]}" "${test_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do

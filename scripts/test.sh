@@ -6,6 +6,9 @@
 #   2. gcc, -Werror, ASan + UBSan: builds everything, runs the unit, replay
 #      and KVM small-guest tests (ctest)
 #   3. clang, -Werror: builds everything, runs the same tests
+#   3b. other targets (scripts/test-target.sh): x86-64 with musl, and
+#      aarch64 and big-endian s390x under qemu-user: release builds of the
+#      library, daemons and unit tests, the unit tests run there
 #   4. checks that libvdev.so exports only vdev_* symbols
 #   5. libFuzzer: every fuzz target for VDEV_FUZZ_SECONDS (default 60)
 #   6. benchmarks (release build; they print numbers and never fail on time)
@@ -14,8 +17,8 @@
 # and ends with one line "N passed, N failed, N skipped".
 #
 # Environment: VDEV_BUILD_ROOT (default ./build), VDEV_FUZZ_SECONDS,
-# VDEV_SKIP_GUEST=1, VDEV_SKIP_BENCH=1, VDEV_SKIP_FUZZ=1 (each reported as
-# skipped, never as passed).
+# VDEV_SKIP_GUEST=1, VDEV_SKIP_BENCH=1, VDEV_SKIP_FUZZ=1, VDEV_SKIP_CROSS=1
+# (each reported as skipped, never as passed).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,6 +81,21 @@ mkdir -p "$root"
 
 build_and_test gcc-asan gcc -DVDEV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 build_and_test clang clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+for t in x86_64-linux-musl aarch64-linux-gnu s390x-linux-gnu; do
+	stage "$t: build and unit tests (scripts/test-target.sh)"
+	if [ "${VDEV_SKIP_CROSS:-0}" = 1 ]; then
+		echo "SKIP: VDEV_SKIP_CROSS=1"; count SKIP "$t"; continue
+	fi
+	rm -f "$root/$t/ctest.xml"
+	"$top/scripts/test-target.sh" "$t" "$root/$t"
+	if [ -f "$root/$t/ctest.xml" ]; then
+		count PASS "$t: build"
+		ctest_counts "$t" "$root/$t/ctest.xml"
+	else
+		count FAIL "$t: configure or build"
+	fi
+done
 
 stage "exported symbols of libvdev.so and libvdev-daemon.so"
 # check_exports LIB PREFIX SONAME
