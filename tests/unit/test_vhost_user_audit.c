@@ -311,7 +311,7 @@ static void test_state_load_pipe_kept_open(void **state)
 static int rcvlowat_load(struct vhu_fe *fe, struct vhu_fe_guest *g, int sp[2])
 {
 	uint64_t proto = P(REPLY_ACK) | P(STATUS) | P(DEVICE_STATE);
-	vdev_le32 pl[2] = { vdev_cpu_to_le32(1), 0 }; /* load, phase 0 */
+	uint32_t pl[2] = { 1, 0 }; /* load, phase 0 */
 	struct vhu_fe_msg r;
 	uint32_t base;
 	int low = 4096;
@@ -350,7 +350,7 @@ static void test_state_load_rcvlowat_check(void **state)
 	assert_int_equal(r.request, VHU_FE_CHECK_DEVICE_STATE);
 	memcpy(&code, r.payload, 8);
 	/* The stream never ended: the load failed, nothing was applied. */
-	assert_int_not_equal(vdev_le64_to_cpu(code) & 0xff, 0);
+	assert_int_not_equal(code & 0xff, 0);
 	close(sp[1]);
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(&g);
