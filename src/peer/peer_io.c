@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat/pthread.h"
 #include "compat/uio.h"
 #include "peer/peer_io.h"
 
