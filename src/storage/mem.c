@@ -11,7 +11,7 @@
 
 void stg_mem_xfer(struct stg_queue *q, struct stg_req *r)
 {
-	struct stg_image *img = q->img;
+	struct stg_image *img = r->img;
 	uint8_t *p = img->ram ? img->ram + r->coff : NULL;
 
 	/* stg_submit checked [off, off + len) against the size. */
@@ -60,8 +60,8 @@ static void ram_zero(struct stg_image *img, uint64_t off, uint64_t len,
 
 void stg_mem_submit(struct stg_queue *q, struct stg_req *r)
 {
-	if (q->img->ram)
-		ram_zero(q->img, r->off, r->len,
+	if (r->img->ram)
+		ram_zero(r->img, r->off, r->len,
 			 r->op == STG_DISCARD || (r->flags & STG_UNMAP));
 	stg_finish(q, r, 0);
 }

@@ -217,7 +217,18 @@ static void begin(struct stg_queue *q, struct stg_req *r)
 {
 	r->state = STG_S_REMOTE;
 	atomic_store_explicit(&r->parts, 1, memory_order_relaxed);
-	q->nbd_sent = true;
+}
+
+/* The commands of @r are issued. One that did not fit the socket at once
+ * waits for POLLOUT, which the connection's thread only polls for once
+ * woken; then the guard goes, and with it maybe the request. */
+static void end(struct stg_req *r)
+{
+	struct stg_nbd *n = r->img->nbd;
+
+	if (nbd_aio_get_direction(n->h) & LIBNBD_AIO_DIRECTION_WRITE)
+		wake(n);
+	part_done(r);
 }
 
 static void issued(struct stg_req *r, int64_t cookie)
@@ -230,7 +241,7 @@ static void issued(struct stg_req *r, int64_t cookie)
 
 void stg_nbd_xfer(struct stg_queue *q, struct stg_req *r)
 {
-	struct stg_image *img = q->img;
+	struct stg_image *img = r->img;
 	struct nbd_handle *h = img->nbd->h;
 	nbd_completion_callback cb = { .callback = cmd_done, .user_data = r };
 	bool wr = r->op != STG_READ;
@@ -264,7 +275,7 @@ void stg_nbd_xfer(struct stg_queue *q, struct stg_req *r)
 	}
 out:
 	r->cleft = 0;
-	part_done(r);
+	end(r);
 }
 
 /* The zero block WRITE_ZEROES falls back to on exports without it, for
@@ -275,7 +286,7 @@ static struct iovec zero_iov[2] = { { zero_block, 512 },
 
 void stg_nbd_op(struct stg_queue *q, struct stg_req *r)
 {
-	struct stg_image *img = q->img;
+	struct stg_image *img = r->img;
 	struct nbd_handle *h = img->nbd->h;
 	nbd_completion_callback cb = { .callback = cmd_done, .user_data = r };
 	uint64_t off = r->off, left = r->len;
@@ -287,7 +298,7 @@ void stg_nbd_op(struct stg_queue *q, struct stg_req *r)
 		}
 		begin(q, r);
 		issued(r, nbd_aio_flush(h, cb, 0));
-		part_done(r);
+		end(r);
 		return;
 	}
 	if (r->op == STG_DISCARD && !img->can_discard) {
@@ -321,18 +332,7 @@ void stg_nbd_op(struct stg_queue *q, struct stg_req *r)
 		off += n;
 		left -= n;
 	}
-	part_done(r);
-}
-
-void stg_nbd_kick(struct stg_queue *q)
-{
-	struct stg_nbd *n = q->img->nbd;
-
-	q->nbd_sent = false;
-	/* A command that did not fit the socket at once waits for POLLOUT,
-	 * which the connection's thread only polls for once woken. */
-	if (nbd_aio_get_direction(n->h) & LIBNBD_AIO_DIRECTION_WRITE)
-		wake(n);
+	end(r);
 }
 
 #else /* !STG_WITH_NBD */
@@ -359,9 +359,5 @@ void stg_nbd_op(struct stg_queue *q, struct stg_req *r)
 	stg_finish(q, r, -ENOTSUP);
 }
 
-void stg_nbd_kick(struct stg_queue *q)
-{
-	q->nbd_sent = false;
-}
 
 #endif

@@ -111,6 +111,7 @@ static void *worker(void *arg)
 	struct stg_image *img = arg;
 	struct stg_pool *pool = img->pool;
 
+
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
 		struct stg_part *p;
@@ -190,11 +191,12 @@ void stg_pool_stop(struct stg_image *img)
 
 bool stg_pool_wanted(const struct stg_queue *q, const struct stg_req *r)
 {
-	const struct stg_image *img = q->img;
+	const struct stg_image *img = r->img;
 
 	/* O_DIRECT through io_uring is already parallel in the kernel. */
 	return img->pool && r->cleft >= STG_SPLIT_MIN &&
-	       !(img->direct && q->uring) && !stg_uring_test_ring_only;
+	       !(img->direct && img->engine == STG_ENGINE_URING && q->uring) &&
+	       !stg_uring_test_ring_only;
 }
 
 static void enqueue(struct stg_pool *pool, struct stg_part *first,
@@ -215,7 +217,7 @@ static void enqueue(struct stg_pool *pool, struct stg_part *first,
 
 void stg_pool_xfer(struct stg_queue *q, struct stg_req *r)
 {
-	struct stg_pool *pool = q->img->pool;
+	struct stg_pool *pool = r->img->pool;
 	uint64_t total = r->cleft, each, done = 0;
 	unsigned k = pool->n, idx = 0;
 	size_t skip = 0;
@@ -275,5 +277,5 @@ void stg_pool_op(struct stg_queue *q, struct stg_req *r)
 	p->next = NULL;
 	r->state = STG_S_REMOTE;
 	atomic_store_explicit(&r->parts, 1, memory_order_relaxed);
-	enqueue(q->img->pool, p, p, 1);
+	enqueue(r->img->pool, p, p, 1);
 }

@@ -34,7 +34,7 @@ void stg_finish(struct stg_queue *q, struct stg_req *r, int res)
 
 void stg_xfer(struct stg_queue *q, struct stg_req *r)
 {
-	switch (q->img->engine) {
+	switch (r->img->engine) {
 	case STG_ENGINE_NULL:
 	case STG_ENGINE_RAM:
 		stg_mem_xfer(q, r);
@@ -45,11 +45,11 @@ void stg_xfer(struct stg_queue *q, struct stg_req *r)
 	default:
 		break;
 	}
-	if (q->uring) {
+	if (r->img->engine == STG_ENGINE_URING && q->uring) {
 		stg_uring_xfer(q, r);
 		return;
 	}
-	stg_xfer_done(q, r, stg_file_xfer(q->img, r));
+	stg_xfer_done(q, r, stg_file_xfer(r->img, r));
 }
 
 void stg_xfer_done(struct stg_queue *q, struct stg_req *r, int res)
@@ -63,7 +63,7 @@ void stg_xfer_done(struct stg_queue *q, struct stg_req *r, int res)
 	}
 	/* An NBD server without FUA: a flush makes the write durable. */
 	if (!res && (r->flags & STG_FUA) && r->op != STG_READ &&
-	    q->img->engine == STG_ENGINE_NBD && !q->img->can_fua &&
+	    r->img->engine == STG_ENGINE_NBD && !r->img->can_fua &&
 	    !r->fua_flush) {
 		r->fua_flush = true;
 		stg_nbd_op(q, r);
@@ -89,7 +89,7 @@ static bool is_write(uint8_t op)
 
 void stg_submit(struct stg_queue *q, struct stg_req *r)
 {
-	struct stg_image *img = q->img;
+	struct stg_image *img = r->img;
 
 	r->q = q;
 	r->state = STG_S_NEW;
@@ -154,7 +154,7 @@ void stg_submit(struct stg_queue *q, struct stg_req *r)
 			return;
 		}
 		r->cleft = 0;
-		if (q->uring)
+		if (img->engine == STG_ENGINE_URING && q->uring)
 			stg_uring_xfer(q, r);
 		else
 			stg_finish(q, r, stg_file_flush(img));
@@ -247,8 +247,6 @@ void stg_deliver(struct stg_queue *q)
 	}
 	if (q->uring)
 		stg_uring_kick(q);
-	if (q->nbd_sent)
-		stg_nbd_kick(q);
 }
 
 static void efd_event(void *arg, int fd, uint32_t events)
@@ -262,22 +260,26 @@ static void efd_event(void *arg, int fd, uint32_t events)
 
 /* ---- lifecycle --------------------------------------------------------- */
 
-static bool inline_only(const struct stg_queue *q)
-{
-	return q->img->engine == STG_ENGINE_NULL ||
-	       q->img->engine == STG_ENGINE_RAM;
-}
 
-struct stg_queue *stg_queue_new(struct stg_image *img, struct vdev *dev,
-				unsigned qidx, unsigned depth,
-				void (*batch_done)(void *arg), void *arg)
+struct stg_queue *stg_queue_new(struct vdev *dev, unsigned qidx,
+				unsigned depth, struct stg_image *const *images,
+				unsigned nimages, void (*batch_done)(void *arg),
+				void *arg)
 {
 	struct stg_queue *q = calloc(1, sizeof(*q));
+	bool uring = false;
 	int ret;
 
 	if (!q)
 		return NULL;
-	q->img = img;
+	q->inline_only = true;
+	for (unsigned i = 0; i < nimages; i++) {
+		if (images[i]->engine == STG_ENGINE_URING)
+			uring = true;
+		if (images[i]->engine != STG_ENGINE_NULL &&
+		    images[i]->engine != STG_ENGINE_RAM)
+			q->inline_only = false;
+	}
 	q->dev = dev;
 	q->qidx = qidx;
 	q->depth = depth ? depth : 256;
@@ -291,17 +293,16 @@ struct stg_queue *stg_queue_new(struct stg_image *img, struct vdev *dev,
 		errno = -ret;
 		return NULL;
 	}
-	if (img->engine == STG_ENGINE_URING) {
-		ret = stg_uring_init(q);
-		if (ret < 0) {
-			/* One engine per image keeps it simple: the queues
-			 * are made before any I/O, on one thread. */
-			vdev_log(VDEV_LOG_WARN,
-				 "%s: io_uring unavailable (%s), using system "
-				 "calls",
-				 img->who, strerror(-ret));
-			img->engine = STG_ENGINE_SYNC;
-		}
+	ret = uring ? stg_uring_init(q) : 0;
+	for (unsigned i = 0; ret < 0 && i < nimages; i++) {
+		if (images[i]->engine != STG_ENGINE_URING)
+			continue;
+		/* The queues are made before any I/O, on one thread: the
+		 * images can still change engine. */
+		vdev_log(VDEV_LOG_WARN,
+			 "%s: io_uring unavailable (%s), using system calls",
+			 images[i]->who, strerror(-ret));
+		images[i]->engine = STG_ENGINE_SYNC;
 	}
 	return q;
 }
@@ -328,16 +329,16 @@ void stg_queue_start(struct stg_queue *q)
 {
 	int ret;
 
-	if (q->watched || !q->dev || inline_only(q))
+	if (q->watched || !q->dev || q->inline_only)
 		return;
 	ret = vdev_watch_fd(q->dev, q->qidx, q->efd, efd_event, q);
 	q->watched = ret == 0 || ret == -EEXIST;
 	if (!q->watched && !q->warned) {
 		q->warned = true;
 		vdev_log(VDEV_LOG_INFO,
-			 "%s: queue %u: no watcher (%d), completing requests "
+			 "queue %u: no watcher (%d), completing requests "
 			 "within each round",
-			 q->img->who, q->qidx, ret);
+			 q->qidx, ret);
 	}
 }
 
@@ -349,8 +350,6 @@ static void wait_all(struct stg_queue *q)
 
 		if (q->uring)
 			stg_uring_kick(q);
-		if (q->nbd_sent)
-			stg_nbd_kick(q);
 		if (!q->inflight)
 			break;
 		/* Every completion signals the eventfd; the timeout only
@@ -363,12 +362,10 @@ static void wait_all(struct stg_queue *q)
 
 void stg_kick(struct stg_queue *q)
 {
-	if (inline_only(q))
+	if (q->inline_only)
 		return; /* nothing ever completes elsewhere */
 	if (q->uring)
 		stg_uring_kick(q);
-	if (q->nbd_sent)
-		stg_nbd_kick(q);
 	if (!q->watched) {
 		/* A watcher may have appeared since DRIVER_OK. */
 		stg_queue_start(q);

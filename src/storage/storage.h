@@ -133,9 +133,10 @@ enum stg_op {
 struct stg_queue;
 
 struct stg_req {
-	/* Filled in by the device. [off, off + len) lies inside the image
-	 * and is a multiple of its block size; iov holds len bytes (READ,
-	 * WRITE) and is the device's own copy: the layer may advance it. */
+	/* Filled in by the device. [off, off + len) lies inside @img and is
+	 * a multiple of its block size; iov holds len bytes (READ, WRITE)
+	 * and is the device's own copy: the layer may advance it. */
+	struct stg_image *img;
 	uint8_t op;
 	uint8_t flags;
 	uint64_t off;
@@ -175,14 +176,20 @@ struct stg_req {
 };
 
 /*
- * A queue's I/O context for @img, delivering on the thread that serves
- * queue @qidx of @dev. @depth: requests in flight at most. @batch_done,
- * when set, runs after completions delivered from the queue's eventfd
- * (the device pushes and notifies there). NULL + errno.
+ * A queue's I/O context, delivering on the thread that serves queue @qidx
+ * of @dev, for requests on any of the device's images. @depth: requests
+ * in flight at most. @batch_done, when set, runs after completions
+ * delivered from the queue's eventfd (the device pushes and notifies
+ * there). NULL + errno.
+ *
+ * @images: the device's images. The queue gets an io_uring if one of them
+ * wants it; when the kernel refuses one (and for any image, with
+ * @images left out of it) they fall back to system calls.
  */
-struct stg_queue *stg_queue_new(struct stg_image *img, struct vdev *dev,
-				unsigned qidx, unsigned depth,
-				void (*batch_done)(void *arg), void *arg);
+struct stg_queue *stg_queue_new(struct vdev *dev, unsigned qidx,
+				unsigned depth, struct stg_image *const *images,
+				unsigned nimages, void (*batch_done)(void *arg),
+				void *arg);
 /* Completes what is in flight first (stg_drain). */
 void stg_queue_free(struct stg_queue *q);
 /* The device, when it is made after its queues (before DRIVER_OK). */

@@ -48,7 +48,6 @@ enum {
 struct stg_uring;
 
 struct stg_queue {
-	struct stg_image *img;
 	struct vdev *dev;
 	unsigned qidx;
 	unsigned depth;
@@ -57,6 +56,7 @@ struct stg_queue {
 	int efd;                    /* completions signal this */
 	bool watched;
 	bool warned;
+	bool inline_only;           /* memory images only: no eventfd */
 	unsigned inflight;          /* submitted, done() not yet called */
 	/* Finished on another thread, waiting for the queue's thread. */
 	_Atomic(struct stg_req *) posted;
@@ -65,7 +65,6 @@ struct stg_queue {
 	void *bslots[STG_BOUNCE_SLOTS];
 	unsigned bbusy;             /* bit per slot in use */
 	struct stg_req *bwait, *bwait_tail;
-	bool nbd_sent;              /* NBD commands issued this round */
 };
 
 /* queue.c */
@@ -142,7 +141,6 @@ int stg_nbd_open(struct stg_image *img, const struct stg_open_opts *o);
 void stg_nbd_close(struct stg_image *img);
 void stg_nbd_xfer(struct stg_queue *q, struct stg_req *r);
 void stg_nbd_op(struct stg_queue *q, struct stg_req *r);
-void stg_nbd_kick(struct stg_queue *q);
 
 /* image.c */
 uint64_t stg_fnv(uint64_t h, const void *p, size_t n);

@@ -109,7 +109,7 @@ static struct io_uring_sqe *get_sqe(struct stg_queue *q)
 /* One SQE for @r, or a place on q->sqwait. */
 static void prep(struct stg_queue *q, struct stg_req *r)
 {
-	struct stg_image *img = q->img;
+	struct stg_image *img = r->img;
 	struct io_uring_sqe *sqe = get_sqe(q);
 	int cnt = r->ncur > IOV_MAX ? IOV_MAX : r->ncur;
 
@@ -138,7 +138,7 @@ static void prep(struct stg_queue *q, struct stg_req *r)
  */
 static bool try_inline(struct stg_queue *q, struct stg_req *r)
 {
-	struct stg_image *img = q->img;
+	struct stg_image *img = r->img;
 	bool rd = r->op == STG_READ;
 	int ret;
 
@@ -171,7 +171,7 @@ static bool try_inline(struct stg_queue *q, struct stg_req *r)
 
 void stg_uring_xfer(struct stg_queue *q, struct stg_req *r)
 {
-	struct stg_image *img = q->img;
+	struct stg_image *img = r->img;
 
 	if (r->op != STG_FLUSH && !stg_uring_test_ring_only &&
 	    (img->in_memory || (!img->direct && !(r->flags & STG_FUA))) &&
@@ -194,7 +194,7 @@ static void complete(struct stg_queue *q, struct stg_req *r, int res)
 	}
 	if (res < 0) {
 		vdev_log(VDEV_LOG_DEBUG, "%s: io_uring op %d at %llu: %d",
-			 q->img->who, (int)r->op, (unsigned long long)r->coff,
+			 r->img->who, (int)r->op, (unsigned long long)r->coff,
 			 res);
 		stg_xfer_done(q, r, res);
 		return;
@@ -263,8 +263,8 @@ static void submit(struct stg_queue *q)
 	/* -EBUSY / -EAGAIN: the kernel is short of resources; the SQEs stay
 	 * in the ring and go with the next submit. */
 	if (ret != -EBUSY && ret != -EAGAIN && ret != -EINTR)
-		vdev_log(VDEV_LOG_ERROR, "%s: io_uring_submit: %d",
-			 q->img->who, ret);
+		vdev_log(VDEV_LOG_ERROR, "queue %u: io_uring_submit: %d",
+			 q->qidx, ret);
 }
 
 void stg_uring_kick(struct stg_queue *q)

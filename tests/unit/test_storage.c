@@ -103,7 +103,7 @@ static void fx_open(struct fx *f, enum stg_engine e)
 	f->o.engine = e;
 	f->img = stg_image_open(&f->o);
 	assert_non_null(f->img);
-	f->q = stg_queue_new(f->img, NULL, 0, 64, NULL, NULL);
+	f->q = stg_queue_new(NULL, 0, 64, &f->img, 1, NULL, NULL);
 	assert_non_null(f->q);
 }
 
@@ -134,6 +134,7 @@ static void tr_init(struct treq *t, uint8_t op, uint64_t off, uint8_t *buf,
 		n++;
 	}
 	t->r.op = op;
+	t->r.img = NULL; /* run() sets it */
 	t->r.off = off;
 	t->r.len = len;
 	t->r.iov = t->iov;
@@ -143,6 +144,7 @@ static void tr_init(struct treq *t, uint8_t op, uint64_t off, uint8_t *buf,
 
 static int run(struct fx *f, struct treq *t)
 {
+	t->r.img = f->img;
 	stg_submit(f->q, &t->r);
 	stg_kick(f->q);
 	assert_true(t->done);
@@ -400,6 +402,7 @@ static void test_parallel(void **state)
 			tr_init(&t[i], pass ? STG_READ : STG_WRITE,
 				(uint64_t)i * LEN, buf + (size_t)i * LEN, LEN,
 				segs, 4);
+			t[i].r.img = f->img;
 			stg_submit(f->q, &t[i].r);
 		}
 		stg_kick(f->q);
@@ -575,6 +578,7 @@ static void test_cancel(void **state)
 	for (unsigned i = 0; i < N; i++) {
 		tr_init(&t[i], STG_READ, (uint64_t)i * 65536,
 			mem + 1 + (size_t)i * 65536, 65536, NULL, 0);
+		t[i].r.img = f->img;
 		stg_submit(f->q, &t[i].r);
 	}
 	if (f->q->uring) {
@@ -667,7 +671,7 @@ static void test_blockdev(void **state)
 		close(lfd);
 		fail_msg("open %s: %s", dev, strerror(errno));
 	}
-	f->q = stg_queue_new(f->img, NULL, 0, 64, NULL, NULL);
+	f->q = stg_queue_new(NULL, 0, 64, &f->img, 1, NULL, NULL);
 	assert_true(f->img->blockdev);
 	assert_int_equal(f->img->size, IMG);
 	roundtrip(f, 0, 1 << 20, NULL, 0, 14, 0);

@@ -262,8 +262,8 @@ static int alloc_queues(struct blk_dev *b)
 		bq->slots = calloc(nslots, sizeof(*bq->slots));
 		if (!bq->slots)
 			return -ENOMEM;
-		bq->sq = stg_queue_new(b->img, NULL, i, nslots, blk_batch_done,
-				       bq);
+		bq->sq = stg_queue_new(NULL, i, nslots, &b->img, 1,
+				       blk_batch_done, bq);
 		if (!bq->sq)
 			return -errno;
 		for (unsigned j = nslots; j-- > 0;) {

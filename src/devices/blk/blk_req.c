@@ -154,6 +154,7 @@ static void submit(struct blk_queue *bq, struct blk_req *r, uint8_t op,
 {
 	struct stg_req *io = &r->io;
 
+	io->img = bq->b->img;
 	io->op = op;
 	io->flags = flags;
 	io->off = off;
