@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * virtio-scsi (virtio 1.2 section 5.6): one SCSI target whose logical
- * units are image files or block devices on the host (LUN i = image i).
+ * units are raw image files or block devices on the host, or NBD exports
+ * (LUN i = image i; see image.h).
  *
  * Queues: 0 control (task management, asynchronous notification), 1 event,
  * 2.. request queues. Each LUN is a direct-access block device (SBC-3) with
@@ -11,10 +12,14 @@
  * (10/16), REPORT LUNS, MODE SENSE (6/10), UNMAP and WRITE SAME (16). Any
  * other command ends in CHECK CONDITION with fixed-format sense data.
  *
- * Data moves straight between the image and the guest buffers with
- * preadv/pwritev on the thread that serves the request queue; a request is
- * finished when the handler round that popped it returns, so a device reset
- * or a state save never finds I/O in flight.
+ * Data moves straight between the image and the guest buffers (io_uring,
+ * or system calls, or NBD), many commands at a time per queue, completed
+ * on the thread that serves the request queue. Task management (ABORT
+ * TASK, ABORT/CLEAR TASK SET, LOGICAL UNIT RESET, I_T NEXUS RESET)
+ * cancels the commands it concerns, or waits for those the kernel or the
+ * NBD server still has, and answers only after every one of them ended
+ * (with VIRTIO_SCSI_S_ABORTED or _RESET). A device reset waits for the
+ * I/O in flight; a state save refuses (-EBUSY) while there is some.
  *
  * Threads: as every device (device.h). vdev_scsi_post_event() is safe from
  * any thread.
@@ -26,6 +31,7 @@
 #include <stdint.h>
 #include <virtio/api.h>
 #include <virtio/device.h>
+#include <virtio/image.h>
 #include <virtio/le.h>
 
 VDEV_BEGIN_DECLS
@@ -182,14 +188,30 @@ struct vdev_scsi_config {
 	uint32_t logical_block_size; /* 512 or 4096; 0 = 512 */
 	uint16_t num_queues;         /* request queues 1..64; 0 = 1 */
 	uint16_t queue_size;         /* largest queue size; 0 = 256 */
+	/* AUTO, URING or SYNC for the files (NBD LUNs use their export);
+	 * NULL and RAM are refused. */
+	enum vdev_image_backend backend;
+	/* AUTO: a file holding another format (qcow2, ...) is refused with
+	 * EMEDIUMTYPE; RAW: served as raw whatever it holds. */
+	enum vdev_image_format format;
+	/* NULL, or @num_luns entries: LUN i is the NBD export nbd_uris[i]
+	 * when that is not NULL, else the file paths[i] (@paths may then
+	 * be NULL if every LUN is an export). */
+	const char *const *nbd_uris;
 };
 
 /*
  * A virtio-scsi device. EINVAL: no image, too many, bad block size or
  * queue count, an image smaller than one block or not a regular file or
- * block device; errno of open/fstat.
+ * block device; EMEDIUMTYPE: an image holds another format (logged with
+ * its name); ENOTSUP: a backend or NBD this build lacks; EROFS: a
+ * read-only NBD export without @read_only; errno of open/fstat/connect.
  */
 VDEV_API struct vdev *vdev_scsi_new(const struct vdev_scsi_config *cfg);
+
+/* The backend the LUNs' files really use (AUTO and URING resolve to URING
+ * or SYNC; NBD when LUN 0 is an export). */
+VDEV_API enum vdev_image_backend vdev_scsi_backend(const struct vdev *dev);
 
 /* Number of LUNs of @dev. */
 VDEV_API unsigned vdev_scsi_num_luns(const struct vdev *dev);

@@ -274,7 +274,7 @@ struct stg_image *stg_image_open(const struct stg_open_opts *o)
 		return NULL;
 	img->fd = -1;
 	img->ro = o->read_only;
-	img->who = o->who ? o->who : "image";
+	snprintf(img->who, sizeof(img->who), "%s", o->who ? o->who : "image");
 	img->engine = resolve(o->engine);
 	if (o->nbd_uri)
 		img->engine = STG_ENGINE_NBD;
@@ -294,9 +294,9 @@ struct stg_image *stg_image_open(const struct stg_open_opts *o)
 	case STG_ENGINE_SYNC:
 		ret = open_fd(img, o);
 		if (!ret)
-			ret = check_format(img, o);
-		if (!ret)
 			ret = probe_file(img, o);
+		if (!ret)
+			ret = check_format(img, o);
 		if (!ret)
 			ret = stg_pool_start(img);
 		break;

@@ -30,6 +30,32 @@ struct stg_pool {
 	pthread_t th[POOL_MAX];
 };
 
+/* Test hook (storage_internal.h). */
+atomic_bool stg_pool_test_hold;
+atomic_uint stg_pool_test_held;
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cv = PTHREAD_COND_INITIALIZER;
+
+void stg_pool_test_release(void)
+{
+	pthread_mutex_lock(&hold_lock);
+	atomic_store(&stg_pool_test_hold, false);
+	pthread_cond_broadcast(&hold_cv);
+	pthread_mutex_unlock(&hold_lock);
+}
+
+static void test_hold(void)
+{
+	if (!atomic_load_explicit(&stg_pool_test_hold, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&hold_lock);
+	atomic_fetch_add(&stg_pool_test_held, 1);
+	while (atomic_load(&stg_pool_test_hold))
+		pthread_cond_wait(&hold_cv, &hold_lock);
+	atomic_fetch_sub(&stg_pool_test_held, 1);
+	pthread_mutex_unlock(&hold_lock);
+}
+
 static void fail_part(struct stg_req *r, int err)
 {
 	int zero = 0;
@@ -127,6 +153,7 @@ static void *worker(void *arg)
 			pool->tail = NULL;
 		pthread_mutex_unlock(&pool->lock);
 		r = p->r;
+		test_hold();
 		if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
 			fail_part(r, -ECANCELED);
 		else if (r->op == STG_DISCARD || r->op == STG_WRITE_ZEROES)

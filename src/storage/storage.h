@@ -93,7 +93,7 @@ struct stg_image {
 	struct stg_pool *pool;
 	struct stg_nbd *nbd;
 	char *name;              /* path or URI, for messages */
-	const char *who;
+	char who[32];            /* "blk", "scsi LUN 2" */
 };
 
 /* Test hooks: io_uring setup fails as on a kernel without it; every

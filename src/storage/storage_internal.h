@@ -128,6 +128,11 @@ unsigned stg_uring_reap(struct stg_queue *q);
 bool stg_uring_cancel(struct stg_queue *q, struct stg_req *r);
 
 /* pool.c */
+/* Test hook: while set, a worker that took a part waits (counted in
+ * _held) until stg_pool_test_release(): work that stays "in flight". */
+extern atomic_bool stg_pool_test_hold;
+extern atomic_uint stg_pool_test_held;
+void stg_pool_test_release(void);
 int stg_pool_start(struct stg_image *img);
 void stg_pool_stop(struct stg_image *img);
 /* Splits the transfer r->cur over the workers. */

@@ -148,16 +148,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vr.in_bytes = (uint32_t)in_len;
 
 	if (data[0] & 1)
-		written = scsi_ctrl_process(s, &vr);
+		written = scsi_ctrl_run(s, &vr);
 	else
-		written = scsi_req_process(s, &s->queues[0], &vr);
+		written = scsi_req_run(s, &s->queues[0], &vr);
 	if (written > in_len)
 		abort();
 	/* Nothing is ever written past a LUN's end. */
 	for (unsigned i = 0; i < s->nluns; i++) {
 		struct stat st;
 
-		if (fstat(s->luns[i].fd, &st) ||
+		if (fstat(s->luns[i].img->fd, &st) ||
 		    (uint64_t)st.st_size != lun_sizes[i])
 			abort();
 	}

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * virtio-scsi device: options, LUN images, feature and config space setup
- * (with the driver-writable sense_size and cdb_size), the event queue,
- * lifecycle (reset, save/restore of pending unit attentions and events).
+ * virtio-scsi device: options, LUN images (through the image layer),
+ * feature and config space setup (with the driver-writable sense_size and
+ * cdb_size), the event queue, lifecycle (reset and free wait for the I/O
+ * in flight; save/restore of pending unit attentions and events).
  * Requests are in scsi_req.c, the SCSI command set in scsi_cmd.c.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <virtio/iov.h>
 #include <virtio/scsi.h>
 #include <virtio/state.h>
@@ -173,12 +173,28 @@ static void default_sizes(struct scsi_dev *s)
 	cs->cdb_size = vdev_cpu_to_le32(VDEV_SCSI_CDB_SIZE_DEFAULT);
 }
 
+/* Every queue lock is held: waits for what the image layer still has,
+ * so no completion lands in a reset ring; the TMFs waiting for those
+ * tasks end with them. */
+static void drain(struct scsi_dev *s)
+{
+	for (unsigned i = 0; s->queues && i < s->nq; i++) {
+		struct scsi_queue *q = &s->queues[i];
+
+		if (q->sq)
+			stg_drain(q->sq);
+		q->pushed = false;
+		q->starved = false;
+		atomic_store(&q->abort_pending, false);
+	}
+	scsi_tmf_flush(s);
+}
+
 static void scsi_reset(struct vdev *dev)
 {
 	struct scsi_dev *s = vdev_priv(dev);
 
-	/* Every command finished in its own handler round and every queue
-	 * lock is held: nothing is in flight. */
+	drain(s);
 	pthread_mutex_lock(&s->evt_lock);
 	s->nevts = 0;
 	s->evts_missed = false;
@@ -196,6 +212,12 @@ static int scsi_save(struct vdev *dev, struct vdev_state_writer *w)
 	size_t n = 1;
 	int ret;
 
+	for (unsigned i = 0; i < s->nq; i++)
+		if (s->queues[i].inflight)
+			return -EBUSY;
+	for (unsigned i = 0; i < SCSI_TMF_SLOTS; i++)
+		if (s->tmfs[i].busy)
+			return -EBUSY;
 	for (unsigned i = 0; i < s->nluns; i++)
 		ua[i] = (uint8_t)atomic_load(&s->luns[i].ua);
 	ret = vdev_state_put(w, SCSI_TAG_UA, ua, s->nluns);
@@ -281,24 +303,45 @@ static int scsi_load(struct vdev *dev, struct vdev_state_reader *r,
 
 static void free_scsi(struct scsi_dev *s)
 {
+	for (unsigned i = 0; s->queues && i < s->nq; i++) {
+		struct scsi_queue *q = &s->queues[i];
+
+		stg_queue_free(q->sq);
+		for (unsigned j = 0; q->slots && j < q->nslots; j++)
+			free(q->slots[j].ext);
+		free(q->slots);
+		pthread_mutex_destroy(&q->lock);
+	}
 	for (unsigned i = 0; s->luns && i < s->nluns; i++)
-		scsi_lun_close(&s->luns[i]);
-	for (unsigned i = 0; s->queues && i < s->nq; i++)
-		free(s->queues[i].wsame);
+		stg_image_close(s->luns[i].img);
 	free(s->luns);
+	free(s->imgs);
 	free(s->queues);
 	pthread_mutex_destroy(&s->evt_lock);
-	pthread_rwlock_destroy(&s->tmf_lock);
+	pthread_mutex_destroy(&s->tmf_lock);
 	free(s);
 }
 
 static void scsi_destroy(struct vdev *dev)
 {
-	free_scsi(vdev_priv(dev));
+	struct scsi_dev *s = vdev_priv(dev);
+
+	drain(s);
+	free_scsi(s);
+}
+
+static int scsi_start(struct vdev *dev)
+{
+	struct scsi_dev *s = vdev_priv(dev);
+
+	for (unsigned i = 0; i < s->nq; i++)
+		stg_queue_start(s->queues[i].sq);
+	return 0;
 }
 
 static const struct vdev_ops scsi_ops = {
 	.config_write = scsi_config_write,
+	.start = scsi_start,
 	.reset = scsi_reset,
 	.handle = scsi_handle,
 	.save = scsi_save,
@@ -308,38 +351,78 @@ static const struct vdev_ops scsi_ops = {
 
 /* ---- creation ------------------------------------------------------------ */
 
-/* FNV-1a, to derive a stable NAA identifier from the image's identity. */
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
+enum vdev_image_backend vdev_scsi_backend(const struct vdev *dev)
 {
-	const uint8_t *b = p;
+	const struct scsi_dev *s = vdev_priv(dev);
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
+	return (enum vdev_image_backend)s->luns[0].img->engine;
 }
 
-static int open_lun(struct scsi_dev *s, unsigned i, const char *path,
+static int alloc_queues(struct scsi_dev *s)
+{
+	unsigned nslots = s->queue_size < SCSI_MAX_INFLIGHT
+				  ? s->queue_size
+				  : SCSI_MAX_INFLIGHT;
+
+	for (unsigned i = 0; i < s->nq; i++) {
+		struct scsi_queue *q = &s->queues[i];
+
+		q->s = s;
+		q->vq_idx = VDEV_SCSI_REQ_QUEUE0 + i;
+		pthread_mutex_init(&q->lock, NULL);
+		q->slots = calloc(nslots, sizeof(*q->slots));
+		if (!q->slots)
+			return -ENOMEM;
+		q->nslots = nslots;
+		for (unsigned j = nslots; j-- > 0;) {
+			struct scsi_task *t = &q->slots[j];
+
+			t->q = q;
+			t->vr.iov = t->iov;
+			t->vr.iov_max = SCSI_IOV_MAX;
+			t->next_free = q->free;
+			q->free = t;
+		}
+		q->sq = stg_queue_new(NULL, q->vq_idx, nslots, s->imgs,
+				      s->nluns, scsi_batch_done, q);
+		if (!q->sq)
+			return -errno;
+	}
+	return 0;
+}
+
+static int open_lun(struct scsi_dev *s, unsigned i,
 		    const struct vdev_scsi_config *cfg)
 {
 	struct scsi_lun *l = &s->luns[i];
 	const char *prefix = cfg->serial ? cfg->serial : "vdev-scsi";
-	struct stat st;
+	const char *uri = cfg->nbd_uris ? cfg->nbd_uris[i] : NULL;
+	char who[32];
+	struct stg_open_opts o = {
+		.path = uri ? NULL : cfg->paths[i],
+		.fd = -1,
+		.nbd_uri = uri,
+		.engine = (enum stg_engine)cfg->backend,
+		.format = cfg->format,
+		.read_only = cfg->read_only,
+		.block_size = s->lbs,
+		.who = who,
+	};
 	uint64_t h;
-	int ret;
 
-	if (!path)
+	if (!o.path && !o.nbd_uri)
 		return -EINVAL;
-	ret = scsi_lun_open(l, path, cfg->read_only, s->lbs);
-	if (ret < 0)
-		return ret;
+	snprintf(who, sizeof(who), "scsi LUN %u", i);
+	l->img = stg_image_open(&o);
+	if (!l->img)
+		return -errno;
+	l->ro = cfg->read_only;
+	l->nblocks = l->img->size / s->lbs;
+	s->imgs[i] = l->img;
 	snprintf(l->serial, sizeof(l->serial), "%.32s-%u", prefix, i);
 	/* NAA 3 (locally assigned): the same image keeps its identifier
 	 * across restarts, two images never share one. */
-	if (fstat(l->fd, &st) < 0)
-		return -errno;
-	h = fnv(0xcbf29ce484222325ull, &st.st_dev, sizeof(st.st_dev));
-	h = fnv(h, &st.st_ino, sizeof(st.st_ino));
-	h = fnv(h, &st.st_rdev, sizeof(st.st_rdev));
+	h = l->img->id;
 	h = (h & 0x0fffffffffffffffull) | 0x3000000000000000ull;
 	for (unsigned k = 0; k < 8; k++)
 		l->naa[k] = (uint8_t)(h >> (56 - 8 * k));
@@ -367,12 +450,15 @@ struct vdev *vdev_scsi_new(const struct vdev_scsi_config *cfg)
 	struct scsi_dev *s;
 	int ret;
 
-	if (!cfg || !cfg->paths || !cfg->num_luns ||
+	if (!cfg || (!cfg->paths && !cfg->nbd_uris) || !cfg->num_luns ||
 	    cfg->num_luns > VDEV_SCSI_MAX_LUNS ||
 	    (cfg->logical_block_size && cfg->logical_block_size != 512 &&
 	     cfg->logical_block_size != 4096) ||
 	    cfg->num_queues > SCSI_MAX_QUEUES ||
-	    cfg->queue_size > VDEV_QUEUE_SIZE_MAX) {
+	    cfg->queue_size > VDEV_QUEUE_SIZE_MAX ||
+	    cfg->backend == VDEV_IMAGE_BACKEND_NULL ||
+	    cfg->backend == VDEV_IMAGE_BACKEND_RAM ||
+	    (unsigned)cfg->backend > VDEV_IMAGE_BACKEND_NBD) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -380,50 +466,31 @@ struct vdev *vdev_scsi_new(const struct vdev_scsi_config *cfg)
 	if (!s)
 		return NULL;
 	pthread_mutex_init(&s->evt_lock, NULL);
-	{
-		pthread_rwlockattr_t a;
-
-		pthread_rwlockattr_init(&a);
-#ifdef __GLIBC__
-		/* A glibc extension. Elsewhere (musl) a task management
-		 * function may wait for a gap in the queues' requests. */
-		pthread_rwlockattr_setkind_np(
-			&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-#endif
-		pthread_rwlock_init(&s->tmf_lock, &a);
-		pthread_rwlockattr_destroy(&a);
-	}
+	pthread_mutex_init(&s->tmf_lock, NULL);
 	s->lbs = cfg->logical_block_size ? cfg->logical_block_size : 512;
 	s->nq = cfg->num_queues ? cfg->num_queues : 1;
 	s->queue_size = cfg->queue_size ? cfg->queue_size : 256;
 	s->solid_state = cfg->solid_state;
 	s->nluns = cfg->num_luns;
 	s->luns = calloc(s->nluns, sizeof(*s->luns));
+	s->imgs = calloc(s->nluns, sizeof(*s->imgs));
 	s->queues = calloc(s->nq, sizeof(*s->queues));
-	if (!s->luns || !s->queues) {
+	if (!s->luns || !s->imgs || !s->queues) {
 		ret = -ENOMEM;
 		goto fail;
 	}
-	for (unsigned i = 0; i < s->nluns; i++)
-		s->luns[i].fd = -1;
 	for (unsigned i = 0; i < s->nluns; i++) {
-		ret = open_lun(s, i, cfg->paths[i], cfg);
+		ret = open_lun(s, i, cfg);
 		if (ret < 0)
 			goto fail;
 	}
-	s->ctrl.vr.iov = s->ctrl.iov;
-	s->ctrl.vr.iov_max = SCSI_IOV_MAX;
-	for (unsigned i = 0; i < s->nq; i++) {
-		struct scsi_queue *q = &s->queues[i];
-
-		q->vr.iov = q->iov;
-		q->vr.iov_max = SCSI_IOV_MAX;
-		q->wsame = malloc(SCSI_WSAME_BUF);
-		if (!q->wsame) {
-			ret = -ENOMEM;
-			goto fail;
-		}
+	for (unsigned i = 0; i < SCSI_TMF_SLOTS; i++) {
+		s->tmfs[i].vr.iov = s->tmfs[i].iov;
+		s->tmfs[i].vr.iov_max = SCSI_IOV_MAX;
 	}
+	ret = alloc_queues(s);
+	if (ret < 0)
+		goto fail;
 
 	info.name = "scsi";
 	info.device_id = VDEV_ID_SCSI;
@@ -431,6 +498,8 @@ struct vdev *vdev_scsi_new(const struct vdev_scsi_config *cfg)
 	if (cfg->hotplug)
 		info.features |= VDEV_BIT(VDEV_SCSI_F_HOTPLUG);
 	info.num_queues = VDEV_SCSI_REQ_QUEUE0 + s->nq;
+	/* Commands complete in any order (the image layer). */
+	info.ring_features_mask = VDEV_BIT(VDEV_F_IN_ORDER);
 	info.max_queue_size = s->queue_size;
 	info.config_size = SCSI_CONFIG_SIZE;
 	info.state_version = SCSI_STATE_VERSION;
@@ -439,6 +508,8 @@ struct vdev *vdev_scsi_new(const struct vdev_scsi_config *cfg)
 		ret = -errno;
 		goto fail;
 	}
+	for (unsigned i = 0; i < s->nq; i++)
+		stg_queue_set_dev(s->queues[i].sq, s->dev);
 	fill_config(s);
 	return s->dev;
 fail:

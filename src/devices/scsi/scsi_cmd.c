@@ -12,6 +12,7 @@
  * the rest of the buffer is reported as residual.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <virtio/iov.h>
 
@@ -42,6 +43,7 @@
 
 #define UNMAP_LIST_MAX (8u + 16u * SCSI_MAX_UNMAP_DESC)
 _Static_assert(UNMAP_LIST_MAX <= SCSI_SCRATCH, "scratch too small");
+_Static_assert(4096 <= SCSI_SCRATCH, "a WRITE SAME block fits");
 
 #define VENDOR  "LIBVDEV "
 #define PRODUCT "VDEV SCSI DISK  "
@@ -388,6 +390,41 @@ static void cmd_mode_sense(struct scsi_cmd *c, bool ten)
 
 /* ---- READ, WRITE, SYNCHRONIZE CACHE ------------------------------------ */
 
+static struct scsi_task *task_of(struct scsi_cmd *c)
+{
+	return (struct scsi_task *)((uint8_t *)c -
+				    offsetof(struct scsi_task, c));
+}
+
+/* Sends the task's next step to the image layer. */
+static void io(struct scsi_cmd *c, uint8_t op, uint64_t off, uint64_t len,
+	       struct iovec *iov, int cnt, uint8_t flags)
+{
+	struct scsi_task *t = task_of(c);
+
+	t->io.img = lun_of(c)->img;
+	t->io.op = op;
+	t->io.flags = flags;
+	t->io.off = off;
+	t->io.len = len;
+	t->io.iov = iov;
+	t->io.iovcnt = cnt;
+	scsi_task_submit(t);
+}
+
+/* The task's own copy of guest data it works from later (made on first
+ * use, kept with the slot); NULL: the command was answered BUSY. */
+static uint8_t *task_ext(struct scsi_cmd *c)
+{
+	struct scsi_task *t = task_of(c);
+
+	if (!t->ext)
+		t->ext = malloc(SCSI_SCRATCH);
+	if (!t->ext)
+		c->response = VDEV_SCSI_S_BUSY; /* the driver retries */
+	return t->ext;
+}
+
 /* [lba, lba + n) inside the LUN, without overflow. */
 static bool lba_ok(const struct scsi_lun *l, uint64_t lba, uint64_t n)
 {
@@ -408,84 +445,124 @@ static int iov_trim(struct iovec *iov, int cnt, size_t len)
 	return n;
 }
 
-static void cmd_rw(struct scsi_cmd *c, bool write, uint64_t lba,
+/*
+ * What the device advertises it enforces: seg_max data segments (config
+ * space) and the MAXIMUM TRANSFER LENGTH of the Block Limits VPD page
+ * (SBC-3 5.x: more is INVALID FIELD IN CDB).
+ */
+static bool limits_ok(struct scsi_cmd *c, int nseg, uint64_t len)
+{
+	if (len > SCSI_MAX_XFER_BYTES) {
+		illegal(c, ASC_INVALID_FIELD_CDB);
+		return false;
+	}
+	if ((unsigned)nseg > SCSI_SEG_MAX) {
+		scsi_log_once(c->s, SCSI_BAD_TOO_MANY_SEG,
+			      "command with more data segments than seg_max, "
+			      "failed");
+		c->response = VDEV_SCSI_S_FAILURE;
+		return false;
+	}
+	return true;
+}
+
+/* false: the command went to the image layer. */
+static bool cmd_rw(struct scsi_cmd *c, bool write, uint64_t lba,
 		   uint32_t nblocks, bool fua)
 {
 	struct scsi_lun *l = lun_of(c);
 	uint64_t len = (uint64_t)nblocks * c->s->lbs;
-	int ret;
+	int n;
 
 	if (write && l->ro) {
 		check_condition(c, SK_DATA_PROTECT, ASC_WRITE_PROTECTED);
-		return;
+		return true;
 	}
 	if (!lba_ok(l, lba, nblocks)) {
 		illegal(c, ASC_LBA_OUT_OF_RANGE);
-		return;
+		return true;
 	}
 	if (!len)
-		return;
+		return true;
 	if (len > (write ? c->dout_len : c->din_len)) {
 		c->response = VDEV_SCSI_S_OVERRUN;
-		return;
+		return true;
 	}
-	/* The buffers may be longer than the transfer: preadv/pwritev must
-	 * not touch the image (or the guest) past it. */
-	if (write)
-		ret = scsi_lun_rw(l, true, lba * c->s->lbs, c->dout,
-				  iov_trim(c->dout, c->ndout, (size_t)len),
-				  (size_t)len, fua);
-	else
-		ret = scsi_lun_rw(l, false, lba * c->s->lbs, c->din,
-				  iov_trim(c->din, c->ndin, (size_t)len),
-				  (size_t)len, false);
-	if (ret < 0) {
-		check_condition(c, SK_MEDIUM_ERROR,
-				write ? ASC_WRITE_ERROR : ASC_READ_ERROR);
-		return;
-	}
-	c->xfer = (size_t)len;
+	/* The buffers may be longer than the transfer: the image layer
+	 * must not touch the image (or the guest) past it. */
+	n = write ? iov_trim(c->dout, c->ndout, (size_t)len)
+		  : iov_trim(c->din, c->ndin, (size_t)len);
+	if (!limits_ok(c, n, len))
+		return true;
+	io(c, write ? STG_WRITE : STG_READ, lba * c->s->lbs, len,
+	   write ? c->dout : c->din, n, fua ? STG_FUA : 0);
+	return false;
 }
 
-static void cmd_sync_cache(struct scsi_cmd *c, uint64_t lba, uint32_t n)
+static bool cmd_sync_cache(struct scsi_cmd *c, uint64_t lba, uint32_t n)
 {
 	struct scsi_lun *l = lun_of(c);
 
 	if (!lba_ok(l, lba, n)) {
 		illegal(c, ASC_LBA_OUT_OF_RANGE);
-		return;
+		return true;
 	}
-	if (!l->ro && scsi_lun_flush(l) < 0)
-		check_condition(c, SK_MEDIUM_ERROR, ASC_WRITE_ERROR);
+	if (l->ro)
+		return true;
+	io(c, STG_FLUSH, 0, 0, NULL, 0, 0);
+	return false;
 }
 
 /* ---- UNMAP, WRITE SAME ------------------------------------------------- */
 
-static void cmd_unmap(struct scsi_cmd *c)
+/* The next UNMAP descriptor with blocks in it, from the task's copy of
+ * the list; false when there is none left. */
+static bool unmap_next(struct scsi_task *t)
 {
+	struct scsi_cmd *c = &t->c;
+
+	while (t->step < t->nsteps) {
+		const uint8_t *d = t->ext + 8 + 16 * t->step++;
+		uint64_t nb = be32(d + 8);
+
+		if (nb) {
+			io(c, STG_DISCARD, be64(d) * c->s->lbs,
+			   nb * c->s->lbs, NULL, 0, 0);
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool cmd_unmap(struct scsi_cmd *c)
+{
+	struct scsi_task *t = task_of(c);
 	struct scsi_lun *l = lun_of(c);
-	uint8_t *p = c->q->scratch;
 	size_t plen = be16(c->cdb + 7), dlen;
+	uint8_t *p;
 	unsigned n;
 
 	if (l->ro) {
 		check_condition(c, SK_DATA_PROTECT, ASC_WRITE_PROTECTED);
-		return;
+		return true;
 	}
 	if (c->cdb[1] & 0x01) {         /* ANCHOR */
 		illegal(c, ASC_INVALID_FIELD_CDB);
-		return;
+		return true;
 	}
 	if (!plen)
-		return;
+		return true;
 	if (plen < 8) {
 		illegal(c, ASC_PARAM_LIST_LENGTH);
-		return;
+		return true;
 	}
 	if (plen > c->dout_len) {
 		c->response = VDEV_SCSI_S_OVERRUN;
-		return;
+		return true;
 	}
+	p = task_ext(c);
+	if (!p)
+		return true;
 	/* One copy: the guest cannot change a descriptor after its check.
 	 * Past SCSI_MAX_UNMAP_DESC descriptors the list is refused anyway. */
 	vdev_iov_to_buf(c->dout, (unsigned)c->ndout, 0, p,
@@ -494,12 +571,12 @@ static void cmd_unmap(struct scsi_cmd *c)
 	dlen = be16(p + 2);
 	if (dlen > plen - 8 || dlen % 16) {
 		illegal(c, ASC_INVALID_FIELD_PARAM);
-		return;
+		return true;
 	}
 	n = (unsigned)(dlen / 16);
 	if (n > SCSI_MAX_UNMAP_DESC) {
 		illegal(c, ASC_INVALID_FIELD_PARAM);
-		return;
+		return true;
 	}
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *d = p + 8 + 16 * i;
@@ -507,84 +584,83 @@ static void cmd_unmap(struct scsi_cmd *c)
 
 		if (nb > SCSI_MAX_UNMAP_BLOCKS) {
 			illegal(c, ASC_INVALID_FIELD_PARAM);
-			return;
+			return true;
 		}
 		if (!lba_ok(l, be64(d), nb)) {
 			illegal(c, ASC_LBA_OUT_OF_RANGE);
-			return;
+			return true;
 		}
 	}
-	for (unsigned i = 0; i < n; i++) {
-		const uint8_t *d = p + 8 + 16 * i;
-		uint64_t nb = be32(d + 8);
-
-		int ret = nb ? scsi_lun_discard(l, be64(d) * c->s->lbs,
-						nb * c->s->lbs)
-			     : 0;
-
-		/* UNMAP is a hint: a file system without holes keeps the
-		 * data, which is allowed. */
-		if (ret < 0 && ret != -EOPNOTSUPP) {
-			check_condition(c, SK_MEDIUM_ERROR, ASC_WRITE_ERROR);
-			return;
-		}
-	}
+	t->step = 0;
+	t->nsteps = n;
+	return !unmap_next(t);
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
+static bool cmd_write_same_16(struct scsi_cmd *c)
 {
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
-static void cmd_write_same_16(struct scsi_cmd *c)
-{
+	struct scsi_task *t = task_of(c);
 	const uint8_t *cdb = c->cdb;
 	struct scsi_lun *l = lun_of(c);
 	uint64_t lba = be64(cdb + 2);
 	uint32_t nb = be32(cdb + 10);
 	uint32_t lbs = c->s->lbs;
 	bool unmap = cdb[1] & 0x08;
-	uint8_t *buf = c->q->wsame;
-	uint64_t off, len;
-	int ret;
+	uint8_t *buf;
 
 	if (l->ro) {
 		check_condition(c, SK_DATA_PROTECT, ASC_WRITE_PROTECTED);
-		return;
+		return true;
 	}
 	/* ANCHOR, NDOB, protection: not supported. */
 	if (cdb[1] & (0xe0 | 0x10 | 0x01) || nb == 0 ||
 	    nb > SCSI_MAX_WSAME_BLOCKS(lbs)) {
 		illegal(c, ASC_INVALID_FIELD_CDB);
-		return;
+		return true;
 	}
 	if (!lba_ok(l, lba, nb)) {
 		illegal(c, ASC_LBA_OUT_OF_RANGE);
-		return;
+		return true;
 	}
 	if (c->dout_len < lbs) {
 		c->response = VDEV_SCSI_S_OVERRUN;
-		return;
+		return true;
 	}
+	buf = task_ext(c);
+	if (!buf)
+		return true;
+	/* One copy of the block; a zero one becomes WRITE_ZEROES in the
+	 * image layer (a hole with UNMAP: holes read back as zeroes). */
 	c->xfer = vdev_iov_to_buf(c->dout, (unsigned)c->ndout, 0, buf, lbs);
-	off = lba * lbs;
-	len = (uint64_t)nb * lbs;
-	if (all_zero(buf, lbs)) {
-		/* Holes read back as zeroes, so UNMAP may punch them. */
-		ret = unmap ? scsi_lun_discard(l, off, len) : -EOPNOTSUPP;
-		if (ret == 0 && !l->blockdev)
-			return;
-		ret = scsi_lun_write_zeroes(l, off, len);
-	} else {
-		for (size_t o = lbs; o < SCSI_WSAME_BUF; o += lbs)
-			memcpy(buf + o, buf, lbs);
-		ret = scsi_lun_write_repeat(l, off, len, buf, SCSI_WSAME_BUF);
+	t->dio[0].iov_base = buf;
+	t->dio[0].iov_len = lbs;
+	io(c, STG_WRITE_SAME, lba * lbs, (uint64_t)nb * lbs, t->dio, 1,
+	   unmap ? STG_UNMAP : 0);
+	return false;
+}
+
+bool scsi_cmd_io_done(struct scsi_task *t, int res)
+{
+	struct scsi_cmd *c = &t->c;
+	uint8_t op = c->cdb[0];
+
+	if (op == OP_UNMAP) {
+		/* UNMAP is a hint: a file system without holes keeps the
+		 * data, which is allowed. */
+		if (res < 0 && res != -EOPNOTSUPP) {
+			check_condition(c, SK_MEDIUM_ERROR, ASC_WRITE_ERROR);
+			return true;
+		}
+		return t->abort || !unmap_next(t);
 	}
-	if (ret < 0)
-		check_condition(c, SK_MEDIUM_ERROR, ASC_WRITE_ERROR);
+	if (res < 0) {
+		check_condition(c, SK_MEDIUM_ERROR,
+				t->io.op == STG_READ ? ASC_READ_ERROR
+						     : ASC_WRITE_ERROR);
+		return true;
+	}
+	if (t->io.op == STG_READ || t->io.op == STG_WRITE)
+		c->xfer = (size_t)t->io.len;
+	return true;
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
@@ -603,7 +679,7 @@ static bool is_write_op(uint8_t op)
 	       op == OP_WRITE_16;
 }
 
-static void exec_rw(struct scsi_cmd *c)
+static bool exec_rw(struct scsi_cmd *c)
 {
 	const uint8_t *cdb = c->cdb;
 	uint8_t op = cdb[0];
@@ -614,13 +690,12 @@ static void exec_rw(struct scsi_cmd *c)
 	if (op == OP_READ_6 || op == OP_WRITE_6) {
 		lba = (uint64_t)(cdb[1] & 0x1f) << 16 | be16(cdb + 2);
 		n = cdb[4] ? cdb[4] : 256;
-		cmd_rw(c, write, lba, n, false);
-		return;
+		return cmd_rw(c, write, lba, n, false);
 	}
 	/* RDPROTECT/WRPROTECT: no protection information here. */
 	if (cdb[1] & 0xe0) {
 		illegal(c, ASC_INVALID_FIELD_CDB);
-		return;
+		return true;
 	}
 	switch (op) {
 	case OP_READ_10:
@@ -638,11 +713,12 @@ static void exec_rw(struct scsi_cmd *c)
 		n = be32(cdb + 10);
 		break;
 	}
-	cmd_rw(c, write, lba, n, write && (cdb[1] & 0x08));
+	return cmd_rw(c, write, lba, n, write && (cdb[1] & 0x08));
 }
 
-void scsi_cmd_exec(struct scsi_cmd *c)
+bool scsi_cmd_exec(struct scsi_task *t)
 {
+	struct scsi_cmd *c = &t->c;
 	const uint8_t *cdb = c->cdb;
 	uint8_t op = cdb[0];
 	bool present = c->lun < c->s->nluns;
@@ -656,7 +732,7 @@ void scsi_cmd_exec(struct scsi_cmd *c)
 	if (cdb_len_of(op) > c->cdb_len) {
 		/* The CDB does not fit the driver's cdb_size. */
 		illegal(c, ASC_INVALID_FIELD_CDB);
-		return;
+		return true;
 	}
 	/* INQUIRY and REPORT LUNS neither report nor clear a unit
 	 * attention (SAM-5 5.14); REQUEST SENSE reports and clears it;
@@ -667,25 +743,25 @@ void scsi_cmd_exec(struct scsi_cmd *c)
 			c->status = VDEV_SCSI_STATUS_CHECK_CONDITION;
 			ua_sense(c->sense, ua);
 			c->sense_len = SCSI_FIXED_SENSE_LEN;
-			return;
+			return true;
 		}
 	}
 	switch (op) {
 	case OP_INQUIRY:
 		cmd_inquiry(c);
-		return;
+		return true;
 	case OP_REPORT_LUNS:
 		cmd_report_luns(c);
-		return;
+		return true;
 	case OP_REQUEST_SENSE:
 		cmd_request_sense(c, ua);
-		return;
+		return true;
 	default:
 		break;
 	}
 	if (!present) {
 		illegal(c, ASC_LUN_NOT_SUPPORTED);
-		return;
+		return true;
 	}
 	switch (op) {
 	case OP_TEST_UNIT_READY:
@@ -713,22 +789,18 @@ void scsi_cmd_exec(struct scsi_cmd *c)
 	case OP_WRITE_10:
 	case OP_WRITE_12:
 	case OP_WRITE_16:
-		exec_rw(c);
-		break;
+		return exec_rw(c);
 	case OP_SYNC_CACHE_10:
-		cmd_sync_cache(c, be32(cdb + 2), be16(cdb + 7));
-		break;
+		return cmd_sync_cache(c, be32(cdb + 2), be16(cdb + 7));
 	case OP_SYNC_CACHE_16:
-		cmd_sync_cache(c, be64(cdb + 2), be32(cdb + 10));
-		break;
+		return cmd_sync_cache(c, be64(cdb + 2), be32(cdb + 10));
 	case OP_UNMAP:
-		cmd_unmap(c);
-		break;
+		return cmd_unmap(c);
 	case OP_WRITE_SAME_16:
-		cmd_write_same_16(c);
-		break;
+		return cmd_write_same_16(c);
 	default:
 		illegal(c, ASC_INVALID_OPCODE);
 		break;
 	}
+	return true;
 }

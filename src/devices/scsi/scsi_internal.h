@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * virtio-scsi internals shared by the device (scsi.c), the virtio request
- * layer (scsi_req.c), the SCSI command set (scsi_cmd.c) and the image
- * files (scsi_lun.c).
+ * and control queues (scsi_req.c) and the SCSI command set (scsi_cmd.c).
+ * The LUNs' images and all I/O are the image layer's (src/storage).
  *
- * A request goes: pop (scsi_handle) -> the virtio header is copied out of
- * guest memory and validated once (scsi_req.c) -> the CDB is decoded and
- * executed against a LUN (scsi_cmd.c), data moving straight between the
- * image and the guest's iovecs -> the response is written and the chain
- * pushed, all inside one handler round on the queue's thread.
+ * A request goes: pop (scsi_handle) into a task slot -> the virtio header
+ * is copied out of guest memory and validated once (scsi_req.c) -> the CDB
+ * is decoded and checked (scsi_cmd.c); a command that moves data goes to
+ * the image layer and joins its queue's task set, anything else finishes
+ * at once -> the response is written and the chain pushed on the queue's
+ * own thread. Task management (the control queue, maybe another thread)
+ * finds tasks through the task sets, marks them aborted, has their queue
+ * cancel them, and answers once every one of them has ended (SAM-5 7.1:
+ * a TMF completes after the tasks it aborts).
  */
 #ifndef SCSI_INTERNAL_H
 #define SCSI_INTERNAL_H
@@ -23,6 +27,8 @@
 #include <virtio/queue.h>
 #include <virtio/scsi.h>
 
+#include "storage/storage.h"
+
 /* Data segments per request (seg_max) and iovecs per chain we accept. */
 #define SCSI_SEG_MAX 126u
 #define SCSI_IOV_MAX (SCSI_SEG_MAX + 2u + 8u)
@@ -32,14 +38,17 @@
 /* UNMAP and WRITE SAME limits (VPD 0xb0). */
 #define SCSI_MAX_UNMAP_DESC 64u
 #define SCSI_MAX_UNMAP_BLOCKS 0x400000u
-/* WRITE SAME of a non-zero block is written out block by block on the
- * queue's thread: bound the bytes, whatever the block size. */
+/* WRITE SAME of a non-zero block is written out, a bounce slot at a
+ * time: bound the bytes, whatever the block size. */
 #define SCSI_MAX_WSAME_BYTES (1u << 30)
 #define SCSI_MAX_WSAME_BLOCKS(lbs) (SCSI_MAX_WSAME_BYTES / (lbs))
-/* Scratch for generated data-in (REPORT LUNS of 256 LUNs fits). */
+/* Scratch for generated data-in (REPORT LUNS of 256 LUNs fits), and a
+ * task's copy of an UNMAP list or a WRITE SAME block. */
 #define SCSI_SCRATCH 4096u
-/* Buffer of repeated WRITE SAME blocks. */
-#define SCSI_WSAME_BUF (64u << 10)
+/* Commands in flight per request queue; a deeper ring waits. */
+#define SCSI_MAX_INFLIGHT 256u
+/* Task management requests in flight on the control queue. */
+#define SCSI_TMF_SLOTS 8u
 /* Events kept while the driver posts no buffer. */
 #define SCSI_EVENTS_MAX 8u
 #define SCSI_FIXED_SENSE_LEN 18u
@@ -81,69 +90,15 @@ enum scsi_ua {
 };
 
 struct scsi_lun {
-	int fd;
+	struct stg_image *img;
 	bool ro;
-	bool blockdev;
 	uint64_t nblocks;
 	atomic_int ua;              /* enum scsi_ua; set by the control queue */
 	char serial[48];   /* prefix (32 at most) "-" LUN */
 	uint8_t naa[8];             /* VPD 0x83 NAA designator */
 };
 
-/* Per request queue: one request at a time, finished in its round. */
-struct scsi_queue {
-	struct vdev_req vr;
-	struct iovec iov[SCSI_IOV_MAX];
-	struct iovec dio[SCSI_IOV_MAX]; /* data part, ours to trim */
-	uint8_t scratch[SCSI_SCRATCH];
-	uint8_t *wsame;                 /* SCSI_WSAME_BUF bytes */
-};
-
-struct scsi_evt {
-	uint32_t event;
-	uint32_t reason;
-	uint16_t lun;
-};
-
-/* Malformed-request kinds, each logged once per device. */
-enum scsi_bad {
-	SCSI_BAD_SHORT_REQ,
-	SCSI_BAD_SHORT_CTRL,
-	SCSI_BAD_CTRL_TYPE,
-	SCSI_BAD_TOO_MANY_IOV,
-	SCSI_BAD_INOUT,
-	SCSI_BAD_COUNT
-};
-
-struct scsi_dev {
-	struct vdev *dev;
-	unsigned nluns;
-	struct scsi_lun *luns;
-	uint32_t lbs;
-	bool solid_state;
-	uint16_t queue_size;
-	unsigned nq;                /* request queues */
-	struct scsi_queue *queues;  /* [nq] */
-	struct scsi_queue ctrl;     /* control queue scratch */
-	/* Driver-settable sizes, read by every queue thread. */
-	atomic_uint sense_size;
-	atomic_uint cdb_size;
-	atomic_uint logged;         /* bit per enum scsi_bad */
-	/*
-	 * Held shared by a request queue while it runs and completes one
-	 * command, exclusively by a task management function: when a TMF
-	 * answers, every command it concerns has been completed (5.6.6.2),
-	 * even with each queue on its own thread. Writers are preferred so
-	 * a busy queue cannot starve a TMF.
-	 */
-	pthread_rwlock_t tmf_lock;
-
-	/* Events waiting for an event-queue buffer. */
-	pthread_mutex_t evt_lock;
-	struct scsi_evt evts[SCSI_EVENTS_MAX];
-	unsigned nevts;
-	bool evts_missed;
-};
+struct scsi_queue;
 
 /* What one SCSI command sees and produces (scsi_cmd.c). */
 struct scsi_cmd {
@@ -168,35 +123,141 @@ struct scsi_cmd {
 	unsigned sense_len;
 };
 
+/* One command, from pop to push. */
+struct scsi_task {
+	struct vdev_req vr;
+	struct scsi_queue *q;
+	struct scsi_task *next_free;
+	struct scsi_cmd c;
+	uint8_t cdb[VDEV_SCSI_CDB_SIZE_DEFAULT];
+	uint64_t tag;               /* the driver's id, for ABORT TASK */
+	size_t data_len;            /* data-in plus data-out bytes */
+	unsigned resp_len;          /* response header + sense_size */
+	/* On the image layer: in the queue's task set (q->lock). */
+	struct stg_req io;
+	struct scsi_task *prev, *next;
+	bool in_set;
+	/* Set by TMFs under q->lock: the response to end with (ABORTED,
+	 * RESET; 0: none), and a bit per TMF slot that waits for the end. */
+	uint8_t abort;
+	uint8_t tmf_mask;
+	bool cancelled;             /* the queue asked the layer to stop */
+	/* Steps of UNMAP / WRITE SAME, and their copy of guest data. */
+	unsigned step, nsteps;
+	uint8_t *ext;               /* SCSI_SCRATCH bytes, made on use */
+	/* Test hook (scsi_req_run): no push, the used length lands here. */
+	uint32_t *sync_written;
+	struct iovec iov[SCSI_IOV_MAX];
+	struct iovec dio[SCSI_IOV_MAX]; /* data part, ours to trim */
+};
+
+/* A request queue. Its thread owns everything but the task set, which a
+ * TMF on the control queue's thread walks under @lock. */
+struct scsi_queue {
+	struct scsi_dev *s;
+	unsigned vq_idx;            /* VDEV_SCSI_REQ_QUEUE0 + i */
+	struct vdev_queue *vq;
+	struct stg_queue *sq;
+	struct scsi_task *slots;
+	struct scsi_task *free;
+	unsigned nslots;
+	unsigned inflight;          /* popped, not pushed */
+	bool starved;               /* stopped popping: no free slot */
+	bool pushed;                /* pushed since the last notify */
+	pthread_mutex_t lock;
+	struct scsi_task *tasks;    /* the task set: on the image layer */
+	atomic_bool abort_pending;  /* a TMF marked some of them */
+	uint8_t scratch[SCSI_SCRATCH];
+};
+
+/* A task management request waiting for the tasks it aborts. */
+struct scsi_tmf {
+	struct vdev_req vr;
+	struct iovec iov[SCSI_IOV_MAX];
+	bool busy;
+	uint8_t response;
+	atomic_uint pending;        /* tasks still to end, + 1 while marking */
+	struct scsi_tmf *next_done; /* on s->tmf_done */
+};
+_Static_assert(SCSI_TMF_SLOTS <= 8, "tmf_mask has a bit per slot");
+
+struct scsi_evt {
+	uint32_t event;
+	uint32_t reason;
+	uint16_t lun;
+};
+
+/* Malformed-request kinds, each logged once per device. */
+enum scsi_bad {
+	SCSI_BAD_SHORT_REQ,
+	SCSI_BAD_SHORT_CTRL,
+	SCSI_BAD_CTRL_TYPE,
+	SCSI_BAD_TOO_MANY_IOV,
+	SCSI_BAD_INOUT,
+	SCSI_BAD_TOO_MANY_SEG,
+	SCSI_BAD_COUNT
+};
+
+struct scsi_dev {
+	struct vdev *dev;
+	unsigned nluns;
+	struct scsi_lun *luns;
+	uint32_t lbs;
+	bool solid_state;
+	uint16_t queue_size;
+	unsigned nq;                /* request queues */
+	struct scsi_queue *queues;  /* [nq] */
+	struct stg_image **imgs;    /* [nluns], for the queues */
+	/* The control queue: TMFs in flight, and those whose tasks all
+	 * ended (pushed by the control queue's thread). */
+	struct vdev_queue *ctrl_vq;
+	struct scsi_tmf tmfs[SCSI_TMF_SLOTS];
+	bool ctrl_starved;
+	pthread_mutex_t tmf_lock;
+	struct scsi_tmf *tmf_done;
+	/* Driver-settable sizes, read by every queue thread. */
+	atomic_uint sense_size;
+	atomic_uint cdb_size;
+	atomic_uint logged;         /* bit per enum scsi_bad */
+
+	/* Events waiting for an event-queue buffer. */
+	pthread_mutex_t evt_lock;
+	struct scsi_evt evts[SCSI_EVENTS_MAX];
+	unsigned nevts;
+	bool evts_missed;
+};
+
+
 /* scsi_cmd.c */
-void scsi_cmd_exec(struct scsi_cmd *c);
+/*
+ * Decodes and runs the task's command. true: done (results in t->c);
+ * false: it went to the image layer and scsi_task_end() follows.
+ */
+bool scsi_cmd_exec(struct scsi_task *t);
+/* The image layer finished a step of @t's command with @res: true when
+ * the command is over (results in t->c), false when it went on. */
+bool scsi_cmd_io_done(struct scsi_task *t, int res);
 
 /* scsi_req.c */
 void scsi_handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q);
+/* Hands t->io to the image layer as part of the task set. */
+void scsi_task_submit(struct scsi_task *t);
+/* After completions from the image layer's eventfd. */
+void scsi_batch_done(void *arg);
 /*
- * One request-queue chain, already popped: validates the headers, runs the
- * command, writes the response. Returns the bytes written into the
- * device-writable part (0: the chain was too short to answer).
+ * Test hook: one request-queue chain, already popped, run to the end on
+ * queue @q (waiting for the image layer if need be). Returns the bytes
+ * written into the device-writable part (0: too short to answer).
  */
-uint32_t scsi_req_process(struct scsi_dev *s, struct scsi_queue *q,
-			  struct vdev_req *vr);
-/* The same for a control-queue chain. */
-uint32_t scsi_ctrl_process(struct scsi_dev *s, struct vdev_req *vr);
+uint32_t scsi_req_run(struct scsi_dev *s, struct scsi_queue *q,
+		      struct vdev_req *vr);
+/* The same for a control-queue chain (no TMF may have to wait). */
+uint32_t scsi_ctrl_run(struct scsi_dev *s, struct vdev_req *vr);
+/* Ends the TMFs whose tasks ended (reset: drained first). */
+void scsi_tmf_flush(struct scsi_dev *s);
 void scsi_log_once(struct scsi_dev *s, enum scsi_bad kind, const char *what);
 
 /* scsi.c: the event queue. */
 void scsi_event_handle(struct scsi_dev *s, struct vdev_queue *q);
-
-/* scsi_lun.c: image I/O. 0 or -errno. */
-int scsi_lun_open(struct scsi_lun *l, const char *path, bool ro,
-		  uint32_t lbs);
-void scsi_lun_close(struct scsi_lun *l);
-int scsi_lun_rw(struct scsi_lun *l, bool write, uint64_t off,
-		struct iovec *iov, int cnt, size_t len, bool fua);
-int scsi_lun_flush(struct scsi_lun *l);
-int scsi_lun_discard(struct scsi_lun *l, uint64_t off, uint64_t len);
-int scsi_lun_write_zeroes(struct scsi_lun *l, uint64_t off, uint64_t len);
-int scsi_lun_write_repeat(struct scsi_lun *l, uint64_t off, uint64_t len,
-			  const uint8_t *buf, size_t buflen);
 
 #endif /* SCSI_INTERNAL_H */
