@@ -158,6 +158,104 @@ static void test_too_many_segments(void **state)
 	}
 }
 
+/*
+ * What the device advertises it enforces: more data segments than
+ * seg_max (VIRTIO_SCSI_S_FAILURE), a transfer over the Block Limits
+ * MAXIMUM TRANSFER LENGTH (INVALID FIELD IN CDB), even with buffers that
+ * would hold it; exactly at the limits it works.
+ */
+static uint8_t limits_cmd(struct fx *f, uint8_t op, uint32_t nblocks,
+			  unsigned nseg, struct vdev_scsi_cmd_resp *out)
+{
+	struct vdev_drv_mem *m = vdev_drv_get_mem(f->drv);
+	struct vdev_drv_seg segs[SCSI_IOV_MAX + 2];
+	size_t mark = vdev_drv_mem_mark(m), len = (size_t)nblocks * 512;
+	struct vdev_scsi_cmd_req *req;
+	struct vdev_scsi_cmd_resp *resp;
+	bool wr = op == 0x8a;
+	uint64_t gpa;
+	void *tok;
+	uint32_t used;
+	unsigned n = 0;
+
+	req = vdev_drv_mem_alloc(m, sizeof(*req), 8, &segs[n].gpa);
+	assert_non_null(req);
+	segs[n++].len = sizeof(*req);
+	lun_addr(req->lun, 0);
+	req->cdb[0] = op;
+	put_be32(req->cdb + 10, nblocks);
+	resp = vdev_drv_mem_alloc(m, sizeof(*resp), 8, &gpa);
+	assert_non_null(resp);
+	if (!wr) {
+		segs[n].gpa = gpa;
+		segs[n++].len = sizeof(*resp);
+	}
+	assert_non_null(vdev_drv_mem_alloc(m, len, 4096, &segs[n].gpa));
+	for (unsigned i = 0; i < nseg; i++) {
+		segs[n + i].gpa = segs[n].gpa + i * (len / nseg);
+		segs[n + i].len = (uint32_t)(i + 1 == nseg
+						     ? len - i * (len / nseg)
+						     : len / nseg);
+	}
+	n += nseg;
+	if (wr) {
+		segs[n].gpa = gpa;
+		segs[n++].len = sizeof(*resp);
+	}
+	resp->response = 0xee;
+	assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(f->drv, RQ), segs,
+					   wr ? 1 + nseg : 1,
+					   wr ? 1 : 1 + nseg, req,
+					   VDEV_DRV_F_INDIRECT),
+			 0);
+	assert_int_equal(vdev_drv_kick(f->drv, RQ), 0);
+	assert_int_equal(vdev_drv_wait(f->drv, RQ, TMO, &tok, &used), 0);
+	*out = *resp;
+	vdev_drv_mem_reset_to(m, mark);
+	return out->response;
+}
+
+static void test_limits(void **state)
+{
+	struct fx *f = *state;
+	struct vdev_scsi_cmd_resp r;
+	const uint32_t max = SCSI_MAX_XFER_BYTES / 512;
+	struct res rr;
+
+	f->cfg.queue_size = 256;
+	f->dcfg.queue_size = 256;
+	f->dcfg.mem_size = 32u << 20;
+	assert_int_equal(fx_open(f), 0);
+	for (int w = 0; w < 2; w++) {
+		uint8_t op = w ? 0x8a : 0x88;
+
+		/* seg_max + 1 segments */
+		assert_int_equal(limits_cmd(f, op, SCSI_SEG_MAX + 1,
+					    SCSI_SEG_MAX + 1, &r),
+				 VDEV_SCSI_S_FAILURE);
+		assert_int_equal(limits_cmd(f, op, SCSI_SEG_MAX, SCSI_SEG_MAX,
+					    &r),
+				 VDEV_SCSI_S_OK);
+		assert_int_equal(r.status, VDEV_SCSI_STATUS_GOOD);
+		/* one block over the maximum transfer length */
+		assert_int_equal(limits_cmd(f, op, max + 1, 4, &r),
+				 VDEV_SCSI_S_OK);
+		assert_int_equal(r.status, VDEV_SCSI_STATUS_CHECK_CONDITION);
+		assert_int_equal(r.sense[2], SK_ILLEGAL_REQUEST);
+		assert_int_equal(r.sense[12] << 8 | r.sense[13],
+				 ASC_INVALID_FIELD_CDB);
+		assert_int_equal(limits_cmd(f, op, max, 4, &r),
+				 VDEV_SCSI_S_OK);
+		assert_int_equal(r.status, VDEV_SCSI_STATUS_GOOD);
+	}
+	{
+		uint8_t cdb[6] = { 0 };
+
+		cmd(f, 0, cdb, 6, NULL, 0, NULL, 0, &rr);
+		assert_good(&rr);
+	}
+}
+
 /* The driver may choose other header sizes (5.6.4). */
 static void test_cdb_sense_size(void **state)
 {
@@ -769,6 +867,7 @@ int main(void)
 		SCSI_TEST(test_bad_lun),
 		SCSI_TEST(test_bidirectional),
 		SCSI_TEST(test_too_many_segments),
+		SCSI_TEST(test_limits),
 		SCSI_TEST(test_cdb_sense_size),
 		SCSI_TEST(test_tmf),
 		SCSI_TEST(test_ctrl_bad),
