@@ -27,6 +27,7 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include "compat/uio.h"
 #include "storage/storage_internal.h"
 
 bool stg_uring_test_fail_init;
