@@ -256,6 +256,15 @@ int vhu_vring_kick(struct vdev_vhost_user *, struct vhu_msg *,
 void vhu_rings_init(struct vdev_vhost_user *vu);
 /* Stops every ring and closes every ring fd (disconnect, reset). */
 void vhu_rings_reset(struct vdev_vhost_user *vu);
+/*
+ * Before the memory table changes to @regions: halts every running ring
+ * that would not lie inside them, so that its worker never meets a table
+ * without its ring (the queue would break, and the device need a reset,
+ * for what the protocol makes a ring stop). vhu_rings_remap restarts what
+ * still translates.
+ */
+void vhu_rings_halt_outside(struct vdev_vhost_user *vu,
+			    const struct vdev_mem_region *regions, unsigned n);
 /* The memory table changed: translate ring addresses again. */
 int vhu_rings_remap(struct vdev_vhost_user *vu);
 bool vhu_any_ring_started(const struct vdev_vhost_user *vu);

@@ -87,9 +87,12 @@ int vhu_set_mem_table(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	ret = check_disjoint(regs, n);
 	if (ret)
 		return ret;
+	vhu_rings_halt_outside(vu, regs, n);
 	ret = vdev_mem_replace(vu->mem, regs, n);
-	if (ret)
+	if (ret) {
+		vhu_rings_remap(vu); /* the old table stays: restart */
 		return ret;
+	}
 	return vhu_rings_remap(vu);
 }
 
@@ -125,12 +128,27 @@ int vhu_rem_mem_reg(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		    struct vhu_msg *r)
 {
 	const struct vhu_mem_region *w = &m->p.mem_reg.region;
+	uint64_t gpa = w->guest_addr, size = w->size;
+	struct vdev_mem_region *keep;
+	unsigned n = vdev_mem_count(vu->mem), k = 0;
 	int ret;
 
-	ret = vdev_mem_remove(vu->mem, w->guest_addr,
-			      w->size);
-	if (ret)
+	/* What stays, so rings in the region that goes halt first. */
+	keep = calloc(n ? n : 1, sizeof(*keep));
+	if (!keep)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		if (vdev_mem_region_get(vu->mem, i, &keep[k]) == 0 &&
+		    !(keep[k].guest_addr == gpa && keep[k].size == size))
+			k++;
+	if (k < n)
+		vhu_rings_halt_outside(vu, keep, k);
+	free(keep);
+	ret = vdev_mem_remove(vu->mem, gpa, size);
+	if (ret) {
+		vhu_rings_remap(vu); /* restarts what was halted */
 		return ret;
+	}
 	return vhu_rings_remap(vu);
 }
 

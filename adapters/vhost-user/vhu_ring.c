@@ -440,6 +440,35 @@ int vhu_vring_kick(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	return 0;
 }
 
+/* True when [gpa, gpa + len) lies inside one of @regions. */
+static bool inside(const struct vdev_mem_region *regions, unsigned n,
+		   uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (gpa >= regions[i].guest_addr &&
+		    gpa - regions[i].guest_addr <= regions[i].size &&
+		    len <= regions[i].size - (gpa - regions[i].guest_addr))
+			return true;
+	return false;
+}
+
+void vhu_rings_halt_outside(struct vdev_vhost_user *vu,
+			    const struct vdev_mem_region *regions, unsigned n)
+{
+	for (unsigned i = 0; i < vu->nq; i++) {
+		struct vhu_ring *r = &vu->rings[i];
+		uint64_t ld, la, lu;
+
+		if (!r->running)
+			continue;
+		part_sizes(vu, r->num, &ld, &la, &lu);
+		if (!inside(regions, n, r->desc_gpa, ld) ||
+		    !inside(regions, n, r->avail_gpa, la) ||
+		    !inside(regions, n, r->used_gpa, lu))
+			vhu_ring_halt(vu, i);
+	}
+}
+
 int vhu_rings_remap(struct vdev_vhost_user *vu)
 {
 	int err = 0;
@@ -460,8 +489,15 @@ int vhu_rings_remap(struct vdev_vhost_user *vu)
 				err = -EFAULT;
 			continue;
 		}
-		if (d == r->desc_gpa && a == r->avail_gpa && u == r->used_gpa)
+		if (d == r->desc_gpa && a == r->avail_gpa &&
+		    u == r->used_gpa) {
+			/* Halted before the change in case it went away
+			 * (vhu_rings_halt_outside): it did not. */
+			ret = ring_run(vu, i);
+			if (ret)
+				err = ret;
 			continue;
+		}
 		vhu_ring_halt(vu, i);
 		r->desc_gpa = d;
 		r->avail_gpa = a;
