@@ -21,6 +21,7 @@
 #include <virtio/spec.h>
 #include <virtio/transport.h>
 
+#include "peer/peer_mem.h"
 #include "vhu_internal.h"
 
 #define INFLIGHT_ALIGN 64u
@@ -98,8 +99,11 @@ int vhu_get_inflight_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	fd = memfd_create("vdev-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)len) < 0) {
-		ret = -errno;
+	ret = ftruncate(fd, (off_t)len) < 0 ? -errno : 0;
+	/* Sealed: the frontend cannot shrink it under us (peer_mem.h). */
+	if (!ret)
+		ret = vpeer_seal(fd);
+	if (ret) {
 		close(fd);
 		return ret;
 	}
@@ -141,6 +145,14 @@ int vhu_set_inflight_fd(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	if (size < (uint64_t)nq * vhu_inflight_queue_size(qs, packed) ||
 	    off + size < off || (off & (uint64_t)(page - 1)))
 		return -EINVAL;
+	/* A region that can shrink would turn a touch past its new end into
+	 * SIGBUS: only a sealed one (ours from GET_INFLIGHT_FD, QEMU's
+	 * libvhost-user's) is taken. Seals first, then the size they fix. */
+	if (vpeer_fd_sealed(m->fds[0]) < 0) {
+		vdev_log(VDEV_LOG_WARN, "vhost-user: inflight fd without "
+			 "F_SEAL_SHRINK refused");
+		return -EPERM;
+	}
 	if (fstat(m->fds[0], &st) < 0)
 		return -errno;
 	if ((uint64_t)st.st_size < off + size)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <virtio/transport.h>
 
+#include "peer/peer_mem.h"
 #include "vhu_internal.h"
 
 /* Largest dirty log accepted: one bit per page of 2^48 bytes. */
@@ -213,6 +214,13 @@ int vhu_set_log_base(struct vdev_vhost_user *vu, struct vhu_msg *m,
 
 	if (wraps(off, size) || size > VHU_LOG_MAX)
 		return -EINVAL;
+	/* Written from every queue worker: a log that can shrink would
+	 * turn a dirty bit into SIGBUS. QEMU seals its log memfd. */
+	if (vpeer_fd_sealed(m->fds[0]) < 0) {
+		vdev_log(VDEV_LOG_WARN, "vhost-user: log fd without "
+			 "F_SEAL_SHRINK refused");
+		return -EPERM;
+	}
 	ret = check_fd_range(m->fds[0], off, size);
 	if (ret)
 		return ret;

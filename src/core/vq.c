@@ -156,8 +156,12 @@ static bool run_handler(struct vcore_vq *vq)
 			return false;
 		if (vdev_queue_budget_spent(vq->q))
 			return true; /* kicks stay off until the next round */
-		if (!vdev_queue_enable_kicks(vq->q))
-			return false; /* really empty */
+		if (!vdev_queue_enable_kicks(vq->q)) {
+			/* Really empty, or broken just now (the last look
+			 * at the ring found its memory gone). */
+			check_broken(vq);
+			return false;
+		}
 		vdev_queue_get_state(vq->q, &after);
 		if (had_avail && after.avail_idx == before.avail_idx &&
 		    after.avail_wrap == before.avail_wrap)

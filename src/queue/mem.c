@@ -30,6 +30,7 @@ static void mapping_put(struct vq_mapping *m)
 	if (!m || atomic_fetch_sub_explicit(&m->refs, 1,
 					    memory_order_acq_rel) != 1)
 		return;
+	vpeer_mem_unguard(m->addr);
 	munmap(m->addr, m->len);
 	free(m);
 }
@@ -179,7 +180,8 @@ static int region_check(const struct vdev_mem_region *r)
 }
 
 /* Fills @out from @in, mapping the fd when there is no host pointer. */
-static int region_make(const struct vdev_mem_region *in, struct vq_region *out)
+static int region_make(struct vdev_mem *mem, const struct vdev_mem_region *in,
+		       struct vq_region *out)
 {
 	struct vq_mapping *m;
 	long pg = 4096;
@@ -220,6 +222,15 @@ static int region_make(const struct vdev_mem_region *in, struct vq_region *out)
 	m->addr = p;
 	m->len = in->size + delta;
 	atomic_init(&m->refs, 1);
+	/* The fd is a peer's: it may shrink it under us (peer_mem.h). */
+	atomic_init(&m->guard.faulted, 0);
+	m->guard.bump = &mem->generation;
+	ret = vpeer_mem_guard(p, m->len, &m->guard);
+	if (ret) {
+		munmap(p, m->len);
+		free(m);
+		return ret;
+	}
 	out->map = m;
 	out->host = (uint8_t *)p + delta;
 	return 0;
@@ -273,7 +284,7 @@ int vdev_mem_add(struct vdev_mem *mem, const struct vdev_mem_region *region)
 			goto out;
 		}
 	}
-	ret = region_make(region, &nr);
+	ret = region_make(mem, region, &nr);
 	if (ret)
 		goto out;
 	t = table_alloc(mem, cur->n + 1);
@@ -354,7 +365,7 @@ int vdev_mem_replace(struct vdev_mem *mem,
 	}
 	copy_shared(t, atomic_load(&mem->cur));
 	for (; t->n < n; t->n++) {
-		ret = region_make(&regions[t->n], &t->r[t->n]);
+		ret = region_make(mem, &regions[t->n], &t->r[t->n]);
 		if (ret)
 			break;
 	}

@@ -15,13 +15,18 @@
 
 #include <virtio/mem.h>
 
+#include "peer/peer_mem.h"
+
 #define VQ_LOG_PAGE 4096u
 
-/* One mmap the map made itself; shared by the snapshots that use it. */
+/* One mmap the map made itself; shared by the snapshots that use it. It
+ * maps a peer's fd, so it is guarded: a SIGBUS in it (the peer shrank the
+ * file) sets guard.faulted and bumps the map's generation. */
 struct vq_mapping {
 	atomic_uint refs;
 	void *addr;
 	size_t len;
+	struct vpeer_guard guard;
 };
 
 /* A dirty log shared by the snapshots that log into it. */
@@ -66,6 +71,15 @@ struct vdev_mem {
 };
 
 /* The region holding @gpa, or NULL. Binary search. */
+/* True when a mapping of @t was hit by a SIGBUS (its peer shrank it). */
+static inline bool vq_mem_faulted(const struct vdev_mem_table *t)
+{
+	for (unsigned i = 0; i < t->n; i++)
+		if (t->r[i].map && vpeer_mem_faulted(&t->r[i].map->guard))
+			return true;
+	return false;
+}
+
 static inline const struct vq_region *
 vq_mem_find(const struct vdev_mem_table *t, uint64_t gpa)
 {

@@ -130,6 +130,12 @@ static int update_mem(struct vdev_queue *q)
 	if (!q->mem)
 		return -EFAULT;
 	t = vdev_mem_acquire(q->mem);
+	/* A peer shrank the memory under a mapping (SIGBUS survived, the
+	 * mapping now reads zeros): nothing in it can be trusted. */
+	if (__builtin_expect(vq_mem_faulted(t), 0)) {
+		vdev_mem_release(t);
+		return vq_fail(q, "guest memory shrank under the device");
+	}
 	s = q->cur;
 	if (q->slots[s].t && q->slots[s].inflight) {
 		for (s = 0; s < VQ_SLOTS; s++)

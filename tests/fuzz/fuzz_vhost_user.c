@@ -5,7 +5,9 @@
  *
  * Input: a sequence of records
  *   [0]      fds to attach: bits 0-3 count (0..15, more than any request
- *            may carry), bit 4 memfds (1 MiB) instead of eventfds
+ *            may carry), bit 4 memfds (1 MiB) instead of eventfds, bit 5
+ *            the memfds sealed against shrinking (as QEMU's log is; the
+ *            adapter takes no inflight or log fd without the seal)
  *   [1..12]  message header (request, flags, size; little-endian)
  *   [13..]   payload: min(size, VHU_MAX_PAYLOAD) bytes, zero-padded
  *            when the input ends first
@@ -121,8 +123,12 @@ static void send_record(int sock, uint8_t spec, const uint8_t *msg,
 
 	for (unsigned i = 0; i < n; i++) {
 		if (spec & 16) {
-			fds[i] = memfd_create("fuzz", MFD_CLOEXEC);
-			if (fds[i] >= 0 && ftruncate(fds[i], 1 << 20) < 0) {
+			fds[i] = memfd_create("fuzz", MFD_CLOEXEC |
+					      MFD_ALLOW_SEALING);
+			if (fds[i] >= 0 &&
+			    (ftruncate(fds[i], 1 << 20) < 0 ||
+			     ((spec & 32) &&
+			      fcntl(fds[i], F_ADD_SEALS, F_SEAL_SHRINK) < 0))) {
 				close(fds[i]);
 				fds[i] = -1;
 			}

@@ -9,6 +9,7 @@
  * test_queue_inflight*.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -205,9 +206,24 @@ static void run(struct fixture *f, bool packed)
 		assert_int_equal(vdev_le16_to_cpu(s->version), 1);
 		assert_int_equal(vdev_le16_to_cpu(s->desc_num), QS);
 	}
+	/* Sealed: the frontend can neither shrink it under the back-end
+	 * (a SIGBUS for the back-end) nor undo the seal. */
+	assert_int_equal(fcntl(fd, F_GET_SEALS) & (F_SEAL_SHRINK |
+						   F_SEAL_GROW | F_SEAL_SEAL),
+			 F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	assert_int_equal(ftruncate(fd, 0), -1);
+	assert_int_equal(errno, EPERM);
 	/* Handed back: one byte short of the layout is refused. */
 	assert_int_not_equal(set_region(fe, fd, expect_size(packed) - 1),
 			     0);
+	/* A region of the right size that could shrink is refused too. */
+	{
+		int ufd = memfd_create("unsealed", MFD_CLOEXEC);
+
+		assert_int_equal(ftruncate(ufd, (off_t)len), 0);
+		assert_int_not_equal(set_region(fe, ufd, len), 0);
+		close(ufd);
+	}
 	assert_int_equal(set_region(fe, fd, len), 0);
 	assert_int_equal(vhu_fe_setup(fe, &g, QS, packed,
 				      P(REPLY_ACK) | P(INFLIGHT_SHMFD), false),
