@@ -241,6 +241,7 @@ static void test_rw_uring(void **state)
 	run_rw(*state, "uring");
 #else
 	(void)state;
+	print_message("SKIP: built without liburing (VDEV_WITH_URING)\n");
 	skip();
 #endif
 }
