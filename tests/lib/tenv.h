@@ -26,4 +26,12 @@ const char *tenv_scm_truncation_broken(void);
  */
 int tenv_eventfd(int flags);
 
+/*
+ * NULL if a SIGBUS from touching a shared mapping past the end of its
+ * (truncated) file reports the faulting address in si_addr; otherwise
+ * what was reported (qemu-s390x 7.2 swaps the address's two halves, so a
+ * handler cannot tell whose memory faulted). Probed in a child process.
+ */
+const char *tenv_sigbus_addr_broken(void);
+
 #endif

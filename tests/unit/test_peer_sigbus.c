@@ -32,11 +32,23 @@
 #include <virtio/transport.h>
 
 #include "queue/queue_internal.h"
+#include "tenv.h"
 #include "vfu_client.h"
 #include "vhu_frontend.h"
 
 #define P(f) VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_##f)
 #define SHRANK "guest memory shrank under the device"
+
+/* A SKIP where a fault's address is not reported (qemu-s390x): the
+ * handler cannot tell the device's fault from anyone else's there. */
+#define NEED_SIGBUS_ADDR()                                                  \
+	do {                                                                \
+		const char *why_ = tenv_sigbus_addr_broken();               \
+		if (why_) {                                                 \
+			print_message("SKIP: %s\n", why_);                  \
+			skip();                                             \
+		}                                                           \
+	} while (0)
 
 static void sleep_ms(int ms)
 {
@@ -60,7 +72,7 @@ static bool needs_reset(struct vdev *dev, int ms)
 
 /* A region mapped from a memfd, which is then cut to nothing: reading
  * and writing it survive, and the map says so. */
-static void test_map_survives(void **state)
+static void map_survives(void)
 {
 	struct vdev_mem *mem = vdev_mem_new();
 	int fd = memfd_create("ram", MFD_CLOEXEC);
@@ -92,7 +104,7 @@ static void test_map_survives(void **state)
 }
 
 /* A queue whose ring was in the memory: it breaks, with the reason. */
-static void test_queue_breaks(void **state)
+static void queue_breaks(void)
 {
 	struct vdev_drv_mem *m = vdev_drv_mem_new(0x100000, 1 << 20, 1);
 	struct vdev_drv_ring *r;
@@ -159,6 +171,19 @@ static void vhu_dev_down(struct vhu_dev *d)
 	vdev_free(d->dev);
 }
 
+/* These fault in this thread. */
+static void test_map_survives(void **state)
+{
+	NEED_SIGBUS_ADDR();
+	map_survives();
+}
+
+static void test_queue_breaks(void **state)
+{
+	NEED_SIGBUS_ADDR();
+	queue_breaks();
+}
+
 /* Adds one 64-byte request; with @wait, true when it completed. */
 static bool vhu_request(struct vhu_dev *d, bool wait)
 {
@@ -188,6 +213,7 @@ static void test_vhost_user_ram_truncated(void **state)
 	struct vhu_dev a, b;
 	uint64_t feat;
 
+	NEED_SIGBUS_ADDR();
 	vhu_dev_up(&a);
 	vhu_dev_up(&b);
 	assert_true(vhu_request(&a, true));
@@ -328,6 +354,7 @@ static void test_vfio_user_dma_truncated(void **state)
 {
 	struct vfu_dev a, b;
 
+	NEED_SIGBUS_ADDR();
 	vfu_dev_up(&a, 0);
 	vfu_dev_up(&b, 1);
 	assert_true(vfu_request(&a, true));
