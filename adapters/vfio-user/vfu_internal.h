@@ -72,10 +72,15 @@ struct vdev_vfio_user {
 	unsigned ndma;
 
 	int intx_fd;
+	int intx_kind;      /* vpeer_kind of intx_fd */
 	bool intx_masked;
 	int *msix_fds;
+	int *msix_kinds;
 	unsigned nvec;
 };
+
+/* vfu_server.c: the deadline of one message, in either direction. */
+extern int vfu_msg_timeout_ms;
 
 typedef int (*vfu_handler_fn)(struct vdev_vfio_user *s, struct vfu_msg *m,
 			      struct vfu_reply *r);

@@ -8,14 +8,22 @@
 #include <unistd.h>
 
 #include "adapters/vfio-user/vfu_internal.h"
+#include "peer/peer_io.h"
 
-static void signal_fd(int fd)
+/* The client chose the fd and its flags: a blocking eventfd with a full
+ * counter must not stop the thread that serves the whole socket (issue
+ * #19, defect 6). vpeer_signal never blocks, and a full counter is an
+ * interrupt already pending. */
+static void signal_fd(int fd, int kind)
 {
-	uint64_t one = 1;
+	int e;
 
-	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0)
+	if (fd < 0)
+		return;
+	e = vpeer_signal(fd, kind);
+	if (e)
 		vdev_log(VDEV_LOG_DEBUG, "vfio-user: irq eventfd: %s",
-			 strerror(errno));
+			 strerror(-e));
 }
 
 static void vfu_msix(void *opaque, uint16_t vector, uint64_t addr,
@@ -24,7 +32,7 @@ static void vfu_msix(void *opaque, uint16_t vector, uint64_t addr,
 	struct vdev_vfio_user *s = opaque;
 
 	if (vector < s->nvec)
-		signal_fd(s->msix_fds[vector]);
+		signal_fd(s->msix_fds[vector], s->msix_kinds[vector]);
 }
 
 static void vfu_intx(void *opaque, bool level)
@@ -34,7 +42,7 @@ static void vfu_intx(void *opaque, bool level)
 	/* VFIO INTx is automasked: one signal, then the client unmasks
 	 * after it has handled (and the guest acked) the interrupt. */
 	if (level && !s->intx_masked && s->intx_fd >= 0) {
-		signal_fd(s->intx_fd);
+		signal_fd(s->intx_fd, s->intx_kind);
 		s->intx_masked = true;
 	}
 }
@@ -114,13 +122,20 @@ static int *irq_fd_slot(struct vdev_vfio_user *s, uint32_t index,
 	return index == VFU_IRQ_INTX ? &s->intx_fd : &s->msix_fds[i];
 }
 
+static int *irq_kind_slot(struct vdev_vfio_user *s, uint32_t index,
+			  uint32_t i)
+{
+	return index == VFU_IRQ_INTX ? &s->intx_kind : &s->msix_kinds[i];
+}
+
 static void irq_action(struct vdev_vfio_user *s, uint32_t index, uint32_t i,
 		       uint32_t action)
 {
 	bool mask = action == VFU_IRQ_SET_ACTION_MASK;
 
 	if (action == VFU_IRQ_SET_ACTION_TRIGGER) {
-		signal_fd(*irq_fd_slot(s, index, i));
+		signal_fd(*irq_fd_slot(s, index, i),
+			  *irq_kind_slot(s, index, i));
 	} else if (index == VFU_IRQ_INTX) {
 		s->intx_masked = mask;
 		/* Still asserted: the client gets it again. */
@@ -137,6 +152,7 @@ int vfu_h_set_irqs(struct vdev_vfio_user *s, struct vfu_msg *m,
 	struct vfu_irq_set is;
 	uint32_t data, action;
 	const uint8_t *bools = m->body + VFU_IRQ_SET_SIZE;
+	int kinds[VFU_MAX_FDS];
 
 	memcpy(&is, m->body, VFU_IRQ_SET_SIZE);
 	data = is.flags & VFU_IRQ_SET_DATA_MASK;
@@ -147,6 +163,13 @@ int vfu_h_set_irqs(struct vdev_vfio_user *s, struct vfu_msg *m,
 	if (data == VFU_IRQ_SET_DATA_NONE && is.count == 0) {
 		is.count = vfu_irq_count(s, is.index);
 		data = VFU_IRQ_SET_DATA_EVENTFD; /* with no fds: release */
+	}
+	/* Before anything changes: every fd must take a non-blocking
+	 * signal (vfu_validate bounded m->nfds by VFU_MAX_FDS). */
+	for (unsigned k = 0; k < m->nfds; k++) {
+		kinds[k] = vpeer_prepare_write(m->fds[k]);
+		if (kinds[k] < 0)
+			return kinds[k];
 	}
 	for (uint32_t k = 0; k < is.count; k++) {
 		uint32_t i = is.start + k;
@@ -159,6 +182,7 @@ int vfu_h_set_irqs(struct vdev_vfio_user *s, struct vfu_msg *m,
 			*slot = -1;
 			if (m->nfds) {
 				*slot = m->fds[k];
+				*irq_kind_slot(s, is.index, i) = kinds[k];
 				m->fds[k] = -1; /* taken */
 			}
 		} else if (data == VFU_IRQ_SET_DATA_NONE || bools[k]) {

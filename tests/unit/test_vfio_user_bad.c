@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,12 +16,14 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <virtio/caps.h>
 #include <virtio/rng.h>
 #include <virtio/vfio-user.h>
 
+#include "adapters/vfio-user/vfu_internal.h"
 #include "vdev_build_config.h"
 #include "tenv.h"
 #include "vfu_client.h"
@@ -382,6 +385,113 @@ static void test_irq_fd_not_eventfd(void **state)
 	still_serves(f);
 }
 
+/* Waits up to 2 s for the reply to @id; true when it came. */
+static bool reply_within_2s(struct fx *f, uint16_t id, uint16_t cmd)
+{
+	struct pollfd p = { .fd = f->c->fd, .events = POLLIN };
+	struct vfu_hdr h;
+
+	if (poll(&p, 1, 2000) != 1)
+		return false;
+	assert_int_equal(vfu_client_recv(f->c, &h, NULL, 0, NULL), 0);
+	assert_int_equal(h.id, id);
+	assert_int_equal(h.cmd, cmd);
+	assert_false(h.flags & VFU_F_ERROR);
+	return true;
+}
+
+/* Issue #19, defect 6: a client hands over a blocking eventfd whose
+ * counter it set to the maximum. Signalling it must not stop the server
+ * thread (which serves the whole socket): a full counter means an
+ * interrupt is already pending. MSI-X and INTx. */
+static void test_irq_fd_saturated(void **state)
+{
+	struct fx *f = *state;
+	const uint32_t ev = VFU_IRQ_SET_DATA_EVENTFD |
+			    VFU_IRQ_SET_ACTION_TRIGGER;
+	const uint32_t trig = VFU_IRQ_SET_DATA_NONE |
+			      VFU_IRQ_SET_ACTION_TRIGGER;
+	const uint32_t index[] = { VFU_IRQ_MSIX, VFU_IRQ_INTX };
+	uint64_t full = 0xfffffffffffffffeull, v;
+
+	for (unsigned i = 0; i < 2; i++) {
+		struct vfu_irq_set s = { VFU_IRQ_SET_SIZE, trig, index[i], 0,
+					 1 };
+		int efd = eventfd(0, EFD_CLOEXEC); /* blocking */
+		uint16_t id;
+		bool ok;
+
+		assert_true(efd >= 0);
+		assert_int_equal(write(efd, &full, 8), 8);
+		assert_int_equal(vfu_client_set_irqs(f->c, index[i], ev, 0, 1,
+						     &efd, 1), 0);
+		assert_int_equal(vfu_client_send(f->c, VFU_CMD_DEVICE_SET_IRQS,
+						 0, &s, sizeof(s), NULL, 0,
+						 &id), 0);
+		ok = reply_within_2s(f, id, VFU_CMD_DEVICE_SET_IRQS);
+		if (!ok) {
+			/* Let a blocked server go before failing. */
+			assert_int_equal(read(efd, &v, 8), 8);
+			assert_true(reply_within_2s(f, id,
+						    VFU_CMD_DEVICE_SET_IRQS));
+		}
+		assert_true(ok);
+		/* Still full, still one interrupt pending for the client. */
+		assert_int_equal(read(efd, &v, 8), 8);
+		assert_true(v == full);
+		close(efd);
+	}
+	still_serves(f);
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* True once the server has closed the connection. */
+static bool server_closed(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char b;
+
+	return poll(&p, 1, 0) == 1 &&
+	       (p.revents & (POLLHUP | POLLERR) ||
+		recv(fd, &b, 1, MSG_DONTWAIT) <= 0);
+}
+
+/* Issue #19, defect 8: the deadline is per message. A client that sends a
+ * message one byte every 300 ms, against a 1 s deadline, is dropped
+ * within about a second of its first byte; restarting the timeout at
+ * every recvmsg kept it served (the whole header took 4.8 s). */
+static void test_trickled_message(void **state)
+{
+	struct fx *f = *state;
+	struct vfu_hdr h = { .id = 9, .cmd = VFU_CMD_DEVICE_GET_INFO,
+			     .size = VFU_HDR_SIZE + 16 };
+	const uint8_t *p = (const uint8_t *)&h;
+	int saved = vfu_msg_timeout_ms;
+	double t0 = now_s(), closed = 0;
+
+	vfu_msg_timeout_ms = 1000;
+	for (size_t i = 0; i < sizeof(h) && !closed; i++) {
+		if (send(f->c->fd, p + i, 1, MSG_NOSIGNAL) != 1 ||
+		    server_closed(f->c->fd)) {
+			closed = now_s() - t0;
+			break;
+		}
+		usleep(300 * 1000);
+		if (server_closed(f->c->fd))
+			closed = now_s() - t0;
+	}
+	vfu_msg_timeout_ms = saved;
+	assert_true(closed > 0.5);
+	assert_true(closed < 2.5);
+}
+
 static void test_bad_version(void **state)
 {
 	struct fx *f = *state;
@@ -499,6 +609,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_command, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_set_irqs, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_irq_fd_saturated, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_trickled_message, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_irq_fd_not_eventfd, setup,
 						teardown),
