@@ -32,10 +32,13 @@ int vfu_h_dma_map(struct vdev_vfio_user *s, struct vfu_msg *m,
 {
 	struct vfu_dma_map d;
 	struct vfu_dma *tab;
-	bool mapped = m->nfds != 0;
+	bool mapped;
 	int e;
 
 	memcpy(&d, m->body, sizeof(d));
+	/* A window the device may not even read can hold neither rings nor
+	 * buffers: it is tracked like an fd-less one. */
+	mapped = m->nfds != 0 && (d.flags & VFU_DMA_F_READ);
 	for (unsigned i = 0; i < s->ndma; i++) {
 		if (dma_overlaps(&s->dma[i], d.addr, d.size))
 			return -EEXIST;
@@ -46,14 +49,19 @@ int vfu_h_dma_map(struct vdev_vfio_user *s, struct vfu_msg *m,
 	if (!tab)
 		return -ENOMEM;
 	s->dma = tab;
-	if (m->nfds) {
+	if (mapped) {
 		struct stat st;
+		/* A read-only window (issue #19, defect 10) is mapped
+		 * PROT_READ, and the queues refuse device-writable buffers
+		 * and used rings in it (DEVICE_NEEDS_RESET). */
 		struct vdev_mem_region reg = {
 			.guest_addr = d.addr,
 			.size = d.size,
 			.host = NULL,
 			.fd = m->fds[0],
 			.fd_offset = d.offset,
+			.flags = d.flags & VFU_DMA_F_WRITE ? 0 :
+							     VDEV_MEM_F_RDONLY,
 		};
 
 		/* mmap does not check a file's size and touching a page
@@ -66,13 +74,7 @@ int vfu_h_dma_map(struct vdev_vfio_user *s, struct vfu_msg *m,
 		/* The map mmaps the fd itself; ours is closed after the
 		 * handler like every other received fd. */
 		e = vdev_mem_add(s->mem, &reg);
-		/* A read-only window (a ROM) whose fd cannot be mapped
-		 * read-write is kept like an fd-less one: the device never
-		 * needs it for rings or buffers. */
-		if ((e == -EACCES || e == -EPERM) &&
-		    !(d.flags & VFU_DMA_F_WRITE))
-			mapped = false;
-		else if (e)
+		if (e)
 			return e;
 	}
 	tab[s->ndma++] = (struct vfu_dma){ d.addr, d.size, mapped };

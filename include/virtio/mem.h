@@ -58,7 +58,19 @@ struct vdev_mem_region {
 	/* The frontend's own virtual address of the region (vhost-user ring
 	 * addresses are given in it); 0 when the transport has none. */
 	uint64_t user_addr;
+	uint32_t flags;     /* VDEV_MEM_F_* */
 };
+
+/*
+ * The device may only read the region (a vfio-user DMA window mapped
+ * without VFIO_USER_F_DMA_REGION_WRITE). The map mmaps @fd with PROT_READ
+ * (so a read-only fd is enough), and every path through which the device
+ * writes guest memory refuses it: a device-writable descriptor or a used
+ * ring there breaks the queue (DEVICE_NEEDS_RESET), vdev_mem_write and
+ * vdev_mem_translate_write fail with -EACCES. Caller memory (@host) with
+ * this flag is trusted to be what the flag says.
+ */
+#define VDEV_MEM_F_RDONLY (1u << 0)
 
 /* An empty map. Fails with ENOMEM. */
 VDEV_API struct vdev_mem *vdev_mem_new(void);
@@ -129,6 +141,14 @@ VDEV_API int vdev_mem_translate(const struct vdev_mem_table *t, uint64_t gpa,
 				unsigned max_iov);
 
 /*
+ * vdev_mem_translate for memory the device will write: also -EACCES when
+ * some byte is in a VDEV_MEM_F_RDONLY region.
+ */
+VDEV_API int vdev_mem_translate_write(const struct vdev_mem_table *t,
+				      uint64_t gpa, uint64_t len,
+				      struct iovec *iov, unsigned max_iov);
+
+/*
  * Host pointer to [gpa, gpa + len) when that range lies inside one region,
  * else NULL (also on overflow). Used for rings, which must be contiguous in
  * this process.
@@ -142,7 +162,9 @@ VDEV_API int vdev_mem_uva_to_gpa(const struct vdev_mem_table *t, uint64_t uva,
 				 uint64_t len, uint64_t *gpa);
 
 /* Copies between guest memory and a buffer, across regions. -EFAULT or
- * -EOVERFLOW as vdev_mem_translate; nothing is copied then. */
+ * -EOVERFLOW as vdev_mem_translate (vdev_mem_write: -EACCES too, as
+ * vdev_mem_translate_write); nothing is copied then. vdev_mem_ptr gives
+ * read access only where a region is VDEV_MEM_F_RDONLY. */
 VDEV_API int vdev_mem_read(const struct vdev_mem_table *t, uint64_t gpa,
 			   void *buf, size_t len);
 VDEV_API int vdev_mem_write(const struct vdev_mem_table *t, uint64_t gpa,

@@ -167,7 +167,8 @@ void vdev_mem_free(struct vdev_mem *mem)
 
 static int region_check(const struct vdev_mem_region *r)
 {
-	if (r->size == 0 || r->guest_addr + (r->size - 1) < r->guest_addr)
+	if (r->size == 0 || r->guest_addr + (r->size - 1) < r->guest_addr ||
+	    r->flags & ~VDEV_MEM_F_RDONLY)
 		return -EINVAL;
 	if (!r->host) {
 		if (r->fd < 0 || r->fd_offset + r->size < r->fd_offset ||
@@ -198,6 +199,7 @@ static int region_make(struct vdev_mem *mem, const struct vdev_mem_region *in,
 	out->uva = in->user_addr;
 	out->fd = in->fd;
 	out->fd_offset = in->fd_offset;
+	out->rdonly = in->flags & VDEV_MEM_F_RDONLY;
 	if (in->host) {
 		out->host = in->host;
 		out->caller_host = true;
@@ -212,7 +214,8 @@ static int region_make(struct vdev_mem *mem, const struct vdev_mem_region *in,
 		free(m);
 		return -EINVAL;
 	}
-	p = mmap(NULL, in->size + delta, PROT_READ | PROT_WRITE, MAP_SHARED,
+	p = mmap(NULL, in->size + delta,
+		 out->rdonly ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED,
 		 in->fd, (off_t)(in->fd_offset - delta));
 	if (p == MAP_FAILED) {
 		ret = -errno;
@@ -409,6 +412,7 @@ int vdev_mem_region_get(struct vdev_mem *mem, unsigned i,
 		out->fd = r->fd;
 		out->fd_offset = r->fd_offset;
 		out->user_addr = r->uva;
+		out->flags = r->rdonly ? VDEV_MEM_F_RDONLY : 0;
 		ret = 0;
 	}
 	vdev_mem_release(t);
@@ -492,7 +496,13 @@ void vdev_mem_log_write(const struct vdev_mem_table *t, uint64_t gpa,
 int vdev_mem_translate(const struct vdev_mem_table *t, uint64_t gpa,
 		       uint64_t len, struct iovec *iov, unsigned max_iov)
 {
-	return vq_mem_map(t, gpa, len, iov, max_iov);
+	return vq_mem_map(t, gpa, len, iov, max_iov, false);
+}
+
+int vdev_mem_translate_write(const struct vdev_mem_table *t, uint64_t gpa,
+			     uint64_t len, struct iovec *iov, unsigned max_iov)
+{
+	return vq_mem_map(t, gpa, len, iov, max_iov, true);
 }
 
 void *vdev_mem_ptr(const struct vdev_mem_table *t, uint64_t gpa, uint64_t len)
@@ -522,14 +532,16 @@ static int copy(const struct vdev_mem_table *t, uint64_t gpa, void *buf,
 		size_t len, bool to_guest)
 {
 	uint8_t *p = buf;
+	int ret;
 
 	if (len == 0)
 		return 0;
 	if (gpa + (len - 1) < gpa)
 		return -EOVERFLOW;
 	/* Check the whole range first so that nothing is copied on error. */
-	if (vq_mem_map(t, gpa, len, NULL, UINT32_MAX) < 0)
-		return -EFAULT;
+	ret = vq_mem_map(t, gpa, len, NULL, UINT32_MAX, to_guest);
+	if (ret < 0)
+		return ret == -EACCES ? ret : -EFAULT;
 	while (len) {
 		const struct vq_region *r = vq_mem_find(t, gpa);
 		uint64_t off = gpa - r->gpa;

@@ -48,6 +48,7 @@ struct vq_region {
 	uint64_t fd_offset;
 	int fd;
 	bool caller_host;
+	bool rdonly;        /* VDEV_MEM_F_RDONLY: mapped PROT_READ */
 };
 
 struct vdev_mem_table {
@@ -115,12 +116,24 @@ static inline void *vq_mem_ptr(const struct vdev_mem_table *t, uint64_t gpa,
 	return r->host + (gpa - r->gpa);
 }
 
+/* vq_mem_ptr for memory the device writes (used ring, packed ring): NULL
+ * also when the range is in a read-only region. */
+static inline void *vq_mem_ptr_w(const struct vdev_mem_table *t, uint64_t gpa,
+				 uint64_t len)
+{
+	void *p = vq_mem_ptr(t, gpa, len);
+
+	return p && !vq_mem_find(t, gpa)->rdonly ? p : NULL;
+}
+
 /*
  * Translates [gpa, gpa + len) into @iov (NULL: only count). Returns the
- * number of iovecs, -EFAULT, -EOVERFLOW or -ENOBUFS as vdev_mem_translate.
+ * number of iovecs, -EFAULT, -EOVERFLOW or -ENOBUFS as vdev_mem_translate,
+ * and -EACCES when @write and some byte is in a read-only region.
  */
 static inline int vq_mem_map(const struct vdev_mem_table *t, uint64_t gpa,
-			     uint64_t len, struct iovec *iov, unsigned max_iov)
+			     uint64_t len, struct iovec *iov, unsigned max_iov,
+			     bool write)
 {
 	unsigned n = 0;
 
@@ -134,6 +147,8 @@ static inline int vq_mem_map(const struct vdev_mem_table *t, uint64_t gpa,
 
 		if (!r)
 			return -EFAULT;
+		if (write && r->rdonly)
+			return -EACCES;
 		if (n >= max_iov)
 			return -ENOBUFS;
 		avail = r->last - gpa; /* bytes after gpa in the region */

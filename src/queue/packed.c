@@ -33,9 +33,10 @@ uint16_t vq_packed_lin(const struct vdev_queue *q, uint16_t pos, bool wrap)
 int vq_packed_map(struct vdev_queue *q)
 {
 	const struct vdev_queue_config *c = &q->cfg;
-	void *d = vq_mem_ptr(q->t, c->desc_addr, 16ull * c->size);
+	/* The device writes descriptors back and its event area. */
+	void *d = vq_mem_ptr_w(q->t, c->desc_addr, 16ull * c->size);
 	void *drv = vq_mem_ptr(q->t, c->driver_addr, 4);
-	void *dev = vq_mem_ptr(q->t, c->device_addr, 4);
+	void *dev = vq_mem_ptr_w(q->t, c->device_addr, 4);
 
 	if (!d || !drv || !dev)
 		return -EFAULT;

@@ -410,16 +410,18 @@ int vq_walk_map(struct vdev_queue *q, struct vq_walk *w, uint64_t addr,
 
 	if (!w->overflow)
 		n = vq_mem_map(q->t, addr, len, req->iov + w->niov,
-			       (unsigned)(req->iov_max - w->niov));
+			       (unsigned)(req->iov_max - w->niov), write);
 	if (n == -ENOBUFS) {
 		/* Still validate the range; the chain goes back unused. */
 		w->overflow = true;
-		n = vq_mem_map(q->t, addr, len, NULL, UINT32_MAX);
+		n = vq_mem_map(q->t, addr, len, NULL, UINT32_MAX, write);
 		if (n > 0)
 			n = 0;
 	}
 	if (n == -EOVERFLOW)
 		return vq_fail(q, "buffer wraps 2^64");
+	if (n == -EACCES)
+		return vq_fail(q, "device-writable buffer in read-only memory");
 	if (n < 0)
 		return vq_fail(q, "buffer outside guest memory");
 	/* Next time, try the region this buffer ended in first. */

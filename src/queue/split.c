@@ -42,8 +42,9 @@ int vq_split_map(struct vdev_queue *q)
 	void *d = vq_mem_ptr(q->t, c->desc_addr, vdev_split_desc_size(c->size));
 	void *a = vq_mem_ptr(q->t, c->driver_addr,
 			     vdev_split_avail_size(c->size));
-	void *u = vq_mem_ptr(q->t, c->device_addr,
-			     vdev_split_used_size(c->size));
+	/* The device writes the used ring: not in read-only memory. */
+	void *u = vq_mem_ptr_w(q->t, c->device_addr,
+			       vdev_split_used_size(c->size));
 
 	if (!d || !a || !u)
 		return -EFAULT;

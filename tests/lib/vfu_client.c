@@ -261,12 +261,12 @@ int vfu_client_version(struct vfu_client *c)
 	return 0;
 }
 
-int vfu_client_dma_map(struct vfu_client *c, int fd, uint64_t offset,
-		       uint64_t addr, uint64_t size)
+int vfu_client_dma_map_flags(struct vfu_client *c, int fd, uint64_t offset,
+			     uint64_t addr, uint64_t size, uint32_t flags)
 {
 	struct vfu_dma_map m = {
 		.argsz = sizeof(m),
-		.flags = VFU_DMA_F_READ | VFU_DMA_F_WRITE,
+		.flags = flags,
 		.offset = offset,
 		.addr = addr,
 		.size = size,
@@ -274,6 +274,13 @@ int vfu_client_dma_map(struct vfu_client *c, int fd, uint64_t offset,
 
 	return vfu_client_call(c, VFU_CMD_DMA_MAP, &m, sizeof(m), &fd,
 			       fd >= 0, NULL, 0, NULL);
+}
+
+int vfu_client_dma_map(struct vfu_client *c, int fd, uint64_t offset,
+		       uint64_t addr, uint64_t size)
+{
+	return vfu_client_dma_map_flags(c, fd, offset, addr, size,
+					VFU_DMA_F_READ | VFU_DMA_F_WRITE);
 }
 
 int vfu_client_dma_unmap(struct vfu_client *c, uint64_t addr, uint64_t size)

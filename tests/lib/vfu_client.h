@@ -54,6 +54,9 @@ int vfu_client_call(struct vfu_client *c, uint16_t cmd, const void *payload,
 		    uint32_t cap, uint32_t *rlen);
 
 int vfu_client_version(struct vfu_client *c);
+/* DMA_MAP with explicit VFU_DMA_F_* protection flags. */
+int vfu_client_dma_map_flags(struct vfu_client *c, int fd, uint64_t offset,
+			     uint64_t addr, uint64_t size, uint32_t flags);
 int vfu_client_dma_map(struct vfu_client *c, int fd, uint64_t offset,
 		       uint64_t addr, uint64_t size);
 int vfu_client_dma_unmap(struct vfu_client *c, uint64_t addr, uint64_t size);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Guest memory map: regions, translation, copies, dirty log, RCU. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <setjmp.h>
@@ -296,6 +298,87 @@ static void t_fd_regions(void **state)
 	vdev_mem_free(m);
 }
 
+/* Permissions of the mapping holding @p, from /proc/self/maps ("r--s"). */
+static void map_perms(const void *p, char perms[5])
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long lo, hi;
+	char line[512];
+
+	strcpy(perms, "?");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 &&
+		    (unsigned long)p >= lo && (unsigned long)p < hi)
+			break;
+		strcpy(perms, "?");
+	}
+	fclose(f);
+}
+
+/* A read-only region (issue #19, defect 10): mapped PROT_READ from a
+ * read-only fd, readable, and every write path refuses it. */
+static void t_rdonly_region(void **state)
+{
+	struct vdev_mem *m = vdev_mem_new();
+	int fd = memfd_create("t", 0), ro;
+	char path[64], perms[5];
+	struct vdev_mem_region r = { .guest_addr = 0x300000, .size = 2 * PG,
+				     .fd = -1, .flags = VDEV_MEM_F_RDONLY },
+			       rw = host_region(0x300000 + 2 * PG, PG, buf_a),
+			       out;
+	struct vdev_mem_table *t;
+	struct iovec iov[2];
+	uint8_t v = 0, b[8] = { 0 };
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 2 * PG), 0);
+	assert_int_equal(pwrite(fd, "ro", 2, 10), 2);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(ro >= 0);
+	r.fd = ro;
+	/* Unknown flags are refused. */
+	r.flags = 2;
+	assert_int_equal(vdev_mem_add(m, &r), -EINVAL);
+	/* A read-write mapping of a read-only fd is not possible. */
+	r.flags = 0;
+	assert_int_equal(vdev_mem_add(m, &r), -EACCES);
+	r.flags = VDEV_MEM_F_RDONLY;
+	assert_int_equal(vdev_mem_add(m, &r), 0);
+	assert_int_equal(vdev_mem_add(m, &rw), 0);
+	assert_int_equal(vdev_mem_region_get(m, 0, &out), 0);
+	assert_int_equal(out.flags, VDEV_MEM_F_RDONLY);
+	assert_int_equal(vdev_mem_region_get(m, 1, &out), 0);
+	assert_int_equal(out.flags, 0);
+	t = vdev_mem_acquire(m);
+	map_perms(vdev_mem_ptr(t, 0x300000, 1), perms);
+	assert_string_equal(perms, "r--s");
+	assert_int_equal(vdev_mem_read(t, 0x300000 + 11, &v, 1), 0);
+	assert_int_equal(v, 'o');
+	assert_int_equal(vdev_mem_translate(t, 0x300000, 10, iov, 2), 1);
+	assert_int_equal(vdev_mem_translate_write(t, 0x300000, 10, iov, 2),
+			 -EACCES);
+	/* Across the boundary into the read-write region: still refused,
+	 * and nothing is written on either side. */
+	assert_int_equal(vdev_mem_translate_write(t, 0x300000 + 2 * PG - 4, 8,
+						  iov, 2), -EACCES);
+	assert_int_equal(vdev_mem_write(t, 0x300000 + 2 * PG - 4, b, 8),
+			 -EACCES);
+	assert_int_equal(buf_a[0], 0);
+	assert_int_equal(buf_a[1], 1);
+	assert_int_equal(vdev_mem_translate_write(t, 0x300000 + 2 * PG, 8,
+						  iov, 2), 1);
+	assert_int_equal(vdev_mem_write(t, 0x300000 + 11, b, 1), -EACCES);
+	assert_int_equal(pread(fd, &v, 1, 11), 1);
+	assert_int_equal(v, 'o');
+	vdev_mem_release(t);
+	vdev_mem_free(m);
+	close(ro);
+	close(fd);
+}
+
 /* The map outlives its last user while a snapshot is held. */
 static void t_snapshot_outlives_map(void **state)
 {
@@ -465,6 +548,7 @@ int main(void)
 		cmocka_unit_test(t_uva),
 		cmocka_unit_test(t_read_write),
 		cmocka_unit_test(t_fd_regions),
+		cmocka_unit_test(t_rdonly_region),
 		cmocka_unit_test(t_snapshot_outlives_map),
 		cmocka_unit_test(t_dirty_log),
 		cmocka_unit_test(t_dirty_log_release),

@@ -7,6 +7,7 @@
  * reset, and no fd left behind once the client is gone.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -312,6 +313,67 @@ static void test_reconnect(void **state)
 	vdev_drv_ring_free(r);
 }
 
+/* Issue #19, defect 10: a window the client maps read-only (DMA_MAP
+ * without the WRITE flag) is never written by the device. A request whose
+ * device-writable buffer lies there breaks the queue (DEVICE_NEEDS_RESET)
+ * and leaves the buffer untouched; a ring there cannot be enabled. With
+ * the window's fd read-write (the flags alone say read-only) and with a
+ * read-only fd, which must be accepted and mapped. */
+#define RO_BASE 0x80000000ull
+static void test_rdonly_dma_window(void **state)
+{
+	struct fx *f = *state;
+
+	for (int ro_fd = 0; ro_fd < 2; ro_fd++) {
+		struct vdev_drv_mem *ro = vdev_drv_mem_new(RO_BASE, 1u << 20,
+							   1);
+		struct vdev_drv_ring *r;
+		struct vdev_drv_seg seg;
+		char path[64];
+		uint8_t *buf;
+		void *tok;
+		uint32_t got;
+		int fd = vdev_drv_mem_fd(ro);
+
+		assert_non_null(ro);
+		if (ro_fd) {
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			assert_true(fd >= 0);
+		}
+		assert_int_equal(vfu_client_dma_map_flags(f->c, fd, 0, RO_BASE,
+							  1u << 20,
+							  VFU_DMA_F_READ), 0);
+		if (ro_fd)
+			close(fd);
+		r = bring_up(f, false, 0);
+		buf = vdev_drv_mem_alloc(ro, 64, 16, &seg.gpa);
+		assert_non_null(buf);
+		seg.len = 64;
+		assert_int_equal(vdev_drv_ring_add(r, &seg, 0, 1, buf, 0), 0);
+		assert_int_equal(vpci_notify(&f->c->pci, 0, r), 0);
+		assert_true(vpci_common_rd(&f->c->pci, VPCI_STATUS, 1) &
+			    VDEV_STATUS_DEVICE_NEEDS_RESET);
+		assert_int_not_equal(vdev_drv_ring_get_used(r, &tok, &got), 0);
+		for (int i = 0; i < 64; i++)
+			assert_int_equal(buf[i], 0);
+		vdev_drv_ring_free(r);
+		/* A ring in the window does not enable. */
+		vpci_common_wr(&f->c->pci, VPCI_STATUS, 0, 1);
+		assert_int_equal(vpci_negotiate(&f->c->pci, ~0ull), 0);
+		r = vdev_drv_ring_new(ro, 16, f->c->pci.features);
+		assert_non_null(r);
+		assert_int_equal(vpci_setup_queue(&f->c->pci, 0, r, 0), -EIO);
+		vdev_drv_ring_free(r);
+		vpci_common_wr(&f->c->pci, VPCI_STATUS, 0, 1);
+		assert_int_equal(vfu_client_dma_unmap(f->c, RO_BASE, 1u << 20),
+				 0);
+		vdev_drv_mem_free(ro);
+	}
+	/* The read-write RAM still works after a reset. */
+	vdev_drv_ring_free(bring_up(f, false, 0));
+}
+
 /* What each interrupt index offers. QEMU's vfio-pci warns "Could not
  * enable error recovery" when GET_IRQ_INFO of the error index succeeds
  * with a count other than 1; a conventional PCI function (no PCIe AER)
@@ -364,6 +426,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reconnect, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_irq_info, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rdonly_dma_window, setup,
 						teardown),
 	};
 
