@@ -8,8 +8,12 @@
 #
 # usage: run.sh BUILD_DIR      (a Release build: BUILD_DIR/daemons/blk)
 # env:   VDEV_BENCH_SECS (3) seconds per job
-#        VDEV_BENCH_FRONTENDS ("uml qemu"): UML runs the guest at native
-#          speed (the numbers that count); QEMU is TCG here, for reference
+#        VDEV_BENCH_FRONTENDS ("uml qemu"): any of tests/guest/lib.sh's
+#          frontends (uml qemu qemu11 qemu11-vfio).  UML runs the guest at
+#          native speed (the numbers that count); QEMU is TCG here, for
+#          reference, and "qemu11 qemu11-vfio" compares vhost-user and
+#          vfio-user with the same QEMU and guest in one run (vdev-blk
+#          only: qemu-storage-daemon has no vfio-user export)
 #        VDEV_BENCH_DIRS ("/dev/shm /var/tmp"): where the 256 MiB image is
 #        VDEV_BENCH_QEMU_DIRS ("/dev/shm"): the same for the QEMU runs
 #        VDEV_BENCH_JOBS: "kind:bs:qd ..." (all five jobs below)
@@ -58,13 +62,13 @@ cpu_ticks() {
 	echo $((${12} + ${13}))
 }
 
-start_backend() { # KIND IMG SOCK; sets BPID (empty: no separate process)
-	local kind=$1 img=$2 sock=$3 log=$GUEST_WORK/$1.log
+start_backend() { # KIND IMG SOCK TRANSPORT; sets BPID (empty: no separate process)
+	local kind=$1 img=$2 sock=$3 tr=$4 log=$GUEST_WORK/$1.log
 	rm -f "$sock"
 	BPID=
 	case $kind in
 	vdev-uring|vdev-sync)
-		bg_start "$log" "$BLK" -s "$sock" -b "$img" \
+		bg_start "$log" "$BLK" --transport "$tr" -s "$sock" -b "$img" \
 			--backend "${kind#vdev-}" ;;
 	qsd|qsd-uring)
 		local aio=
@@ -86,18 +90,16 @@ run_case() { # FE KIND DIR
 	img=$dir/vdev-bench-$$.img
 	log=$GUEST_WORK/$fe-$kind-${dir//\//_}.log
 	rm -f "$log"  # the poll below must not read an older run's lines
-	start_backend "$kind" "$img" "$sock"
-	if [ "$fe" = uml ]; then
-		run_uml "$log" "$INITRD_UML" 600 -- "$sock:2" >/dev/null &
-	elif [ "$kind" = builtin ]; then
-		run_qemu "$log" "$INITRD_QEMU" 600 -- \
-			-drive "file=$img,format=raw,if=none,id=d0,cache=writeback" \
-			-device virtio-blk-pci,drive=d0 >/dev/null &
+	start_backend "$kind" "$img" "$sock" "$(fe_transport "$fe")"
+	local devs=() initrd=$INITRD_QEMU
+	[ "$fe" = uml ] && initrd=$INITRD_UML
+	if [ "$kind" = builtin ]; then
+		devs=(-drive "file=$img,format=raw,if=none,id=d0,cache=writeback"
+			-device virtio-blk-pci,drive=d0)
 	else
-		run_qemu "$log" "$INITRD_QEMU" 600 -- \
-			-chardev "socket,id=c0,path=$sock" \
-			-device vhost-user-blk-pci,chardev=c0 >/dev/null &
+		fe_device "$fe" devs "$sock" blk
 	fi
+	fe_run "$fe" "$log" "$initrd" 600 -- "${devs[@]}" >/dev/null &
 	gpid=$!
 	while :; do
 		local alive=1
@@ -142,9 +144,13 @@ keep_kinds() {
 	done
 	echo $out
 }
+# Each repeat boots every (frontend, image dir, back-end) once, so a
+# frontend is not measured in a quieter minute of the shared host than the
+# one it is compared with.
 t0=$SECONDS
+cases=() imgdirs=()
 for fe in $FRONTENDS; do
-	why=$(${fe}_unavailable)
+	why=$(fe_unavailable "$fe")
 	[ -n "$why" ] && { echo "bench: $fe skipped: $why" >&2; continue; }
 	if [ "$fe" = uml ]; then
 		INITRD_UML=$GUEST_WORK/bench-uml.cpio
@@ -156,18 +162,31 @@ for fe in $FRONTENDS; do
 		guest_initramfs qemu "$INITRD_QEMU" -M virtio_blk -n bench \
 			"${ENVS[@]}" "$here/bench.in-guest"
 		dirs=$QDIRS kinds="$kinds_vu builtin"
+		# vfio-user: vdev-blk only (QEMU's built-in device is the same
+		# with or without vfio-user: the qemu11 run has it).
+		[ "$(fe_transport "$fe")" = vfio-user ] &&
+			kinds="vdev-uring vdev-sync"
 	fi
 	for dir in $dirs; do
-		img=$dir/vdev-bench-$$.img
-		dd if=/dev/zero of="$img" bs=1M count=256 status=none conv=fsync
-		for rep in $(seq "$REPEAT"); do
-			for kind in $(keep_kinds $kinds); do
-				echo "bench: $fe $dir $kind ($rep/$REPEAT)" >&2
-				run_case "$fe" "$kind" "$dir"
-			done
+		[[ " ${imgdirs[*]} " == *" $dir "* ]] || imgdirs+=("$dir")
+		for kind in $(keep_kinds $kinds); do
+			cases+=("$fe $dir $kind")
 		done
-		rm -f "$img"
 	done
+done
+for dir in "${imgdirs[@]}"; do
+	dd if=/dev/zero of="$dir/vdev-bench-$$.img" bs=1M count=256 \
+		status=none conv=fsync
+done
+for rep in $(seq "$REPEAT"); do
+	for c in "${cases[@]}"; do
+		set -- $c
+		echo "bench: $1 $2 $3 ($rep/$REPEAT)" >&2
+		run_case "$1" "$3" "$2"
+	done
+done
+for dir in "${imgdirs[@]}"; do
+	rm -f "$dir/vdev-bench-$$.img"
 done
 
 # Median of the repeats, per (fe, dir, kind, job), in first-seen order.
@@ -188,10 +207,10 @@ fi
 
 {
 echo "guest-blk benchmark: ${SECS}s per job, 256 MiB raw image, median of $REPEAT, $(nproc) host CPUs, $(uname -r)"
-echo "frontend: uml = User-Mode Linux (native), qemu = QEMU TCG (reference only)"
-printf '%-5s %-9s %-10s %-20s %9s %9s %10s\n' fe image backend job IOPS MiB/s "cpu-us/req"
+echo "frontend: uml = User-Mode Linux (native), qemu* = QEMU TCG (reference only; -vfio: vfio-user)"
+printf '%-11s %-9s %-10s %-20s %9s %9s %10s\n' fe image backend job IOPS MiB/s "cpu-us/req"
 while read -r fe dir kind job iops mbps cpu; do
-	printf '%-5s %-9s %-10s %-20s %9s %9s %10s\n' "$fe" "$dir" "$kind" \
+	printf '%-11s %-9s %-10s %-20s %9s %9s %10s\n' "$fe" "$dir" "$kind" \
 		"$job" "$iops" "$mbps" "$cpu"
 done <"$RESULTS"
 echo
@@ -207,5 +226,19 @@ while read -r fe dir kind job iops mbps cpu; do
 			"$( [ "$cpu" != - ] && [ "$2" != - ] && [ "$2" != 0 ] && echo "scale=2; $cpu / $2" | bc || echo -)"
 	done
 done <"$RESULTS"
+if grep -q -- '-vfio ' "$RESULTS"; then
+	echo
+	echo "ratio vfio-user / vhost-user (same QEMU, guest, back-end and image): IOPS, and CPU per request"
+	while read -r fe dir kind job iops mbps cpu; do
+		[[ $fe == *-vfio ]] || continue
+		set -- $(awk -v f="${fe%-vfio}" -v d="$dir" -v k="$kind" -v j="$job" \
+			'$1 == f && $2 == d && $3 == k && $4 == j {print $5, $7}' "$RESULTS")
+		[ $# = 2 ] && [ "$1" != 0 ] || continue
+		printf '%-11s %-9s %-10s %-20s IOPS %s/%s = x%s  cpu/req x%s\n' \
+			"$fe" "$dir" "$kind" "$job" "$iops" "$1" \
+			"$(echo "scale=2; $iops / $1" | bc)" \
+			"$( [ "$cpu" != - ] && [ "$2" != - ] && [ "$2" != 0 ] && echo "scale=2; $cpu / $2" | bc || echo -)"
+	done <"$RESULTS"
+fi
 echo "total time: $((SECONDS - t0)) s"
 } | tee ${VDEV_BENCH_OUT:+"$VDEV_BENCH_OUT"}
