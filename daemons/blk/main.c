@@ -2,14 +2,17 @@
 /*
  * vdev-blk: the virtio-blk back-end daemon, with the options of QEMU's
  * vhost-user-blk and vhost-user.rst's block conventions (-b/--blk-file,
- * -r/--read-only), cache and backend choices, and the common ones of
- * include/virtio/daemon.h.
+ * -r/--read-only), an NBD export instead of a file (--nbd), cache and
+ * backend choices, and the common ones of include/virtio/daemon.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <virtio/blk.h>
+#include <virtio/caps.h>
 #include <virtio/daemon.h>
 
 #define PROG "vdev-blk"
@@ -62,11 +65,41 @@ static int parse_block_size(void *ctx, const char *arg)
 	return 0;
 }
 
+static int parse_format(void *ctx, const char *arg)
+{
+	struct blk_opts *o = ctx;
+
+	if (!strcmp(arg, "raw")) {
+		o->cfg.format = VDEV_IMAGE_FORMAT_RAW;
+		return 0;
+	}
+	if (!strcmp(arg, "auto")) {
+		o->cfg.format = VDEV_IMAGE_FORMAT_AUTO;
+		return 0;
+	}
+	fprintf(stderr, "%s: --format: '%s' is not raw or auto; other "
+		"formats are served through --nbd (qemu-nbd, nbdkit)\n", PROG,
+		arg);
+	return -EINVAL;
+}
+
 static const struct vdev_daemon_option blk_options[] = {
 	{ .name = "blk-file", .short_name = 'b', .type = VDEV_DAEMON_STRING,
 	  .arg = "IMAGE", .flags = VDEV_DAEMON_CAPABILITY,
-	  .help = "Image file or block device (uring and sync backends).",
+	  .help = "Raw image file or block device (uring and sync "
+		  "backends).",
 	  F(cfg.path) },
+	{ .name = "nbd", .type = VDEV_DAEMON_STRING, .arg = "URI",
+	  .help = "Serve an NBD export instead of a file: "
+		  "nbd+unix:///NAME?socket=PATH or nbd://HOST[:PORT]/NAME. "
+		  "Images in other formats (qcow2, vmdk, ...) are served "
+		  "this way, through qemu-nbd or nbdkit.",
+	  F(cfg.nbd_uri) },
+	{ .name = "format", .type = VDEV_DAEMON_CALL, .arg = "auto|raw",
+	  .def = "auto",
+	  .help = "auto refuses a file that holds another format (qcow2, "
+		  "vmdk, vdi, vhdx, ...); raw serves its bytes as they are.",
+	  .parse = parse_format },
 	{ .name = "read-only", .short_name = 'r', .type = VDEV_DAEMON_FLAG,
 	  .flags = VDEV_DAEMON_CAPABILITY,
 	  .help = "Refuse writes (VIRTIO_BLK_F_RO).", F(cfg.read_only) },
@@ -103,26 +136,39 @@ static int blk_check(void *ctx, const struct vdev_daemon_instance *in)
 {
 	struct blk_opts *o = ctx;
 
-	if (memory_backend(o)) {
+	if (o->cfg.nbd_uri) {
+		if (!vdev_has_capability(VDEV_CAP_BACKEND, "libnbd")) {
+			fprintf(stderr, "%s: --nbd: this build of libvdev has "
+				"no NBD support (libnbd)\n", PROG);
+			return -ENOTSUP;
+		}
+		if (o->cfg.path || memory_backend(o) || o->cfg.direct ||
+		    o->cfg.size || o->cfg.format) {
+			fprintf(stderr, "%s: --nbd serves the export alone: "
+				"no --blk-file, --backend null|ram, --direct, "
+				"--size or --format with it\n", PROG);
+			return -EINVAL;
+		}
+		o->cfg.backend = VDEV_BLK_BACKEND_NBD;
+	} else if (memory_backend(o)) {
 		if (o->cfg.path) {
 			fprintf(stderr, "%s: --blk-file makes no sense with "
 				"--backend %s\n", PROG,
 				vdev_blk_backend_name(o->cfg.backend));
 			return -EINVAL;
 		}
-		return 0;
-	}
-	if (!o->cfg.path) {
-		fprintf(stderr, "%s: --blk-file IMAGE is needed\n", PROG);
+	} else if (!o->cfg.path) {
+		fprintf(stderr, "%s: --blk-file IMAGE or --nbd URI is "
+			"needed\n", PROG);
 		return -EINVAL;
 	}
-	if (o->cfg.size) {
+	if (o->cfg.size && !memory_backend(o)) {
 		fprintf(stderr, "%s: --size is for --backend null|ram; an "
 			"image has its own\n", PROG);
 		return -EINVAL;
 	}
 	/* Two guests writing one image without coordination corrupt it. */
-	if (in->count > 1) {
+	if (in->count > 1 && !memory_backend(o)) {
 		fprintf(stderr, "%s: one image serves one device; use one "
 			"daemon per image\n", PROG);
 		return -EINVAL;
@@ -139,6 +185,8 @@ static struct vdev *blk_create(void *ctx, const struct vdev_daemon_instance *in)
 	cfg.queue_size = in->queue_size;
 	cfg.num_queues = in->num_queues;
 	dev = vdev_blk_new(&cfg);
+	if (!dev && errno == EMEDIUMTYPE)
+		vdev_daemon_explain_format(PROG, "--blk-file", cfg.path);
 	if (dev && in->index == 0)
 		fprintf(stderr, "%s: %s backend%s\n", PROG,
 			vdev_blk_backend_name(vdev_blk_backend(dev)),

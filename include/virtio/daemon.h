@@ -209,6 +209,16 @@ VDEV_API int vdev_daemon_parse_uint(const char *prog, const char *opt,
 				    const char *arg, uint64_t lo, uint64_t hi,
 				    uint64_t *out);
 
+/*
+ * For a daemon whose device refused an image with EMEDIUMTYPE (a file in
+ * another format, see image.h): tells on stderr what @path holds and how
+ * to serve it, through --nbd and qemu-nbd, or with --format raw. @option
+ * names where the path came from ("--blk-file", "IMAGE").
+ */
+VDEV_API void vdev_daemon_explain_format(const char *prog,
+					 const char *option,
+					 const char *path);
+
 VDEV_END_DECLS
 
 #endif /* VIRTIO_DAEMON_H */

@@ -231,12 +231,19 @@ static void end(struct stg_req *r)
 	part_done(r);
 }
 
+/* Counted before it is issued: its reply may come before the call
+ * returns. */
+static void issuing(struct stg_req *r)
+{
+	atomic_fetch_add_explicit(&r->parts, 1, memory_order_relaxed);
+}
+
 static void issued(struct stg_req *r, int64_t cookie)
 {
-	if (cookie < 0)
-		fail_part(r, nbd_err()); /* no callback comes */
-	else
-		atomic_fetch_add_explicit(&r->parts, 1, memory_order_relaxed);
+	if (cookie >= 0)
+		return;
+	fail_part(r, nbd_err()); /* no callback comes */
+	atomic_fetch_sub_explicit(&r->parts, 1, memory_order_relaxed);
 }
 
 void stg_nbd_xfer(struct stg_queue *q, struct stg_req *r)
@@ -264,6 +271,7 @@ void stg_nbd_xfer(struct stg_queue *q, struct stg_req *r)
 			if (atomic_load_explicit(&r->perr,
 						 memory_order_relaxed))
 				goto out;
+			issuing(r);
 			c = wr ? nbd_aio_pwrite(h, p, n, off, cb, fl)
 			       : nbd_aio_pread(h, p, n, off, cb, 0);
 			issued(r, c);
@@ -297,6 +305,7 @@ void stg_nbd_op(struct stg_queue *q, struct stg_req *r)
 			return;
 		}
 		begin(q, r);
+		issuing(r);
 		issued(r, nbd_aio_flush(h, cb, 0));
 		end(r);
 		return;
@@ -319,6 +328,7 @@ void stg_nbd_op(struct stg_queue *q, struct stg_req *r)
 		uint32_t fl = 0;
 		int64_t c;
 
+		issuing(r);
 		if (r->op == STG_DISCARD) {
 			c = nbd_aio_trim(h, n, off, cb, 0);
 		} else {

@@ -23,12 +23,14 @@
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 #include <virtio/caps.h>
 #include <virtio/image.h>
 
 #include "storage/storage_internal.h"
+#include "tspawn.h"
 
 #define IMG (8u << 20)
 
@@ -50,6 +52,10 @@ static void on_done(struct stg_req *r, int res)
 
 struct fx {
 	char path[64];
+	char qcow[80];       /* NBD: the qcow2 image qemu-nbd serves */
+	char sock[80];
+	char uri[128];
+	struct tspawn nbd;
 	int fd;
 	struct stg_image *img;
 	struct stg_queue *q;
@@ -92,6 +98,12 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	fx_close(f);
+	if (f->nbd.pid > 0)
+		tspawn_stop(&f->nbd, SIGTERM, 5000);
+	if (*f->qcow)
+		unlink(f->qcow);
+	if (*f->sock)
+		unlink(f->sock);
 	close(f->fd);
 	unlink(f->path);
 	free(f);
@@ -323,13 +335,23 @@ static void test_open_errors(void **state)
 
 /* ---- transfers ------------------------------------------------------------ */
 
+static int rw(struct fx *f, uint8_t op, uint64_t off, uint8_t *buf,
+	      size_t len, const size_t *segs, unsigned nsegs, uint8_t flags);
+
+/* The image holds @want at @off: read from its file, or through the
+ * layer when it has none (NBD). */
 static void check_file(struct fx *f, const uint8_t *want, size_t len,
 		       uint64_t off)
 {
 	uint8_t *got = malloc(len);
 
 	assert_non_null(got);
-	assert_int_equal(pread(f->fd, got, len, (off_t)off), (ssize_t)len);
+	if (f->img->fd < 0)
+		assert_int_equal(rw(f, STG_READ, off, got, len, NULL, 0, 0),
+				 0);
+	else
+		assert_int_equal(pread(f->fd, got, len, (off_t)off),
+				 (ssize_t)len);
 	assert_memory_equal(got, want, len);
 	free(got);
 }
@@ -687,6 +709,142 @@ static void test_blockdev(void **state)
 	close(lfd);
 }
 
+/* ---- NBD ------------------------------------------------------------------ */
+
+/* @prog found in $PATH, into @buf; false when it is not there. */
+static bool in_path(const char *prog, char *buf, size_t len)
+{
+	const char *p = getenv("PATH");
+
+	while (p && *p) {
+		const char *e = strchr(p, ':');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		snprintf(buf, len, "%.*s/%s", (int)n, p, prog);
+		if (n && access(buf, X_OK) == 0)
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return false;
+}
+
+/* qemu-nbd serving a fresh 8 MiB qcow2 image (read-only with @ro). */
+static void nbd_serve(struct fx *f, bool ro)
+{
+	char cmd[256], qemu_nbd[256];
+	const char *argv[12];
+	int n = 0;
+
+	if (!STG_WITH_NBD) {
+		print_message("SKIP: built without libnbd\n");
+		skip();
+	}
+	if (!in_path("qemu-nbd", qemu_nbd, sizeof(qemu_nbd)) ||
+	    system("qemu-img --version >/dev/null 2>&1")) {
+		print_message("SKIP: no qemu-nbd or qemu-img\n");
+		skip();
+	}
+	snprintf(f->qcow, sizeof(f->qcow), "%s.qcow2", f->path);
+	snprintf(f->sock, sizeof(f->sock), "%s.sock", f->path);
+	snprintf(f->uri, sizeof(f->uri), "nbd+unix:///?socket=%s", f->sock);
+	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 %s 8M",
+		 f->qcow);
+	assert_int_equal(system(cmd), 0);
+	argv[n++] = qemu_nbd;
+	argv[n++] = "--format=qcow2";
+	argv[n++] = "--persistent";
+	argv[n++] = "--shared=4";
+	argv[n++] = "--socket";
+	argv[n++] = f->sock;
+	if (ro)
+		argv[n++] = "--read-only";
+	argv[n++] = f->qcow;
+	argv[n] = NULL;
+	assert_int_equal(tspawn_start(&f->nbd, argv,
+				      &(struct tspawn_opts){ .fd = -1 }),
+			 0);
+	/* Its socket is there once it listens (a probe connection would
+	 * only make it complain about the handshake it could not send). */
+	for (int i = 0; i < 1000; i++) {
+		struct stat st;
+
+		if (stat(f->sock, &st) == 0 && S_ISSOCK(st.st_mode))
+			break;
+		assert_int_equal(tspawn_result(&f->nbd), -ECHILD);
+		usleep(10000);
+	}
+	f->o.path = NULL;
+	f->o.nbd_uri = f->uri;
+	f->o.engine = STG_ENGINE_NBD;
+}
+
+static int setup_nbd(void **state)
+{
+	setup(state);
+	nbd_serve(*state, false);
+	return 0;
+}
+
+/* What was written through NBD is in the qcow2 image, as qemu-img sees
+ * it once the server is gone. */
+static void test_nbd_persisted(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *w = malloc(1 << 20), *r = malloc(1 << 20);
+	char cmd[256], raw[96];
+	int fd;
+
+	assert_non_null(w);
+	assert_non_null(r);
+	fx_open(f, STG_ENGINE_NBD);
+	assert_int_equal(f->img->size, IMG);
+	assert_true(f->img->can_flush);
+	pattern(w, 1 << 20, 21);
+	assert_int_equal(rw(f, STG_WRITE, 3 << 20, w, 1 << 20, NULL, 0,
+			    STG_FUA),
+			 0);
+	assert_int_equal(op(f, STG_FLUSH, 0, 0, 0), 0);
+	fx_close(f);
+	assert_int_equal(tspawn_stop(&f->nbd, SIGTERM, 5000), 0);
+	snprintf(raw, sizeof(raw), "%s.raw", f->path);
+	snprintf(cmd, sizeof(cmd), "qemu-img convert -f qcow2 -O raw %s %s",
+		 f->qcow, raw);
+	assert_int_equal(system(cmd), 0);
+	fd = open(raw, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, r, 1 << 20, 3 << 20), 1 << 20);
+	close(fd);
+	unlink(raw);
+	assert_memory_equal(r, w, 1 << 20);
+	free(w);
+	free(r);
+}
+
+static void setup_nbd_ro(struct fx *f)
+{
+	nbd_serve(f, true);
+}
+
+/* A read-only export opened read-write: refused with EROFS and a word
+ * of why; read-only it serves reads and refuses writes. */
+static void test_nbd_read_only(void **state)
+{
+	struct fx *f = *state;
+	uint8_t buf[4096];
+
+	setup_nbd_ro(f);
+	logged[0] = 0;
+	vdev_set_log_fn(log_fn, NULL, VDEV_LOG_ERROR);
+	assert_null(stg_image_open(&f->o));
+	assert_int_equal(errno, EROFS);
+	vdev_set_log_fn(NULL, NULL, VDEV_LOG_WARN);
+	assert_non_null(strstr(logged, "read-only"));
+	f->o.read_only = true;
+	fx_open(f, STG_ENGINE_NBD);
+	assert_int_equal(rw(f, STG_READ, 0, buf, 4096, NULL, 0, 0), 0);
+	assert_int_equal(rw(f, STG_WRITE, 0, buf, 4096, NULL, 0, 0), -EROFS);
+}
+
 #define ENGINE_TEST(fn, e)                                                  \
 	{ .name = #fn "/" #e, .test_func = fn, .setup_func = setup_engine_##e, \
 	  .teardown_func = teardown, .initial_state = NULL }
@@ -704,6 +862,9 @@ ENGINE_SETUP(e_sync)
 static const enum stg_engine e_uring = STG_ENGINE_URING;
 ENGINE_SETUP(e_uring)
 #endif
+
+#define NBD_TEST(fn)                                                        \
+	cmocka_unit_test_setup_teardown(fn, setup_nbd, teardown)
 
 int main(void)
 {
@@ -734,6 +895,13 @@ int main(void)
 		ENGINE_TEST(test_cancel, e_uring),
 		ENGINE_TEST(test_blockdev, e_uring),
 #endif
+		NBD_TEST(test_rw),
+		NBD_TEST(test_parallel),
+		NBD_TEST(test_discard_zeroes),
+		NBD_TEST(test_write_same),
+		NBD_TEST(test_nbd_persisted),
+		cmocka_unit_test_setup_teardown(test_nbd_read_only, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
