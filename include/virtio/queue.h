@@ -152,6 +152,33 @@ VDEV_API int vdev_queue_pop_batch(struct vdev_queue *q, struct vdev_req **reqs,
 				  unsigned n);
 
 /*
+ * All-or-nothing batches (an event device that must deliver N events at
+ * once or none, as virtio-input's SYN_REPORT groups): two ways, on split
+ * and packed rings alike.
+ *
+ * vdev_queue_avail_count() counts the chains the driver has made
+ * available and not popped yet (chains a restarted back-end will pop again
+ * from an inflight region included), stopping at @max: a packed ring is
+ * walked to count, so the cost is bounded by @max and by one lap of the
+ * ring. Returns the count (0..@max; 0 on a queue not configured), or -EIO
+ * when the queue is (or, reading an impossible avail index, becomes)
+ * broken. Pops after it see at least that many chains, unless one of them
+ * is malformed (-EIO) or too long for the iovecs (-EMSGSIZE).
+ *
+ * vdev_queue_unpop() gives back the chain popped last, as if it had never
+ * been popped (libvhost-user's vu_queue_unpop): the next pop returns it
+ * again. Several chains go back in the reverse order of their pops. It
+ * also undoes the chain's inflight tracking and gives back its share of
+ * the round's budget. Returns 0; -EINVAL when @req is not the last chain
+ * popped that is still out (the queue cannot put it back: push it
+ * instead); -ESTALE when the ring was reset since (the request is
+ * released, as by push); -EIO when the queue is broken (push it, which
+ * releases it).
+ */
+VDEV_API int vdev_queue_avail_count(struct vdev_queue *q, unsigned max);
+VDEV_API int vdev_queue_unpop(struct vdev_queue *q, struct vdev_req *req);
+
+/*
  * Re-walks the chain with head (split) or buffer id (packed) @id that the
  * driver made available before (vhost-user inflight resubmission after a
  * reconnect). Same errors as pop, but does not advance the ring.

@@ -208,6 +208,74 @@ int vq_packed_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req)
 	return -EAGAIN;
 }
 
+/* Slot @pos moved back by @n (1..size) on the circle of 2 * size. */
+static void step_back(const struct vdev_queue *q, uint16_t *pos, bool *wrap,
+		      uint16_t n)
+{
+	if (*pos >= n) {
+		*pos = (uint16_t)(*pos - n);
+	} else {
+		*pos = (uint16_t)(*pos + q->size - n);
+		*wrap = !*wrap;
+	}
+}
+
+static uint16_t ifl_find(const struct vdev_queue *q, uint16_t id);
+static void ifl_unmark(struct vdev_queue *q, uint16_t head, uint16_t id);
+
+int vq_packed_unpop(struct vdev_queue *q, struct vdev_req *req)
+{
+	uint16_t nd = req->ndesc, pos = q->last_avail, last = q->last_avail;
+	bool wrap = q->avail_wrap, lwrap = q->avail_wrap;
+	uint16_t head = VQ_IFL_NONE;
+
+	if (nd == 0 || nd > q->size)
+		return -EINVAL;
+	/* Only the chain popped last goes back: the slot before last_avail
+	 * holds its last descriptor, with its buffer id. */
+	step_back(q, &last, &lwrap, 1);
+	step_back(q, &pos, &wrap, nd);
+	if (vdev_le16_to_cpu(VQ_READ(q->pdesc[last].id)) != req->id)
+		return -EINVAL;
+	if (__builtin_expect(q->iflp != NULL, 0)) {
+		/* Its entries were the ones just before the free list. */
+		head = ifl_find(q, req->id);
+		if (head == VQ_IFL_NONE || q->ient[head].num != nd ||
+		    q->ient[q->ient[head].last].next != q->ifree)
+			return -EINVAL;
+		ifl_unmark(q, head, req->id);
+	}
+	q->last_avail = pos;
+	q->avail_wrap = wrap;
+	if (q->event_idx && q->kicks_enabled)
+		publish_avail_event(q);
+	return 0;
+}
+
+int vq_packed_avail_count(struct vdev_queue *q, unsigned max)
+{
+	uint16_t pos = q->last_avail;
+	bool wrap = q->avail_wrap;
+	unsigned n = q->nresub - q->resub_pos;
+
+	/* Whole chains only: the driver makes a chain's head available
+	 * last, so one whose head is available is complete. At most one
+	 * lap of the ring is looked at. */
+	for (uint16_t seen = 0; seen < q->size && n < max; seen++) {
+		uint16_t flags = vq_load_acquire16(&q->pdesc[pos].flags);
+
+		if (!is_avail(flags, wrap))
+			break;
+		if (!(flags & VDEV_DESC_F_NEXT))
+			n++;
+		if (++pos == q->size) {
+			pos = 0;
+			wrap = !wrap;
+		}
+	}
+	return (int)(n < max ? n : max);
+}
+
 bool vq_packed_need_notify(struct vdev_queue *q)
 {
 	uint32_t cur = vq_packed_lin(q, q->used_idx, q->used_wrap);
@@ -346,6 +414,28 @@ static uint16_t ifl_find(const struct vdev_queue *q, uint16_t id)
 		if (q->ient[e].num && q->ient[e].id == id)
 			return e;
 	return VQ_IFL_NONE;
+}
+
+/* Undoes ifl_mark for the chain whose entries start at @head, which are
+ * the last ones taken from the free list. A crash in between leaves
+ * either order consistent: the restart rebuilds the free list from what
+ * no marked chain owns. */
+static void ifl_unmark(struct vdev_queue *q, uint16_t head, uint16_t id)
+{
+	struct vq_ifl_packed *h = q->iflp;
+
+	release();
+	st8(&h->desc[head].inflight, 0);
+	release();
+	st16(&h->free_head, head);
+	release();
+	st16(&h->old_free_head, head);
+	release();
+	q->ifree = head;
+	q->ient[head].num = 0;
+	if (id < q->size && q->ibyid[id] == head)
+		q->ibyid[id] = VQ_IFL_NONE;
+	q->ifl_counter--;
 }
 
 void vq_packed_push_tracked(struct vdev_queue *q, struct vdev_req *req,

@@ -505,6 +505,42 @@ int vdev_queue_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req)
 			   vq_split_pop_id(q, id, req);
 }
 
+int vdev_queue_avail_count(struct vdev_queue *q, unsigned max)
+{
+	int ret;
+
+	if (q->broken)
+		return -EIO;
+	if (!q->ready || !max)
+		return 0;
+	ret = update_mem(q);
+	if (ret)
+		return ret;
+	return q->packed ? vq_packed_avail_count(q, max) :
+			   vq_split_avail_count(q, max);
+}
+
+static inline int check_req(struct vdev_queue *q, struct vdev_req *req);
+
+int vdev_queue_unpop(struct vdev_queue *q, struct vdev_req *req)
+{
+	int ret = check_req(q, req);
+
+	if (ret)
+		return ret;
+	if (q->broken)
+		return -EIO;
+	ret = q->packed ? vq_packed_unpop(q, req) : vq_split_unpop(q, req);
+	if (ret)
+		return ret;
+	q->inflight--;
+	vq_req_done(q, req);
+	/* The pop cost no work after all. */
+	if (q->budget && q->budget_left < q->budget)
+		q->budget_left++;
+	return 0;
+}
+
 /* A request that belongs to a reset ring: drop what it held. */
 static int stale_req(struct vdev_queue *q, struct vdev_req *req)
 {

@@ -361,6 +361,8 @@ VQ_HOT void vq_split_push(struct vdev_queue *q, struct vdev_req *req,
 	if (publish)
 		vq_split_publish(q);
 }
+int vq_split_unpop(struct vdev_queue *q, struct vdev_req *req);
+int vq_split_avail_count(struct vdev_queue *q, unsigned max);
 bool vq_split_need_notify(struct vdev_queue *q);
 void vq_split_kicks(struct vdev_queue *q, bool on);
 bool vq_split_has_avail(struct vdev_queue *q);
@@ -409,6 +411,8 @@ VQ_HOT void vq_packed_push(struct vdev_queue *q,
 		vq_packed_push_raw(q, req, written);
 }
 
+int vq_packed_unpop(struct vdev_queue *q, struct vdev_req *req);
+int vq_packed_avail_count(struct vdev_queue *q, unsigned max);
 bool vq_packed_need_notify(struct vdev_queue *q);
 void vq_packed_kicks(struct vdev_queue *q, bool on);
 bool vq_packed_has_avail(struct vdev_queue *q);

@@ -223,6 +223,41 @@ int vq_split_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req)
 	return finish(q, req, &w);
 }
 
+int vq_split_unpop(struct vdev_queue *q, struct vdev_req *req)
+{
+	uint16_t idx = (uint16_t)(q->last_avail - 1);
+
+	/* Only the chain popped last from the ring goes back: the entry
+	 * before last_avail must name it. (A driver that rewrote that entry
+	 * meanwhile gets whatever chain it put there walked and validated
+	 * again on the next pop.) */
+	if (vq_load16(&q->avail->ring[idx & q->mask]) != req->id)
+		return -EINVAL;
+	if (__builtin_expect(q->ifl != NULL, 0) && req->id < q->size) {
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		__atomic_store_n(&q->ifl->desc[req->id].inflight, 0,
+				 __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		q->ifl_counter--;
+	}
+	q->last_avail = idx;
+	if (q->event_idx && q->kicks_enabled)
+		set_avail_event(q);
+	return 0;
+}
+
+int vq_split_avail_count(struct vdev_queue *q, unsigned max)
+{
+	uint16_t a = vq_load_acquire16(&q->avail->idx);
+	unsigned n;
+
+	if ((uint16_t)(a - q->last_avail) > q->size)
+		return vq_fail(q, "avail index moved past the queue size");
+	q->shadow_avail = a;
+	n = (uint16_t)(a - q->last_avail) + (q->nresub - q->resub_pos);
+	return (int)(n < max ? n : max);
+}
+
 bool vq_split_need_notify(struct vdev_queue *q)
 {
 	uint16_t old = q->signalled, cur = q->used_idx;

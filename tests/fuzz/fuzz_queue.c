@@ -221,6 +221,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(req, 0, sizeof(*req));
 		req->iov = iov[held];
 		req->iov_max = (uint16_t)(1 + h[2] % 16);
+		if (steps % 4 == 0) {
+			unsigned max = 1 + h[3] % 16;
+			int n = vdev_queue_avail_count(q, max);
+
+			if (n > (int)max || (n < 0 && n != -EIO))
+				abort();
+		}
 		ret = vdev_queue_pop(q, req);
 		if (ret == -EMSGSIZE)
 			continue;
@@ -244,6 +251,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				check_iov(map, &again);
 				vdev_queue_push(q, &again, 0);
 			}
+		}
+		if (steps % 7 == 0) {
+			/* Back into the ring, then out again next step. */
+			ret = vdev_queue_unpop(q, req);
+			if (ret == 0)
+				continue;
+			if (ret != -EINVAL)
+				abort();
 		}
 		held++;
 		if (held > keep) {

@@ -311,6 +311,42 @@ static void test_region_layout(void **state)
 	}
 }
 
+/* An unpopped chain is not in flight any more: the region says so, a
+ * crash then does not redo it, and it is popped again from the ring. */
+static void test_unpop(void **state)
+{
+	struct crash c;
+
+	(void)state;
+	crash_setup(&c);
+	for (uintptr_t i = 0; i < 3; i++)
+		h_add(&c.h, 1, 1, 64, (void *)(i + 1), 0);
+	for (unsigned i = 0; i < 3; i++)
+		crash_pop(&c, i);
+	assert_int_equal(vdev_queue_unpop(c.h.q, &c.req[2]), 0);
+	assert_int_equal(vdev_queue_unpop(c.h.q, &c.req[1]), 0);
+	assert_int_equal(c.ifl->desc[c.head[0]].inflight, 1);
+	assert_int_equal(c.ifl->desc[c.head[1]].inflight, 0);
+	assert_int_equal(c.ifl->desc[c.head[2]].inflight, 0);
+	crash_pop(&c, 1);
+	assert_int_equal(c.ifl->desc[c.head[1]].inflight, 1);
+
+	/* Two in flight at the crash; the third was never taken. */
+	crash_restart(&c, 0, 2);
+	for (unsigned i = 0; i < 3; i++) {
+		struct vdev_req r;
+		struct iovec iov[4];
+
+		h_init_req(&r, iov, 4);
+		assert_int_equal(vdev_queue_pop(c.h.q, &r), 0);
+		assert_int_equal(r.id, c.head[i]);
+		assert_int_equal(vdev_queue_push(c.h.q, &r, (uint32_t)i), 0);
+	}
+	for (uintptr_t i = 0; i < 3; i++)
+		h_used(&c.h, (void *)(i + 1), (uint32_t)i);
+	crash_teardown(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_crash_again_while_resubmitting),
 		cmocka_unit_test(test_hostile_region),
 		cmocka_unit_test(test_region_changes_while_read),
+		cmocka_unit_test(test_unpop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -577,6 +577,44 @@ static void test_garbage_region(void **state)
 	crash_teardown(&c);
 }
 
+/* An unpopped chain gives its entries back to the free list and is not
+ * redone after a crash; chains taken after it was popped again are. */
+static void test_unpop(void **state)
+{
+	struct crash c;
+	uint16_t free_head;
+
+	(void)state;
+	crash_setup(&c);
+	for (uintptr_t i = 0; i < 3; i++)
+		h_add(&c.h, 1, 1, 64, (void *)(i + 1), 0);
+	free_head = vdev_le16_to_cpu(c.ifl->free_head);
+	for (unsigned i = 0; i < 3; i++)
+		crash_pop(&c, i);
+	assert_int_equal(marked(&c), 3);
+	assert_int_equal(vdev_queue_unpop(c.h.q, &c.req[1]), -EINVAL);
+	assert_int_equal(vdev_queue_unpop(c.h.q, &c.req[2]), 0);
+	assert_int_equal(vdev_queue_unpop(c.h.q, &c.req[1]), 0);
+	assert_int_equal(vdev_queue_unpop(c.h.q, &c.req[0]), 0);
+	assert_int_equal(marked(&c), 0);
+	assert_int_equal(vdev_le16_to_cpu(c.ifl->free_head), free_head);
+	assert_int_equal(vdev_le16_to_cpu(c.ifl->old_free_head), free_head);
+	crash_pop(&c, 0);
+	crash_pop(&c, 1);
+	assert_int_equal(marked(&c), 2);
+
+	crash_restart(&c, 2);
+	expect_pop(&c, c.id[0], 1);
+	expect_pop(&c, c.id[1], 2);
+	h_pop(&c.h);
+	assert_int_equal(c.h.req.id, c.id[2]);
+	assert_int_equal(vdev_queue_push(c.h.q, &c.h.req, 3), 0);
+	expect_empty(&c);
+	for (uintptr_t i = 0; i < 3; i++)
+		h_used(&c.h, (void *)(i + 1), (uint32_t)(i + 1));
+	crash_teardown(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -591,6 +629,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_region),
 		cmocka_unit_test(test_hostile_content),
 		cmocka_unit_test(test_garbage_region),
+		cmocka_unit_test(test_unpop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -474,6 +474,113 @@ static void t_pop_id(void **state)
 	h_teardown(&h);
 }
 
+/* Counting what is available, bounded by @max, chains of any length. */
+static void t_avail_count(void **state)
+{
+	struct h h;
+	int tok[3];
+
+	(void)state;
+	h_setup(&h, 8, LAYOUT);
+	assert_int_equal(vdev_queue_avail_count(h.q, 8), 0);
+	for (int round = 0; round < 5; round++) {
+		/* Three chains of 1, 2 and 3 descriptors: wraps a packed
+		 * ring of 8 slots on the second round. */
+		for (unsigned i = 0; i < 3; i++)
+			h_add(&h, i, 1, 8, &tok[i], 0);
+		assert_int_equal(vdev_queue_avail_count(h.q, 8), 3);
+		assert_int_equal(vdev_queue_avail_count(h.q, 2), 2);
+		assert_int_equal(vdev_queue_avail_count(h.q, 0), 0);
+		for (unsigned i = 0; i < 3; i++) {
+			h_pop(&h);
+			assert_int_equal(vdev_queue_avail_count(h.q, 8),
+					 2 - i);
+			assert_int_equal(vdev_queue_push(h.q, &h.req, 0), 0);
+			h_used(&h, &tok[i], 0);
+		}
+		vdev_queue_new_round(h.q);
+	}
+	/* A queue not configured has nothing. */
+	vdev_queue_reset(h.q);
+	assert_int_equal(vdev_queue_avail_count(h.q, 8), 0);
+	h_teardown(&h);
+}
+
+/* Popped chains go back, last first, and come out again unchanged. */
+static void t_unpop(void **state)
+{
+	struct h h;
+	struct vdev_req r[3];
+	struct iovec iov[3][4];
+	void *first_base[3];
+	int tok[3];
+
+	(void)state;
+	h_setup(&h, 8, LAYOUT);
+	for (int round = 0; round < 4; round++) {
+		for (unsigned i = 0; i < 3; i++)
+			h_add(&h, i, 1, 8, &tok[i], 0);
+		for (unsigned i = 0; i < 3; i++) {
+			h_init_req(&r[i], iov[i], 4);
+			assert_int_equal(vdev_queue_pop(h.q, &r[i]), 0);
+			first_base[i] = r[i].iov[0].iov_base;
+		}
+		/* Out of order: refused, nothing changes. */
+		assert_int_equal(vdev_queue_unpop(h.q, &r[1]), -EINVAL);
+		assert_int_equal(vdev_queue_inflight(h.q), 3);
+		assert_int_equal(vdev_queue_unpop(h.q, &r[2]), 0);
+		assert_int_equal(vdev_queue_unpop(h.q, &r[1]), 0);
+		assert_int_equal(vdev_queue_inflight(h.q), 1);
+		assert_int_equal(vdev_queue_avail_count(h.q, 8), 2);
+		/* Twice is once too many. */
+		assert_int_equal(vdev_queue_unpop(h.q, &r[1]), -EINVAL);
+		for (unsigned i = 1; i < 3; i++) {
+			h_init_req(&r[i], iov[i], 4);
+			assert_int_equal(vdev_queue_pop(h.q, &r[i]), 0);
+			assert_ptr_equal(r[i].iov[0].iov_base, first_base[i]);
+			assert_int_equal(r[i].nout + r[i].nin, i + 1);
+		}
+		assert_int_equal(vdev_queue_pop(h.q, &h.req), -EAGAIN);
+		for (unsigned i = 0; i < 3; i++)
+			assert_int_equal(vdev_queue_push(h.q, &r[i], i), 0);
+		for (unsigned i = 0; i < 3; i++)
+			h_used(&h, &tok[i], i);
+		/* Pushed: not ours to give back any more. */
+		assert_int_equal(vdev_queue_unpop(h.q, &r[2]), -EINVAL);
+		vdev_queue_new_round(h.q);
+	}
+	h_teardown(&h);
+}
+
+/* An unpop gives the budget back; a reset releases instead. */
+static void t_unpop_budget_reset(void **state)
+{
+	struct h h;
+	struct vdev_req r[2];
+	struct iovec iov[2][4];
+	int tok[3];
+
+	(void)state;
+	h_setup(&h, 8, LAYOUT);
+	vdev_queue_set_budget(h.q, 2);
+	vdev_queue_new_round(h.q);
+	for (unsigned i = 0; i < 3; i++)
+		h_add(&h, 0, 1, 8, &tok[i], 0);
+	for (unsigned i = 0; i < 2; i++) {
+		h_init_req(&r[i], iov[i], 4);
+		assert_int_equal(vdev_queue_pop(h.q, &r[i]), 0);
+	}
+	assert_int_equal(vdev_queue_pop(h.q, &h.req), -EBUSY);
+	assert_int_equal(vdev_queue_unpop(h.q, &r[1]), 0);
+	h_init_req(&r[1], iov[1], 4);
+	assert_int_equal(vdev_queue_pop(h.q, &r[1]), 0);
+	vdev_queue_reset(h.q);
+	assert_int_equal(vdev_queue_unpop(h.q, &r[1]), -ESTALE);
+	assert_int_equal(vdev_queue_push(h.q, &r[0], 0), -ESTALE);
+	assert_int_equal(vdev_queue_inflight(h.q), 0);
+	h_teardown(&h);
+}
+
 static void t_call_fd(void **state)
 {
 	struct h h;
@@ -847,6 +954,8 @@ static void t_dirty_log(void **state)
 	cmocka_unit_test(t_kicks), cmocka_unit_test(t_in_order),           \
 	cmocka_unit_test(t_state), cmocka_unit_test(t_reset),              \
 	cmocka_unit_test(t_pop_id), cmocka_unit_test(t_call_fd),           \
+	cmocka_unit_test(t_avail_count), cmocka_unit_test(t_unpop),        \
+	cmocka_unit_test(t_unpop_budget_reset),                            \
 	cmocka_unit_test(t_configure_errors),                              \
 	cmocka_unit_test(t_zero_len), cmocka_unit_test(t_edges),           \
 	cmocka_unit_test(t_mem_replace_inflight),                          \
