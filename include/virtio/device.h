@@ -77,12 +77,33 @@ struct vdev_ops {
 
 	/*
 	 * The device is being reset (driver wrote 0, or the transport reset
-	 * it). Finish or cancel the requests in flight and return the model
-	 * to its initial state. Queues are reset by the core after this
-	 * returns; a request pushed after that is released without touching
-	 * the ring (vdev_queue_push returns -ESTALE). May be NULL.
+	 * it). Return the model to its initial state. ops->drain has run
+	 * for every queue with requests in flight just before; what is
+	 * still in flight now may be pushed here (the queue locks are held
+	 * by this thread) or later: queues are reset by the core after this
+	 * returns, and a request pushed after that is released without
+	 * touching the ring (vdev_queue_push returns -ESTALE). May be NULL.
 	 */
 	void (*reset)(struct vdev *dev);
+
+	/*
+	 * Requests popped from queue @qidx are still in flight and the core
+	 * is about to stop the queue (vdev_vq_stop, vdev_vq_enable false:
+	 * vhost-user GET_VRING_BASE and disable), reset it (RING_RESET,
+	 * device reset) or free the device. Finish them (push with what was
+	 * done) or cancel them (push with the device's error status, or 0
+	 * bytes) before returning: the core then reports the ring state, and
+	 * a frontend that reads it trusts that nothing popped is pending.
+	 * Called on whichever thread stops the queue (the control thread, or
+	 * the queue's own thread when the transport runs both on one), with
+	 * the queue's lock held, so no round or callback of that queue runs
+	 * meanwhile and the model may push, reap its backend (io_uring) and
+	 * wait a bounded time. NULL, or requests left in flight: the core
+	 * waits up to 10 s for the model's callbacks on the queue's own
+	 * thread to complete them, and returns -ETIMEDOUT at once when the
+	 * caller is that thread (nobody else could run them).
+	 */
+	void (*drain)(struct vdev *dev, unsigned qidx, struct vdev_queue *q);
 
 	/*
 	 * Queue @qidx was kicked (or has work after the last round): pop,
@@ -155,13 +176,32 @@ VDEV_API struct vdev_queue *vdev_get_queue(struct vdev *dev, unsigned qidx);
 VDEV_API void vdev_queue_schedule(struct vdev *dev, unsigned qidx);
 
 /*
- * Watches @fd on the thread that serves queue @qidx (so @fn may pop and
- * push on that queue without locking). Works whatever loop the embedder
- * uses (see vdev_vq_set_watcher in transport.h). -ENODEV: no watcher set
- * for that queue yet; the model retries from ops->start.
+ * Watches @fd for @events (POLLIN, POLLPRI, POLLOUT, or 0 for none for
+ * now) on the thread that serves queue @qidx, so @fn may pop and push on
+ * that queue: it runs with the queue's lock held, like ops->handle, and
+ * gets the events that were ready. Works whatever loop the embedder uses
+ * (vdev_vq_set_watcher in transport.h). The fd is remembered until
+ * vdev_unwatch_fd or vdev_free, whether or not the queue has a watcher
+ * yet: it is registered when one is set, and moves when the watcher
+ * changes. The core does not own @fd; unwatch it before closing it.
+ * -EINVAL: bad queue, fd, events or @fn; -EBADF: @fd is not open;
+ * -EEXIST: @fd is already watched for this queue; or the watcher's error
+ * when it refused the fd. Safe from any thread, ops and callbacks
+ * included.
  */
 VDEV_API int vdev_watch_fd(struct vdev *dev, unsigned qidx, int fd,
-			   vdev_event_fn fn, void *arg);
+			   uint32_t events, vdev_event_fn fn, void *arg);
+/* Changes the events @fd is watched for (a sound stream asks for POLLOUT
+ * only while it has something to write). -ENOENT: not watched. */
+VDEV_API int vdev_watch_fd_events(struct vdev *dev, unsigned qidx, int fd,
+				  uint32_t events);
+/* True when queue @qidx has a watcher now: a thread will run the
+ * callbacks of the fds watched for it. Without one (an embedder that
+ * only kicks synchronously) a model completes asynchronous work within
+ * its rounds. */
+VDEV_API bool vdev_has_watcher(struct vdev *dev, unsigned qidx);
+/* Stops watching @fd. A callback already waiting for the queue's lock on
+ * the queue's thread is not run. -ENOENT: not watched. */
 VDEV_API int vdev_unwatch_fd(struct vdev *dev, unsigned qidx, int fd);
 
 /* Logging: models and adapters report through this so an embedder can

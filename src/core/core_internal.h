@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Internals of the device core shared by device.c (lifecycle), vq.c
- * (per-queue control and rounds) and state.c (save/restore).
+ * Internals of the device core shared by device.c (lifecycle), the queue
+ * files vq_round.c (rounds), vq_setup.c (setup, stop, reset, drain) and
+ * vq_watch.c (watched fds), and state.c (save/restore).
  *
  * Locking:
  *  - vq->lock is held around every round (ops->handle), around the model's
@@ -24,13 +25,13 @@
 
 struct vcore_vq;
 
-/* One fd watched for the model (vdev_watch_fd), kept so that it can be
- * moved to another watcher, removed at vdev_free, and polled by
- * vdev_vq_stop when it runs on the queue's own thread. */
+/* One fd watched for the model (vdev_watch_fd), kept until
+ * vdev_unwatch_fd or vdev_free so that it can be registered when a
+ * watcher comes and moved when the watcher changes. */
 struct vcore_watch {
 	struct vcore_watch *next;
-	struct vcore_vq *vq;
 	int fd;
+	uint32_t events;
 	vdev_event_fn fn;
 	void *arg;
 	bool registered; /* currently added to vq->watcher */
@@ -101,16 +102,41 @@ static inline void vcore_set_status(struct vdev *dev, uint8_t s)
 	__atomic_store_n(&dev->status, s, __ATOMIC_RELEASE);
 }
 
-/* vq.c */
+static inline struct vcore_vq *vcore_get_vq(const struct vdev *dev,
+					    unsigned qidx)
+{
+	return qidx < dev->nvq ? &dev->vqs[qidx] : NULL;
+}
+
+/* A malformed chain broke the queue: the device needs a reset. */
+static inline void vcore_check_broken(struct vcore_vq *vq)
+{
+	if (vdev_queue_broken(vq->q))
+		vdev_set_needs_reset(vq->dev);
+}
+
+/* vq_setup.c */
 int vcore_vq_init(struct vdev *dev, struct vcore_vq *vq, unsigned idx);
 void vcore_vq_fini(struct vcore_vq *vq);
 /* Back to the initial state (device reset); vq->lock must be held. */
 void vcore_vq_reset_locked(struct vcore_vq *vq);
-/* Ask for a round on the queue's own thread. */
-void vcore_vq_schedule(struct vcore_vq *vq);
 /* Configure the queue from the collected setup; vq->lock held. */
 int vcore_vq_configure_locked(struct vcore_vq *vq);
-/* Removes every registration from the queue's watcher. */
+/*
+ * Requests still in flight on a queue being stopped or reset (vq->lock
+ * held, no new round can start): ops->drain finishes or cancels them on
+ * this thread; what it leaves is waited for while the queue's own thread
+ * runs the model's callbacks, unless this is that thread. 0, or
+ * -ETIMEDOUT with requests still in flight.
+ */
+int vcore_vq_drain_locked(struct vcore_vq *vq);
+
+/* vq_round.c: ask for a round on the queue's own thread. */
+void vcore_vq_schedule(struct vcore_vq *vq);
+
+/* vq_watch.c: removes every registration from the queue's watcher; frees
+ * the remembered fds. */
 void vcore_vq_unwatch_all(struct vcore_vq *vq);
+void vcore_vq_free_watches(struct vcore_vq *vq);
 
 #endif /* VDEV_CORE_INTERNAL_H */

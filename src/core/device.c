@@ -62,16 +62,30 @@ fail:
 	return NULL;
 }
 
+/* ops->drain for queue @i when it has requests in flight; its lock is
+ * held. */
+static void drain_model(struct vdev *dev, unsigned i)
+{
+	struct vcore_vq *vq = &dev->vqs[i];
+
+	if (dev->ops->drain && vdev_queue_inflight(vq->q)) {
+		dev->ops->drain(dev, i, vq->q);
+		vcore_check_broken(vq);
+	}
+}
+
 void vdev_free(struct vdev *dev)
 {
 	if (!dev)
 		return;
-	/* No round starts any more; one that runs ends first. Requests the
-	 * model still holds are its own to cancel in ops->destroy: waiting
-	 * for them here could wait forever. */
+	/* No round starts any more; one that runs ends first. The model
+	 * finishes or cancels what it holds (ops->drain); what it still
+	 * holds then is its own to cancel in ops->destroy: waiting for it
+	 * here could wait forever. */
 	for (unsigned i = 0; i < dev->nvq; i++) {
 		pthread_mutex_lock(&dev->vqs[i].lock);
 		dev->vqs[i].stopped = true;
+		drain_model(dev, i);
 		pthread_mutex_unlock(&dev->vqs[i].lock);
 	}
 	/* The model's fds leave every watcher before the model closes them. */
@@ -275,6 +289,10 @@ void vdev_reset(struct vdev *dev)
 	/* Every round ends and no new one starts while the model resets. */
 	for (unsigned i = 0; i < dev->nvq; i++)
 		pthread_mutex_lock(&dev->vqs[i].lock);
+	/* Completions land before the rings go away (the driver reuses its
+	 * buffers at once after a reset). */
+	for (unsigned i = 0; i < dev->nvq; i++)
+		drain_model(dev, i);
 	vcore_set_status(dev, 0);
 	if (dev->ops->reset)
 		dev->ops->reset(dev);

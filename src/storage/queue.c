@@ -331,15 +331,13 @@ void stg_queue_start(struct stg_queue *q)
 
 	if (q->watched || !q->dev || q->inline_only)
 		return;
-	ret = vdev_watch_fd(q->dev, q->qidx, q->efd, efd_event, q);
+	/* Remembered by the core and served by whatever watcher the queue
+	 * has, now or later (stg_kick checks there is one). */
+	ret = vdev_watch_fd(q->dev, q->qidx, q->efd, POLLIN, efd_event, q);
 	q->watched = ret == 0 || ret == -EEXIST;
-	if (!q->watched && !q->warned) {
-		q->warned = true;
-		vdev_log(VDEV_LOG_INFO,
-			 "queue %u: no watcher (%d), completing requests "
-			 "within each round",
-			 q->qidx, ret);
-	}
+	if (!q->watched)
+		vdev_log(VDEV_LOG_WARN, "queue %u: cannot watch its eventfd "
+			 "(%d)", q->qidx, ret);
 }
 
 /* Runs completions until nothing is in flight. */
@@ -366,11 +364,18 @@ void stg_kick(struct stg_queue *q)
 		return; /* nothing ever completes elsewhere */
 	if (q->uring)
 		stg_uring_kick(q);
-	if (!q->watched) {
-		/* A watcher may have appeared since DRIVER_OK. */
+	if (!q->watched)
 		stg_queue_start(q);
-		if (!q->watched)
-			wait_all(q);
+	/* No thread watches the eventfd (an embedder that only kicks
+	 * synchronously): complete within the round. */
+	if (!q->watched || !vdev_has_watcher(q->dev, q->qidx)) {
+		if (!q->warned) {
+			q->warned = true;
+			vdev_log(VDEV_LOG_INFO,
+				 "queue %u: no watcher, completing requests "
+				 "within each round", q->qidx);
+		}
+		wait_all(q);
 	}
 }
 

@@ -2,6 +2,7 @@
 #include "vcore_tdev.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -112,12 +113,45 @@ static void done_cb(void *arg, int fd, uint32_t events)
 	tdev_complete(t);
 }
 
+static void drain(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
+{
+	struct tdev *t = vdev_priv(dev);
+	unsigned keep = 0;
+
+	t->drains[qidx]++;
+	if (t->drain == TDEV_DRAIN_NONE)
+		return;
+	/* Only this queue's requests: the others keep running. */
+	for (unsigned i = 0; i < t->nheld; i++) {
+		if (t->held_q[i] != qidx) {
+			if (keep != i) {
+				struct vdev_req *r = &t->held[keep];
+
+				memcpy(t->iov[keep], t->iov[i],
+				       sizeof(t->iov[i]));
+				*r = t->held[i];
+				r->iov = r->out = t->iov[keep];
+				r->in = r->iov + r->nout;
+				t->held_q[keep] = t->held_q[i];
+			}
+			keep++;
+			continue;
+		}
+		t->last_push_ret = vdev_queue_push(q, &t->held[i],
+			t->drain == TDEV_DRAIN_COMPLETE ? echo(&t->held[i]) :
+							  0);
+		t->completed++;
+	}
+	t->nheld = keep;
+	vdev_queue_notify(q);
+}
+
 static int start(struct vdev *dev)
 {
 	struct tdev *t = vdev_priv(dev);
 
 	t->starts++;
-	t->watch_ret = vdev_watch_fd(dev, 0, t->done_fd, done_cb, t);
+	t->watch_ret = vdev_watch_fd(dev, 0, t->done_fd, POLLIN, done_cb, t);
 	if (t->watch_ret == -EEXIST)
 		t->watch_ret = 0;
 	return 0;
@@ -165,6 +199,7 @@ static const struct vdev_ops tdev_ops = {
 	.config_write = config_write,
 	.start = start,
 	.reset = reset,
+	.drain = drain,
 	.handle = handle,
 	.save = save,
 	.load = load,

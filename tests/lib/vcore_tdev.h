@@ -23,10 +23,14 @@ struct tdev {
 	bool defer;       /* hold popped requests until done_fd fires */
 	bool wait;        /* handler returns without popping */
 	int done_fd;      /* eventfd: completes every held request */
+	/* ops->drain: leave held requests alone (as a model without the
+	 * op), complete them (echo), or cancel them (0 bytes). */
+	enum { TDEV_DRAIN_NONE, TDEV_DRAIN_COMPLETE, TDEV_DRAIN_CANCEL } drain;
 	/* Observations. */
 	unsigned handles[4];
 	unsigned pops[4];
 	int starts, resets, loads;
+	unsigned drains[4]; /* ops->drain calls per queue */
 	int watch_ret;    /* what vdev_watch_fd said in start */
 	int last_push_ret;
 	unsigned completed;

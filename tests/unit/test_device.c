@@ -5,6 +5,7 @@
  * checks of the per-queue calls.
  */
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -478,13 +479,24 @@ static void test_vq_args(void **state)
 	assert_int_equal(vdev_vq_set_state(dev, 0, NULL), -EINVAL);
 	assert_int_equal(vdev_vq_reset(dev, 2), -EINVAL);
 	assert_int_equal(vdev_vq_set_watcher(dev, 2, NULL), -EINVAL);
-	assert_int_equal(vdev_watch_fd(dev, 2, 0, NULL, NULL), -EINVAL);
+	assert_int_equal(vdev_watch_fd(dev, 2, 0, POLLIN, dummy_fn, NULL),
+			 -EINVAL);
+	assert_int_equal(vdev_watch_fd(dev, 0, 0, POLLIN, NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(vdev_watch_fd(dev, 0, 0, POLLHUP, dummy_fn, NULL),
+			 -EINVAL);
+	assert_int_equal(vdev_watch_fd_events(dev, 0, 0, POLLIN), -ENOENT);
 	assert_int_equal(vdev_unwatch_fd(dev, 2, 0), -EINVAL);
 	assert_int_equal(vdev_unwatch_fd(dev, 0, 0), -ENOENT);
 	vdev_vq_dispatch(dev, 2); /* ignored */
 	vdev_queue_schedule(dev, 2);
-	/* No watcher yet: the model is told to retry later. */
-	assert_int_equal(vdev_watch_fd(dev, 0, 0, dummy_fn, NULL), -ENODEV);
+	/* No watcher yet: remembered until one comes (test_vq). */
+	assert_false(vdev_has_watcher(dev, 0));
+	assert_int_equal(vdev_watch_fd(dev, 0, 0, POLLIN, dummy_fn, NULL), 0);
+	assert_int_equal(vdev_watch_fd(dev, 0, 0, POLLIN, dummy_fn, NULL),
+			 -EEXIST);
+	assert_int_equal(vdev_watch_fd_events(dev, 0, 0, POLLOUT), 0);
+	assert_int_equal(vdev_unwatch_fd(dev, 0, 0), 0);
 	/* The ring layout needs negotiated features. */
 	assert_int_equal(vdev_set_status(dev, ACK | DRV), 0);
 	assert_int_equal(vdev_vq_enable(dev, 0, true), -EINVAL);

@@ -7,6 +7,7 @@
  * memory changes, watched fds.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -341,28 +342,123 @@ static void test_stop_restart_stress(void **state)
 	}
 }
 
+/*
+ * Stopping a queue on its own thread (a transport that runs the control
+ * path and the queue on one thread): nobody else can run the model's
+ * completions, so ops->drain does, and without it the stop says so at
+ * once instead of hanging.
+ */
 static void test_stop_same_thread(void **state)
 {
-	for (unsigned k = 0; k < 4; k++) {
-		struct vdev_drv *drv = make(&modes[k], 0, true);
+	for (unsigned k = 0; k < 8; k++) {
+		const struct mode *m = &modes[k % 4];
+		bool with_drain = k < 4;
+		struct vdev_drv *drv = make(m, 0, true);
 		struct vdev_queue_state st;
+		int64_t t0;
 		void *tok;
 		uint32_t len;
 
 		T.defer = true;
+		T.drain = with_drain ? TDEV_DRAIN_COMPLETE : TDEV_DRAIN_NONE;
 		add_req(drv, 0, 6);
 		add_req(drv, 0, 7);
 		vdev_drv_kick(drv, 0);
-		if (modes[k].eventfds)
+		if (m->eventfds)
 			vdev_drv_wait(drv, 0, 20, &tok, &len);
 		assert_int_equal(T.nheld, 2);
-		/* The completion is ready but only stop itself can run it. */
-		tdev_signal_done(&T);
-		assert_int_equal(vdev_vq_stop(T.dev, 0, &st), 0);
+		t0 = now_ms();
+		if (with_drain) {
+			assert_int_equal(vdev_vq_stop(T.dev, 0, &st), 0);
+			assert_int_equal(T.drains[0], 1);
+			assert_int_equal(T.completed, 2);
+			assert_int_equal(st.used_idx, m->packed ? 4 : 2);
+		} else {
+			assert_int_equal(vdev_vq_stop(T.dev, 0, &st), -ETIMEDOUT);
+			assert_true(now_ms() - t0 < 1000);
+			assert_int_equal(T.completed, 0);
+			assert_int_equal(st.used_idx, 0);
+			/* They complete when their fd fires, on this same
+			 * thread's loop. */
+			tdev_signal_done(&T);
+		}
+		assert_int_equal(vdev_drv_wait(drv, 0, 1000, &tok, &len), 0);
+		assert_int_equal(vdev_drv_wait(drv, 0, 1000, &tok, &len), 0);
 		assert_int_equal(T.completed, 2);
-		assert_int_equal(st.used_idx, modes[k].packed ? 4 : 2);
-		assert_int_equal(vdev_drv_wait(drv, 0, 100, &tok, &len), 0);
-		assert_int_equal(vdev_drv_wait(drv, 0, 100, &tok, &len), 0);
+		destroy(drv);
+	}
+}
+
+/* From another thread, ops->drain spares the wait for the queue thread;
+ * a model that cancels answers with nothing written. */
+static void test_drain_other_thread(void **state)
+{
+	for (unsigned k = 1; k < 4; k += 2) {
+		struct vdev_drv *drv = make(&modes[k], 0, true);
+		struct vdev_loop *loop = vdev_loop_new();
+		struct vdev_watcher w;
+		struct vdev_queue_state st;
+		pthread_t thr;
+		int64_t t0;
+		void *tok;
+		uint32_t len = 99;
+
+		T.defer = true;
+		T.drain = TDEV_DRAIN_CANCEL;
+		vdev_loop_watcher(loop, &w);
+		assert_int_equal(vdev_set_watcher(T.dev, &w), 0);
+		assert_int_equal(pthread_create(&thr, NULL, worker, loop), 0);
+		add_req(drv, 0, 5);
+		assert_int_equal(vdev_drv_kick(drv, 0), 0);
+		for (int i = 0; i < 200; i++) {
+			if (__atomic_load_n(&T.nheld, __ATOMIC_ACQUIRE))
+				break;
+			usleep(5000);
+		}
+		t0 = now_ms();
+		assert_int_equal(vdev_vq_stop(T.dev, 0, &st), 0);
+		assert_true(now_ms() - t0 < 1000);
+		assert_int_equal(T.completed, 1);
+		assert_int_equal(st.used_idx, modes[k].packed ? 2 : 1);
+		assert_int_equal(vdev_drv_ring_get_used(vdev_drv_ring(drv, 0),
+							&tok, &len), 0);
+		assert_ptr_equal(tok, (void *)5);
+		assert_int_equal(len, 0);
+		vdev_loop_stop(loop);
+		pthread_join(thr, NULL);
+		destroy(drv);
+		vdev_loop_free(loop);
+	}
+}
+
+/* A device reset drains every queue first: the completions land in the
+ * rings before they go away. RING_RESET drains its own queue only. */
+static void test_drain_on_reset(void **state)
+{
+	for (unsigned k = 0; k < 4; k++) {
+		struct vdev_drv *drv = make(&modes[k], 0, true);
+
+		T.defer = true;
+		T.drain = TDEV_DRAIN_COMPLETE;
+		add_req(drv, 0, 1);
+		add_req(drv, 1, 2);
+		vdev_drv_kick(drv, 0);
+		vdev_drv_kick(drv, 1);
+		for (int i = 0; i < 100 && T.nheld < 2; i++)
+			vdev_drv_wait(drv, 0, 10, NULL, NULL);
+		assert_int_equal(T.nheld, 2);
+		assert_int_equal(vdev_vq_reset(T.dev, 0), 0);
+		assert_int_equal(T.drains[0], 1);
+		assert_int_equal(T.drains[1], 0);
+		assert_int_equal(T.nheld, 1);
+		vdev_reset(T.dev);
+		assert_int_equal(T.drains[1], 1);
+		assert_int_equal(T.nheld, 0);
+		assert_int_equal(T.completed, 2);
+		assert_int_equal(T.last_push_ret, 0);
+		T.defer = false;
+		assert_int_equal(vdev_drv_init(drv), 0);
+		echo_ok(drv, 0);
 		destroy(drv);
 	}
 }
@@ -604,10 +700,12 @@ static void test_watch(void **state)
 	struct vdev_drv *drv = make(&modes[0], 0, true);
 
 	assert_int_equal(T.watch_ret, 0);
-	assert_int_equal(vdev_watch_fd(T.dev, 0, T.done_fd, dummy, NULL),
-			 -EEXIST);
-	assert_int_equal(vdev_watch_fd(T.dev, 0, -1, dummy, NULL), -EINVAL);
-	assert_int_equal(vdev_watch_fd(T.dev, 0, 1000, dummy, NULL), -EBADF);
+	assert_int_equal(vdev_watch_fd(T.dev, 0, T.done_fd, POLLIN, dummy,
+				       NULL), -EEXIST);
+	assert_int_equal(vdev_watch_fd(T.dev, 0, -1, POLLIN, dummy, NULL),
+			 -EINVAL);
+	assert_int_equal(vdev_watch_fd(T.dev, 0, 1000, POLLIN, dummy, NULL),
+			 -EBADF);
 	assert_int_equal(vdev_unwatch_fd(T.dev, 1, T.done_fd), -ENOENT);
 	/* Watchers per queue: queue 1 on another loop. */
 	{
@@ -626,6 +724,101 @@ static void test_watch(void **state)
 		vdev_loop_free(loop);
 	}
 	destroy(drv);
+}
+
+static unsigned fired;
+static uint32_t fired_events;
+
+static void count_cb(void *arg, int fd, uint32_t ev)
+{
+	uint64_t v;
+
+	(void)arg;
+	fired++;
+	fired_events = ev;
+	if (ev & POLLIN && read(fd, &v, sizeof(v)) < 0) {
+		/* spurious */
+	}
+}
+
+/* An fd watched before the queue has a watcher is remembered, registered
+ * when one is set, moved when it changes, and dropped by unwatch. */
+static void test_watch_before_watcher(void **state)
+{
+	struct vdev_loop *a = vdev_loop_new(), *b = vdev_loop_new();
+	struct vdev_watcher wa, wb;
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	uint64_t one = 1;
+
+	assert_non_null(tdev_new(&T, 2, 256, 1));
+	assert_true(efd >= 0);
+	fired = 0;
+	assert_false(vdev_has_watcher(T.dev, 1));
+	assert_int_equal(vdev_watch_fd(T.dev, 1, efd, POLLIN, count_cb, NULL),
+			 0);
+	assert_int_equal(write(efd, &one, 8), 8);
+	vdev_loop_watcher(a, &wa);
+	assert_int_equal(vdev_vq_set_watcher(T.dev, 1, &wa), 0);
+	assert_true(vdev_has_watcher(T.dev, 1));
+	assert_true(vdev_loop_run_once(a, 1000) >= 1);
+	assert_int_equal(fired, 1);
+	assert_true(fired_events & POLLIN);
+	/* Moved to another watcher: the old one no longer sees it. */
+	vdev_loop_watcher(b, &wb);
+	assert_int_equal(vdev_vq_set_watcher(T.dev, 1, &wb), 0);
+	assert_int_equal(write(efd, &one, 8), 8);
+	assert_int_equal(vdev_loop_run_once(a, 50), 0);
+	assert_true(vdev_loop_run_once(b, 1000) >= 1);
+	assert_int_equal(fired, 2);
+	assert_int_equal(vdev_unwatch_fd(T.dev, 1, efd), 0);
+	assert_int_equal(write(efd, &one, 8), 8);
+	while (vdev_loop_run_once(b, 50) > 0)
+		;
+	assert_int_equal(fired, 2);
+	vdev_free(T.dev);
+	vdev_loop_free(a);
+	vdev_loop_free(b);
+	close(efd);
+}
+
+/* The events asked for are the ones waited for: POLLOUT on a pipe with
+ * room, nothing with 0, and back. */
+static void test_watch_events(void **state)
+{
+	struct vdev_loop *loop = vdev_loop_new();
+	struct vdev_watcher w;
+	int p[2];
+
+	assert_non_null(tdev_new(&T, 2, 256, 1));
+	assert_int_equal(pipe(p), 0);
+	fired = 0;
+	vdev_loop_watcher(loop, &w);
+	assert_int_equal(vdev_set_watcher(T.dev, &w), 0);
+	/* The read end: nothing to read, nothing fires. */
+	assert_int_equal(vdev_watch_fd(T.dev, 0, p[0], POLLIN, count_cb,
+				       NULL), 0);
+	assert_int_equal(vdev_loop_run_once(loop, 30), 0);
+	/* The write end: room to write. */
+	assert_int_equal(vdev_watch_fd(T.dev, 0, p[1], POLLOUT, count_cb,
+				       NULL), 0);
+	assert_int_equal(vdev_loop_run_once(loop, 1000), 1);
+	assert_int_equal(fired, 1);
+	assert_true(fired_events & POLLOUT);
+	assert_int_equal(vdev_watch_fd_events(T.dev, 0, p[1], 0), 0);
+	assert_int_equal(vdev_loop_run_once(loop, 30), 0);
+	assert_int_equal(vdev_watch_fd_events(T.dev, 0, p[1], POLLOUT), 0);
+	assert_int_equal(vdev_loop_run_once(loop, 1000), 1);
+	assert_int_equal(fired, 2);
+	assert_int_equal(vdev_watch_fd_events(T.dev, 0, p[1], POLLERR),
+			 -EINVAL);
+	assert_int_equal(vdev_watch_fd_events(T.dev, 1, p[1], POLLOUT),
+			 -ENOENT);
+	vdev_unwatch_fd(T.dev, 0, p[0]);
+	vdev_unwatch_fd(T.dev, 0, p[1]);
+	vdev_free(T.dev);
+	vdev_loop_free(loop);
+	close(p[0]);
+	close(p[1]);
 }
 
 static void test_kick_fd_switch(void **state)
@@ -690,6 +883,10 @@ int main(void)
 		cmocka_unit_test(test_stop_waits_other_thread),
 		cmocka_unit_test(test_stop_restart_stress),
 		cmocka_unit_test(test_stop_same_thread),
+		cmocka_unit_test(test_drain_other_thread),
+		cmocka_unit_test(test_drain_on_reset),
+		cmocka_unit_test(test_watch_before_watcher),
+		cmocka_unit_test(test_watch_events),
 		cmocka_unit_test(test_reset_inflight),
 		cmocka_unit_test(test_ring_reset),
 		cmocka_unit_test(test_ring_reset_waits_inflight),

@@ -121,6 +121,22 @@ static void drain_queues(struct blk_dev *b)
 	}
 }
 
+/* ops->drain: what the image layer still has for this queue completes
+ * now, on the thread that stops it (the queue's lock is held). */
+static void blk_drain(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
+{
+	struct blk_dev *b = vdev_priv(dev);
+	struct blk_queue *bq;
+
+	(void)q;
+	if (!b->queues || qidx >= b->nq)
+		return;
+	bq = &b->queues[qidx];
+	if (bq->sq)
+		stg_drain(bq->sq);
+	blk_queue_notify(bq);
+}
+
 static void blk_reset(struct vdev *dev)
 {
 	struct blk_dev *b = vdev_priv(dev);
@@ -212,6 +228,7 @@ static const struct vdev_ops blk_ops = {
 	.config_write = blk_config_write,
 	.start = blk_start,
 	.reset = blk_reset,
+	.drain = blk_drain,
 	.handle = blk_handle,
 	.save = blk_save,
 	.load = blk_load,

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,7 +42,6 @@ struct rng {
 	bool in_period;
 	int tfd;
 	bool timer_armed;
-	bool timer_watched;
 	bool warned;
 };
 
@@ -79,7 +79,7 @@ static void timer_fired(void *arg, int fd, uint32_t events)
 	vdev_queue_schedule(dev, 0);
 }
 
-static void arm_timer(struct vdev *dev, struct rng *r, uint64_t now)
+static void arm_timer(struct rng *r, uint64_t now)
 {
 	uint64_t end = r->period_start + r->period_ns;
 	uint64_t left = end > now ? end - now : 1;
@@ -90,21 +90,6 @@ static void arm_timer(struct vdev *dev, struct rng *r, uint64_t now)
 
 	if (r->timer_armed)
 		return;
-	if (!r->timer_watched) {
-		int ret = vdev_watch_fd(dev, 0, r->tfd, timer_fired, dev);
-
-		if (ret == 0 || ret == -EEXIST) {
-			r->timer_watched = true;
-		} else {
-			if (!r->warned)
-				vdev_log(VDEV_LOG_ERROR,
-					 "rng: cannot watch the rate-limit "
-					 "timer (%s); requests wait for the "
-					 "next kick", strerror(-ret));
-			r->warned = true;
-			return;
-		}
-	}
 	if (timerfd_settime(r->tfd, 0, &its, NULL) == 0)
 		r->timer_armed = true;
 }
@@ -162,7 +147,7 @@ static void rng_handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
 		int ret;
 
 		if (!avail) {
-			arm_timer(dev, r, now);
+			arm_timer(r, now);
 			break;
 		}
 		ret = vdev_queue_pop(q, &req);
@@ -191,16 +176,6 @@ static void rng_handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
 	}
 	if (pushed)
 		vdev_queue_notify(q);
-}
-
-static int rng_start(struct vdev *dev)
-{
-	struct rng *r = vdev_priv(dev);
-
-	if (r->max_bytes && !r->timer_watched &&
-	    vdev_watch_fd(dev, 0, r->tfd, timer_fired, dev) == 0)
-		r->timer_watched = true;
-	return 0;
 }
 
 static void disarm(struct rng *r)
@@ -276,15 +251,13 @@ static void rng_destroy(struct vdev *dev)
 {
 	struct rng *r = vdev_priv(dev);
 
-	if (r->timer_watched)
-		vdev_unwatch_fd(dev, 0, r->tfd);
+	vdev_unwatch_fd(dev, 0, r->tfd);
 	close(r->tfd);
 	close(r->fd);
 	free(r);
 }
 
 static const struct vdev_ops rng_ops = {
-	.start = rng_start,
 	.reset = rng_reset,
 	.handle = rng_handle,
 	.save = rng_save,
@@ -336,6 +309,14 @@ struct vdev *vdev_rng_new(const struct vdev_rng_config *cfg)
 	dev = vdev_new(&info, &rng_ops, r);
 	if (!dev)
 		goto fail;
+	/* Watched from the start: the core registers it with whatever
+	 * watcher serves queue 0, now or later. */
+	err = vdev_watch_fd(dev, 0, r->tfd, POLLIN, timer_fired, dev);
+	if (err < 0) {
+		vdev_free(dev); /* destroy closes and frees */
+		errno = -err;
+		return NULL;
+	}
 	return dev;
 fail:
 	err = errno;
