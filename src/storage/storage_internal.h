@@ -19,7 +19,6 @@
 
 #include "storage/storage.h"
 #include "vdev_build_config.h"
-#include "vdev_storage_config.h"
 
 #define STG_WITH_URING VDEV_WITH_URING_FOUND
 #define STG_WITH_NBD VDEV_WITH_NBD_FOUND
