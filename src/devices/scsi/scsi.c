@@ -190,6 +190,25 @@ static void drain(struct scsi_dev *s)
 	scsi_tmf_flush(s);
 }
 
+/* ops->drain of a request queue: its commands on the image layer end now,
+ * on the thread that stops it (its lock is held). The control queue's
+ * TMFs end with tasks of other queues, whose locks are not ours: the
+ * core waits for them instead. */
+static void scsi_drain(struct vdev *dev, unsigned qidx, struct vdev_queue *vq)
+{
+	struct scsi_dev *s = vdev_priv(dev);
+	struct scsi_queue *q;
+
+	(void)vq;
+	if (!s->queues || qidx < VDEV_SCSI_REQ_QUEUE0 ||
+	    qidx - VDEV_SCSI_REQ_QUEUE0 >= s->nq)
+		return;
+	q = &s->queues[qidx - VDEV_SCSI_REQ_QUEUE0];
+	if (q->sq)
+		stg_drain(q->sq);
+	scsi_batch_done(q);
+}
+
 static void scsi_reset(struct vdev *dev)
 {
 	struct scsi_dev *s = vdev_priv(dev);
@@ -343,6 +362,7 @@ static const struct vdev_ops scsi_ops = {
 	.config_write = scsi_config_write,
 	.start = scsi_start,
 	.reset = scsi_reset,
+	.drain = scsi_drain,
 	.handle = scsi_handle,
 	.save = scsi_save,
 	.load = scsi_load,
