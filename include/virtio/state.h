@@ -35,7 +35,8 @@ VDEV_API int vdev_state_put(struct vdev_state_writer *w, uint32_t tag,
 VDEV_API int vdev_state_put_u64(struct vdev_state_writer *w, uint32_t tag,
 				uint64_t v);
 
-/* Finds a section: its bytes and length, or NULL when absent. */
+/* Finds a section: its bytes and length, or NULL when absent. The bytes
+ * are the restore's private copy of the blob, valid until load returns. */
 VDEV_API const void *vdev_state_get(struct vdev_state_reader *r, uint32_t tag,
 				    uint32_t *len);
 /* -ENOENT absent, -EBADMSG not 8 bytes. */

@@ -509,7 +509,8 @@ static int apply(struct vdev *dev, struct vdev_state_reader *r,
 
 int vdev_restore(struct vdev *dev, const void *blob, size_t len)
 {
-	const uint8_t *h = blob;
+	const uint8_t *h;
+	uint8_t *copy = NULL;
 	struct vdev_state_reader r = { 0 };
 	struct qrestore *qs = NULL;
 	uint64_t features, total;
@@ -529,6 +530,19 @@ int vdev_restore(struct vdev *dev, const void *blob, size_t len)
 		goto fail;
 	}
 	memcpy(own_cfg, dev->config, dev->info.config_size);
+	/*
+	 * Read once: the checksum, the parse and the model's load all read
+	 * the blob, and it may live where a peer can change it (a shared
+	 * migration buffer). Everything below reads the private copy.
+	 */
+	copy = malloc(len ? len : 1);
+	if (!copy) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if (len)
+		memcpy(copy, blob, len);
+	h = copy;
 	if (len < VCORE_HDR_SIZE) {
 		ret = -EBADMSG;
 		goto fail;
@@ -564,6 +578,7 @@ int vdev_restore(struct vdev *dev, const void *blob, size_t len)
 	if (ret < 0)
 		goto fail;
 	free(own_cfg);
+	free(copy);
 	free(qs);
 	free(r.secs);
 	return 0;
@@ -577,6 +592,7 @@ fail:
 				 __ATOMIC_RELEASE);
 	}
 	free(own_cfg);
+	free(copy);
 	free(qs);
 	free(r.secs);
 	return ret;

@@ -31,11 +31,11 @@ static struct {
 	int load_ret;
 	uint32_t load_version;
 	uint64_t a;
-	const void *b;
+	uint8_t b[16];  /* section TAG_B, copied in load */
 	uint32_t blen;
 	int get_u64_ret_b;
 	int loads, resets;
-	const void *cfg; /* vdev_state_config in load */
+	uint8_t cfg[16]; /* vdev_state_config in load, copied */
 	uint32_t cfglen;
 } S;
 
@@ -67,9 +67,18 @@ static int s_load(struct vdev *dev, struct vdev_state_reader *r,
 
 	S.loads++;
 	S.load_version = version;
-	S.cfg = vdev_state_config(r, &S.cfglen);
+	{
+		/* Valid only during load: kept as copies. */
+		const void *c = vdev_state_config(r, &S.cfglen);
+		const void *b;
+
+		if (c && S.cfglen <= sizeof(S.cfg))
+			memcpy(S.cfg, c, S.cfglen);
+		b = vdev_state_get(r, TAG_B, &S.blen);
+		if (b && S.blen <= sizeof(S.b))
+			memcpy(S.b, b, S.blen);
+	}
 	assert_int_equal(vdev_state_get_u64(r, TAG_A, &S.a), 0);
-	S.b = vdev_state_get(r, TAG_B, &S.blen);
 	S.get_u64_ret_b = vdev_state_get_u64(r, TAG_B, &dummy);
 	assert_int_equal(vdev_state_get_u64(r, VDEV_STATE_TAG('N', 'O', 'N',
 							      'E'), &dummy),
