@@ -10,13 +10,17 @@
 #      aarch64 and big-endian s390x under qemu-user: release builds of the
 #      library, daemons and unit tests, the unit tests run there
 #   4. checks that libvdev.so exports only vdev_* symbols
-#   5. libFuzzer: every fuzz target for VDEV_FUZZ_SECONDS (default 60)
+#   5. libFuzzer: every fuzz target for VDEV_FUZZ_SECONDS (default 60),
+#      then the targets with guest memory in the double-fetch mode
+#      (VDEV_FUZZ_FLIP=1: a thread keeps changing that memory) for
+#      VDEV_FUZZ_FLIP_SECONDS (default 20)
 #   6. benchmarks (release build; they print numbers and never fail on time)
 #   7. guest tests: real Linux guests (User-Mode Linux, QEMU TCG) driving
 #      the daemons; kernels are cached in $VDEV_GUEST_CACHE
 # and ends with one line "N passed, N failed, N skipped".
 #
 # Environment: VDEV_BUILD_ROOT (default ./build), VDEV_FUZZ_SECONDS,
+# VDEV_FUZZ_FLIP_SECONDS,
 # VDEV_SKIP_GUEST=1, VDEV_SKIP_BENCH=1, VDEV_SKIP_FUZZ=1, VDEV_SKIP_CROSS=1
 # (each reported as skipped, never as passed).
 set -uo pipefail
@@ -24,6 +28,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 root=${VDEV_BUILD_ROOT:-$top/build}
 fuzz_secs=${VDEV_FUZZ_SECONDS:-60}
+flip_secs=${VDEV_FUZZ_FLIP_SECONDS:-20}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 passed=0 failed=0 skipped=0
@@ -142,6 +147,26 @@ elif cmake -S "$top" -B "$root/fuzz" -G Ninja -DCMAKE_C_COMPILER=clang \
 		fi
 	done
 	[ $found = 1 ] || { echo "no fuzz targets built"; count FAIL "fuzz: none"; }
+	# The double-fetch mode (tests/lib/flipper.h, docs/hostile-peers.md):
+	# shared memory is read once, whatever a peer writes meanwhile.
+	for name in fuzz_queue fuzz_mmio fuzz_blk fuzz_state fuzz_vhost_user; do
+		fz=$root/fuzz/tests/$name
+		work=$root/fuzz/corpus-$name
+		if [ ! -x "$fz" ]; then
+			echo "$name: not built"; count FAIL "$name (double fetch)"
+			continue
+		fi
+		mkdir -p "$work"
+		if (cd "$root/fuzz" && VDEV_FUZZ_FLIP=1 "$fz" \
+			-max_total_time="$flip_secs" -print_final_stats=1 \
+			"$work" >"$root/fuzz/$name.flip.log" 2>&1); then
+			echo "$name, double-fetch mode: clean ($(grep -m1 'stat::number_of_executed_units' "$root/fuzz/$name.flip.log" | awk '{print $2}') runs)"
+			count PASS "$name (double fetch)"
+		else
+			tail -40 "$root/fuzz/$name.flip.log"
+			count FAIL "$name (double fetch)"
+		fi
+	done
 else
 	cat "$root/fuzz.configure.log"; count FAIL "fuzz: build"
 fi

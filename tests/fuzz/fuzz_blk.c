@@ -14,6 +14,11 @@
  *   then the device-readable bytes (missing bytes are zero).
  * Every request must complete (no lost chain), with a used length the
  * driver accepts, and the queue must never be marked broken.
+ * VDEV_FUZZ_FLIP=1: a thread keeps changing the request's buffers (header,
+ * segment table, data; not the rings, so the checks above still hold)
+ * while the device parses them (the double-fetch mode,
+ * tests/lib/flipper.h). Chains are direct then: an indirect table would
+ * sit in the changing memory.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -23,6 +28,8 @@
 #include <unistd.h>
 #include <virtio/blk.h>
 #include <virtio/testing.h>
+
+#include "flipper.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -85,6 +92,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 3)
 		return 0;
+	if (flipper_fuzz_mode()) {
+		/* Every target now, so the flipper knows where each one's
+		 * requests go: right after its rings. */
+		static void *hot[8];
+		static size_t lens[8];
+
+		for (unsigned i = 0; !lens[7] && i < 8; i++) {
+			struct target *x = target_for(i & 1, !!(i & 2),
+						      !!(i & 4));
+			struct vdev_drv_mem *xm = vdev_drv_get_mem(x->drv);
+
+			hot[i] = vdev_drv_mem_host(
+				xm, vdev_drv_mem_base(xm) +
+					    vdev_drv_mem_mark(xm));
+			lens[i] = 64u << 10;
+		}
+		flipper_fuzz_start(hot, lens, 8);
+	}
 	t = target_for(data[0] & 1, !!(data[0] & 2), !!(data[0] & 8));
 	nout = 1 + data[1] % 4;
 	nin = data[2] % 5;
@@ -113,7 +138,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			in_total += len;
 	}
 	if (vdev_drv_ring_add(vdev_drv_ring(t->drv, 0), segs, nout, nin, segs,
-			      data[0] & 4 ? VDEV_DRV_F_INDIRECT : 0))
+			      (data[0] & 4) && !flipper_fuzz_mode() ?
+				      VDEV_DRV_F_INDIRECT : 0))
 		abort();
 	if (vdev_drv_kick(t->drv, 0))
 		abort();

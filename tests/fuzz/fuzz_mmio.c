@@ -15,6 +15,8 @@
  * zero-padded), where the accesses may place rings and buffers.
  * The device has two queues; its handler pops, fills every writable
  * buffer, pushes, and checks that every iovec lies inside guest RAM.
+ * VDEV_FUZZ_FLIP=1: a thread keeps changing guest RAM meanwhile (the
+ * double-fetch mode, tests/lib/flipper.h).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -26,6 +28,8 @@
 #include <virtio/spec.h>
 #include <virtio/testing.h>
 #include <virtio/transport.h>
+
+#include "flipper.h"
 
 #define BASE 0x0ull
 #define RAM (64u << 10)
@@ -135,6 +139,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ram = vdev_drv_mem_new(BASE, RAM, 1);
 		if (!ram)
 			abort();
+		if (flipper_fuzz_mode())
+			flipper_fuzz_start(
+				(void *[]){ vdev_drv_mem_host(ram, BASE) },
+				(size_t[]){ RAM }, 1);
 	}
 	memset(vdev_drv_mem_host(ram, BASE), 0, RAM);
 	memcpy(vdev_drv_mem_host(ram, BASE), data, size < RAM ? size : RAM);

@@ -10,6 +10,8 @@
  *               running) instead of a fresh one.
  * A restore either succeeds (then the device must still work: save after
  * stopping the queues, reset) or fails and leaves the device reset.
+ * VDEV_FUZZ_FLIP=1: the blob sits in a buffer a thread keeps changing
+ * (the double-fetch mode, tests/lib/flipper.h); restore must read it once.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <virtio/testing.h>
 #include <virtio/transport.h>
 
+#include "flipper.h"
 #include "vcore_tdev.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -62,7 +65,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	len = size - 1;
-	blob = malloc(len ? len : 1);
+	if (flipper_fuzz_mode()) {
+		/* Shared with the flipper for the whole run. */
+		static uint8_t shared[1 << 16];
+
+		flipper_fuzz_start((void *[]){ shared },
+				   (size_t[]){ sizeof(shared) }, 1);
+		if (len > sizeof(shared))
+			len = sizeof(shared);
+		blob = shared;
+	} else {
+		blob = malloc(len ? len : 1);
+	}
 	memcpy(blob, data + 1, len);
 	if ((data[0] & 1) && len >= 32) {
 		put32(blob + 20, crc32(blob + 32, len - 32), 4);
@@ -86,6 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(out);
 	}
 	vdev_reset(t.dev);
-	free(blob);
+	if (!flipper_fuzz_mode())
+		free(blob);
 	return 0;
 }

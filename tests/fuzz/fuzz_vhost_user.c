@@ -14,6 +14,11 @@
  * The adapter runs on this thread (vdev_vhost_user_dispatch); its replies
  * are drained. After the input the connection is closed and the adapter
  * must be ready for the next one with no fd left behind.
+ *
+ * VDEV_FUZZ_FLIP=1 (the double-fetch mode, tests/lib/flipper.h): the
+ * memfds attached are copies of four made once (two sealed), which a
+ * thread of the fuzzer keeps changing while the adapter maps them as
+ * guest memory, inflight and log regions.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -33,12 +38,37 @@
 #include <virtio/vhost-user.h>
 
 #include "adapters/vhost-user/vhu_proto.h"
+#include "flipper.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct vdev *dev;
 static struct vdev_vhost_user *vu;
 static char path[108];
+
+/* Flip mode: [0..1] sealed against shrinking, [2..3] not. */
+#define POOL_SIZE (1u << 20)
+static int pool[4] = { -1, -1, -1, -1 };
+
+static void pool_init(void)
+{
+	void *maps[4];
+	size_t lens[4];
+
+	for (unsigned i = 0; i < 4; i++) {
+		pool[i] = memfd_create("fuzz-pool", MFD_CLOEXEC |
+				       MFD_ALLOW_SEALING);
+		if (pool[i] < 0 || ftruncate(pool[i], POOL_SIZE) < 0 ||
+		    (i < 2 && fcntl(pool[i], F_ADD_SEALS, F_SEAL_SHRINK) < 0))
+			abort();
+		maps[i] = mmap(NULL, POOL_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, pool[i], 0);
+		if (maps[i] == MAP_FAILED)
+			abort();
+		lens[i] = POOL_SIZE;
+	}
+	flipper_fuzz_start(maps, lens, 4);
+}
 
 static void init(void)
 {
@@ -50,6 +80,8 @@ static void init(void)
 	vu = dev ? vdev_vhost_user_new(dev, &cfg) : NULL;
 	if (!vu)
 		abort();
+	if (flipper_fuzz_mode())
+		pool_init();
 }
 
 /*
@@ -122,7 +154,10 @@ static void send_record(int sock, uint8_t spec, const uint8_t *msg,
 	int fds[16];
 
 	for (unsigned i = 0; i < n; i++) {
-		if (spec & 16) {
+		if ((spec & 16) && pool[0] >= 0) {
+			fds[i] = fcntl(pool[(spec & 32 ? 0 : 2) + (i & 1)],
+				       F_DUPFD_CLOEXEC, 0);
+		} else if (spec & 16) {
 			fds[i] = memfd_create("fuzz", MFD_CLOEXEC |
 					      MFD_ALLOW_SEALING);
 			if (fds[i] >= 0 &&
