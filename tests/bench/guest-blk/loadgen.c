@@ -8,7 +8,8 @@
  *                                       writes every block with seq p in
  *                                       a shuffled order; "LOADGEN pass p"
  *   loadgen verify DEV NBLK SEQ         every block valid and of seq SEQ
- *   loadgen bench DEV MODE BS QD SECS   MODE randread|randwrite|seqread;
+ *   loadgen bench DEV MODE BS QD SECS   MODE randread|randwrite|seqread|
+ *                                       seqwrite;
  *                                       prints one LOADGEN-BENCH line
  *
  * A block: magic, block number, seq, checksum (FNV-1a of the whole block
@@ -278,7 +279,8 @@ static int do_verify(const char *dev, uint64_t nblk, uint64_t want)
 static int do_bench(const char *dev, const char *mode, size_t bs,
 		    unsigned qd, double secs)
 {
-	int wr = !strcmp(mode, "randwrite"), seq = !strcmp(mode, "seqread");
+	int wr = !strcmp(mode, "randwrite") || !strcmp(mode, "seqwrite");
+	int seq = !strcmp(mode, "seqread") || !strcmp(mode, "seqwrite");
 	uint64_t size, nb, ops = 0, next = 0, s = 0x2545f4914f6cdd1dull;
 	struct ctx c;
 	double t0, t;
@@ -334,7 +336,7 @@ int main(int argc, char **argv)
 				strtod(argv[6], NULL));
 	fprintf(stderr, "usage: loadgen write DEV NBLK PASSES QD\n"
 			"       loadgen verify DEV NBLK SEQ\n"
-			"       loadgen bench DEV randread|randwrite|seqread "
+			"       loadgen bench DEV randread|randwrite|seqread|seqwrite "
 			"BS QD SECS\n");
 	return 2;
 }

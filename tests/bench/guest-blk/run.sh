@@ -3,7 +3,9 @@
 # Guest block benchmark: the same Linux virtio-blk driver and the same
 # workloads against vdev-blk (uring and sync backends), qemu-storage-daemon
 # (vhost-user-blk export; aio=threads, its default, and aio=io_uring) and,
-# under QEMU only, QEMU's built-in virtio-blk, on the same raw image.
+# under QEMU only, QEMU's built-in virtio-blk, on the same raw image; and
+# vdev-scsi (uring) beside them, on the same image through the Linux
+# virtio-scsi driver (qemu-storage-daemon exports no scsi).
 # Numbers, not pass/fail.
 #
 # usage: run.sh BUILD_DIR      (a Release build: BUILD_DIR/daemons/blk)
@@ -16,9 +18,9 @@
 #          only: qemu-storage-daemon has no vfio-user export)
 #        VDEV_BENCH_DIRS ("/dev/shm /var/tmp"): where the 256 MiB image is
 #        VDEV_BENCH_QEMU_DIRS ("/dev/shm"): the same for the QEMU runs
-#        VDEV_BENCH_JOBS: "kind:bs:qd ..." (all five jobs below)
-#        VDEV_BENCH_KINDS: back-ends to run (all: vdev-uring vdev-sync qsd
-#          qsd-uring, plus builtin under QEMU)
+#        VDEV_BENCH_JOBS: "kind:bs:qd ..." (all six jobs below)
+#        VDEV_BENCH_KINDS: back-ends to run (all: vdev-uring vdev-sync
+#          vdev-scsi qsd qsd-uring, plus builtin under QEMU)
 #        VDEV_BENCH_REPEAT (1): boots per case, interleaved across the
 #          back-ends; the table gives the median of the repeats, because a
 #          single run on a shared 2-core host swings 2x
@@ -42,9 +44,10 @@ SECS=${VDEV_BENCH_SECS:-3}
 FRONTENDS=${VDEV_BENCH_FRONTENDS:-uml qemu}
 DIRS=${VDEV_BENCH_DIRS:-/dev/shm /var/tmp}
 QDIRS=${VDEV_BENCH_QEMU_DIRS:-/dev/shm}
-JOBS=${VDEV_BENCH_JOBS:-"randread:4096:1 randread:4096:32 randwrite:4096:1 randwrite:4096:32 seqread:1048576:4"}
+JOBS=${VDEV_BENCH_JOBS:-"randread:4096:1 randread:4096:32 randwrite:4096:1 randwrite:4096:32 seqread:1048576:4 seqwrite:1048576:4"}
 REPEAT=${VDEV_BENCH_REPEAT:-1}
 BLK=$VDEV_BUILD_DIR/daemons/blk/vdev-blk
+SCSI=$VDEV_BUILD_DIR/daemons/scsi/vdev-scsi
 QSD=$(command -v qemu-storage-daemon || true)
 TCK=$(getconf CLK_TCK)
 RESULTS=$GUEST_WORK/results
@@ -70,6 +73,8 @@ start_backend() { # KIND IMG SOCK TRANSPORT; sets BPID (empty: no separate proce
 	vdev-uring|vdev-sync)
 		bg_start "$log" "$BLK" --transport "$tr" -s "$sock" -b "$img" \
 			--backend "${kind#vdev-}" ;;
+	vdev-scsi)
+		bg_start "$log" "$SCSI" --transport "$tr" -s "$sock" "$img" ;;
 	qsd|qsd-uring)
 		local aio=
 		[ "$kind" = qsd-uring ] && aio=",aio=io_uring"
@@ -91,11 +96,13 @@ run_case() { # FE KIND DIR
 	log=$GUEST_WORK/$fe-$kind-${dir//\//_}.log
 	rm -f "$log"  # the poll below must not read an older run's lines
 	start_backend "$kind" "$img" "$sock" "$(fe_transport "$fe")"
-	local devs=() initrd=$INITRD_QEMU
+	local devs=() initrd=${INITRD_QEMU:-}
 	[ "$fe" = uml ] && initrd=$INITRD_UML
 	if [ "$kind" = builtin ]; then
 		devs=(-drive "file=$img,format=raw,if=none,id=d0,cache=writeback"
 			-device virtio-blk-pci,drive=d0)
+	elif [ "$kind" = vdev-scsi ]; then
+		fe_device "$fe" devs "$sock" scsi num_queues=1
 	else
 		fe_device "$fe" devs "$sock" blk
 	fi
@@ -134,6 +141,7 @@ run_case() { # FE KIND DIR
 ENVS=(-f "$GUEST_WORK/loadgen:/data/loadgen" -e "VDEV_BENCH_JOBS=$JOBS"
       -e "VDEV_BENCH_SECS=$SECS")
 kinds_vu="vdev-uring vdev-sync"
+[ -x "$SCSI" ] && kinds_vu+=" vdev-scsi"
 [ -n "$QSD" ] && kinds_vu+=" qsd qsd-uring"
 # keep_kinds LIST: LIST filtered by VDEV_BENCH_KINDS
 keep_kinds() {
@@ -159,7 +167,8 @@ for fe in $FRONTENDS; do
 		dirs=$DIRS kinds=$kinds_vu
 	else
 		INITRD_QEMU=$GUEST_WORK/bench-qemu.cpio
-		guest_initramfs qemu "$INITRD_QEMU" -M virtio_blk -n bench \
+		guest_initramfs qemu "$INITRD_QEMU" \
+			-M "virtio_blk virtio_scsi sd_mod" -n bench \
 			"${ENVS[@]}" "$here/bench.in-guest"
 		dirs=$QDIRS kinds="$kinds_vu builtin"
 		# vfio-user: vdev-blk only (QEMU's built-in device is the same
@@ -226,6 +235,19 @@ while read -r fe dir kind job iops mbps cpu; do
 			"$( [ "$cpu" != - ] && [ "$2" != - ] && [ "$2" != 0 ] && echo "scale=2; $cpu / $2" | bc || echo -)"
 	done
 done <"$RESULTS"
+if grep -q ' vdev-scsi ' "$RESULTS"; then
+	echo
+	echo "ratio vdev-scsi / vdev-blk (uring, same image and frontend): IOPS, and CPU per request"
+	while read -r fe dir kind job iops mbps cpu; do
+		[ "$kind" = vdev-scsi ] || continue
+		set -- $(awk -v f="$fe" -v d="$dir" -v j="$job" \
+			'$1 == f && $2 == d && $3 == "vdev-uring" && $4 == j {print $5, $7}' "$RESULTS")
+		[ $# = 2 ] && [ "$1" != 0 ] || continue
+		printf '%-5s %-9s %-20s IOPS x%s  cpu/req x%s\n' "$fe" "$dir" "$job" \
+			"$(echo "scale=2; $iops / $1" | bc)" \
+			"$( [ "$cpu" != - ] && [ "$2" != - ] && [ "$2" != 0 ] && echo "scale=2; $cpu / $2" | bc || echo -)"
+	done <"$RESULTS"
+fi
 if grep -q -- '-vfio ' "$RESULTS"; then
 	echo
 	echo "ratio vfio-user / vhost-user (same QEMU, guest, back-end and image): IOPS, and CPU per request"
