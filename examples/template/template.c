@@ -20,6 +20,8 @@
 #include "template.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <virtio/queue.h>
@@ -58,16 +60,33 @@ static int tpl_features_ok(struct vdev *dev, uint64_t features)
 
 /*
  * 3. Config space. The core checked the range; the model decides what is
- * writable. Returning 0 lets the core copy the bytes in; a negative errno
- * ignores the write. Here only the whole `key` field is writable.
+ * writable. Frontends write whole ranges: QEMU's vhost-user frontends send
+ * the entire config space for one guest write, with every other field as
+ * QEMU last read it, and a virtio-mmio/pci driver writes one field. So a
+ * write may cover any fields, as long as it leaves the read-only ones
+ * (max_len) as they are and covers the writable one (key) whole or not at
+ * all. Returning 0 lets the core copy the bytes in; a negative errno
+ * refuses the whole write. (A model that must compute its answer from
+ * what was written, like virtio-input's select/subsel, applies the write
+ * itself and returns VDEV_CONFIG_HANDLED: see device.h.) The core holds
+ * the config lock around this call.
  */
 static int tpl_config_write(struct vdev *dev, uint32_t offset,
 			    const void *data, uint32_t len)
 {
-	(void)dev;
-	(void)data;
-	if (offset != offsetof(struct tpl_config, key) ||
-	    len != sizeof(vdev_le32))
+	const uint8_t *cur = vdev_config(dev), *in = data;
+	const uint32_t key = offsetof(struct tpl_config, key);
+	const uint32_t end = offset + len;
+
+	for (uint32_t i = offset; i < end; i++) {
+		bool in_key = i >= key && i < key + sizeof(vdev_le32);
+
+		if (!in_key && in[i - offset] != cur[i])
+			return -EPERM; /* a read-only field changed */
+	}
+	/* Part of the key only: the value would mix old and new bytes. */
+	if (offset < key + sizeof(vdev_le32) && end > key &&
+	    (offset > key || end < key + sizeof(vdev_le32)))
 		return -EPERM;
 	return 0;
 }
@@ -116,15 +135,21 @@ static uint32_t copy_xor(const struct vdev_req *req, uint8_t key)
 static void tpl_handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
 {
 	struct tpl *t = vdev_priv(dev);
-	const struct tpl_config *cfg = vdev_config(dev);
 	struct iovec iov[TPL_IOV_MAX];
 	struct vdev_req req = { .iov = iov, .iov_max = TPL_IOV_MAX };
 	uint8_t key = 0;
 	bool pushed = false;
 
 	(void)qidx; /* one queue: always 0 */
-	if (vdev_has_feature(dev, TPL_F_XOR))
-		key = (uint8_t)vdev_le32_to_cpu(cfg->key);
+	/* The control thread may be writing config space right now: read
+	 * the field whole, under the config lock. */
+	if (vdev_has_feature(dev, TPL_F_XOR)) {
+		vdev_le32 k;
+
+		vdev_config_get(dev, offsetof(struct tpl_config, key), &k,
+				sizeof(k));
+		key = (uint8_t)vdev_le32_to_cpu(k);
+	}
 	for (;;) {
 		uint32_t written = 0;
 		int r = vdev_queue_pop(q, &req);
@@ -166,7 +191,9 @@ static void tpl_reset(struct vdev *dev)
 	struct tpl_config *cfg = vdev_config(dev);
 
 	t->served = 0;
+	vdev_config_lock(dev);
 	cfg->key = vdev_cpu_to_le32(0);
+	vdev_config_unlock(dev);
 }
 
 static void tpl_destroy(struct vdev *dev)

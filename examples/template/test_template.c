@@ -115,6 +115,20 @@ static void test_config(void **state)
 	assert_int_equal(vdev_drv_config_write(drv, 8, &v, 4), -ERANGE);
 	assert_int_equal(vdev_drv_config_read(drv, 0, &cfg, sizeof(cfg)), 0);
 	assert_int_equal(vdev_le32_to_cpu(cfg.max_len), 64);
+	/* The whole config space at once, as QEMU's vhost-user frontends
+	 * write it: the read-only field unchanged, the key new. */
+	cfg.key = vdev_cpu_to_le32(0x21);
+	assert_int_equal(vdev_drv_config_write(drv, 0, &cfg, sizeof(cfg)), 0);
+	assert_int_equal(vdev_drv_config_read(drv, 4, &v, 4), 0);
+	assert_int_equal(vdev_le32_to_cpu(v), 0x21);
+	/* ... and a read-only field changed: all of it refused. */
+	cfg.max_len = vdev_cpu_to_le32(65);
+	cfg.key = vdev_cpu_to_le32(0x22);
+	assert_int_equal(vdev_drv_config_write(drv, 0, &cfg, sizeof(cfg)),
+			 -EPERM);
+	assert_int_equal(vdev_drv_config_read(drv, 0, &cfg, sizeof(cfg)), 0);
+	assert_int_equal(vdev_le32_to_cpu(cfg.max_len), 64);
+	assert_int_equal(vdev_le32_to_cpu(cfg.key), 0x21);
 	/* A reset puts the key back to its default. */
 	assert_int_equal(vdev_drv_config_write(drv, 4, &v, 4), 0);
 	assert_int_equal(vdev_drv_init(drv), 0);

@@ -51,6 +51,9 @@ struct vdev_info {
 	uint32_t state_version;   /* version of what ops->save writes */
 };
 
+/* ops->config_write: the model applied the write; copy nothing. */
+#define VDEV_CONFIG_HANDLED 1
+
 struct vdev_ops {
 	/*
 	 * Extra checks at FEATURES_OK, after the core's own (only offered
@@ -60,13 +63,31 @@ struct vdev_ops {
 
 	/*
 	 * The driver writes @len bytes at @offset of config space (range
-	 * already checked against config_size). Return 0 to accept (the core
-	 * then copies the bytes into the config buffer and the model may
-	 * react), negative errno to ignore the write. NULL: config space is
-	 * read-only and writes are ignored.
+	 * already checked against config_size). Frontends write whole
+	 * ranges: QEMU's vhost-user frontends forward one guest write as a
+	 * SET_CONFIG of the entire config space, with the bytes the guest
+	 * did not touch as QEMU last read them; virtio-mmio/pci drivers
+	 * write one field. Return:
+	 *  - 0: accepted; the core copies the bytes into the config buffer,
+	 *    then calls ops->config_written;
+	 *  - VDEV_CONFIG_HANDLED: the model applied the write itself (it
+	 *    changed the buffer as it sees fit, e.g. a select/subsel pair
+	 *    and the answer it selects); the core copies nothing, so a
+	 *    frontend's stale copy of the other fields cannot overwrite it;
+	 *  - a negative errno: refused, nothing changes (vhost-user answers
+	 *    the SET_CONFIG with an error).
+	 * A model that accepts whole-config writes compares the read-only
+	 * bytes in the range with its own and refuses only a change. NULL:
+	 * config space is read-only and writes are refused (-EPERM).
 	 */
 	int (*config_write)(struct vdev *dev, uint32_t offset, const void *data,
 			    uint32_t len);
+
+	/* After the core copied an accepted write into the buffer: the
+	 * range that was written, for a model that reacts to it. May be
+	 * NULL. */
+	void (*config_written)(struct vdev *dev, uint32_t offset,
+			       uint32_t len);
 
 	/* Before a config read, to refresh volatile fields. May be NULL. */
 	void (*config_read)(struct vdev *dev, uint32_t offset, uint32_t len);
@@ -149,12 +170,32 @@ VDEV_API void vdev_free(struct vdev *dev);
 VDEV_API void *vdev_priv(const struct vdev *dev);
 VDEV_API const struct vdev_info *vdev_get_info(const struct vdev *dev);
 
-/* The config space buffer (config_size bytes, little-endian fields) that
- * the model fills in before the driver looks and updates later. */
+/*
+ * The config space buffer (config_size bytes, little-endian fields) that
+ * the model fills in before the driver looks and updates later.
+ *
+ * Config space and threads: the control thread copies driver writes in
+ * (ops->config_write) and reads out (ops->config_read) while queue threads
+ * may read fields the driver set. Every access of the buffer outside the
+ * config ops takes the config lock: vdev_config_get() copies a range out
+ * under it; vdev_config_lock()/unlock() bracket longer reads or the
+ * model's own updates (then vdev_config_changed(), after unlocking). The
+ * config ops run with the lock held (it is recursive, so helpers may take
+ * it again). With the lock held, call no vdev_vq_* control call, no
+ * vdev_set_mem, no vdev_reset and nothing that raises an interrupt: the
+ * queue threads take it inside their queue locks.
+ */
 VDEV_API void *vdev_config(struct vdev *dev);
+VDEV_API void vdev_config_lock(struct vdev *dev);
+VDEV_API void vdev_config_unlock(struct vdev *dev);
+/* Copies @len bytes at @offset of the buffer into @buf under the config
+ * lock. -ERANGE: outside config space. Safe from any thread. */
+VDEV_API int vdev_config_get(struct vdev *dev, uint32_t offset, void *buf,
+			     uint32_t len);
 
 /* The model changed config space: bump the generation and raise a
- * config-change interrupt (when DRIVER_OK). */
+ * config-change interrupt (when DRIVER_OK). Not with the config lock
+ * held. */
 VDEV_API void vdev_config_changed(struct vdev *dev);
 
 /* Negotiated features (valid from FEATURES_OK on). */

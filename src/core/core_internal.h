@@ -81,6 +81,10 @@ struct vdev {
 	uint32_t generation;
 
 	uint8_t *config;
+	/* Recursive: held around the config ops and every copy in or out
+	 * of @config (vdev_config_lock), so queue threads read whole fields
+	 * while the control thread writes. */
+	pthread_mutex_t config_lock;
 
 	const struct vdev_transport_ops *tops;
 	void *topaque;

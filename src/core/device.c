@@ -18,6 +18,16 @@
 #define VCORE_CONFIG_MAX 4096u
 #define VCORE_MAX_QUEUES 1024u
 
+static void init_config_lock(struct vdev *dev)
+{
+	pthread_mutexattr_t a;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&dev->config_lock, &a);
+	pthread_mutexattr_destroy(&a);
+}
+
 struct vdev *vdev_new(const struct vdev_info *info, const struct vdev_ops *ops,
 		      void *priv)
 {
@@ -41,6 +51,7 @@ struct vdev *vdev_new(const struct vdev_info *info, const struct vdev_ops *ops,
 	dev->offered = info->features | VDEV_BIT(VDEV_F_VERSION_1) |
 		       (VDEV_RING_FEATURES & ~info->ring_features_mask);
 	pthread_mutex_init(&dev->mem_lock, NULL);
+	init_config_lock(dev);
 	dev->config = calloc(1, info->config_size ? info->config_size : 1);
 	dev->vqs = calloc(info->num_queues, sizeof(*dev->vqs));
 	if (!dev->config || !dev->vqs)
@@ -56,6 +67,7 @@ fail:
 		vcore_vq_fini(&dev->vqs[i]);
 	free(dev->vqs);
 	free(dev->config);
+	pthread_mutex_destroy(&dev->config_lock);
 	pthread_mutex_destroy(&dev->mem_lock);
 	free(dev);
 	errno = ENOMEM;
@@ -96,6 +108,7 @@ void vdev_free(struct vdev *dev)
 	for (unsigned i = 0; i < dev->nvq; i++)
 		vcore_vq_fini(&dev->vqs[i]);
 	vdev_mem_free(dev->mem);
+	pthread_mutex_destroy(&dev->config_lock);
 	pthread_mutex_destroy(&dev->mem_lock);
 	free(dev->vqs);
 	free(dev->config);
@@ -336,6 +349,29 @@ static bool config_range_ok(const struct vdev *dev, uint32_t offset,
 	       len <= dev->info.config_size - offset;
 }
 
+void vdev_config_lock(struct vdev *dev)
+{
+	pthread_mutex_lock(&dev->config_lock);
+}
+
+void vdev_config_unlock(struct vdev *dev)
+{
+	pthread_mutex_unlock(&dev->config_lock);
+}
+
+int vdev_config_get(struct vdev *dev, uint32_t offset, void *buf,
+		    uint32_t len)
+{
+	if (!buf && len)
+		return -EINVAL;
+	if (!config_range_ok(dev, offset, len))
+		return -ERANGE;
+	pthread_mutex_lock(&dev->config_lock);
+	memcpy(buf, dev->config + offset, len);
+	pthread_mutex_unlock(&dev->config_lock);
+	return 0;
+}
+
 int vdev_config_read(struct vdev *dev, uint32_t offset, void *buf,
 		     uint32_t len)
 {
@@ -347,9 +383,11 @@ int vdev_config_read(struct vdev *dev, uint32_t offset, void *buf,
 	}
 	if (!len)
 		return 0;
+	pthread_mutex_lock(&dev->config_lock);
 	if (dev->ops->config_read)
 		dev->ops->config_read(dev, offset, len);
 	memcpy(buf, dev->config + offset, len);
+	pthread_mutex_unlock(&dev->config_lock);
 	return 0;
 }
 
@@ -366,11 +404,15 @@ int vdev_config_write(struct vdev *dev, uint32_t offset, const void *buf,
 		return 0;
 	if (!dev->ops->config_write)
 		return -EPERM;
+	pthread_mutex_lock(&dev->config_lock);
 	r = dev->ops->config_write(dev, offset, buf, len);
-	if (r < 0)
-		return r;
-	memcpy(dev->config + offset, buf, len);
-	return 0;
+	if (r == 0) {
+		memcpy(dev->config + offset, buf, len);
+		if (dev->ops->config_written)
+			dev->ops->config_written(dev, offset, len);
+	}
+	pthread_mutex_unlock(&dev->config_lock);
+	return r < 0 ? r : 0;
 }
 
 /* ---- guest memory --------------------------------------------------- */

@@ -253,7 +253,7 @@ static int save_core(struct vdev *dev, struct vdev_state_writer *w)
 	if (!cfg)
 		return -ENOMEM;
 	put_le32(cfg, vdev_config_generation(dev));
-	memcpy(cfg + 4, dev->config, dev->info.config_size);
+	vdev_config_get(dev, 0, cfg + 4, dev->info.config_size);
 	r = vdev_state_put(w, TAG_CFG, cfg, 4 + dev->info.config_size);
 	free(cfg);
 	if (r < 0)
@@ -529,7 +529,7 @@ int vdev_restore(struct vdev *dev, const void *blob, size_t len)
 		ret = -ENOMEM;
 		goto fail;
 	}
-	memcpy(own_cfg, dev->config, dev->info.config_size);
+	vdev_config_get(dev, 0, own_cfg, dev->info.config_size);
 	/*
 	 * Read once: the checksum, the parse and the model's load all read
 	 * the blob, and it may live where a peer can change it (a shared
@@ -587,7 +587,9 @@ fail:
 		 dev->info.name ? dev->info.name : "device", strerror(-ret));
 	vdev_reset(dev);
 	if (own_cfg) {
+		vdev_config_lock(dev);
 		memcpy(dev->config, own_cfg, dev->info.config_size);
+		vdev_config_unlock(dev);
 		__atomic_store_n(&dev->generation, own_gen,
 				 __ATOMIC_RELEASE);
 	}
