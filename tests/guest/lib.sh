@@ -29,6 +29,8 @@ guest_setup() {
 	[ -z "${VDEV_GUEST_STOCK_DIR+x}" ] && parts+=(stock)
 	[ -z "${VDEV_GUEST_QEMU10_DIR+x}" ] && parts+=(qemu10)
 	[ -z "${VDEV_GUEST_QEMU11_DIR+x}" ] && parts+=(qemu11)
+	[ -z "${VDEV_GUEST_CUSTOM_DIR+x}" ] && parts+=(custom)
+	[ -z "${VDEV_GUEST_DEB13_DIR+x}" ] && parts+=(deb13)
 	[ ${#parts[@]} = 0 ] || eval "$("$GUEST_DIR/build.sh" "${parts[@]}")"
 	[ -n "${VDEV_GUEST_UML_PROBED:-}" ] || uml_probe
 	QEMU=${VDEV_GUEST_QEMU:-$(command -v qemu-system-x86_64 || true)}
@@ -133,7 +135,10 @@ kernel_unavailable() {
 # (build/stock-kernel.sh makes one; a kernel without modules/ has its
 # drivers built in).  stock (the default) is the Debian 6.1 kernel; NAME
 # means $VDEV_GUEST_<NAME>_DIR (as build.sh prints it for a part NAME, with
-# VDEV_GUEST_<NAME>_WHY when it is missing); a path is used as it is.
+# VDEV_GUEST_<NAME>_WHY when it is missing): custom is linux-source-6.1
+# with every virtio driver built in (build/custom-kernel.sh), the one for
+# gpio and i2c; deb13 is Debian 13's 6.12 with its virtio modules and
+# virtio_snd (build/deb13-kernel.sh), for sound; a path is used as it is.
 # Prints nothing; kernel_unavailable then says why it cannot be used.
 guest_kernel() {
 	local k=${1:-stock} var

@@ -9,7 +9,8 @@
 #   -m MODDIR   directory with *.ko and load.order (stock kernel), insmod'ed
 #               in that order before the test
 #   -M "MODS"   only these modules (and what they depend on) from MODDIR:
-#               fewer modules, faster boot under TCG
+#               fewer modules, faster boot under TCG; a module named in
+#               MODDIR/builtin (if there is one) is built in: skipped
 #   -b A[:B]    copy host executable A (default B: the same path, so
 #               /usr/bin/socat stays /usr/bin/socat, ahead of busybox in
 #               PATH) with every shared library ldd lists, and the ELF
@@ -69,6 +70,8 @@ if [ -n "$moddir" ]; then
 		while [ ${#todo[@]} -gt 0 ]; do
 			m=${todo[0]//-/_}; todo=("${todo[@]:1}")
 			[ -n "${want[$m]:-}" ] && continue
+			# Built into this kernel (MODDIR/builtin lists them).
+			grep -qx "$m" "$moddir/builtin" 2>/dev/null && continue
 			[ -f "$moddir/$m.ko" ] ||
 				{ echo "mkinitramfs: no module $m in $moddir" >&2; exit 1; }
 			want[$m]=1

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 # virtio-rng through daemons/rng with real Linux drivers: UML
-# (virtio_uml), QEMU (vhost-user-rng-pci), and QEMU reconnecting after the
+# (virtio_uml), QEMU (vhost-user-rng-pci; with the stock kernel, and with
+# the custom one: build/custom-kernel.sh), and QEMU reconnecting after the
 # daemon is killed and restarted while the guest reads.  The daemon serves
 # a known random file (-f); every 64-byte read in the guest must be a run
 # of that file's bytes.
@@ -45,9 +46,9 @@ rng_verify() {
 	[ "$n" -gt 0 ] || echo "no chunks in the guest output"
 }
 
-# rng_case FE: one boot of frontend FE (lib.sh GUEST_FRONTENDS).
+# rng_case FE [NAME]: one boot of frontend FE (lib.sh GUEST_FRONTENDS).
 rng_case() {
-	local fe=$1 name=rng-$1 why
+	local fe=$1 name=${2:-rng-$1} why
 	why=$(fe_unavailable "$fe")
 	[ -n "$why" ] && { guest_skip "$name" "$why"; return; }
 	local sock=$GUEST_WORK/rng-$fe.sock log=$GUEST_WORK/$name.log
@@ -183,13 +184,20 @@ rng_reconnect() {
 }
 
 if [ ! -x "$RNG" ]; then
-	for c in $GUEST_FRONTENDS qemu-reconnect qemu11-reconnect; do
+	for c in $GUEST_FRONTENDS qemu-custom qemu11-vfio-custom qemu-reconnect \
+		qemu11-reconnect; do
 		guest_skip "rng-$c" "no vdev-rng binary at $RNG (pass the build dir)"
 	done
 else
 	for fe in $GUEST_FRONTENDS; do
 		rng_case "$fe"
 	done
+	# The custom kernel, which gpio and i2c need under QEMU: 7.2 over
+	# vhost-user, 11.1 over vfio-user.
+	guest_kernel custom
+	rng_case qemu rng-qemu-custom
+	rng_case qemu11-vfio rng-qemu11-vfio-custom
+	guest_kernel stock
 	rng_reconnect rng-qemu-reconnect old
 	rng_reconnect rng-qemu11-reconnect qemu11
 fi
