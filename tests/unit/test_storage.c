@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -696,6 +697,15 @@ static void test_blockdev(void **state)
 	f->q = stg_queue_new(NULL, 0, 64, &f->img, 1, NULL, NULL);
 	assert_true(f->img->blockdev);
 	assert_int_equal(f->img->size, IMG);
+	{
+		unsigned pbs = 0;
+
+		/* the physical block size is reported as the kernel has it */
+		assert_int_equal(ioctl(lfd, BLKPBSZGET, &pbs), 0);
+		assert_int_equal(f->img->phys_block,
+				 pbs > f->img->block_size ? pbs
+							  : f->img->block_size);
+	}
 	roundtrip(f, 0, 1 << 20, NULL, 0, 14, 0);
 	roundtrip(f, 8192, 4096, NULL, 0, 15, STG_FUA);
 	assert_int_equal(op(f, STG_WRITE_ZEROES, 0, 65536, 0), 0);

@@ -305,7 +305,11 @@ static void fill_config(struct blk_dev *b, uint64_t features)
 	cs->size_max = vdev_cpu_to_le32(BLK_SIZE_MAX);
 	cs->seg_max = vdev_cpu_to_le32(BLK_SEG_MAX);
 	cs->blk_size = vdev_cpu_to_le32(b->lbs);
-	cs->physical_block_exp = 0;
+	/* A 4Kn host disk behind 512-byte logical blocks: the guest then
+	 * aligns its writes to the physical block. */
+	cs->physical_block_exp =
+		(uint8_t)(__builtin_ctz(b->img->phys_block) -
+			  __builtin_ctz(b->lbs));
 	cs->alignment_offset = 0;
 	cs->min_io_size = vdev_cpu_to_le16(1);
 	cs->opt_io_size = vdev_cpu_to_le32(0);

@@ -308,6 +308,9 @@ static void cmd_read_capacity_16(struct scsi_cmd *c)
 	put32(b + 8, c->s->lbs);
 	if (!l->ro)
 		b[14] = 0x80;           /* LBPME */
+	/* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT */
+	b[13] = (uint8_t)(__builtin_ctz(l->img->phys_block) -
+			  __builtin_ctz(c->s->lbs)) & 0xf;
 	data_in(c, b, sizeof(b), be32(c->cdb + 10));
 }
 
@@ -738,7 +741,13 @@ bool scsi_cmd_exec(struct scsi_task *t)
 	 * attention (SAM-5 5.14); REQUEST SENSE reports and clears it;
 	 * anything else fails once with it. */
 	if (present && op != OP_INQUIRY && op != OP_REPORT_LUNS) {
-		ua = atomic_exchange(&lun_of(c)->ua, SCSI_UA_NONE);
+		atomic_int *p = &lun_of(c)->ua;
+
+		/* Read first: a store on every command would bounce the
+		 * LUN's cache line between the queues' threads. */
+		if (atomic_load_explicit(p, memory_order_relaxed) !=
+		    SCSI_UA_NONE)
+			ua = atomic_exchange(p, SCSI_UA_NONE);
 		if (ua != SCSI_UA_NONE && op != OP_REQUEST_SENSE) {
 			c->status = VDEV_SCSI_STATUS_CHECK_CONDITION;
 			ua_sense(c->sense, ua);
