@@ -396,6 +396,66 @@ int vhu_fe_setup(struct vhu_fe *fe, struct vhu_fe_guest *g, uint16_t qsize,
 	return ret;
 }
 
+int vhu_fe_add_queue(struct vhu_fe *fe, struct vhu_fe_guest *g,
+		     struct vhu_fe_queue *q, unsigned idx, uint16_t qsize)
+{
+	struct vdev_queue_config qc;
+	uint64_t a[5];
+	uint32_t *a32 = (uint32_t *)&a[0];
+	uint64_t feat;
+	int ret;
+
+	q->idx = idx;
+	q->kick_fd = q->call_fd = -1;
+	q->ring = vdev_drv_ring_new(g->mem, qsize, g->features);
+	if (!q->ring)
+		return -ENOMEM;
+	vdev_drv_ring_queue_config(q->ring, &qc);
+	ret = vhu_fe_set_state(fe, VHU_FE_SET_VRING_NUM, idx, qsize, false);
+	if (!ret)
+		ret = vhu_fe_set_state(fe, VHU_FE_SET_VRING_BASE, idx, 0,
+				       false);
+	if (ret)
+		return ret;
+	a32[0] = idx;
+	a32[1] = 0;
+	a[1] = uva(g->mem, qc.desc_addr);
+	a[2] = uva(g->mem, qc.device_addr);
+	a[3] = uva(g->mem, qc.driver_addr);
+	a[4] = 0;
+	ret = vhu_fe_request(fe, VHU_FE_SET_VRING_ADDR, a, sizeof(a), NULL, 0,
+			     false);
+	if (ret)
+		return ret;
+	q->kick_fd = eventfd(0, EFD_CLOEXEC);
+	q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->kick_fd < 0 || q->call_fd < 0)
+		return -errno;
+	ret = vhu_fe_set_u64(fe, VHU_FE_SET_VRING_CALL, idx, q->call_fd,
+			     false);
+	if (!ret)
+		ret = vhu_fe_set_u64(fe, VHU_FE_SET_VRING_KICK, idx, q->kick_fd,
+				     false);
+	if (!ret)
+		ret = vhu_fe_set_state(fe, VHU_FE_SET_VRING_ENABLE, idx, 1,
+				       false);
+	/* A round trip so everything above has been handled. */
+	if (!ret)
+		ret = vhu_fe_get_u64(fe, VHU_FE_GET_FEATURES, &feat);
+	return ret;
+}
+
+void vhu_fe_queue_fini(struct vhu_fe_queue *q)
+{
+	vdev_drv_ring_free(q->ring);
+	q->ring = NULL;
+	if (q->kick_fd >= 0)
+		close(q->kick_fd);
+	if (q->call_fd >= 0)
+		close(q->call_fd);
+	q->kick_fd = q->call_fd = -1;
+}
+
 void vhu_fe_guest_fini(struct vhu_fe_guest *g)
 {
 	vdev_drv_ring_free(g->ring);

@@ -130,6 +130,16 @@ struct vhu_fe_guest {
 int vhu_fe_setup(struct vhu_fe *fe, struct vhu_fe_guest *g, uint16_t qsize,
 		 bool packed, uint64_t proto, bool inband);
 void vhu_fe_guest_fini(struct vhu_fe_guest *g);
+/* Another queue of the same guest, after vhu_fe_setup(): its own ring in
+ * the guest's memory and its own kick and call eventfds. */
+struct vhu_fe_queue {
+	unsigned idx;
+	struct vdev_drv_ring *ring;
+	int kick_fd, call_fd;
+};
+int vhu_fe_add_queue(struct vhu_fe *fe, struct vhu_fe_guest *g,
+		     struct vhu_fe_queue *q, unsigned idx, uint16_t qsize);
+void vhu_fe_queue_fini(struct vhu_fe_queue *q);
 /* SET_MEM_TABLE with all of @m as one region (user addr = host pointer). */
 int vhu_fe_set_mem_table(struct vhu_fe *fe, struct vdev_drv_mem *m,
 			 bool ack);

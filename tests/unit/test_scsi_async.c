@@ -13,8 +13,11 @@
 #include <pthread.h>
 #include <time.h>
 
+#include <poll.h>
+
 #include "scsi_harness.h"
 #include "storage/storage_internal.h"
+#include "vhu_frontend.h"
 
 #define BIG (256u << 10) /* goes to the worker pool */
 
@@ -361,6 +364,118 @@ static void test_many_in_flight(void **state)
 	free(ref);
 }
 
+/* The next completion on @ring within @ms (its call eventfd polled). */
+static void *vhu_next(struct vdev_drv_ring *ring, int call_fd, int ms)
+{
+	for (int waited = 0; waited <= ms; waited += 10) {
+		struct pollfd p = { .fd = call_fd, .events = POLLIN };
+		void *tok;
+		uint32_t len;
+		uint64_t v;
+
+		if (vdev_drv_ring_get_used(ring, &tok, &len) == 0)
+			return tok;
+		if (poll(&p, 1, 10) == 1 && read(call_fd, &v, 8) < 0) {
+			/* consumed by a racing read: look again */
+		}
+	}
+	return NULL;
+}
+
+static void kick_fd(int fd)
+{
+	uint64_t one = 1;
+
+	assert_int_equal(write(fd, &one, 8), 8);
+}
+
+/*
+ * The same ABORT TASK with every queue on its own thread (vhost-user,
+ * thread per queue): the TMF runs on the control queue's thread, the
+ * command on the request queue's; the TMF still answers only after the
+ * command ended ABORTED.
+ */
+static void test_abort_across_threads(void **state)
+{
+	struct fx *f = *state;
+	struct vdev_vhost_user_config vc = {
+		.threads = VDEV_VHOST_USER_THREAD_PER_QUEUE,
+	};
+	struct vhu_fe_server srv;
+	struct vhu_fe_guest g;
+	struct vhu_fe_queue evq, rq;
+	struct vhu_fe *fe;
+	struct vdev_drv_seg segs[3];
+	struct vdev_scsi_cmd_req *req;
+	struct vdev_scsi_cmd_resp *resp;
+	struct vdev_scsi_ctrl_tmf_req *tr;
+	uint8_t *tresp, cdb[16];
+	void *tok;
+	uint32_t len;
+
+	f->cfg.paths = f->paths;
+	f->cfg.num_luns = NLUNS;
+	f->dev = vdev_scsi_new(&f->cfg);
+	assert_non_null(f->dev);
+	assert_int_equal(vhu_fe_server_start(&srv, f->dev, &vc), 0);
+	fe = vhu_fe_connect(srv.path, 2000);
+	assert_non_null(fe);
+	assert_int_equal(vhu_fe_setup(fe, &g, 64, false,
+				      VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_STATUS),
+				      false),
+			 0);
+	assert_int_equal(vhu_fe_add_queue(fe, &g, &evq, 1, 64), 0);
+	assert_int_equal(vhu_fe_add_queue(fe, &g, &rq, 2, 64), 0);
+
+	atomic_store(&stg_pool_test_hold, true);
+	req = vdev_drv_mem_alloc(g.mem, sizeof(*req), 8, &segs[0].gpa);
+	resp = vdev_drv_mem_alloc(g.mem, sizeof(*resp), 8, &segs[1].gpa);
+	assert_non_null(vdev_drv_mem_alloc(g.mem, BIG, 4096, &segs[2].gpa));
+	assert_non_null(req);
+	assert_non_null(resp);
+	lun_addr(req->lun, 0);
+	req->id = vdev_cpu_to_le64(0x77);
+	read16(cdb, 0, BIG / 512);
+	memcpy(req->cdb, cdb, 16);
+	resp->response = 0xee;
+	segs[0].len = sizeof(*req);
+	segs[1].len = sizeof(*resp);
+	segs[2].len = BIG;
+	assert_int_equal(vdev_drv_ring_add(rq.ring, segs, 1, 2, req, 0), 0);
+	kick_fd(rq.kick_fd);
+	wait_held(1);
+
+	tr = vdev_drv_mem_alloc(g.mem, sizeof(*tr), 8, &segs[0].gpa);
+	tresp = vdev_drv_mem_alloc(g.mem, 1, 1, &segs[1].gpa);
+	assert_non_null(tr);
+	assert_non_null(tresp);
+	tr->type = vdev_cpu_to_le32(VDEV_SCSI_T_TMF);
+	tr->subtype = vdev_cpu_to_le32(VDEV_SCSI_T_TMF_ABORT_TASK);
+	lun_addr(tr->lun, 0);
+	tr->id = vdev_cpu_to_le64(0x77);
+	*tresp = 0xee;
+	segs[0].len = sizeof(*tr);
+	segs[1].len = 1;
+	assert_int_equal(vdev_drv_ring_add(g.ring, segs, 1, 1, tr, 0), 0);
+	kick_fd(g.kick_fd);
+	assert_null(vhu_next(g.ring, g.call_fd, 200));
+	assert_int_equal(vdev_drv_ring_get_used(rq.ring, &tok, &len), -EAGAIN);
+	stg_pool_test_release();
+	assert_ptr_equal(vhu_next(g.ring, g.call_fd, TMO), tr);
+	assert_int_equal(*tresp, VDEV_SCSI_S_FUNCTION_COMPLETE);
+	/* the command was answered before the TMF */
+	assert_int_equal(vdev_drv_ring_get_used(rq.ring, &tok, &len), 0);
+	assert_ptr_equal(tok, req);
+	assert_int_equal(resp->response, VDEV_SCSI_S_ABORTED);
+
+	vhu_fe_close(fe);
+	assert_true(vhu_fe_server_idle(&srv, 2000));
+	vhu_fe_server_stop(&srv);
+	vhu_fe_queue_fini(&evq);
+	vhu_fe_queue_fini(&rq);
+	vhu_fe_guest_fini(&g);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -372,6 +487,7 @@ int main(void)
 		T(test_two_tmfs_one_task),
 		T(test_reset_waits),
 		T(test_many_in_flight),
+		T(test_abort_across_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
