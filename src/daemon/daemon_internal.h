@@ -18,6 +18,7 @@ struct vdd_common {
 	unsigned transport;        /* index in the offered transports */
 	bool connect;
 	bool thread_per_queue;
+	bool thread_per_device;
 	bool inband;
 	uint32_t poll_us;
 	uint16_t queue_size;

@@ -46,6 +46,11 @@ static int check_common(const struct vdev_daemon *d,
 			d->name);
 		return -EINVAL;
 	}
+	if (c->thread_per_queue && c->thread_per_device) {
+		fprintf(stderr, "%s: --thread-per-queue and --thread-per-device "
+			"exclude each other\n", d->name);
+		return -EINVAL;
+	}
 	if (c->fd >= 0 && (c->socket_count != 1 || c->connect)) {
 		fprintf(stderr,
 			"%s: --fd serves one socket (no --socket-count, no "
@@ -150,7 +155,12 @@ static int serve(const struct vdev_daemon *d, void *ctx,
 		struct vdd_endpoint ep = {
 			.fd = c->fd,
 			.connect = c->connect,
-			.thread_per_queue = c->thread_per_queue,
+			/* Several request queues on one worker serve fewer
+			 * requests than one queue does (bench_blk_mq):
+			 * they get a worker each unless told otherwise. */
+			.thread_per_queue = c->thread_per_queue ||
+					    (c->num_queues > 1 &&
+					     !c->thread_per_device),
 			.inband = c->inband,
 			.poll_us = c->poll_us,
 		};

@@ -65,8 +65,12 @@ static const struct vdev_daemon_option common_options[] = {
 	  .min = 1, .max = 1, C(num_queues) },
 	{ .name = "thread-per-queue", .type = VDEV_DAEMON_FLAG,
 	  .help = "One worker thread per queue instead of one per device "
-		  "(vhost-user).",
+		  "(vhost-user); the default with --num-queues over 1.",
 	  C(thread_per_queue) },
+	{ .name = "thread-per-device", .type = VDEV_DAEMON_FLAG,
+	  .help = "One worker thread for all the queues of a device "
+		  "(vhost-user); the default with one request queue.",
+	  C(thread_per_device) },
 	{ .name = "poll-us", .type = VDEV_DAEMON_UINT, .arg = "US", .def = "0",
 	  .help = "Busy-poll the rings for US microseconds after the last "
 		  "request before sleeping (vhost-user). Saves a wakeup per "

@@ -255,6 +255,8 @@ static void test_bad_options(void **state)
 		{ "-s", "/tmp/x", "-m", "10", "-p", NULL },
 		{ "-s", "/tmp/x", "-f", "/nonexistent/source", NULL },
 		{ "-s", "/tmp/x", "extra", NULL },
+		{ "-s", "/tmp/x", "--thread-per-queue", "--thread-per-device",
+		  NULL },
 	};
 
 	need_daemon();
