@@ -9,8 +9,10 @@
  *  - `struct vdev_drv_ring`: the driver side of one split or packed ring in
  *    that RAM, including raw access and injection of malformed chains, to
  *    test a bare `struct vdev_queue`;
- *  - `struct vdev_drv`: drives a whole `struct vdev` through the transport
- *    interface: negotiation, queue setup, kicks, completions, config space.
+ *  - `struct vdev_drv`: drives a whole device: negotiation, queue setup,
+ *    kicks, completions, config space; a `struct vdev` in this process
+ *    through the transport interface, or a vhost-user back-end (a daemon)
+ *    through its socket.
  *
  * Threads: a driver object is used by one thread. It is test code: it
  * checks what the device returns (a used id the driver never made
@@ -176,8 +178,15 @@ struct vdev_drv_config {
 	/*
 	 * Kicks: true = through eventfds and the driver's own loop (as a
 	 * real transport does), false = synchronous vdev_vq_kick calls.
+	 * A vhost-user driver always uses eventfds.
 	 */
 	bool use_eventfds;
+	/* vhost-user: the device's queues; 0 = what GET_QUEUE_NUM says
+	 * when the back-end offers PROTOCOL_F_MQ, else 1. */
+	unsigned num_queues;
+	/* vhost-user: how long to retry connecting (a daemon that is
+	 * still starting) in ms; 0 = 5000. */
+	int timeout_ms;
 };
 
 /*
@@ -188,6 +197,37 @@ struct vdev_drv_config {
  */
 VDEV_API struct vdev_drv *vdev_drv_new(struct vdev *dev,
 				       const struct vdev_drv_config *cfg);
+
+/*
+ * The same driver for a device served by a vhost-user back-end (a daemon)
+ * listening on the UNIX socket @path: a test runs the same device
+ * in-process (vdev_drv_new) and against its daemon with one body of code.
+ * The driver speaks vhost-user as QEMU does (SET_OWNER, features and the
+ * protocol features REPLY_ACK, CONFIG, MQ, STATUS, RESET_DEVICE and
+ * BACKEND_REQ when offered, SET_MEM_TABLE with its RAM's memfd, rings set
+ * up queue by queue with kick and call eventfds, GET/SET_CONFIG, config
+ * changes on the back-end channel), each message with a 5 s deadline. It
+ * connects at once (retrying for cfg->timeout_ms while the socket does not
+ * exist or refuses) and learns the features and the number of queues;
+ * vdev_drv_init() then brings the device up. Differences from a local
+ * device: vdev_drv_device() is NULL; a queue's default size is
+ * cfg->queue_size or 256 (vhost-user cannot ask for the maximum); config
+ * access needs PROTOCOL_F_CONFIG (-ENOTSUP) and takes at most 256 bytes
+ * per write, as one SET_CONFIG; config interrupts are counted when the
+ * driver's loop runs (vdev_drv_wait, vdev_drv_poll). vdev_drv_free()
+ * disconnects, which resets the device in the daemon. NULL with errno:
+ * ENOENT/ECONNREFUSED (nobody listening in time), ETIMEDOUT or EPROTO (the
+ * back-end stalled or broke the protocol), ENOMEM.
+ */
+VDEV_API struct vdev_drv *vdev_drv_connect_vhost_user(
+	const char *path, const struct vdev_drv_config *cfg);
+/* The same on a connected stream socket @fd (a socketpair whose other end
+ * a daemon got with --fd, or a connection a daemon made with --connect).
+ * The driver owns @fd from the call on, also when it fails (ENOTSOCK:
+ * not a stream socket). */
+VDEV_API struct vdev_drv *vdev_drv_vhost_user_fd(
+	int fd, const struct vdev_drv_config *cfg);
+
 VDEV_API void vdev_drv_free(struct vdev_drv *drv);
 
 /*
@@ -202,8 +242,22 @@ VDEV_API int vdev_drv_negotiate(struct vdev_drv *drv, uint64_t features);
 VDEV_API int vdev_drv_setup_queue(struct vdev_drv *drv, unsigned qidx,
 				  uint16_t size);
 VDEV_API int vdev_drv_driver_ok(struct vdev_drv *drv);
+/* Stops queue @qidx (vdev_vq_stop; vhost-user GET_VRING_BASE, which the
+ * back-end answers once nothing it popped is in flight) and reports
+ * where its ring stands in @st (may be NULL). A new vdev_drv_init() or
+ * vdev_drv_setup_queue() starts it again. */
+VDEV_API int vdev_drv_stop_queue(struct vdev_drv *drv, unsigned qidx,
+				 struct vdev_queue_state *st);
 
+/* The local device (NULL for a vhost-user driver). */
 VDEV_API struct vdev *vdev_drv_device(struct vdev_drv *drv);
+/* Queues of the device, features it offers, features negotiated, and
+ * its status byte (for vhost-user without PROTOCOL_F_STATUS: what the
+ * driver set). */
+VDEV_API unsigned vdev_drv_num_queues(const struct vdev_drv *drv);
+VDEV_API uint64_t vdev_drv_device_features(struct vdev_drv *drv);
+VDEV_API uint64_t vdev_drv_features(const struct vdev_drv *drv);
+VDEV_API uint8_t vdev_drv_status(struct vdev_drv *drv);
 VDEV_API struct vdev_drv_mem *vdev_drv_get_mem(struct vdev_drv *drv);
 VDEV_API struct vdev_drv_ring *vdev_drv_ring(struct vdev_drv *drv,
 					     unsigned qidx);
@@ -218,6 +272,11 @@ VDEV_API int vdev_drv_kick(struct vdev_drv *drv, unsigned qidx);
  */
 VDEV_API int vdev_drv_wait(struct vdev_drv *drv, unsigned qidx,
 			   int timeout_ms, void **token, uint32_t *len);
+
+/* Runs the driver's loop once for up to @timeout_ms (device timers,
+ * interrupts, back-end messages): the number of events served, 0 on
+ * timeout. */
+VDEV_API int vdev_drv_poll(struct vdev_drv *drv, int timeout_ms);
 
 /*
  * One request in one call: copies @out (device-readable) into guest

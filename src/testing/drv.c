@@ -1,16 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The software driver's device layer (testing.h, `struct vdev_drv`): drives
- * a whole `struct vdev` through the transport interface, as a virtio-pci or
- * virtio-mmio driver would, with guest RAM and rings from the lower layers
- * (drvmem.c, ring.c).
+ * a device as a virtio-pci or virtio-mmio driver would, with guest RAM and
+ * rings from the lower layers (drvmem.c, ring.c), through a link: the
+ * transport interface of a `struct vdev` in this process (drv_local.c) or
+ * vhost-user messages to a back-end (drv_vhost_user.c).
  *
- * It is the device's transport (counts queue and config interrupts) and
- * its watcher for every queue (its own vdev_loop, run while it waits), so
- * model timers and scheduled rounds work in both kick modes:
- *  - synchronous: vdev_drv_kick() calls vdev_vq_kick();
- *  - eventfds: kick and call eventfds as a real transport has; the kick
- *    fd is served by the loop, call fds are counted by the loop.
+ * The driver runs its own vdev_loop while it waits: call eventfds are
+ * counted there, and for a local device the model's timers and scheduled
+ * rounds are served there too.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,49 +19,12 @@
 #include <unistd.h>
 #include <virtio/loop.h>
 #include <virtio/testing.h>
-#include <virtio/transport.h>
+
+#include "testing/drv_internal.h"
 
 #define DRV_MEM_BASE 0x100000ull
 #define DRV_MEM_DEFAULT (16u << 20)
 #define DRV_QUEUE_DEFAULT 256u
-
-struct drv_queue {
-	struct vdev_drv *drv;
-	unsigned idx;
-	struct vdev_drv_ring *ring;
-	int kick_fd;
-	int call_fd;
-	unsigned irqs;
-};
-
-struct vdev_drv {
-	struct vdev *dev;
-	struct vdev_drv_config cfg;
-	struct vdev_drv_mem *mem;
-	size_t mark0;
-	struct vdev_loop *loop;
-	struct vdev_transport_ops tops;
-	uint64_t features;
-	uintptr_t seq;
-	unsigned nq;
-	struct drv_queue *qs; /* separate: counters change on const reads */
-	unsigned *cfg_irqs;
-};
-
-static void on_queue_interrupt(void *opaque, unsigned qidx)
-{
-	struct vdev_drv *drv = opaque;
-
-	if (qidx < drv->nq)
-		drv->qs[qidx].irqs++;
-}
-
-static void on_config_interrupt(void *opaque)
-{
-	struct vdev_drv *drv = opaque;
-
-	(*drv->cfg_irqs)++;
-}
 
 static void drain_call(struct drv_queue *dq)
 {
@@ -75,7 +36,20 @@ static void drain_call(struct drv_queue *dq)
 
 static void call_cb(void *arg, int fd, uint32_t events)
 {
+	(void)fd;
+	(void)events;
 	drain_call(arg);
+}
+
+void vdrv_queue_irq(struct vdev_drv *drv, unsigned qidx)
+{
+	if (qidx < drv->nq)
+		drv->qs[qidx].irqs++;
+}
+
+void vdrv_config_irq(struct vdev_drv *drv)
+{
+	(*drv->cfg_irqs)++;
 }
 
 static void free_rings(struct vdev_drv *drv)
@@ -87,30 +61,24 @@ static void free_rings(struct vdev_drv *drv)
 	vdev_drv_mem_reset_to(drv->mem, drv->mark0);
 }
 
-struct vdev_drv *vdev_drv_new(struct vdev *dev,
-			      const struct vdev_drv_config *cfg)
+struct vdev_drv *vdrv_alloc(const struct vdev_drv_config *cfg, unsigned nq,
+			    bool eventfds)
 {
-	struct vdev_watcher w;
 	struct vdev_drv *drv;
 	int err = ENOMEM;
 	size_t size;
 
-	if (!dev) {
-		errno = EINVAL;
-		return NULL;
-	}
 	drv = calloc(1, sizeof(*drv));
 	if (!drv)
 		return NULL;
 	if (cfg)
 		drv->cfg = *cfg;
-	drv->dev = dev;
-	drv->nq = vdev_num_queues(dev);
-	drv->qs = calloc(drv->nq, sizeof(*drv->qs));
+	drv->nq = nq;
+	drv->qs = calloc(nq, sizeof(*drv->qs));
 	drv->cfg_irqs = calloc(1, sizeof(*drv->cfg_irqs));
 	if (!drv->qs || !drv->cfg_irqs)
 		goto fail;
-	for (unsigned i = 0; i < drv->nq; i++) {
+	for (unsigned i = 0; i < nq; i++) {
 		drv->qs[i].drv = drv;
 		drv->qs[i].idx = i;
 		drv->qs[i].kick_fd = -1;
@@ -130,53 +98,32 @@ struct vdev_drv *vdev_drv_new(struct vdev *dev,
 		err = errno;
 		goto fail;
 	}
-	if (drv->cfg.use_eventfds) {
-		for (unsigned i = 0; i < drv->nq; i++) {
-			struct drv_queue *dq = &drv->qs[i];
+	for (unsigned i = 0; eventfds && i < nq; i++) {
+		struct drv_queue *dq = &drv->qs[i];
 
-			dq->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-			dq->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-			if (dq->kick_fd < 0 || dq->call_fd < 0) {
-				err = errno;
-				goto fail;
-			}
-			if (vdev_loop_add(drv->loop, dq->call_fd, EPOLLIN,
-					  call_cb, dq) < 0)
-				goto fail;
+		dq->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		dq->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (dq->kick_fd < 0 || dq->call_fd < 0) {
+			err = errno;
+			goto fail;
 		}
+		if (vdev_loop_add(drv->loop, dq->call_fd, EPOLLIN, call_cb,
+				  dq) < 0)
+			goto fail;
 	}
-	err = -vdev_set_mem(dev, vdev_drv_mem_map(drv->mem));
-	if (err)
-		goto fail;
-	drv->tops.queue_interrupt = on_queue_interrupt;
-	drv->tops.config_interrupt = on_config_interrupt;
-	vdev_set_transport(dev, &drv->tops, drv);
-	vdev_loop_watcher(drv->loop, &w);
-	vdev_set_watcher(dev, &w);
 	return drv;
 fail:
-	vdev_drv_free(drv);
+	vdrv_free(drv);
 	errno = err;
 	return NULL;
 }
 
-void vdev_drv_free(struct vdev_drv *drv)
+void vdrv_free(struct vdev_drv *drv)
 {
 	if (!drv)
 		return;
-	if (drv->loop && drv->mem) {
-		/* Leave the device as we found it: reset, no transport, no
-		 * watcher of ours, no pointer into our RAM. */
-		vdev_reset(drv->dev);
-		vdev_set_watcher(drv->dev, NULL);
-		vdev_set_transport(drv->dev, NULL, NULL);
-		for (unsigned i = 0; i < drv->nq; i++) {
-			vdev_vq_set_kick_fd(drv->dev, i, -1);
-			vdev_vq_set_call_fd(drv->dev, i, -1);
-		}
-		if (vdev_get_mem(drv->dev) == vdev_drv_mem_map(drv->mem))
-			vdev_set_mem(drv->dev, NULL);
-	}
+	if (drv->link && drv->link->fini)
+		drv->link->fini(drv);
 	for (unsigned i = 0; drv->qs && i < drv->nq; i++) {
 		struct drv_queue *dq = &drv->qs[i];
 
@@ -195,6 +142,11 @@ void vdev_drv_free(struct vdev_drv *drv)
 	free(drv);
 }
 
+void vdev_drv_free(struct vdev_drv *drv)
+{
+	vdrv_free(drv);
+}
+
 struct vdev *vdev_drv_device(struct vdev_drv *drv)
 {
 	return drv->dev;
@@ -210,40 +162,48 @@ struct vdev_drv_ring *vdev_drv_ring(struct vdev_drv *drv, unsigned qidx)
 	return qidx < drv->nq ? drv->qs[qidx].ring : NULL;
 }
 
-static int add_status(struct vdev_drv *drv, uint8_t bits)
+unsigned vdev_drv_num_queues(const struct vdev_drv *drv)
 {
-	return vdev_set_status(drv->dev, vdev_get_status(drv->dev) | bits);
+	return drv->nq;
+}
+
+uint64_t vdev_drv_device_features(struct vdev_drv *drv)
+{
+	return drv->link->device_features(drv);
+}
+
+uint64_t vdev_drv_features(const struct vdev_drv *drv)
+{
+	return drv->features;
+}
+
+uint8_t vdev_drv_status(struct vdev_drv *drv)
+{
+	return drv->link->status(drv);
 }
 
 int vdev_drv_negotiate(struct vdev_drv *drv, uint64_t features)
 {
 	int r;
 
-	vdev_set_status(drv->dev, 0);
+	r = drv->link->reset(drv);
 	free_rings(drv);
 	drv->features = 0;
-	r = add_status(drv, VDEV_STATUS_ACKNOWLEDGE);
-	if (!r)
-		r = add_status(drv, VDEV_STATUS_DRIVER);
-	if (!r)
-		r = vdev_set_driver_features(drv->dev, features);
 	if (r < 0)
 		return r;
-	add_status(drv, VDEV_STATUS_FEATURES_OK);
-	/* 3.1.1: re-read the status to see whether the device agreed. */
-	if (!(vdev_get_status(drv->dev) & VDEV_STATUS_FEATURES_OK))
-		return -EPROTO;
+	r = drv->link->negotiate(drv, features);
+	if (r < 0)
+		return r;
 	drv->features = features;
 	return 0;
 }
 
-static uint16_t default_size(struct vdev_drv *drv, unsigned qidx)
+static uint16_t default_size(struct vdev_drv *drv, uint16_t max)
 {
-	uint16_t max = vdev_vq_max_size(drv->dev, qidx);
 	uint16_t size = drv->cfg.queue_size ? drv->cfg.queue_size :
 					      DRV_QUEUE_DEFAULT;
 
-	if (size > max)
+	if (max && size > max)
 		size = max;
 	/* A split ring needs a power of two. */
 	if (!(drv->features & VDEV_BIT(VDEV_F_RING_PACKED)))
@@ -252,48 +212,49 @@ static uint16_t default_size(struct vdev_drv *drv, unsigned qidx)
 	return size;
 }
 
+/* What the local device says its queues take; a vhost-user back-end
+ * cannot be asked (0). */
+static uint16_t max_size(struct vdev_drv *drv, unsigned qidx)
+{
+	return drv->dev ? vdev_vq_max_size(drv->dev, qidx) : 0;
+}
+
 int vdev_drv_setup_queue(struct vdev_drv *drv, unsigned qidx, uint16_t size)
 {
 	struct vdev_queue_config qc;
 	struct drv_queue *dq;
-	int r;
 
 	if (qidx >= drv->nq)
 		return -EINVAL;
 	dq = &drv->qs[qidx];
 	if (!size)
-		size = default_size(drv, qidx);
+		size = default_size(drv, max_size(drv, qidx));
 	vdev_drv_ring_free(dq->ring);
 	dq->ring = vdev_drv_ring_new(drv->mem, size, drv->features);
 	if (!dq->ring)
 		return -errno;
 	vdev_drv_ring_queue_config(dq->ring, &qc);
-	r = vdev_vq_set_size(drv->dev, qidx, qc.size);
-	if (!r)
-		r = vdev_vq_set_addr(drv->dev, qidx, qc.desc_addr,
-				     qc.driver_addr, qc.device_addr);
-	if (!r)
-		r = vdev_vq_set_kick_fd(drv->dev, qidx, dq->kick_fd);
-	if (!r)
-		r = vdev_vq_set_call_fd(drv->dev, qidx, dq->call_fd);
-	if (!r)
-		r = vdev_vq_enable(drv->dev, qidx, true);
-	return r;
+	return drv->link->setup_queue(drv, qidx, &qc);
+}
+
+int vdev_drv_stop_queue(struct vdev_drv *drv, unsigned qidx,
+			struct vdev_queue_state *st)
+{
+	struct vdev_queue_state tmp;
+
+	if (qidx >= drv->nq || !drv->qs[qidx].ring)
+		return -EINVAL;
+	return drv->link->stop_queue(drv, qidx, st ? st : &tmp);
 }
 
 int vdev_drv_driver_ok(struct vdev_drv *drv)
 {
-	int r = add_status(drv, VDEV_STATUS_DRIVER_OK);
-
-	if (r < 0)
-		return r;
-	return vdev_get_status(drv->dev) & VDEV_STATUS_DEVICE_NEEDS_RESET ?
-		       -EIO : 0;
+	return drv->link->driver_ok(drv);
 }
 
 int vdev_drv_init(struct vdev_drv *drv)
 {
-	uint64_t f = vdev_device_features(drv->dev) & ~drv->cfg.refuse;
+	uint64_t f = vdev_drv_device_features(drv) & ~drv->cfg.refuse;
 	int r;
 
 	if (!drv->cfg.packed)
@@ -320,12 +281,12 @@ int vdev_drv_kick(struct vdev_drv *drv, unsigned qidx)
 	dq = &drv->qs[qidx];
 	if (!vdev_drv_ring_needs_kick(dq->ring))
 		return 0;
-	if (drv->cfg.use_eventfds)
+	if (dq->kick_fd >= 0)
 		return write(dq->kick_fd, &one, sizeof(one)) == sizeof(one) ?
 			       0 : -errno;
 	if (drv->features & VDEV_BIT(VDEV_F_NOTIFICATION_DATA))
 		data = vdev_drv_ring_notification_data(dq->ring);
-	return vdev_vq_kick(drv->dev, qidx, data);
+	return drv->link->kick(drv, qidx, data);
 }
 
 static int64_t now_ms(void)
@@ -365,6 +326,13 @@ int vdev_drv_wait(struct vdev_drv *drv, unsigned qidx, int timeout_ms,
 		if (r < 0 && r != -EINTR)
 			return r;
 	}
+}
+
+int vdev_drv_poll(struct vdev_drv *drv, int timeout_ms)
+{
+	int r = vdev_loop_run_once(drv->loop, timeout_ms);
+
+	return r == -EINTR ? 0 : r;
 }
 
 int vdev_drv_xfer(struct vdev_drv *drv, unsigned qidx, const void *out,
@@ -423,13 +391,13 @@ int vdev_drv_xfer(struct vdev_drv *drv, unsigned qidx, const void *out,
 int vdev_drv_config_read(struct vdev_drv *drv, uint32_t offset, void *buf,
 			 uint32_t len)
 {
-	return vdev_config_read(drv->dev, offset, buf, len);
+	return drv->link->config_read(drv, offset, buf, len);
 }
 
 int vdev_drv_config_write(struct vdev_drv *drv, uint32_t offset,
 			  const void *buf, uint32_t len)
 {
-	return vdev_config_write(drv->dev, offset, buf, len);
+	return drv->link->config_write(drv, offset, buf, len);
 }
 
 unsigned vdev_drv_interrupts(const struct vdev_drv *drv, unsigned qidx)

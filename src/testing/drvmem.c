@@ -12,10 +12,13 @@
 
 #include <virtio/testing.h>
 
+#include "testing/drv_internal.h"
+
 struct vdev_drv_mem {
 	uint64_t base;
 	size_t size;
 	size_t used;
+	unsigned nregions;
 	int fd;
 	uint8_t *host;
 	struct vdev_mem *map;
@@ -42,6 +45,7 @@ struct vdev_drv_mem *vdev_drv_mem_new(uint64_t base, size_t size,
 	}
 	m->base = base;
 	m->size = size;
+	m->nregions = nregions;
 	m->fd = memfd_create("vdev-guest-ram", MFD_CLOEXEC);
 	if (m->fd < 0 || ftruncate(m->fd, (off_t)size) < 0) {
 		err = errno;
@@ -98,6 +102,11 @@ void vdev_drv_mem_free(struct vdev_drv_mem *m)
 struct vdev_mem *vdev_drv_mem_map(struct vdev_drv_mem *m)
 {
 	return m->map;
+}
+
+unsigned vdrv_mem_nregions(const struct vdev_drv_mem *m)
+{
+	return m->nregions;
 }
 
 int vdev_drv_mem_fd(const struct vdev_drv_mem *m)
