@@ -206,7 +206,8 @@ static void explain(const struct scsi_opts *o)
 	}
 }
 
-static struct vdev *scsi_create(void *ctx, const struct vdev_daemon_instance *in)
+static struct vdev *scsi_create(void *ctx,
+				 const struct vdev_daemon_instance *in)
 {
 	struct scsi_opts *o = ctx;
 	struct vdev_scsi_config cfg = o->cfg;

@@ -2,29 +2,55 @@
 /*
  * The template device's unit test, also a template: every device test
  * drives the model through the software driver (testing.h) the way a guest
- * would, in each ring layout and kick mode.
+ * would, in each ring layout and kick mode, and through vhost-user: the
+ * same test body talks to the device behind the vhost-user adapter on a
+ * socket (vdev_drv_connect_vhost_user), as a frontend talks to its daemon.
+ * (Against the daemon itself, start vdev-template and connect the driver
+ * to its socket the same way.)
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <unistd.h>
 #include <virtio/testing.h>
 #include <virtio/transport.h>
+#include <virtio/vhost-user.h>
 
 #include "template.h"
 
 struct mode {
 	bool packed;
 	bool eventfds;
+	bool vhost_user; /* the device behind the vhost-user adapter */
 };
 
 static const struct mode modes[] = {
-	{ false, false }, { false, true }, { true, false }, { true, true },
+	{ false, false, false }, { false, true, false },
+	{ true, false, false },  { true, true, false },
+	{ false, true, true },   { true, true, true },
 };
+#define N_MODES (sizeof(modes) / sizeof(modes[0]))
+
+/* The vhost-user adapter serving the device on a thread, as a daemon
+ * would in its own process. */
+static struct {
+	struct vdev_vhost_user *vu;
+	pthread_t thread;
+	char path[64];
+} srv;
+
+static void *serve(void *arg)
+{
+	vdev_vhost_user_run(arg);
+	return NULL;
+}
 
 static struct vdev_drv *up(const struct mode *m, uint64_t refuse,
 			   struct vdev **devp)
@@ -39,7 +65,21 @@ static struct vdev_drv *up(const struct mode *m, uint64_t refuse,
 	struct vdev_drv *drv;
 
 	assert_non_null(dev);
-	drv = vdev_drv_new(dev, &dc);
+	if (m->vhost_user) {
+		struct vdev_vhost_user_config vc = {
+			.mode = VDEV_VHOST_USER_LISTEN, .path = srv.path,
+		};
+
+		snprintf(srv.path, sizeof(srv.path), "/tmp/tpl-test-%d.sock",
+			 (int)getpid());
+		srv.vu = vdev_vhost_user_new(dev, &vc);
+		assert_non_null(srv.vu);
+		assert_int_equal(pthread_create(&srv.thread, NULL, serve,
+						srv.vu), 0);
+		drv = vdev_drv_connect_vhost_user(srv.path, &dc);
+	} else {
+		drv = vdev_drv_new(dev, &dc);
+	}
 	assert_non_null(drv);
 	assert_int_equal(vdev_drv_init(drv), 0);
 	*devp = dev;
@@ -49,13 +89,19 @@ static struct vdev_drv *up(const struct mode *m, uint64_t refuse,
 static void down(struct vdev_drv *drv, struct vdev *dev)
 {
 	vdev_drv_free(drv);
+	if (srv.vu) {
+		vdev_vhost_user_stop(srv.vu);
+		pthread_join(srv.thread, NULL);
+		vdev_vhost_user_free(srv.vu);
+		srv.vu = NULL;
+	}
 	vdev_free(dev);
 }
 
 static void test_echo_and_xor(void **state)
 {
 	(void)state;
-	for (unsigned k = 0; k < 4; k++) {
+	for (unsigned k = 0; k < N_MODES; k++) {
 		struct vdev *dev;
 		struct vdev_drv *drv = up(&modes[k], 0, &dev);
 		uint32_t key = vdev_cpu_to_le32(0x20), w;
@@ -100,47 +146,52 @@ static void test_without_feature(void **state)
 
 static void test_config(void **state)
 {
-	struct vdev *dev;
-	struct vdev_drv *drv = up(&modes[0], 0, &dev);
-	struct tpl_config cfg;
-	uint32_t v = 7;
+	/* In process, and through vhost-user as QEMU writes it. */
+	static const unsigned which[] = { 0, 4 };
 
 	(void)state;
-	assert_int_equal(vdev_drv_config_read(drv, 0, &cfg, sizeof(cfg)), 0);
-	assert_int_equal(vdev_le32_to_cpu(cfg.max_len), 64);
-	assert_int_equal(vdev_le32_to_cpu(cfg.key), 0);
-	/* max_len is read-only, key only as a whole, nothing beyond. */
-	assert_int_equal(vdev_drv_config_write(drv, 0, &v, 4), -EPERM);
-	assert_int_equal(vdev_drv_config_write(drv, 4, &v, 2), -EPERM);
-	assert_int_equal(vdev_drv_config_write(drv, 8, &v, 4), -ERANGE);
-	assert_int_equal(vdev_drv_config_read(drv, 0, &cfg, sizeof(cfg)), 0);
-	assert_int_equal(vdev_le32_to_cpu(cfg.max_len), 64);
-	/* The whole config space at once, as QEMU's vhost-user frontends
-	 * write it: the read-only field unchanged, the key new. */
-	cfg.key = vdev_cpu_to_le32(0x21);
-	assert_int_equal(vdev_drv_config_write(drv, 0, &cfg, sizeof(cfg)), 0);
-	assert_int_equal(vdev_drv_config_read(drv, 4, &v, 4), 0);
-	assert_int_equal(vdev_le32_to_cpu(v), 0x21);
-	/* ... and a read-only field changed: all of it refused. */
-	cfg.max_len = vdev_cpu_to_le32(65);
-	cfg.key = vdev_cpu_to_le32(0x22);
-	assert_int_equal(vdev_drv_config_write(drv, 0, &cfg, sizeof(cfg)),
-			 -EPERM);
-	assert_int_equal(vdev_drv_config_read(drv, 0, &cfg, sizeof(cfg)), 0);
-	assert_int_equal(vdev_le32_to_cpu(cfg.max_len), 64);
-	assert_int_equal(vdev_le32_to_cpu(cfg.key), 0x21);
-	/* A reset puts the key back to its default. */
-	assert_int_equal(vdev_drv_config_write(drv, 4, &v, 4), 0);
-	assert_int_equal(vdev_drv_init(drv), 0);
-	assert_int_equal(vdev_drv_config_read(drv, 4, &v, 4), 0);
-	assert_int_equal(v, 0);
-	down(drv, dev);
+	for (unsigned k = 0; k < 2; k++) {
+		struct vdev *dev;
+		struct vdev_drv *drv = up(&modes[which[k]], 0, &dev);
+		struct tpl_config cfg;
+		uint32_t v = 7;
+
+		assert_int_equal(vdev_drv_config_read(drv, 0, &cfg, sizeof(cfg)), 0);
+		assert_int_equal(vdev_le32_to_cpu(cfg.max_len), 64);
+		assert_int_equal(vdev_le32_to_cpu(cfg.key), 0);
+		/* max_len is read-only, key only as a whole, nothing beyond. */
+		assert_int_equal(vdev_drv_config_write(drv, 0, &v, 4), -EPERM);
+		assert_int_equal(vdev_drv_config_write(drv, 4, &v, 2), -EPERM);
+		assert_int_equal(vdev_drv_config_write(drv, 8, &v, 4), -ERANGE);
+		assert_int_equal(vdev_drv_config_read(drv, 0, &cfg, sizeof(cfg)), 0);
+		assert_int_equal(vdev_le32_to_cpu(cfg.max_len), 64);
+		/* The whole config space at once, as QEMU's vhost-user frontends
+		 * write it: the read-only field unchanged, the key new. */
+		cfg.key = vdev_cpu_to_le32(0x21);
+		assert_int_equal(vdev_drv_config_write(drv, 0, &cfg, sizeof(cfg)), 0);
+		assert_int_equal(vdev_drv_config_read(drv, 4, &v, 4), 0);
+		assert_int_equal(vdev_le32_to_cpu(v), 0x21);
+		/* ... and a read-only field changed: all of it refused. */
+		cfg.max_len = vdev_cpu_to_le32(65);
+		cfg.key = vdev_cpu_to_le32(0x22);
+		assert_int_equal(vdev_drv_config_write(drv, 0, &cfg, sizeof(cfg)),
+				 -EPERM);
+		assert_int_equal(vdev_drv_config_read(drv, 0, &cfg, sizeof(cfg)), 0);
+		assert_int_equal(vdev_le32_to_cpu(cfg.max_len), 64);
+		assert_int_equal(vdev_le32_to_cpu(cfg.key), 0x21);
+		/* A reset puts the key back to its default. */
+		assert_int_equal(vdev_drv_config_write(drv, 4, &v, 4), 0);
+		assert_int_equal(vdev_drv_init(drv), 0);
+		assert_int_equal(vdev_drv_config_read(drv, 4, &v, 4), 0);
+		assert_int_equal(v, 0);
+		down(drv, dev);
+	}
 }
 
 static void test_hostile_requests(void **state)
 {
 	(void)state;
-	for (unsigned k = 0; k < 4; k++) {
+	for (unsigned k = 0; k < N_MODES; k++) {
 		struct vdev *dev;
 		struct vdev_drv *drv = up(&modes[k], 0, &dev);
 		char big[65], in[65];
@@ -163,9 +214,11 @@ static void test_hostile_requests(void **state)
 
 		assert_int_equal(vdev_drv_ring_inject(ring,
 					VDEV_DRV_FAULT_ADDR_OUTSIDE), 0);
-		vdev_vq_kick(dev, 0, 0);
-		vdev_drv_wait(drv, 0, 20, &tok, &len);
-		assert_true(vdev_get_status(dev) &
+		assert_int_equal(vdev_drv_kick(drv, 0), 0);
+		for (int i = 0; i < 100 && !vdev_drv_config_interrupts(drv);
+		     i++)
+			vdev_drv_wait(drv, 0, 20, &tok, &len);
+		assert_true(vdev_drv_status(drv) &
 			    VDEV_STATUS_DEVICE_NEEDS_RESET);
 		assert_int_equal(vdev_drv_config_interrupts(drv), 1);
 		assert_int_equal(vdev_drv_init(drv), 0);

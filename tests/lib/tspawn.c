@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <virtio/testing.h>
+
 #include "tspawn.h"
 #include "vhu_frontend.h"
 
@@ -407,6 +409,22 @@ int tspawn_vhu_connect(struct tspawn *t, const char *path, int timeout_ms,
 	}
 	*fep = fe;
 	return 0;
+}
+
+int tspawn_drv_connect(struct tspawn *t, const char *path, int timeout_ms,
+		       const struct vdev_drv_config *cfg, struct vdev_drv **drvp)
+{
+	int fd, ret = tspawn_wait_socket(t, path, timeout_ms, &fd);
+
+	if (ret < 0)
+		return ret;
+	*drvp = vdev_drv_vhost_user_fd(fd, cfg);
+	if (!*drvp) {
+		ret = -errno;
+		fprintf(stderr, "tspawn: %s on %s: no vhost-user driver (%s)\n",
+			t->name, path, strerror(errno));
+	}
+	return ret;
 }
 
 int tspawn_accept(struct tspawn *t, int lfd, int timeout_ms, int *fdp)

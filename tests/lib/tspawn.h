@@ -78,6 +78,16 @@ struct vhu_fe;
 int tspawn_vhu_connect(struct tspawn *t, const char *path, int timeout_ms,
 		       struct vhu_fe **fep);
 
+struct vdev_drv;
+struct vdev_drv_config;
+
+/* tspawn_wait_socket(), then the software driver on that connection
+ * (vdev_drv_vhost_user_fd, testing.h) in *drvp: free it with
+ * vdev_drv_free(). */
+int tspawn_drv_connect(struct tspawn *t, const char *path, int timeout_ms,
+		       const struct vdev_drv_config *cfg,
+		       struct vdev_drv **drvp);
+
 /* For a child that connects to us: accepts on the listening socket @lfd
  * until a connection comes (*fdp gets it), the child exits (-ECHILD) or
  * @timeout_ms passes (-ETIMEDOUT). */

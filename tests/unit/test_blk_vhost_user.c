@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The vdev-blk daemon end to end: the test starts the real binary on a
- * temporary image, connects as a vhost-user frontend (tests/lib), reads
+ * temporary image, connects the software driver over vhost-user
+ * (vdev_drv_vhost_user_fd, testing.h), reads
  * the config space, writes, reads back, flushes, asks for the serial, then
  * stops the daemon with SIGTERM and checks that it exits cleanly and
  * removes its socket. Once per file backend, and read-only.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,12 +21,11 @@
 #include <cmocka.h>
 #include <virtio/blk.h>
 #include <virtio/spec.h>
+#include <virtio/testing.h>
 
 #include "vdev_build_config.h"
 #include "tspawn.h"
-#include "vhu_frontend.h"
 
-#define P(f) VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_##f)
 #define IMG_SIZE (4u << 20)
 
 struct efx {
@@ -35,8 +34,7 @@ struct efx {
 	char bin[512];
 	int imgfd;
 	struct tspawn d;
-	struct vhu_fe *fe;
-	struct vhu_fe_guest g;
+	struct vdev_drv *drv;
 };
 
 static int setup(void **state)
@@ -61,11 +59,8 @@ static void stop_daemon(struct efx *e, bool expect_clean)
 {
 	int r;
 
-	if (e->fe) {
-		vhu_fe_close(e->fe);
-		e->fe = NULL;
-		vhu_fe_guest_fini(&e->g);
-	}
+	vdev_drv_free(e->drv);
+	e->drv = NULL;
 	if (e->d.pid <= 0)
 		return;
 	r = tspawn_stop(&e->d, SIGTERM, TSPAWN_TIMEOUT_MS);
@@ -116,44 +111,30 @@ static void start_daemon(struct efx *e, const char *backend, bool ro,
 	argv[n] = NULL;
 	unlink(e->sock);
 	assert_int_equal(tspawn_start(&e->d, argv, NULL), 0);
-	assert_int_equal(tspawn_vhu_connect(&e->d, e->sock, 5000, &e->fe), 0);
-	assert_int_equal(vhu_fe_setup(e->fe, &e->g, 64, false,
-				      P(REPLY_ACK) | P(CONFIG) | P(STATUS) |
-					      P(MQ),
-				      false),
-			 0);
+	assert_int_equal(tspawn_drv_connect(&e->d, e->sock, 5000,
+					    &(const struct vdev_drv_config){
+						    .queue_size = 64 },
+					    &e->drv), 0);
+	assert_int_equal(vdev_drv_init(e->drv), 0);
 }
 
 static void get_config(struct efx *e, struct vdev_blk_config_space *cs)
 {
-	uint8_t p[12 + sizeof(*cs)] = { 0 };
-	struct vhu_fe_msg m;
-	uint32_t size = 60;
-
-	memcpy(p + 4, &size, 4);
-	assert_int_equal(vhu_fe_send(e->fe, VHU_FE_GET_CONFIG, 0, p,
-				     12 + size, NULL, 0),
-			 0);
-	assert_int_equal(vhu_fe_recv(e->fe->fd, &m, 5000), 0);
-	assert_int_equal(m.request, VHU_FE_GET_CONFIG);
-	assert_int_equal(m.size, 12 + size);
-	memcpy(cs, m.payload + 12, size);
+	assert_int_equal(vdev_drv_config_read(e->drv, 0, cs, 60), 0);
 }
 
 /* One request on queue 0; returns the status byte. */
 static uint8_t req(struct efx *e, uint32_t type, uint64_t sector, void *buf,
 		   uint32_t len, bool out)
 {
-	struct vdev_drv_mem *m = e->g.mem;
+	struct vdev_drv_mem *m = vdev_drv_get_mem(e->drv);
 	size_t mark = vdev_drv_mem_mark(m);
 	struct vdev_drv_seg s[3];
 	struct vdev_blk_req_hdr *h;
-	struct pollfd p = { .fd = e->g.call_fd, .events = POLLIN };
 	uint8_t *d = NULL, *st, ret;
 	unsigned n = 0;
 	void *tok;
 	uint32_t used;
-	int r = -EAGAIN;
 
 	h = vdev_drv_mem_alloc(m, 16, 16, &s[n].gpa);
 	assert_non_null(h);
@@ -170,19 +151,12 @@ static uint8_t req(struct efx *e, uint32_t type, uint64_t sector, void *buf,
 	st = vdev_drv_mem_alloc(m, 1, 1, &s[n].gpa);
 	*st = 0xee;
 	s[n++].len = 1;
-	assert_int_equal(vdev_drv_ring_add(e->g.ring, s, out ? n - 1 : 1,
-					   out ? 1 : n - 1, h, 0),
+	assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(e->drv, 0), s,
+					   out ? n - 1 : 1, out ? 1 : n - 1, h,
+					   0),
 			 0);
-	assert_int_equal(vhu_fe_kick(e->fe, &e->g), 0);
-	for (int i = 0; i < 50 && r == -EAGAIN; i++) {
-		uint64_t v;
-
-		if (poll(&p, 1, 100) == 1 &&
-		    read(e->g.call_fd, &v, sizeof(v)) < 0)
-			fail_msg("call fd: %s", strerror(errno));
-		r = vdev_drv_ring_get_used(e->g.ring, &tok, &used);
-	}
-	assert_int_equal(r, 0);
+	assert_int_equal(vdev_drv_kick(e->drv, 0), 0);
+	assert_int_equal(vdev_drv_wait(e->drv, 0, 5000, &tok, &used), 0);
 	assert_ptr_equal(tok, h);
 	if (!out && len)
 		memcpy(buf, d, len);
@@ -206,8 +180,8 @@ static void run_rw(struct efx *e, const char *backend)
 	get_config(e, &cs);
 	assert_int_equal(vdev_le64_to_cpu(cs.capacity), IMG_SIZE / 512);
 	assert_int_equal(vdev_le16_to_cpu(cs.num_queues), 2);
-	assert_true(e->g.features & VDEV_BIT(VDEV_BLK_F_FLUSH));
-	assert_false(e->g.features & VDEV_BIT(VDEV_BLK_F_RO));
+	assert_true(vdev_drv_features(e->drv) & VDEV_BIT(VDEV_BLK_F_FLUSH));
+	assert_false(vdev_drv_features(e->drv) & VDEV_BIT(VDEV_BLK_F_RO));
 
 	pattern(w, sizeof(w), 1);
 	assert_int_equal(req(e, VDEV_BLK_T_OUT, 16, w, sizeof(w), true),
@@ -254,7 +228,7 @@ static void test_read_only(void **state)
 	pattern(w, sizeof(w), 2);
 	assert_int_equal(pwrite(e->imgfd, w, sizeof(w), 0), (ssize_t)sizeof(w));
 	start_daemon(e, "auto", true, false);
-	assert_true(e->g.features & VDEV_BIT(VDEV_BLK_F_RO));
+	assert_true(vdev_drv_features(e->drv) & VDEV_BIT(VDEV_BLK_F_RO));
 	memset(r, 0x11, sizeof(r));
 	assert_int_equal(req(e, VDEV_BLK_T_OUT, 0, r, sizeof(r), true),
 			 VDEV_BLK_S_IOERR);
@@ -275,13 +249,14 @@ static void run_stop_in_flight(struct efx *e, bool thread_per_queue)
 	struct vdev_drv_mem *m;
 	struct vdev_drv_seg s[3];
 	uint8_t *st[20];
+	struct vdev_queue_state qs;
 	uint32_t base;
 	void *tok;
 	uint32_t used;
 	unsigned got = 0;
 
 	start_daemon(e, "auto", false, thread_per_queue);
-	m = e->g.mem;
+	m = vdev_drv_get_mem(e->drv);
 	for (unsigned i = 0; i < 20; i++) {
 		struct vdev_blk_req_hdr *h =
 			vdev_drv_mem_alloc(m, 16, 16, &s[0].gpa);
@@ -297,14 +272,15 @@ static void run_stop_in_flight(struct efx *e, bool thread_per_queue)
 		st[i] = vdev_drv_mem_alloc(m, 1, 1, &s[2].gpa);
 		*st[i] = 0xee;
 		s[2].len = 1;
-		assert_int_equal(vdev_drv_ring_add(e->g.ring, s, 2, 1, st[i],
-						   0),
-				 0);
+		assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(e->drv, 0), s,
+						   2, 1, st[i], 0), 0);
 	}
-	assert_int_equal(vhu_fe_kick(e->fe, &e->g), 0);
-	assert_int_equal(vhu_fe_get_vring_base(e->fe, 0, &base), 0);
+	assert_int_equal(vdev_drv_kick(e->drv, 0), 0);
+	assert_int_equal(vdev_drv_stop_queue(e->drv, 0, &qs), 0);
+	base = qs.avail_idx;
 	assert_true(base <= 20);
-	while (vdev_drv_ring_get_used(e->g.ring, &tok, &used) == 0) {
+	while (vdev_drv_ring_get_used(vdev_drv_ring(e->drv, 0),
+				      &tok, &used) == 0) {
 		assert_int_equal(*(uint8_t *)tok, VDEV_BLK_S_OK);
 		got++;
 	}

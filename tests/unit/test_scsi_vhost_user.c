@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The vdev-scsi daemon end to end: the test starts the real binary with two
- * images as arguments, connects as a vhost-user frontend (tests/lib), reads
+ * images as arguments, connects the software driver over vhost-user
+ * (vdev_drv_vhost_user_fd, testing.h), reads
  * the config space, drives the control queue (queue 0: task management
  * and asynchronous notification queries), then stops the daemon with
  * SIGTERM and checks that it exits cleanly and removes its socket. Also:
@@ -9,7 +10,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,19 +22,17 @@
 #include <cmocka.h>
 #include <virtio/scsi.h>
 #include <virtio/spec.h>
+#include <virtio/testing.h>
 
 #include "tspawn.h"
-#include "vhu_frontend.h"
 
-#define P(f) VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_##f)
 
 struct efx {
 	char img[2][64];
 	char sock[108];
 	char bin[512];
 	struct tspawn d;
-	struct vhu_fe *fe;
-	struct vhu_fe_guest g;
+	struct vdev_drv *drv;
 };
 
 static int setup(void **state)
@@ -65,11 +63,8 @@ static void stop_daemon(struct efx *e, bool expect_clean)
 {
 	int r;
 
-	if (e->fe) {
-		vhu_fe_close(e->fe);
-		e->fe = NULL;
-		vhu_fe_guest_fini(&e->g);
-	}
+	vdev_drv_free(e->drv);
+	e->drv = NULL;
 	if (e->d.pid <= 0)
 		return;
 	r = tspawn_stop(&e->d, SIGTERM, TSPAWN_TIMEOUT_MS);
@@ -127,66 +122,29 @@ static void start_daemon(struct efx *e, bool hotplug)
 	argv[n] = NULL;
 	unlink(e->sock);
 	assert_int_equal(tspawn_start(&e->d, argv, NULL), 0);
-	assert_int_equal(tspawn_vhu_connect(&e->d, e->sock, 5000, &e->fe), 0);
-	/* Queue 0 is the control queue. */
-	assert_int_equal(vhu_fe_setup(e->fe, &e->g, 64, false,
-				      P(REPLY_ACK) | P(CONFIG) | P(STATUS) |
-					      P(MQ),
-				      false),
-			 0);
+	assert_int_equal(tspawn_drv_connect(&e->d, e->sock, 5000,
+					    &(const struct vdev_drv_config){
+						    .queue_size = 64 },
+					    &e->drv), 0);
+	/* Queue 0 is the control queue; all four are brought up. */
+	assert_int_equal(vdev_drv_num_queues(e->drv), 4);
+	assert_int_equal(vdev_drv_init(e->drv), 0);
 }
 
 static void get_config(struct efx *e, struct vdev_scsi_config_space *cs)
 {
-	uint8_t p[12 + sizeof(*cs)] = { 0 };
-	struct vhu_fe_msg m;
-	uint32_t size = sizeof(*cs);
-
-	memcpy(p + 4, &size, 4);
-	assert_int_equal(vhu_fe_send(e->fe, VHU_FE_GET_CONFIG, 0, p,
-				     12 + size, NULL, 0),
-			 0);
-	assert_int_equal(vhu_fe_recv(e->fe->fd, &m, 5000), 0);
-	assert_int_equal(m.request, VHU_FE_GET_CONFIG);
-	assert_int_equal(m.size, 12 + size);
-	memcpy(cs, m.payload + 12, size);
+	assert_int_equal(vdev_drv_config_read(e->drv, 0, cs, sizeof(*cs)), 0);
 }
 
 /* One control request; returns the used length. */
 static uint32_t ctrl(struct efx *e, const void *req, uint32_t len,
 		     void *resp, uint32_t rlen)
 {
-	struct vdev_drv_mem *m = e->g.mem;
-	size_t mark = vdev_drv_mem_mark(m);
-	struct vdev_drv_seg s[2];
-	struct pollfd p = { .fd = e->g.call_fd, .events = POLLIN };
-	uint8_t *q, *r;
-	void *tok;
 	uint32_t used = 0;
-	int ret = -EAGAIN;
 
-	q = vdev_drv_mem_alloc(m, len, 8, &s[0].gpa);
-	r = vdev_drv_mem_alloc(m, rlen, 8, &s[1].gpa);
-	assert_non_null(q);
-	assert_non_null(r);
-	memcpy(q, req, len);
-	memset(r, 0xee, rlen);
-	s[0].len = len;
-	s[1].len = rlen;
-	assert_int_equal(vdev_drv_ring_add(e->g.ring, s, 1, 1, q, 0), 0);
-	assert_int_equal(vhu_fe_kick(e->fe, &e->g), 0);
-	for (int i = 0; i < 50 && ret == -EAGAIN; i++) {
-		uint64_t v;
-
-		if (poll(&p, 1, 100) == 1 &&
-		    read(e->g.call_fd, &v, sizeof(v)) < 0)
-			fail_msg("call fd: %s", strerror(errno));
-		ret = vdev_drv_ring_get_used(e->g.ring, &tok, &used);
-	}
-	assert_int_equal(ret, 0);
-	assert_ptr_equal(tok, q);
-	memcpy(resp, r, rlen);
-	vdev_drv_mem_reset_to(m, mark);
+	memset(resp, 0xee, rlen);
+	assert_int_equal(vdev_drv_xfer(e->drv, 0, req, len, resp, rlen, &used,
+				       5000), 0);
 	return used;
 }
 
@@ -229,8 +187,8 @@ static void test_control_queue(void **state)
 	assert_int_equal(vdev_le32_to_cpu(cs.cdb_size), 32);
 	/* The daemons' default --queue-size (daemon.h). */
 	assert_int_equal(vdev_le32_to_cpu(cs.cmd_per_lun), 1024);
-	assert_true(e->g.features & VDEV_BIT(VDEV_SCSI_F_HOTPLUG));
-	assert_true(e->g.features & VDEV_BIT(VDEV_SCSI_F_CHANGE));
+	assert_true(vdev_drv_features(e->drv) & VDEV_BIT(VDEV_SCSI_F_HOTPLUG));
+	assert_true(vdev_drv_features(e->drv) & VDEV_BIT(VDEV_SCSI_F_CHANGE));
 
 	assert_int_equal(tmf(e, VDEV_SCSI_T_TMF_LOGICAL_UNIT_RESET, 1, 0),
 			 VDEV_SCSI_S_FUNCTION_COMPLETE);

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The vdev-rng daemon as a separate process, driven by the test frontend:
+ * The vdev-rng daemon as a separate process, driven by the software
+ * driver over vhost-user (vdev_drv_connect_vhost_user's fd variant):
  * several sockets (one device each), an inherited connected or listening
  * socket (--fd), --connect, SIGTERM shutdown removing the sockets, option
  * errors, and --print-capabilities.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,7 +24,7 @@
 #include <virtio/spec.h>
 
 #include "tspawn.h"
-#include "vhu_frontend.h"
+#include <virtio/testing.h>
 
 #define SRC_LEN 4096
 
@@ -96,38 +96,24 @@ static int kill_leftovers(void **state)
 	return 0;
 }
 
-/* Sets queue 0 up on @fe and reads 64 bytes, checking them against the
- * source at @offset. */
-static void read_bytes(struct vhu_fe *fe, size_t offset)
+/* Brings the device up through @drv (which it frees) and reads 64
+ * bytes, checking them against the source at @offset. */
+static void read_bytes(struct vdev_drv *drv, size_t offset)
 {
-	struct vhu_fe_guest g;
-	uint64_t gpa;
-	uint8_t *buf;
-	struct vdev_drv_seg seg;
-	void *tok = NULL;
+	uint8_t buf[64];
 	uint32_t len = 0;
-	int ret = -EAGAIN;
 
-	assert_int_equal(vhu_fe_setup(fe, &g, 32, false,
-				      VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_REPLY_ACK),
-				      false), 0);
-	buf = vdev_drv_mem_alloc(g.mem, 64, 16, &gpa);
-	seg.gpa = gpa;
-	seg.len = 64;
-	assert_int_equal(vdev_drv_ring_add(g.ring, &seg, 0, 1, buf, 0), 0);
-	assert_int_equal(vhu_fe_kick(fe, &g), 0);
-	for (int i = 0; i < 5000 && ret == -EAGAIN; i++) {
-		struct pollfd p = { .fd = g.call_fd, .events = POLLIN };
-
-		poll(&p, 1, 1);
-		ret = vdev_drv_ring_get_used(g.ring, &tok, &len);
-	}
-	assert_int_equal(ret, 0);
+	assert_non_null(drv);
+	assert_int_equal(vdev_drv_init(drv), 0);
+	assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, buf, sizeof(buf), &len,
+				       5000), 0);
 	assert_int_equal(len, 64);
 	for (size_t i = 0; i < 64; i++)
 		assert_int_equal(buf[i], pattern(offset + i));
-	vhu_fe_guest_fini(&g);
+	vdev_drv_free(drv);
 }
+
+static const struct vdev_drv_config dcfg = { .queue_size = 32 };
 
 static void test_sockets_and_sigterm(void **state)
 {
@@ -142,20 +128,19 @@ static void test_sockets_and_sigterm(void **state)
 	spawn(&t, (const char *[]){ "-s", base, "-c", "2", "-f", src_path,
 				    NULL }, NULL);
 	for (int k = 0; k < 2; k++) {
-		struct vhu_fe *fe = NULL;
+		struct vdev_drv *drv = NULL;
 
-		assert_int_equal(tspawn_vhu_connect(&t, k ? p1 : p0, 5000,
-						    &fe), 0);
-		read_bytes(fe, 0); /* one device per socket: each at 0 */
-		vhu_fe_close(fe);
+		assert_int_equal(tspawn_drv_connect(&t, k ? p1 : p0, 5000,
+						    &dcfg, &drv), 0);
+		read_bytes(drv, 0); /* one device per socket: each at 0 */
 	}
 	/* The device outlives its frontend: reconnect, it goes on. */
 	{
-		struct vhu_fe *fe = NULL;
+		struct vdev_drv *drv = NULL;
 
-		assert_int_equal(tspawn_vhu_connect(&t, p0, 5000, &fe), 0);
-		read_bytes(fe, 64);
-		vhu_fe_close(fe);
+		assert_int_equal(tspawn_drv_connect(&t, p0, 5000, &dcfg, &drv),
+				 0);
+		read_bytes(drv, 64);
 	}
 	/* sends SIGTERM (fails if kill() does), requires exit code 0 */
 	assert_int_equal(tspawn_stop(&t, SIGTERM, 5000), 0);
@@ -165,7 +150,6 @@ static void test_sockets_and_sigterm(void **state)
 
 static void test_fd_connected(void **state)
 {
-	struct vhu_fe fe = { .fd = -1 };
 	int sp[2];
 	struct tspawn t;
 
@@ -175,11 +159,9 @@ static void test_fd_connected(void **state)
 	spawn(&t, (const char *[]){ "--fd", "3", "-f", src_path, NULL },
 	      &(const struct tspawn_opts){ .fd = sp[1], .fd_as = 3 });
 	close(sp[1]);
-	fe.fd = sp[0];
-	fe.protocol_features = 0;
-	read_bytes(&fe, 0);
-	/* A served connection that ends ends the daemon. */
-	close(sp[0]);
+	/* The driver owns sp[0]: freeing it ends the connection, and a
+	 * served connection that ends ends the daemon. */
+	read_bytes(vdev_drv_vhost_user_fd(sp[0], &dcfg), 0);
 	assert_int_equal(tspawn_wait(&t, 5000), 0);
 }
 
@@ -199,7 +181,7 @@ static int listen_on(const char *path)
 static void test_fd_listening(void **state)
 {
 	char path[64];
-	struct vhu_fe *fe;
+	struct vdev_drv *drv = NULL;
 	int lfd;
 	struct tspawn t;
 
@@ -211,9 +193,8 @@ static void test_fd_listening(void **state)
 	spawn(&t, (const char *[]){ "--fd", "3", "-f", src_path, NULL },
 	      &(const struct tspawn_opts){ .fd = lfd, .fd_as = 3 });
 	close(lfd);
-	assert_int_equal(tspawn_vhu_connect(&t, path, 5000, &fe), 0);
-	read_bytes(fe, 0);
-	vhu_fe_close(fe);
+	assert_int_equal(tspawn_drv_connect(&t, path, 5000, &dcfg, &drv), 0);
+	read_bytes(drv, 0);
 	assert_int_equal(tspawn_stop(&t, SIGINT, 5000), 0);
 	unlink(path);
 }
@@ -221,7 +202,6 @@ static void test_fd_listening(void **state)
 static void test_connect(void **state)
 {
 	char path[64];
-	struct vhu_fe fe = { .fd = -1 };
 	int lfd, c = -1;
 	struct tspawn t;
 
@@ -234,10 +214,7 @@ static void test_connect(void **state)
 				    "--thread-per-queue", NULL }, NULL);
 	assert_int_equal(tspawn_accept(&t, lfd, 5000, &c), 0);
 	assert_true(c >= 0);
-	fe.fd = c;
-	fe.protocol_features = 0;
-	read_bytes(&fe, 0);
-	close(c);
+	read_bytes(vdev_drv_vhost_user_fd(c, &dcfg), 0);
 	assert_int_equal(tspawn_wait(&t, 5000), 0);
 	close(lfd);
 	unlink(path);
