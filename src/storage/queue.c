@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -87,6 +88,16 @@ static bool is_write(uint8_t op)
 	return op != STG_READ && op != STG_FLUSH;
 }
 
+/* The iovecs hold at least @len bytes. */
+static bool iov_holds(const struct iovec *iov, int cnt, uint64_t len)
+{
+	uint64_t have = 0;
+
+	for (int i = 0; i < cnt && have < len; i++)
+		have += iov[i].iov_len;
+	return have >= len;
+}
+
 void stg_submit(struct stg_queue *q, struct stg_req *r)
 {
 	struct stg_image *img = r->img;
@@ -107,6 +118,11 @@ void stg_submit(struct stg_queue *q, struct stg_req *r)
 	}
 	if (img->ro && is_write(r->op)) {
 		stg_finish(q, r, -EROFS);
+		return;
+	}
+	if ((r->op == STG_READ || r->op == STG_WRITE) &&
+	    !iov_holds(r->iov, r->iovcnt, r->len)) {
+		stg_finish(q, r, -EINVAL);
 		return;
 	}
 	switch (r->op) {
@@ -191,10 +207,14 @@ void stg_submit(struct stg_queue *q, struct stg_req *r)
 
 void stg_post(struct stg_queue *q, struct stg_req *r)
 {
-	struct stg_req *head = atomic_load_explicit(&q->posted,
-						    memory_order_relaxed);
+	struct stg_req *head;
 	uint64_t one = 1;
 
+	/* Once @r is on the list the queue's thread may end it and free
+	 * the queue before the eventfd write below: stg_queue_free waits
+	 * for this count. */
+	atomic_fetch_add_explicit(&q->posting, 1, memory_order_acquire);
+	head = atomic_load_explicit(&q->posted, memory_order_relaxed);
 	do
 		r->next = head;
 	while (!atomic_compare_exchange_weak_explicit(
@@ -205,6 +225,7 @@ void stg_post(struct stg_queue *q, struct stg_req *r)
 	if (!head && write(q->efd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is huge, a wakeup is pending */
 	}
+	atomic_fetch_sub_explicit(&q->posting, 1, memory_order_release);
 }
 
 static void remote_done(struct stg_queue *q, struct stg_req *r)
@@ -312,6 +333,10 @@ void stg_queue_free(struct stg_queue *q)
 	if (!q)
 		return;
 	stg_drain(q);
+	/* A worker that posted the last request may still be writing the
+	 * eventfd (a few instructions away). */
+	while (atomic_load_explicit(&q->posting, memory_order_acquire))
+		sched_yield();
 	if (q->watched)
 		vdev_unwatch_fd(q->dev, q->qidx, q->efd);
 	stg_uring_fini(q);

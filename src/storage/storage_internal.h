@@ -59,6 +59,8 @@ struct stg_queue {
 	unsigned inflight;          /* submitted, done() not yet called */
 	/* Finished on another thread, waiting for the queue's thread. */
 	_Atomic(struct stg_req *) posted;
+	/* Threads inside stg_post(): the queue is not freed under them. */
+	atomic_uint posting;
 	struct stg_uring *uring;    /* NULL: system calls */
 	struct stg_req *sqwait, *sqwait_tail;
 	void *bslots[STG_BOUNCE_SLOTS];
