@@ -19,6 +19,7 @@
 #include <virtio/spec.h>
 #include <virtio/transport.h>
 
+#include "core/thread.h"
 struct vdev_kvm {
 	int vm_fd;
 	struct vdev *dev;
@@ -183,7 +184,6 @@ static int kvm_setup(struct vdev_kvm *k)
 		.opaque = k,
 	};
 	struct vdev_watcher w;
-	sigset_t all, old;
 	int rc;
 
 	if (!(k->cfg.flags & VDEV_KVM_F_NOTIFICATION_DATA))
@@ -233,11 +233,8 @@ static int kvm_setup(struct vdev_kvm *k)
 	}
 
 	/* The device thread takes no process signals: they belong to the
-	 * VMM's own threads. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = -pthread_create(&k->thread, NULL, kvm_thread, k);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	 * VMM's own threads (core/thread.h; faults stay deliverable). */
+	rc = vcore_thread_create(&k->thread, kvm_thread, k);
 	if (rc < 0)
 		return rc;
 	k->thread_started = true;

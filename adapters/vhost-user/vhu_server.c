@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <virtio/transport.h>
 
+#include "core/thread.h"
 #include "vhu_internal.h"
 
 #define P(f) VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_##f)
@@ -299,7 +300,7 @@ static int start_workers(struct vdev_vhost_user *vu, bool per_queue,
 		w->loop = vdev_loop_new();
 		if (!w->loop)
 			return -ENOMEM;
-		if (pthread_create(&w->thread, NULL, worker_main, w))
+		if (vcore_thread_create(&w->thread, worker_main, w))
 			return -EAGAIN;
 		w->thread_ok = true;
 	}

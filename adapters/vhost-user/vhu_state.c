@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <virtio/transport.h>
 
+#include "core/thread.h"
 #include "peer/peer_io.h"
 #include "vhu_internal.h"
 
@@ -221,7 +222,7 @@ static int xfer_start(struct vdev_vhost_user *vu, uint32_t dir, int fd,
 	*x = (struct vhu_xfer){ .fd = fd, .kind = kind, .dir = dir,
 				.buf = buf, .len = len, .refs = 2 };
 	x->cancel = eventfd(0, EFD_CLOEXEC);
-	if (x->cancel < 0 || pthread_create(&x->thread, NULL, xfer_main, x)) {
+	if (x->cancel < 0 || vcore_thread_create(&x->thread, xfer_main, x)) {
 		x->refs = 1;
 		xfer_put(x);
 		return -EAGAIN;

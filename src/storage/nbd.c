@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "storage/storage_internal.h"
+#include "core/thread.h"
 
 #if STG_WITH_NBD
 #include <poll.h>
@@ -104,7 +105,6 @@ int stg_nbd_open(struct stg_image *img, const struct stg_open_opts *o)
 {
 	struct stg_nbd *n = calloc(1, sizeof(*n));
 	int64_t size, minb, maxb;
-	sigset_t all, old;
 	int ret;
 
 	if (!n)
@@ -155,10 +155,8 @@ int stg_nbd_open(struct stg_image *img, const struct stg_open_opts *o)
 	img->can_zero = nbd_can_zero(n->h) > 0;
 	img->zero_unmaps = img->can_zero;
 	img->id = stg_fnv(0, o->nbd_uri, strlen(o->nbd_uri));
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = -pthread_create(&n->thread, NULL, run, img);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* No process signals here (core/thread.h). */
+	ret = vcore_thread_create(&n->thread, run, img);
 	if (ret)
 		return ret;
 	n->started = true;

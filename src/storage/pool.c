@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "core/thread.h"
 #include "storage/storage_internal.h"
 
 #define POOL_MAX 4u
@@ -171,7 +172,6 @@ int stg_pool_start(struct stg_image *img)
 {
 	struct stg_pool *pool = calloc(1, sizeof(*pool));
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	sigset_t all, old;
 	unsigned want;
 	int ret = 0;
 
@@ -182,15 +182,14 @@ int stg_pool_start(struct stg_image *img)
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->cv, NULL);
 	img->pool = pool;
-	/* Signals go to the daemon's main thread, never to a worker. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* Signals go to the daemon's main thread, never to a worker; a
+	 * fault (SIGBUS on a shrunk peer mapping) stays deliverable
+	 * (core/thread.h). */
 	for (; pool->n < want; pool->n++) {
-		ret = -pthread_create(&pool->th[pool->n], NULL, worker, img);
+		ret = vcore_thread_create(&pool->th[pool->n], worker, img);
 		if (ret)
 			break;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!pool->n) {
 		stg_pool_stop(img);
 		return ret;

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Threads the library starts take no process signals (they go to the
+ * application's own threads) but stay open to the synchronous ones a
+ * fault raises (SIGBUS on a peer's shrunk memory must reach the library's
+ * handler, not kill the process): checked on every thread of a process
+ * that serves a device over vhost-user, one worker per queue, while a
+ * driver uses it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <virtio/testing.h>
+#include <virtio/transport.h>
+
+#include "vcore_tdev.h"
+#include "vhu_frontend.h"
+
+/* The blocked-signal mask of thread @tid, from /proc. */
+static uint64_t sigblk(const char *tid)
+{
+	char path[64], line[128];
+	unsigned long long m = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/status", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "SigBlk: %llx", &m) == 1)
+			break;
+	fclose(f);
+	return m;
+}
+
+static uint64_t bit(int sig)
+{
+	return 1ull << (sig - 1);
+}
+
+static volatile pthread_t got_on;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	got_on = pthread_self();
+}
+
+static void test_library_threads(void **state)
+{
+	struct vdev_vhost_user_config vc = {
+		.threads = VDEV_VHOST_USER_THREAD_PER_QUEUE,
+	};
+	struct vdev_drv_config dc = { .queue_size = 32 };
+	struct vhu_fe_server srv;
+	struct vdev_drv *drv;
+	struct tdev t;
+	char me[32];
+	unsigned others = 0;
+	struct dirent *e;
+	DIR *d;
+	uint8_t in[4];
+	uint32_t w;
+
+	(void)state;
+	assert_non_null(tdev_new(&t, 2, 256, 1));
+	assert_int_equal(vhu_fe_server_start(&srv, t.dev, &vc), 0);
+	drv = vdev_drv_connect_vhost_user(srv.path, &dc);
+	assert_non_null(drv);
+	assert_int_equal(vdev_drv_init(drv), 0);
+	assert_int_equal(vdev_drv_xfer(drv, 1, "abc", 4, in, 4, &w, 2000), 0);
+
+	snprintf(me, sizeof(me), "%ld", (long)syscall(SYS_gettid));
+	d = opendir("/proc/self/task");
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		uint64_t m;
+
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, me))
+			continue;
+		m = sigblk(e->d_name);
+		/* The test's server thread is the test's own: skip threads
+		 * that block nothing (it and cmocka's, if any). */
+		if (!m)
+			continue;
+		others++;
+		assert_true(m & bit(SIGINT));
+		assert_true(m & bit(SIGTERM));
+		assert_true(m & bit(SIGUSR1));
+		assert_true(m & bit(SIGPIPE));
+		assert_false(m & bit(SIGBUS));
+		assert_false(m & bit(SIGSEGV));
+		assert_false(m & bit(SIGFPE));
+		assert_false(m & bit(SIGILL));
+	}
+	closedir(d);
+	/* Two queue workers at least (one per queue). */
+	assert_true(others >= 2);
+
+	/* A process-directed signal lands on a thread that does not block
+	 * it: never a library thread (here, this one or the server's). */
+	signal(SIGUSR1, on_usr1);
+	for (int i = 0; i < 20; i++) {
+		got_on = 0;
+		kill(getpid(), SIGUSR1);
+		for (int k = 0; k < 100 && !got_on; k++)
+			usleep(1000);
+		assert_true(pthread_equal(got_on, pthread_self()) ||
+			    pthread_equal(got_on, srv.thread));
+	}
+	signal(SIGUSR1, SIG_DFL);
+	vdev_drv_free(drv);
+	vhu_fe_server_stop(&srv);
+	vdev_free(t.dev);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_library_threads),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
