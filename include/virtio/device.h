@@ -9,11 +9,69 @@
  * queues, reset, DEVICE_NEEDS_RESET and save/restore. Transports and
  * adapters drive the core through include/virtio/transport.h.
  *
- * Threads: ops->handle for queue i runs on the thread that dispatches queue
- * i (see transport.h); all other ops run on the control thread (the one that
- * calls the vdev_* transport calls). The core holds queue i's lock around
- * ops->handle, so control calls that touch queue i wait for the end of the
- * round, never for a whole busy ring.
+ * Threads and locks. Two kinds of thread call into a model:
+ *  - the control thread: the one that makes the transport calls of
+ *    transport.h (an adapter's control thread, a vCPU thread in
+ *    vdev_mmio_write, the software driver's caller);
+ *  - queue i's thread: the one that serves queue i's watcher (an
+ *    adapter's worker, the KVM device thread, the software driver's loop),
+ *    or the caller of vdev_vq_kick()/vdev_vq_poll() for that queue.
+ * They may be one thread (vfio-user serves everything on one). The core
+ * has a lock per queue, held around every round and watched-fd callback
+ * of that queue and around every control call that touches it, and a
+ * config lock (vdev_config_lock) held around config-space access. Per op:
+ *
+ *  op                 thread               held when called
+ *  -----------------  -------------------  -------------------------------
+ *  features_ok        control              nothing
+ *  config_write,      control (vCPU for    the config lock
+ *  config_written,    MMIO/PCI)
+ *  config_read
+ *  start              control: DRIVER_OK,  nothing (rounds start after it
+ *                     and vdev_restore of  returns)
+ *                     a DRIVER_OK blob
+ *  handle             queue i's thread     queue i's lock
+ *  watched-fd         queue i's thread     queue i's lock
+ *  callback
+ *  drain              whoever stops or     queue i's lock (every queue
+ *                     resets queue i       lock when the device resets)
+ *  reset              control (status 0,   every queue lock, after drain
+ *                     vdev_reset, a failed
+ *                     or new vdev_restore,
+ *                     a transport's reset)
+ *  save, load         control (vdev_save,  nothing; every queue stopped,
+ *                     vdev_restore)        nothing in flight
+ *  destroy            vdev_free's caller   nothing; no callback runs any
+ *                                          more (after drain and unwatch)
+ *
+ * What an op may call:
+ *  - always: vdev_priv, vdev_get_info, vdev_features/vdev_has_feature,
+ *    vdev_log, vdev_queue_schedule (any queue, from any thread, even a
+ *    signal handler), vdev_watch_fd/_events/vdev_unwatch_fd,
+ *    vdev_has_watcher, vdev_config_get/vdev_config_lock (recursive);
+ *  - with queue i's lock held (handle, callbacks, drain, reset): pop,
+ *    push, unpop, avail_count and notify on queue i's vdev_queue (reset:
+ *    on every queue); vdev_set_needs_reset; vdev_config_changed when the
+ *    config lock is not held;
+ *  - never from an op or callback: the transport calls of transport.h
+ *    (vdev_vq_*, vdev_set_status, vdev_reset, vdev_set_mem, vdev_save,
+ *    vdev_restore, ...) and vdev_free. They take the queue locks: from a
+ *    queue thread or from reset they deadlock (the lock is the caller's
+ *    own, or taken in the other order by another thread). What a model
+ *    wants from them it does directly: in reset it finishes or cancels its
+ *    requests itself (the locks are its), a queue that must wait returns
+ *    from handle and calls vdev_queue_schedule() later, and a device that
+ *    is broken calls vdev_set_needs_reset() and lets the driver reset it.
+ *
+ * Signals: the threads the library starts (adapter workers, the KVM
+ * device thread, state transfers, storage workers) block every
+ * asynchronous signal, so process signals reach the application's own
+ * threads; only the synchronous ones a fault raises (SIGBUS, SIGSEGV, ...)
+ * stay open there. The library raises no SIGPIPE. Nothing is required of
+ * the application, but: a SIGBUS handler installed after the library's
+ * (which survives a peer that shrinks shared memory) must chain to the
+ * previous handler, and a daemon built on libvdev-daemon leaves SIGINT,
+ * SIGTERM and SIGHUP to it (daemon.h).
  */
 #ifndef VIRTIO_DEVICE_H
 #define VIRTIO_DEVICE_H

@@ -129,25 +129,39 @@ vdev_drv_ring_packed_desc(struct vdev_drv_ring *r, uint16_t idx);
 VDEV_API bool vdev_drv_ring_packed_wrap(const struct vdev_drv_ring *r);
 VDEV_API uint16_t vdev_drv_ring_next_slot(const struct vdev_drv_ring *r);
 
-/* Every malformed-chain case of the hostile-input rules. */
+/*
+ * Every malformed-chain case of the hostile-input rules, and the ring
+ * layouts it applies to (S split, P packed; "+ind" needs INDIRECT_DESC
+ * negotiated, "-ind" needs it not negotiated). On any other layout
+ * vdev_drv_ring_inject() returns -ENOTSUP.
+ */
 enum vdev_drv_fault {
-	VDEV_DRV_FAULT_AVAIL_AHEAD,          /* avail idx > size ahead */
-	VDEV_DRV_FAULT_HEAD_RANGE,           /* head index >= size */
-	VDEV_DRV_FAULT_NEXT_RANGE,           /* next index >= size */
-	VDEV_DRV_FAULT_CHAIN_TOO_LONG,       /* more descriptors than size */
-	VDEV_DRV_FAULT_LOOP,                 /* next points back */
-	VDEV_DRV_FAULT_TOTAL_LEN,            /* chain bytes > 2^32 - 1 */
-	VDEV_DRV_FAULT_INDIRECT_NO_FEATURE,  /* INDIRECT without the feature */
-	VDEV_DRV_FAULT_INDIRECT_WITH_NEXT,   /* INDIRECT | NEXT */
-	VDEV_DRV_FAULT_INDIRECT_NESTED,      /* INDIRECT inside a table */
-	VDEV_DRV_FAULT_INDIRECT_LEN_ZERO,    /* table length 0 */
-	VDEV_DRV_FAULT_INDIRECT_LEN_ODD,     /* not a multiple of 16 */
-	VDEV_DRV_FAULT_INDIRECT_TOO_BIG,     /* over 65535 entries */
-	VDEV_DRV_FAULT_INDIRECT_OUTSIDE,     /* table outside guest memory */
-	VDEV_DRV_FAULT_READ_AFTER_WRITE,     /* readable after writable */
-	VDEV_DRV_FAULT_ADDR_OUTSIDE,         /* buffer outside guest memory */
-	VDEV_DRV_FAULT_ADDR_WRAP,            /* addr + len wraps 2^64 */
-	VDEV_DRV_FAULT_PACKED_BAD_WRAP,      /* packed: AVAIL/USED bits lie */
+	VDEV_DRV_FAULT_AVAIL_AHEAD,          /* S: avail idx > size ahead */
+	VDEV_DRV_FAULT_HEAD_RANGE,           /* S: head index >= size */
+	VDEV_DRV_FAULT_NEXT_RANGE,           /* S: next index >= size */
+	VDEV_DRV_FAULT_CHAIN_TOO_LONG,       /* S+ind, P: more descriptors
+						than the queue size */
+	VDEV_DRV_FAULT_LOOP,                 /* S: next points back */
+	VDEV_DRV_FAULT_TOTAL_LEN,            /* S, P: chain bytes > 2^32 - 1
+						(RAM must allow it) */
+	VDEV_DRV_FAULT_INDIRECT_NO_FEATURE,  /* S-ind, P-ind: INDIRECT
+						without the feature */
+	VDEV_DRV_FAULT_INDIRECT_WITH_NEXT,   /* S+ind, P+ind: INDIRECT|NEXT */
+	VDEV_DRV_FAULT_INDIRECT_NESTED,      /* S+ind, P+ind: INDIRECT inside
+						a table */
+	VDEV_DRV_FAULT_INDIRECT_LEN_ZERO,    /* S+ind, P+ind: table length 0 */
+	VDEV_DRV_FAULT_INDIRECT_LEN_ODD,     /* S+ind, P+ind: not a multiple
+						of 16 */
+	VDEV_DRV_FAULT_INDIRECT_TOO_BIG,     /* S+ind, P+ind: over 65535
+						entries */
+	VDEV_DRV_FAULT_INDIRECT_OUTSIDE,     /* S+ind, P+ind: table outside
+						guest memory */
+	VDEV_DRV_FAULT_READ_AFTER_WRITE,     /* S, P: readable after
+						writable */
+	VDEV_DRV_FAULT_ADDR_OUTSIDE,         /* S, P: buffer outside guest
+						memory */
+	VDEV_DRV_FAULT_ADDR_WRAP,            /* S, P: addr + len wraps 2^64 */
+	VDEV_DRV_FAULT_PACKED_BAD_WRAP,      /* P: AVAIL/USED bits lie */
 	VDEV_DRV_FAULT_COUNT
 };
 

@@ -173,6 +173,15 @@ VDEV_API int vdev_vq_reset(struct vdev *dev, unsigned qidx);
  * (-EBADMSG), and leaves the device reset then.
  */
 VDEV_API int vdev_save(struct vdev *dev, void **blob, size_t *len);
+/*
+ * What a restore does to the model, in order: ops->reset (the device is
+ * reset first), ops->load (queues configured, status below DRIVER_OK),
+ * and, when the blob had DRIVER_OK (and neither FAILED nor
+ * DEVICE_NEEDS_RESET), ops->start again: the model starts as after a
+ * driver's DRIVER_OK (timers armed, fds watched), then every queue gets a
+ * round. A model must therefore accept start after load as it accepts it
+ * after negotiation.
+ */
 VDEV_API int vdev_restore(struct vdev *dev, const void *blob, size_t len);
 
 VDEV_END_DECLS

@@ -106,6 +106,28 @@ static inline void vcore_set_status(struct vdev *dev, uint8_t s)
 	__atomic_store_n(&dev->status, s, __ATOMIC_RELEASE);
 }
 
+/*
+ * The device whose op or callback runs on this thread with a core lock
+ * held (handle, watched-fd callbacks, drain, reset, the config ops), or
+ * NULL. A transport call on that device from there would wait for a lock
+ * its own caller holds, or take locks in the other order: the calls check
+ * this and refuse with -EDEADLK instead of hanging (device.h).
+ */
+extern _Thread_local const struct vdev *vcore_op_dev;
+
+/* Brackets a call into the model. */
+#define VCORE_OP(dev, call)                                                 \
+	do {                                                                \
+		const struct vdev *vcore_prev_op_ = vcore_op_dev;           \
+		vcore_op_dev = (dev);                                       \
+		call;                                                       \
+		vcore_op_dev = vcore_prev_op_;                              \
+	} while (0)
+
+/* True (and logged) when @what was called on @dev from inside one of its
+ * ops or callbacks. */
+bool vcore_reentered(const struct vdev *dev, const char *what);
+
 static inline struct vcore_vq *vcore_get_vq(const struct vdev *dev,
 					    unsigned qidx)
 {

@@ -18,6 +18,19 @@
 #define VCORE_CONFIG_MAX 4096u
 #define VCORE_MAX_QUEUES 1024u
 
+_Thread_local const struct vdev *vcore_op_dev;
+
+bool vcore_reentered(const struct vdev *dev, const char *what)
+{
+	if (!dev || vcore_op_dev != dev)
+		return false;
+	vdev_log(VDEV_LOG_ERROR,
+		 "%s: %s called from inside the device's own op or callback; "
+		 "refused, it would deadlock (see device.h)",
+		 dev->info.name ? dev->info.name : "device", what);
+	return true;
+}
+
 static void init_config_lock(struct vdev *dev)
 {
 	pthread_mutexattr_t a;
@@ -81,14 +94,14 @@ static void drain_model(struct vdev *dev, unsigned i)
 	struct vcore_vq *vq = &dev->vqs[i];
 
 	if (dev->ops->drain && vdev_queue_inflight(vq->q)) {
-		dev->ops->drain(dev, i, vq->q);
+		VCORE_OP(dev, dev->ops->drain(dev, i, vq->q));
 		vcore_check_broken(vq);
 	}
 }
 
 void vdev_free(struct vdev *dev)
 {
-	if (!dev)
+	if (!dev || vcore_reentered(dev, "vdev_free"))
 		return;
 	/* No round starts any more; one that runs ends first. The model
 	 * finishes or cancels what it holds (ops->drain); what it still
@@ -240,6 +253,8 @@ int vdev_set_status(struct vdev *dev, uint8_t s)
 	uint8_t old = vcore_status(dev);
 	uint8_t set;
 
+	if (vcore_reentered(dev, "vdev_set_status"))
+		return -EDEADLK;
 	if (s == 0) {
 		vdev_reset(dev);
 		return 0;
@@ -299,6 +314,8 @@ int vdev_set_status(struct vdev *dev, uint8_t s)
 
 void vdev_reset(struct vdev *dev)
 {
+	if (vcore_reentered(dev, "vdev_reset"))
+		return;
 	/* Every round ends and no new one starts while the model resets. */
 	for (unsigned i = 0; i < dev->nvq; i++)
 		pthread_mutex_lock(&dev->vqs[i].lock);
@@ -308,7 +325,7 @@ void vdev_reset(struct vdev *dev)
 		drain_model(dev, i);
 	vcore_set_status(dev, 0);
 	if (dev->ops->reset)
-		dev->ops->reset(dev);
+		VCORE_OP(dev, dev->ops->reset(dev));
 	for (unsigned i = 0; i < dev->nvq; i++)
 		vcore_vq_reset_locked(&dev->vqs[i]);
 	dev->driver_features = 0;
@@ -385,7 +402,7 @@ int vdev_config_read(struct vdev *dev, uint32_t offset, void *buf,
 		return 0;
 	pthread_mutex_lock(&dev->config_lock);
 	if (dev->ops->config_read)
-		dev->ops->config_read(dev, offset, len);
+		VCORE_OP(dev, dev->ops->config_read(dev, offset, len));
 	memcpy(buf, dev->config + offset, len);
 	pthread_mutex_unlock(&dev->config_lock);
 	return 0;
@@ -405,11 +422,12 @@ int vdev_config_write(struct vdev *dev, uint32_t offset, const void *buf,
 	if (!dev->ops->config_write)
 		return -EPERM;
 	pthread_mutex_lock(&dev->config_lock);
-	r = dev->ops->config_write(dev, offset, buf, len);
+	VCORE_OP(dev, r = dev->ops->config_write(dev, offset, buf, len));
 	if (r == 0) {
 		memcpy(dev->config + offset, buf, len);
 		if (dev->ops->config_written)
-			dev->ops->config_written(dev, offset, len);
+			VCORE_OP(dev, dev->ops->config_written(dev, offset,
+							       len));
 	}
 	pthread_mutex_unlock(&dev->config_lock);
 	return r < 0 ? r : 0;
@@ -425,6 +443,8 @@ int vdev_set_mem(struct vdev *dev, struct vdev_mem *mem)
 	unsigned i;
 	int r = 0;
 
+	if (vcore_reentered(dev, "vdev_set_mem"))
+		return -EDEADLK;
 	states = calloc(dev->nvq, sizeof(*states));
 	was_ready = calloc(dev->nvq, sizeof(*was_ready));
 	if (!states || !was_ready) {

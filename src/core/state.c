@@ -305,6 +305,8 @@ int vdev_save(struct vdev *dev, void **blob, size_t *len)
 
 	if (!dev || !blob || !len)
 		return -EINVAL;
+	if (vcore_reentered(dev, "vdev_save"))
+		return -EDEADLK;
 	for (unsigned i = 0; i < dev->nvq; i++) {
 		struct vcore_vq *vq = &dev->vqs[i];
 
@@ -522,6 +524,8 @@ int vdev_restore(struct vdev *dev, const void *blob, size_t len)
 
 	if (!dev || (!blob && len))
 		return -EINVAL;
+	if (vcore_reentered(dev, "vdev_restore"))
+		return -EDEADLK;
 	/* What the config space was, to put back if the restore fails. */
 	own_gen = vdev_config_generation(dev);
 	own_cfg = malloc(dev->info.config_size ? dev->info.config_size : 1);

@@ -70,7 +70,7 @@ static bool run_handler(struct vcore_vq *vq)
 		vdev_queue_disable_kicks(vq->q);
 		had_avail = vdev_queue_has_avail(vq->q);
 		vdev_queue_get_state(vq->q, &before);
-		dev->ops->handle(dev, vq->idx, vq->q);
+		VCORE_OP(dev, dev->ops->handle(dev, vq->idx, vq->q));
 		vcore_check_broken(vq);
 		if (vdev_queue_broken(vq->q))
 			return false;
@@ -95,7 +95,7 @@ void vdev_vq_dispatch(struct vdev *dev, unsigned qidx)
 	uint64_t v;
 	bool spent;
 
-	if (!vq)
+	if (!vq || vcore_reentered(dev, "vdev_vq_dispatch"))
 		return;
 	/*
 	 * The control thread may switch the kick fd (and then close the old
@@ -155,6 +155,8 @@ int vdev_vq_kick(struct vdev *dev, unsigned qidx, uint32_t data)
 
 	if (!vq)
 		return -EINVAL;
+	if (vcore_reentered(dev, "vdev_vq_kick"))
+		return -EDEADLK;
 	pthread_mutex_lock(&vq->lock);
 	if (vdev_has_feature(dev, VDEV_F_NOTIFICATION_DATA))
 		vdev_queue_notification_data(vq->q, data);

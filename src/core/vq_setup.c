@@ -94,6 +94,8 @@ int vdev_vq_set_size(struct vdev *dev, unsigned qidx, uint16_t size)
 		return -EINVAL;
 	if (size == 0 || size > dev->info.max_queue_size)
 		return -EINVAL;
+	if (vcore_reentered(dev, "vdev_vq_set_size"))
+		return -EDEADLK;
 	pthread_mutex_lock(&vq->lock);
 	if (setup_allowed(vq))
 		vq->size = size;
@@ -111,6 +113,8 @@ int vdev_vq_set_addr(struct vdev *dev, unsigned qidx, uint64_t desc,
 
 	if (!vq)
 		return -EINVAL;
+	if (vcore_reentered(dev, "vdev_vq_set_addr"))
+		return -EDEADLK;
 	pthread_mutex_lock(&vq->lock);
 	if (setup_allowed(vq)) {
 		vq->desc = desc;
@@ -168,7 +172,7 @@ int vcore_vq_drain_locked(struct vcore_vq *vq)
 	if (!vdev_queue_inflight(vq->q))
 		return 0;
 	if (dev->ops->drain) {
-		dev->ops->drain(dev, vq->idx, vq->q);
+		VCORE_OP(dev, dev->ops->drain(dev, vq->idx, vq->q));
 		vcore_check_broken(vq);
 		if (!vdev_queue_inflight(vq->q))
 			return 0;
@@ -197,6 +201,8 @@ int vdev_vq_enable(struct vdev *dev, unsigned qidx, bool enable)
 
 	if (!vq)
 		return -EINVAL;
+	if (vcore_reentered(dev, "vdev_vq_enable"))
+		return -EDEADLK;
 	pthread_mutex_lock(&vq->lock);
 	if (!enable) {
 		if (vq->enabled) {
@@ -251,6 +257,8 @@ int vdev_vq_stop(struct vdev *dev, unsigned qidx, struct vdev_queue_state *st)
 
 	if (!vq)
 		return -EINVAL;
+	if (vcore_reentered(dev, "vdev_vq_stop"))
+		return -EDEADLK;
 	pthread_mutex_lock(&vq->lock);
 	vq->stopped = true;
 	r = vcore_vq_drain_locked(vq);
@@ -280,6 +288,8 @@ int vdev_vq_set_state(struct vdev *dev, unsigned qidx,
 
 	if (!vq || !st)
 		return -EINVAL;
+	if (vcore_reentered(dev, "vdev_vq_set_state"))
+		return -EDEADLK;
 	pthread_mutex_lock(&vq->lock);
 	if (setup_allowed(vq)) {
 		vq->pending = *st;
@@ -298,6 +308,8 @@ int vdev_vq_set_inflight(struct vdev *dev, unsigned qidx, void *region,
 
 	if (!vq)
 		return -EINVAL;
+	if (vcore_reentered(dev, "vdev_vq_set_inflight"))
+		return -EDEADLK;
 	pthread_mutex_lock(&vq->lock);
 	vq->ifl = region;
 	vq->ifl_len = region ? len : 0;
@@ -316,6 +328,8 @@ int vdev_vq_reset(struct vdev *dev, unsigned qidx)
 
 	if (!vq)
 		return -EINVAL;
+	if (vcore_reentered(dev, "vdev_vq_reset"))
+		return -EDEADLK;
 	pthread_mutex_lock(&vq->lock);
 	/*
 	 * Requests in flight finish before the ring goes away: after a reset
@@ -338,6 +352,8 @@ int vdev_vq_set_call_fd(struct vdev *dev, unsigned qidx, int fd)
 
 	if (!vq || fd < -1)
 		return -EINVAL;
+	if (vcore_reentered(dev, "vdev_vq_set_call_fd"))
+		return -EDEADLK;
 	pthread_mutex_lock(&vq->lock);
 	vq->call_fd = fd;
 	if (fd >= 0) {

@@ -53,7 +53,7 @@ static void watch_cb(void *arg, int fd, uint32_t events)
 	if (fn) {
 		vq->worker = pthread_self();
 		vq->has_worker = true;
-		fn(fn_arg, fd, events);
+		VCORE_OP(vq->dev, fn(fn_arg, fd, events));
 		vcore_check_broken(vq);
 	}
 	pthread_cond_broadcast(&vq->idle);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <virtio/queue.h>
 #include <virtio/state.h>
+#include <virtio/transport.h>
 
 #define TDEV_TAG VDEV_STATE_TAG('T', 'D', 'V', '0')
 
@@ -42,6 +43,9 @@ static uint32_t echo(struct vdev_req *req)
 
 static void handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
 {
+	if (((struct tdev *)vdev_priv(dev))->reenter)
+		((struct tdev *)vdev_priv(dev))->reenter_handle =
+			vdev_vq_stop(dev, qidx, NULL);
 	struct tdev *t = vdev_priv(dev);
 	struct iovec iov[8];
 	struct vdev_req req = { .iov = iov, .iov_max = 8 };
@@ -163,6 +167,8 @@ static void reset(struct vdev *dev)
 
 	t->resets++;
 	t->counter = 0;
+	if (t->reenter)
+		t->reenter_reset = vdev_vq_reset(dev, 0);
 }
 
 static int save(struct vdev *dev, struct vdev_state_writer *w)

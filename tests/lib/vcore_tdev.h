@@ -26,7 +26,10 @@ struct tdev {
 	/* ops->drain: leave held requests alone (as a model without the
 	 * op), complete them (echo), or cancel them (0 bytes). */
 	enum { TDEV_DRAIN_NONE, TDEV_DRAIN_COMPLETE, TDEV_DRAIN_CANCEL } drain;
+	/* Calls transport calls from handle and reset (refused). */
+	bool reenter;
 	/* Observations. */
+	int reenter_handle, reenter_reset; /* what they returned */
 	unsigned handles[4];
 	unsigned pops[4];
 	int starts, resets, loads;

@@ -726,6 +726,27 @@ static void test_watch(void **state)
 	destroy(drv);
 }
 
+/* A transport call from inside the device's own op would deadlock on a
+ * queue lock its caller holds: refused with -EDEADLK, the device goes
+ * on. */
+static void test_reentry_refused(void **state)
+{
+	for (unsigned k = 0; k < 4; k++) {
+		struct vdev_drv *drv = make(&modes[k], 0, true);
+
+		T.reenter = true;
+		echo_ok(drv, 0);
+		assert_int_equal(T.reenter_handle, -EDEADLK);
+		assert_int_equal(vdev_drv_init(drv), 0);
+		assert_int_equal(T.reenter_reset, -EDEADLK);
+		T.reenter = false;
+		echo_ok(drv, 0);
+		/* Outside an op the same calls work. */
+		assert_int_equal(vdev_vq_stop(T.dev, 1, NULL), 0);
+		destroy(drv);
+	}
+}
+
 static unsigned fired;
 static uint32_t fired_events;
 
@@ -886,6 +907,7 @@ int main(void)
 		cmocka_unit_test(test_drain_other_thread),
 		cmocka_unit_test(test_drain_on_reset),
 		cmocka_unit_test(test_watch_before_watcher),
+		cmocka_unit_test(test_reentry_refused),
 		cmocka_unit_test(test_watch_events),
 		cmocka_unit_test(test_reset_inflight),
 		cmocka_unit_test(test_ring_reset),
