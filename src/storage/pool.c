@@ -219,9 +219,12 @@ bool stg_pool_wanted(const struct stg_queue *q, const struct stg_req *r)
 {
 	const struct stg_image *img = r->img;
 
-	/* O_DIRECT through io_uring is already parallel in the kernel. */
+	/* O_DIRECT through io_uring is already parallel in the kernel; and
+	 * a part that starts inside a segment keeps the O_DIRECT memory
+	 * alignment only when that is no stricter than the length's. */
 	return img->pool && r->cleft >= STG_SPLIT_MIN &&
 	       !(img->direct && img->engine == STG_ENGINE_URING && q->uring) &&
+	       !(img->direct && img->mem_align > img->len_align) &&
 	       !stg_uring_test_ring_only;
 }
 
