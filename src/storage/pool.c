@@ -1,35 +1,42 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * A few worker threads per file image, for what would hold the queue's
- * thread too long: large buffered transfers, split into parts that run in
- * parallel (a 1 MiB read from the page cache is a copy that two cores do
- * in half the time), and DISCARD / WRITE_ZEROES, whose fallbacks may
- * write a whole range out.
+ * A few worker threads, shared by the file images of the process, for
+ * what would hold a queue's thread too long: large buffered transfers,
+ * split into parts that run in parallel (a 1 MiB read from the page cache
+ * is a copy that two cores do in half the time), and DISCARD /
+ * WRITE_ZEROES, whose fallbacks may write a whole range out. One pool,
+ * not one per image: a SCSI target with 256 LUNs needs no more threads
+ * than a disk.
  *
- * The threads start with the image, before a daemon drops privileges or
- * enters its sandbox, and have every signal blocked. A part finishes on
- * its worker; the last part of a request posts the request to its queue,
- * whose thread delivers it (stg_post).
+ * The threads start with the first image, before a daemon drops
+ * privileges or enters its sandbox, and have every signal blocked; they
+ * end with the last. A part finishes on its worker; the last part of a
+ * request posts the request to its queue, whose thread delivers it
+ * (stg_post).
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "core/thread.h"
 #include "storage/storage_internal.h"
 
-#define POOL_MAX 4u
+#define POOL_MAX 16u
 
 struct stg_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
 	struct stg_part *head, *tail;
 	bool stop;
-	unsigned n;
+	unsigned n;       /* threads */
+	unsigned split;   /* parts per large transfer */
+	unsigned users;   /* images (the_pool_lock) */
 	pthread_t th[POOL_MAX];
 };
+
+static pthread_mutex_t the_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct stg_pool *the_pool;
 
 /* Test hook (storage_internal.h). */
 atomic_bool stg_pool_test_hold;
@@ -135,8 +142,7 @@ static void run_op(struct stg_image *img, struct stg_part *p)
 
 static void *worker(void *arg)
 {
-	struct stg_image *img = arg;
-	struct stg_pool *pool = img->pool;
+	struct stg_pool *pool = arg;
 
 
 	pthread_mutex_lock(&pool->lock);
@@ -158,9 +164,9 @@ static void *worker(void *arg)
 		if (atomic_load_explicit(&r->cancel, memory_order_relaxed))
 			fail_part(r, -ECANCELED);
 		else if (r->op == STG_DISCARD || r->op == STG_WRITE_ZEROES)
-			run_op(img, p);
+			run_op(r->img, p);
 		else
-			run_xfer(img, p);
+			run_xfer(r->img, p);
 		part_done(r);
 		pthread_mutex_lock(&pool->lock);
 	}
@@ -168,41 +174,8 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int stg_pool_start(struct stg_image *img)
+static void pool_free(struct stg_pool *pool)
 {
-	struct stg_pool *pool = calloc(1, sizeof(*pool));
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned want;
-	int ret = 0;
-
-	if (!pool)
-		return -ENOMEM;
-	want = ncpu < 2 ? 2 : ncpu > (long)POOL_MAX ? POOL_MAX
-						     : (unsigned)ncpu;
-	pthread_mutex_init(&pool->lock, NULL);
-	pthread_cond_init(&pool->cv, NULL);
-	img->pool = pool;
-	/* Signals go to the daemon's main thread, never to a worker; a
-	 * fault (SIGBUS on a shrunk peer mapping) stays deliverable
-	 * (core/thread.h). */
-	for (; pool->n < want; pool->n++) {
-		ret = vcore_thread_create(&pool->th[pool->n], worker, img);
-		if (ret)
-			break;
-	}
-	if (!pool->n) {
-		stg_pool_stop(img);
-		return ret;
-	}
-	return 0;
-}
-
-void stg_pool_stop(struct stg_image *img)
-{
-	struct stg_pool *pool = img->pool;
-
-	if (!pool)
-		return;
 	pthread_mutex_lock(&pool->lock);
 	pool->stop = true;
 	pthread_cond_broadcast(&pool->cv);
@@ -212,7 +185,83 @@ void stg_pool_stop(struct stg_image *img)
 	pthread_cond_destroy(&pool->cv);
 	pthread_mutex_destroy(&pool->lock);
 	free(pool);
+}
+
+static struct stg_pool *pool_new(void)
+{
+	struct stg_pool *pool = calloc(1, sizeof(*pool));
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned want;
+	int ret = 0;
+
+	if (!pool)
+		return NULL;
+	if (ncpu < 1)
+		ncpu = 1;
+	/* A transfer is split over the cores; twice as many threads let
+	 * the parts of several transfers (a guest's queue depth, several
+	 * devices) and ones that block on a disk overlap. */
+	pool->split = ncpu < 2 ? 2 : ncpu > (long)STG_MAX_PARTS
+					 ? STG_MAX_PARTS
+					 : (unsigned)ncpu;
+	want = 2 * (unsigned)(ncpu > (long)POOL_MAX ? POOL_MAX : ncpu);
+	if (want < 4)
+		want = 4;
+	if (want > POOL_MAX)
+		want = POOL_MAX;
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->cv, NULL);
+	/* Signals go to the daemon's main thread, never to a worker; a
+	 * fault (SIGBUS on a shrunk peer mapping) stays deliverable
+	 * (core/thread.h). */
+	for (; pool->n < want; pool->n++) {
+		ret = vcore_thread_create(&pool->th[pool->n], worker, pool);
+		if (ret)
+			break;
+	}
+	if (!pool->n) {
+		pool_free(pool);
+		errno = -ret;
+		return NULL;
+	}
+	return pool;
+}
+
+int stg_pool_start(struct stg_image *img)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&the_pool_lock);
+	if (!the_pool)
+		the_pool = pool_new();
+	if (the_pool) {
+		the_pool->users++;
+		img->pool = the_pool;
+	} else {
+		ret = -errno;
+	}
+	pthread_mutex_unlock(&the_pool_lock);
+	return ret;
+}
+
+void stg_pool_stop(struct stg_image *img)
+{
+	struct stg_pool *pool = img->pool;
+
+	if (!pool)
+		return;
 	img->pool = NULL;
+	pthread_mutex_lock(&the_pool_lock);
+	if (--pool->users) {
+		pool = NULL;
+	} else {
+		the_pool = NULL;
+	}
+	pthread_mutex_unlock(&the_pool_lock);
+	/* The last image: nothing of any image can be queued any more
+	 * (each drained its queues before closing). */
+	if (pool)
+		pool_free(pool);
 }
 
 bool stg_pool_wanted(const struct stg_queue *q, const struct stg_req *r)
@@ -248,7 +297,7 @@ void stg_pool_xfer(struct stg_queue *q, struct stg_req *r)
 {
 	struct stg_pool *pool = r->img->pool;
 	uint64_t total = r->cleft, each, done = 0;
-	unsigned k = pool->n, idx = 0;
+	unsigned k = pool->split, idx = 0;
 	size_t skip = 0;
 
 	if (k > STG_MAX_PARTS)
