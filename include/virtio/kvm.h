@@ -32,6 +32,11 @@
  * Needs an in-kernel irqchip (KVM_CREATE_IRQCHIP, or a split irqchip with
  * the GSI routed by the VMM) before attaching.
  *
+ * Migration: vdev_save/vdev_restore for the device (transport.h) and
+ * vdev_mmio_save/vdev_mmio_restore on vdev_kvm_mmio(k) for the register
+ * file (InterruptStatus, selectors, queue registers): a pending interrupt
+ * is asserted again on the target (mmio.h).
+ *
  * Threads: attach/detach from the VMM's control thread; vdev_kvm_mmio_exit
  * from any vCPU thread, concurrently.
  */

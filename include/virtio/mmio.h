@@ -36,6 +36,43 @@
  * DEVICE_NEEDS_RESET; the line is asserted while InterruptStatus is not
  * zero and deasserted when InterruptACK clears the last bit.
  *
+ * Setting up a device without KVM (the KVM adapter, kvm.h, does all of
+ * this itself): besides the register file and its interrupt line the
+ * device needs
+ *  - guest memory: a `struct vdev_mem` with one region per RAM range
+ *    (vdev_mem_add), given as .mem (or vdev_set_mem) before the driver
+ *    enables a queue, else every QueueReady fails (DEVICE_NEEDS_RESET);
+ *  - a watcher and a thread that runs it: a vdev_loop on a thread of
+ *    its own (vdev_loop_new, vdev_loop_watcher, vdev_loop_run) or the
+ *    VMM's own loop, given as .watcher (or vdev_set_watcher). It serves
+ *    the fds models watch (rng's rate-limit timer, blk's io_uring
+ *    completions) and the rounds models schedule. Without one a model's
+ *    timer never fires and its asynchronous work is done within the
+ *    vCPU's kick, or not at all;
+ *  - optionally, an eventfd per queue (vdev_mmio_set_kick_fd, and the
+ *    same fd to the VMM's own QueueNotify fast path) so kicks are served
+ *    by the loop's thread instead of the vCPU thread.
+ *
+ *	struct vdev_loop *loop = vdev_loop_new();
+ *	struct vdev_watcher w;
+ *	pthread_t t;
+ *
+ *	vdev_loop_watcher(loop, &w);
+ *	m = vdev_mmio_new(dev, &(struct vdev_mmio_config){
+ *		.set_irq = raise_line, .opaque = vm,
+ *		.mem = guest_ram, .watcher = &w });
+ *	pthread_create(&t, NULL, run_loop, loop);   (vdev_loop_run(loop))
+ *	...
+ *	vdev_loop_stop(loop); pthread_join(t, NULL);
+ *	vdev_mmio_free(m); vdev_loop_free(loop);
+ *
+ * Migration: the device's own state is vdev_save/vdev_restore
+ * (transport.h, with every queue stopped); the register file keeps state
+ * of its own (InterruptStatus, the selectors, driver features written
+ * before FEATURES_OK, the queue registers of queues not yet ready), saved
+ * with vdev_mmio_save and put back with vdev_mmio_restore after
+ * vdev_restore. A pending interrupt survives: the line is asserted again.
+ *
  * Threads: vdev_mmio_read/write may be called from several vCPU threads;
  * they are serialised inside. set_irq(true) is called from whichever thread
  * completed a request (a queue thread, or the vCPU thread for synchronous
@@ -47,9 +84,12 @@
 #define VIRTIO_MMIO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <virtio/api.h>
 #include <virtio/device.h>
+#include <virtio/mem.h>
+#include <virtio/transport.h>
 
 VDEV_BEGIN_DECLS
 
@@ -107,6 +147,15 @@ struct vdev_mmio_config {
 	 * e.g. NOTIFICATION_DATA behind a datamatch ioeventfd).
 	 */
 	uint64_t hide_features;
+	/* Guest memory the device sees: vdev_set_mem(dev, mem) at
+	 * creation (the device takes a reference). NULL: the VMM calls
+	 * vdev_set_mem itself. */
+	struct vdev_mem *mem;
+	/* The watcher of every queue (vdev_set_watcher), copied: what it
+	 * points to must outlive the register file, which takes it back
+	 * at vdev_mmio_free. NULL: the VMM sets one itself, or there is
+	 * none (see above). */
+	const struct vdev_watcher *watcher;
 };
 
 /*
@@ -144,6 +193,24 @@ VDEV_API int vdev_mmio_write(struct vdev_mmio *m, uint64_t offset,
  * calling thread (vdev_vq_kick). The register file does not own @fd.
  */
 VDEV_API int vdev_mmio_set_kick_fd(struct vdev_mmio *m, unsigned qidx, int fd);
+
+/*
+ * The register file's own state as a blob (malloc'd into *blob, the caller
+ * frees it): a little-endian, versioned record with a CRC, for a VMM's
+ * migration stream next to vdev_save's. Call it once the vCPUs are
+ * stopped. 0 or -ENOMEM.
+ */
+VDEV_API int vdev_mmio_save(struct vdev_mmio *m, void **blob, size_t *len);
+/*
+ * Puts a saved state back (after vdev_restore of the device, before the
+ * vCPUs run): InterruptStatus (ORed with what the restored device raised
+ * meanwhile, and the line asserted when not zero), the selectors, the
+ * driver features and the queue registers. The blob is checked first and
+ * nothing changes when it is refused: -EBADMSG (truncated, corrupt, bad
+ * values), -EPROTO (another format version, or another number of queues).
+ */
+VDEV_API int vdev_mmio_restore(struct vdev_mmio *m, const void *blob,
+			       size_t len);
 
 /* Current InterruptStatus (what the resample path of a level-triggered
  * line re-checks). Safe from any thread. */

@@ -42,6 +42,14 @@
  * ignores queue writes. Enabling a queue whose ring is invalid leaves
  * queue_enable at 0 and sets DEVICE_NEEDS_RESET.
  *
+ * Migration: the device's own state is vdev_save/vdev_restore (transport.h);
+ * the function keeps state of its own (the writable config space: command,
+ * BARs, MSI-X control; the selectors; the queues' sizes, addresses and
+ * vectors; the ISR; the MSI-X table and pending bits). vdev_pci_save
+ * writes it, vdev_pci_restore puts it back after vdev_restore, and a
+ * pending interrupt is delivered again (an unmasked pending vector fires,
+ * a pending ISR with INTx enabled asserts the line).
+ *
  * Threads: register accesses (cfg/bar read/write, reset, msix_* calls) come
  * from one control thread at a time. Interrupts raised by queue workers on
  * other threads are safe: the interrupt state has its own lock, and the
@@ -51,6 +59,7 @@
 #define VIRTIO_PCI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <virtio/api.h>
 #include <virtio/device.h>
@@ -113,6 +122,24 @@ VDEV_API struct vdev_pci *vdev_pci_new(struct vdev *dev,
 VDEV_API void vdev_pci_free(struct vdev_pci *pci);
 
 VDEV_API struct vdev *vdev_pci_device(const struct vdev_pci *pci);
+
+/*
+ * The function's own state as a blob (malloc'd into *blob, the caller
+ * frees it): little-endian, versioned, with a CRC. Call it with the
+ * guest stopped. 0 or -ENOMEM.
+ */
+VDEV_API int vdev_pci_save(struct vdev_pci *pci, void **blob, size_t *len);
+/*
+ * Puts it back (after vdev_restore of the device, before the guest
+ * runs), on a function made with the same device type and MSI-X vector
+ * count; what the blob would set that a driver cannot write (identity,
+ * capability layout) is ignored. The blob is checked first and nothing
+ * changes when it is refused: -EBADMSG (truncated, corrupt, a vector or
+ * size out of range), -EPROTO (another format version, queue or vector
+ * count). Then pending interrupts are delivered through the ops.
+ */
+VDEV_API int vdev_pci_restore(struct vdev_pci *pci, const void *blob,
+			      size_t len);
 
 /*
  * Config-space access of @len bytes at @offset (any length, any

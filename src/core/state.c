@@ -34,6 +34,7 @@
 #include <virtio/transport.h>
 
 #include "core/core_internal.h"
+#include "core/crc32.h"
 
 #define VCORE_STATE_FORMAT 1u
 #define VCORE_HDR_SIZE 32u
@@ -68,27 +69,6 @@ struct vdev_state_reader {
 #define QSEC_F_AVAIL_WRAP 2u
 #define QSEC_F_USED_WRAP 4u
 #define QSEC_F_HAS_STATE 8u
-
-/* ---- CRC-32 (IEEE 802.3, reflected) ----------------------------------- */
-
-static uint32_t crc32_ieee(const uint8_t *p, size_t len)
-{
-	/* Nibble table: small, no initialisation race. */
-	static const uint32_t t[16] = {
-		0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac,
-		0x76dc4190, 0x6b6b51f4, 0x4db26158, 0x5005713c,
-		0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
-		0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
-	};
-	uint32_t c = 0xffffffffu;
-
-	for (size_t i = 0; i < len; i++) {
-		c ^= p[i];
-		c = (c >> 4) ^ t[c & 15];
-		c = (c >> 4) ^ t[c & 15];
-	}
-	return ~c;
-}
 
 /* ---- little-endian helpers -------------------------------------------- */
 
@@ -335,7 +315,7 @@ int vdev_save(struct vdev *dev, void **blob, size_t *len)
 	put_le32(h + 8, VCORE_STATE_FORMAT);
 	put_le32(h + 12, dev->info.device_id);
 	put_le32(h + 16, dev->info.state_version);
-	put_le32(h + 20, crc32_ieee(h + VCORE_HDR_SIZE,
+	put_le32(h + 20, vcore_crc32(h + VCORE_HDR_SIZE,
 				    w.len - VCORE_HDR_SIZE));
 	put_le64(h + 24, w.len);
 	*blob = w.buf;
@@ -561,7 +541,7 @@ int vdev_restore(struct vdev *dev, const void *blob, size_t len)
 	model_version = get_le32(h + 16);
 	total = get_le64(h + 24);
 	if (total != len ||
-	    crc32_ieee(h + VCORE_HDR_SIZE, len - VCORE_HDR_SIZE) !=
+	    vcore_crc32(h + VCORE_HDR_SIZE, len - VCORE_HDR_SIZE) !=
 		    get_le32(h + 20)) {
 		ret = -EBADMSG;
 		goto fail;

@@ -15,6 +15,8 @@
 #include <virtio/spec.h>
 #include <virtio/transport.h>
 
+#include "core/crc32.h"
+
 /* The VendorID reported when the model leaves it at 0 ("VDEV"). */
 #define MMIO_DEFAULT_VENDOR 0x56454456u
 
@@ -47,6 +49,7 @@ struct mmio_queue {
 struct vdev_mmio {
 	struct vdev *dev;
 	struct vdev_mmio_config cfg;
+	bool set_watcher;       /* we set the device's watcher */
 	pthread_mutex_t lock;
 	_Atomic uint32_t isr;
 	_Atomic uint64_t irqs;
@@ -167,6 +170,28 @@ struct vdev_mmio *vdev_mmio_new(struct vdev *dev,
 	}
 	m->dev = dev;
 	m->cfg = *cfg;
+	m->cfg.watcher = NULL; /* the caller's; copied into the device */
+	if (cfg->mem) {
+		int r = vdev_set_mem(dev, cfg->mem);
+
+		if (r < 0) {
+			free(m->q);
+			free(m);
+			errno = -r;
+			return NULL;
+		}
+	}
+	if (cfg->watcher) {
+		int r = vdev_set_watcher(dev, cfg->watcher);
+
+		if (r < 0) {
+			free(m->q);
+			free(m);
+			errno = -r;
+			return NULL;
+		}
+		m->set_watcher = true;
+	}
 	pthread_mutex_init(&m->lock, NULL);
 	for (unsigned i = 0; i < m->nq; i++) {
 		m->q[i].kick_fd = -1;
@@ -181,6 +206,8 @@ void vdev_mmio_free(struct vdev_mmio *m)
 	if (!m)
 		return;
 	vdev_set_transport(m->dev, NULL, NULL);
+	if (m->set_watcher)
+		vdev_set_watcher(m->dev, NULL);
 	pthread_mutex_destroy(&m->lock);
 	free(m->q);
 	free(m);
@@ -213,6 +240,129 @@ uint32_t vdev_mmio_interrupt_status(const struct vdev_mmio *m)
 uint64_t vdev_mmio_irq_count(const struct vdev_mmio *m)
 {
 	return atomic_load(&((struct vdev_mmio *)m)->irqs);
+}
+
+/* ---- migration -------------------------------------------------------- */
+
+/*
+ * The blob: "VDEVMMIO", le32 version, le32 queues, le32 InterruptStatus,
+ * le32 DeviceFeaturesSel, DriverFeaturesSel, QueueSel, SHMSel, le32 flags,
+ * le64 driver features, then per queue le32 QueueNum and le64 desc,
+ * driver and device addresses, and a le32 CRC-32 of all of that.
+ */
+#define MMIO_STATE_MAGIC "VDEVMMIO"
+#define MMIO_STATE_VERSION 1u
+#define MMIO_STATE_HDR 48u
+#define MMIO_STATE_Q 28u
+#define MMIO_STATE_HIGH 1u /* driver wrote feature bits above 63 */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+int vdev_mmio_save(struct vdev_mmio *m, void **blob, size_t *len)
+{
+	size_t n = MMIO_STATE_HDR + (size_t)m->nq * MMIO_STATE_Q + 4;
+	uint8_t *b = calloc(1, n);
+
+	if (!b)
+		return -ENOMEM;
+	pthread_mutex_lock(&m->lock);
+	memcpy(b, MMIO_STATE_MAGIC, 8);
+	put32(b + 8, MMIO_STATE_VERSION);
+	put32(b + 12, m->nq);
+	put32(b + 16, atomic_load(&m->isr));
+	put32(b + 20, m->dev_features_sel);
+	put32(b + 24, m->drv_features_sel);
+	put32(b + 28, m->queue_sel);
+	put32(b + 32, m->shm_sel);
+	put32(b + 36, m->drv_features_high ? MMIO_STATE_HIGH : 0);
+	put64(b + 40, m->drv_features);
+	for (unsigned i = 0; i < m->nq; i++) {
+		uint8_t *q = b + MMIO_STATE_HDR + (size_t)i * MMIO_STATE_Q;
+
+		put32(q, m->q[i].num);
+		put64(q + 4, m->q[i].desc);
+		put64(q + 12, m->q[i].driver);
+		put64(q + 20, m->q[i].device);
+	}
+	pthread_mutex_unlock(&m->lock);
+	put32(b + n - 4, vcore_crc32(b, n - 4));
+	*blob = b;
+	*len = n;
+	return 0;
+}
+
+int vdev_mmio_restore(struct vdev_mmio *m, const void *blob, size_t len)
+{
+	size_t n = MMIO_STATE_HDR + (size_t)m->nq * MMIO_STATE_Q + 4;
+	uint32_t isr, flags;
+	uint8_t *b;
+
+	if (!blob || len < MMIO_STATE_HDR + 4)
+		return -EBADMSG;
+	/* One private copy: the blob may be where someone can change it. */
+	b = malloc(len);
+	if (!b)
+		return -ENOMEM;
+	memcpy(b, blob, len);
+	if (memcmp(b, MMIO_STATE_MAGIC, 8) ||
+	    vcore_crc32(b, len - 4) != get32(b + len - 4)) {
+		free(b);
+		return -EBADMSG;
+	}
+	if (get32(b + 8) != MMIO_STATE_VERSION || get32(b + 12) != m->nq) {
+		free(b);
+		return -EPROTO;
+	}
+	isr = get32(b + 16);
+	flags = get32(b + 36);
+	if (len != n || (isr & ~(VDEV_MMIO_INT_VRING | VDEV_MMIO_INT_CONFIG)) ||
+	    (flags & ~MMIO_STATE_HIGH)) {
+		free(b);
+		return -EBADMSG;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->dev_features_sel = get32(b + 20);
+	m->drv_features_sel = get32(b + 24);
+	m->queue_sel = get32(b + 28);
+	m->shm_sel = get32(b + 32);
+	m->drv_features_high = flags & MMIO_STATE_HIGH;
+	m->drv_features = get64(b + 40);
+	for (unsigned i = 0; i < m->nq; i++) {
+		const uint8_t *q = b + MMIO_STATE_HDR + (size_t)i * MMIO_STATE_Q;
+
+		m->q[i].num = get32(q);
+		m->q[i].desc = get64(q + 4);
+		m->q[i].driver = get64(q + 12);
+		m->q[i].device = get64(q + 20);
+	}
+	pthread_mutex_unlock(&m->lock);
+	free(b);
+	if (isr) {
+		atomic_fetch_or(&m->isr, isr);
+		m->cfg.set_irq(m->cfg.opaque, true);
+	}
+	return 0;
 }
 
 /* ---- register reads -------------------------------------------------- */

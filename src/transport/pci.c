@@ -15,7 +15,6 @@
 
 #define PCI_VENDOR_ID     0x00
 #define PCI_DEVICE_ID     0x02
-#define PCI_COMMAND       0x04
 #define PCI_STATUS        0x06
 #define PCI_REVISION      0x08
 #define PCI_CLASS_PROG    0x09

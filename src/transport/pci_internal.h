@@ -13,6 +13,7 @@
 #include <virtio/pci.h>
 
 /* Config-space layout (see pci.h). */
+#define PCI_COMMAND     0x04u
 #define PCI_CAP_MSIX    0x40u
 #define PCI_CAP_COMMON  0x50u
 #define PCI_CAP_NOTIFY  0x60u

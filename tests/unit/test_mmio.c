@@ -8,6 +8,7 @@
  * end to end.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,7 +23,10 @@
 #include <virtio/mmio.h>
 #include <virtio/rng.h>
 #include <virtio/testing.h>
+#include <virtio/loop.h>
 #include <virtio/transport.h>
+
+#include "core/crc32.h"
 
 #define TDEV_QUEUES 2
 #define TDEV_QMAX 64
@@ -246,6 +250,15 @@ static const uint64_t V1 = VDEV_BIT(VDEV_F_VERSION_1);
 static const uint64_t PACKED = VDEV_BIT(VDEV_F_RING_PACKED);
 static const uint8_t OK_STATUS = VDEV_STATUS_ACKNOWLEDGE | VDEV_STATUS_DRIVER |
 				 VDEV_STATUS_FEATURES_OK;
+
+/* Recomputes the CRC at the end of a register-file state blob. */
+static void put_le32_crc(uint8_t *b, size_t len)
+{
+	uint32_t c = vcore_crc32(b, len - 4);
+
+	for (int i = 0; i < 4; i++)
+		b[len - 4 + i] = (uint8_t)(c >> (8 * i));
+}
 
 /* ---- tests ------------------------------------------------------------ */
 
@@ -855,6 +868,188 @@ static void test_rng_end_to_end(void **state)
 	fx_free(f);
 }
 
+/*
+ * Live migration of a device on the register file with an interrupt
+ * pending and a queue half set up: the device's state (vdev_save) and
+ * the register file's (vdev_mmio_save) move to a new device and register
+ * file on the same guest RAM; the line comes back asserted, the driver
+ * reads InterruptStatus, acks it, finishes the queue it was setting up
+ * and goes on with the running one.
+ */
+static void test_migrate_pending_interrupt(void **state)
+{
+	struct fx *f = fx_new(0, 0), *g = fx_new(0, 0);
+	struct vdev_queue_config qc1;
+	void *db, *mb, *token;
+	size_t dl, ml;
+	uint32_t len;
+	uint8_t *p;
+
+	(void)state;
+	assert_int_equal(negotiate(f, V1), OK_STATUS);
+	setup_queue(f, 0, 8, V1);
+	driver_ok(f);
+	p = add_buf(f, 0, 8);
+	wr(f, VDEV_MMIO_QUEUE_NOTIFY, 0);
+	assert_int_equal(f->level, 1);
+	assert_int_equal(rd(f, VDEV_MMIO_INTERRUPT_STATUS), VDEV_MMIO_INT_VRING);
+	/* Queue 1 half set up, selectors left where the driver put them. */
+	f->ring[1] = vdev_drv_ring_new(f->ram, 8, V1);
+	vdev_drv_ring_queue_config(f->ring[1], &qc1);
+	set_queue_regs(f, 1, 8, qc1.desc_addr, qc1.driver_addr,
+		       qc1.device_addr);
+	wr(f, VDEV_MMIO_DEVICE_FEATURES_SEL, 1);
+
+	/* Source: vCPUs stopped, queues stopped, both states out. */
+	assert_int_equal(vdev_vq_stop(f->dev, 0, NULL), 0);
+	assert_int_equal(vdev_save(f->dev, &db, &dl), 0);
+	assert_int_equal(vdev_mmio_save(f->m, &mb, &ml), 0);
+
+	/* Destination: the same guest RAM, the device first. */
+	assert_int_equal(vdev_set_mem(g->dev, vdev_drv_mem_map(f->ram)), 0);
+	assert_int_equal(vdev_restore(g->dev, db, dl), 0);
+	assert_int_equal(g->level, 0);
+	assert_int_equal(rd(g, VDEV_MMIO_INTERRUPT_STATUS), 0);
+	assert_int_equal(vdev_mmio_restore(g->m, mb, ml), 0);
+	free(db);
+	free(mb);
+	assert_int_equal(g->level, 1);
+	assert_int_equal(rd(g, VDEV_MMIO_INTERRUPT_STATUS),
+			 VDEV_MMIO_INT_VRING);
+	/* The selectors came along: DeviceFeatures shows the high word,
+	 * QueueReady the half-set-up queue 1. */
+	assert_int_equal(rd(g, VDEV_MMIO_DEVICE_FEATURES),
+			 (uint32_t)(vdev_device_features(g->dev) >> 32));
+	assert_int_equal(rd(g, VDEV_MMIO_QUEUE_READY), 0);
+	assert_int_equal(vdev_drv_ring_get_used(f->ring[0], &token, &len), 0);
+	assert_ptr_equal(token, p);
+	wr(g, VDEV_MMIO_INTERRUPT_ACK, VDEV_MMIO_INT_VRING);
+	assert_int_equal(g->level, 0);
+	/* Queue 1 becomes ready with the addresses written before. */
+	wr(g, VDEV_MMIO_QUEUE_READY, 1);
+	assert_int_equal(rd(g, VDEV_MMIO_QUEUE_READY), 1);
+	/* Both queues serve on the new device. */
+	for (unsigned q = 0; q < 2; q++) {
+		p = add_buf(f, q, 8);
+		wr(g, VDEV_MMIO_QUEUE_NOTIFY, q);
+		assert_int_equal(vdev_drv_ring_get_used(f->ring[q], &token,
+							&len), 0);
+		assert_ptr_equal(token, p);
+		assert_int_equal(p[0], 0xa0 + q);
+	}
+	assert_int_equal(g->level, 1);
+	vdev_set_mem(g->dev, NULL);
+	fx_free(g);
+	fx_free(f);
+}
+
+/* A register-file state that is not one is refused, and nothing
+ * changes. */
+static void test_mmio_restore_refused(void **state)
+{
+	struct fx *f = fx_new(0, 0);
+	uint8_t *b;
+	void *blob;
+	size_t len;
+
+	(void)state;
+	wr(f, VDEV_MMIO_QUEUE_SEL, 1);
+	assert_int_equal(vdev_mmio_save(f->m, &blob, &len), 0);
+	b = blob;
+	assert_int_equal(vdev_mmio_restore(f->m, b, 10), -EBADMSG);
+	assert_int_equal(vdev_mmio_restore(f->m, NULL, len), -EBADMSG);
+	b[0] ^= 1; /* magic */
+	assert_int_equal(vdev_mmio_restore(f->m, b, len), -EBADMSG);
+	b[0] ^= 1;
+	b[16] = 4; /* InterruptStatus: a bit that does not exist */
+	assert_int_equal(vdev_mmio_restore(f->m, b, len), -EBADMSG);
+	put_le32_crc(b, len);
+	assert_int_equal(vdev_mmio_restore(f->m, b, len), -EBADMSG);
+	b[16] = 0;
+	b[12] = 3; /* queues */
+	put_le32_crc(b, len);
+	assert_int_equal(vdev_mmio_restore(f->m, b, len), -EPROTO);
+	b[12] = 2;
+	b[8] = 2; /* version */
+	put_le32_crc(b, len);
+	assert_int_equal(vdev_mmio_restore(f->m, b, len), -EPROTO);
+	b[8] = 1;
+	put_le32_crc(b, len);
+	assert_int_equal(vdev_mmio_restore(f->m, b, len - 4), -EBADMSG);
+	assert_int_equal(f->level, 0);
+	assert_int_equal(vdev_mmio_restore(f->m, b, len), 0);
+	free(blob);
+	fx_free(f);
+}
+
+static void *loop_main(void *arg)
+{
+	vdev_loop_run(arg);
+	return NULL;
+}
+
+/*
+ * A VMM without KVM gives the register file guest memory and a watcher
+ * run by a thread of its own: a device with a timer (rng's rate limit)
+ * then serves what its budget left waiting when the timer fires, with
+ * no kick.
+ */
+static void test_mem_and_watcher(void **state)
+{
+	struct vdev_rng_config rc = { .max_bytes = 16, .period_ms = 30 };
+	struct fx *f = calloc(1, sizeof(*f));
+	struct vdev_loop *loop = vdev_loop_new();
+	struct vdev_mmio_config mc = { .set_irq = fx_irq, .opaque = f };
+	struct vdev_watcher w;
+	pthread_t t;
+	void *token;
+	uint32_t len;
+	uint8_t *b[2];
+	int r = -EAGAIN;
+
+	(void)state;
+	assert_non_null(f);
+	assert_non_null(loop);
+	f->ram = vdev_drv_mem_new(0x100000, 1 << 20, 1);
+	f->dev = vdev_rng_new(&rc);
+	assert_non_null(f->dev);
+	vdev_loop_watcher(loop, &w);
+	mc.mem = vdev_drv_mem_map(f->ram);
+	mc.watcher = &w;
+	f->m = vdev_mmio_new(f->dev, &mc);
+	assert_non_null(f->m);
+	assert_true(vdev_has_watcher(f->dev, 0));
+	assert_int_equal(pthread_create(&t, NULL, loop_main, loop), 0);
+	assert_int_equal(negotiate(f, V1), OK_STATUS);
+	setup_queue(f, 0, 8, V1);
+	driver_ok(f);
+	b[0] = add_buf(f, 0, 16);
+	b[1] = add_buf(f, 0, 16);
+	wr(f, VDEV_MMIO_QUEUE_NOTIFY, 0);
+	/* The first within the budget at once; the second when the period
+	 * ends, on the loop's thread. */
+	assert_int_equal(vdev_drv_ring_get_used(f->ring[0], &token, &len), 0);
+	assert_ptr_equal(token, b[0]);
+	for (int i = 0; i < 200 && r == -EAGAIN; i++) {
+		r = vdev_drv_ring_get_used(f->ring[0], &token, &len);
+		if (r == -EAGAIN)
+			usleep(10000);
+	}
+	assert_int_equal(r, 0);
+	assert_ptr_equal(token, b[1]);
+	assert_int_equal(len, 16);
+	vdev_loop_stop(loop);
+	pthread_join(t, NULL);
+	vdev_mmio_free(f->m);
+	assert_false(vdev_has_watcher(f->dev, 0));
+	f->m = NULL;
+	vdev_free(f->dev);
+	vdev_drv_ring_free(f->ring[0]);
+	vdev_drv_mem_free(f->ram);
+	vdev_loop_free(loop);
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -875,6 +1070,9 @@ int main(void)
 		cmocka_unit_test(test_notification_data),
 		cmocka_unit_test(test_interrupt_line),
 		cmocka_unit_test(test_rng_end_to_end),
+		cmocka_unit_test(test_migrate_pending_interrupt),
+		cmocka_unit_test(test_mmio_restore_refused),
+		cmocka_unit_test(test_mem_and_watcher),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,7 @@
 #include <virtio/testing.h>
 #include <virtio/transport.h>
 
+#include "core/crc32.h"
 #include "vpci_drv.h"
 
 struct fx {
@@ -550,6 +551,144 @@ static void test_blk_device_config(void **state)
 	vdev_free(dev);
 }
 
+/* A second function for the same RAM, as a migration target. */
+static struct fx *target(struct fx *src)
+{
+	struct vdev_rng_config rc = { .queue_size = 256 };
+	struct fx *g = calloc(1, sizeof(*g));
+	uint64_t sizes[6];
+
+	assert_non_null(g);
+	g->dev = vdev_rng_new(&rc);
+	assert_non_null(g->dev);
+	g->mem = src->mem; /* shared: not freed through @g */
+	assert_int_equal(vdev_set_mem(g->dev, vdev_drv_mem_map(g->mem)), 0);
+	g->pci = vdev_pci_new(g->dev, NULL, &fx_ops, g);
+	assert_non_null(g->pci);
+	g->d.io = (struct vpci_io){ io_cfg_read, io_cfg_write, io_bar_read,
+				    io_bar_write, g->pci };
+	for (unsigned b = 0; b < 6; b++)
+		sizes[b] = vdev_pci_bar_size(g->pci, b);
+	assert_int_equal(vpci_probe(&g->d, sizes), 0);
+	g->d.features = src->d.features;
+	return g;
+}
+
+static void target_free(struct fx *g)
+{
+	vdev_pci_free(g->pci);
+	vdev_free(g->dev);
+	free(g);
+}
+
+/* Stops the device, moves device and function state to @g. */
+static void migrate(struct fx *f, struct fx *g)
+{
+	void *db, *pb;
+	size_t dl, pl;
+
+	assert_int_equal(vdev_vq_stop(f->dev, 0, NULL), 0);
+	assert_int_equal(vdev_save(f->dev, &db, &dl), 0);
+	assert_int_equal(vdev_pci_save(f->pci, &pb, &pl), 0);
+	assert_int_equal(vdev_restore(g->dev, db, dl), 0);
+	assert_int_equal(vdev_pci_restore(g->pci, pb, pl), 0);
+	free(db);
+	free(pb);
+}
+
+/* INTx pending at migration: the line comes back asserted, the ISR
+ * reads it, and the queue goes on. */
+static void test_migrate_intx_pending(void **state)
+{
+	struct fx *f = *state, *g;
+	struct vdev_drv_ring *r = bring_up(f, false, VDEV_PCI_NO_VECTOR);
+
+	rng_request(f, 0, r, 48);
+	assert_int_equal(f->intx_level, 1);
+	g = target(f);
+	migrate(f, g);
+	assert_int_equal(g->intx_level, 1);
+	assert_int_equal(vpci_isr(&g->d), 1);
+	assert_int_equal(g->intx_level, 0);
+	assert_int_equal(vpci_common_rd(&g->d, VPCI_STATUS, 1) & 4, 4);
+	rng_request(g, 0, r, 48);
+	assert_int_equal(g->intx_level, 1);
+	vdev_drv_ring_free(r);
+	target_free(g);
+}
+
+/* MSI-X with the vector masked at migration: still pending on the target,
+ * delivered with the same address and data once unmasked. */
+static void test_migrate_msix_pending(void **state)
+{
+	struct fx *f = *state, *g;
+	struct vdev_drv_ring *r;
+
+	vpci_msix_enable(&f->d, true);
+	vpci_msix_vector_mask(&f->d, 0, true);
+	r = bring_up(f, true, 0);
+	rng_request(f, 0, r, 32);
+	assert_true(vpci_msix_pending(&f->d, 0));
+	g = target(f);
+	migrate(f, g);
+	assert_int_equal(g->msix_count[0], 0);
+	assert_true(vpci_msix_pending(&g->d, 0));
+	vpci_msix_vector_mask(&g->d, 0, false);
+	assert_int_equal(g->msix_count[0], 1);
+	assert_int_equal(g->last_addr, 0xfee00000u);
+	assert_int_equal(g->last_data, 0x4000);
+	rng_request(g, 0, r, 32);
+	assert_int_equal(g->msix_count[0], 2);
+	vdev_drv_ring_free(r);
+	target_free(g);
+}
+
+static void fix_crc(uint8_t *b, size_t len)
+{
+	uint32_t c = vcore_crc32(b, len - 4);
+
+	for (int i = 0; i < 4; i++)
+		b[len - 4 + i] = (uint8_t)(c >> (8 * i));
+}
+
+/* A function state that is not one is refused, and nothing changes. */
+static void test_pci_restore_refused(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *b;
+	void *blob;
+	size_t len, q0;
+
+	assert_int_equal(vdev_pci_save(f->pci, &blob, &len), 0);
+	b = blob;
+	q0 = 8 + 12 + VDEV_PCI_CFG_SIZE + 24;
+	assert_int_equal(vdev_pci_restore(f->pci, b, 8), -EBADMSG);
+	assert_int_equal(vdev_pci_restore(f->pci, NULL, len), -EBADMSG);
+	b[len - 1] ^= 1;
+	assert_int_equal(vdev_pci_restore(f->pci, b, len), -EBADMSG);
+	b[len - 1] ^= 1;
+	b[12] = 2; /* queues */
+	fix_crc(b, len);
+	assert_int_equal(vdev_pci_restore(f->pci, b, len), -EPROTO);
+	b[12] = 1;
+	b[q0 + 2] = 0x77; /* queue vector out of range */
+	fix_crc(b, len);
+	assert_int_equal(vdev_pci_restore(f->pci, b, len), -EBADMSG);
+	b[q0 + 2] = 0xff;
+	b[q0 + 1] = 0xff; /* queue size 65535 */
+	fix_crc(b, len);
+	assert_int_equal(vdev_pci_restore(f->pci, b, len), -EBADMSG);
+	b[q0 + 1] = 1;
+	fix_crc(b, len);
+	assert_int_equal(vdev_pci_restore(f->pci, b, len), 0);
+	/* The identity stays the function's own whatever the blob says. */
+	b[20] = 0x34;
+	fix_crc(b, len);
+	assert_int_equal(vdev_pci_restore(f->pci, b, len), 0);
+	assert_int_equal(vpci_cfg_rd(&f->d, 0, 2), VDEV_PCI_VENDOR_ID);
+	free(blob);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -578,6 +717,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_interrupt, setup,
 						teardown),
 		cmocka_unit_test(test_blk_device_config),
+		cmocka_unit_test_setup_teardown(test_migrate_intx_pending,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_msix_pending,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pci_restore_refused,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
