@@ -9,7 +9,7 @@
  * than a disk.
  *
  * The threads start with the first image, before a daemon drops
- * privileges or enters its sandbox, and have every signal blocked; they
+ * privileges or enters its sandbox, with process signals blocked; they
  * end with the last. A part finishes on its worker; the last part of a
  * request posts the request to its queue, whose thread delivers it
  * (stg_post).
