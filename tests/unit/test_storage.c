@@ -303,6 +303,16 @@ static void test_refuse_non_raw(void **state)
 	assert_memory_equal(buf, "QFI\xfb", 4);
 }
 
+/* The engines this build has are capabilities (vdev_capabilities()). */
+static void test_capabilities(void **state)
+{
+	(void)state;
+	assert_int_equal(vdev_has_capability(VDEV_CAP_BACKEND, "libnbd"),
+			 STG_WITH_NBD);
+	assert_int_equal(vdev_has_capability(VDEV_CAP_BACKEND, "liburing"),
+			 STG_WITH_URING);
+}
+
 static void test_open_errors(void **state)
 {
 	struct fx *f = *state;
@@ -882,6 +892,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup,
 						teardown),
+		cmocka_unit_test(test_capabilities),
 		cmocka_unit_test_setup_teardown(test_memory, setup, teardown),
 		ENGINE_TEST(test_rw, e_sync),
 		ENGINE_TEST(test_parallel, e_sync),
