@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "compat/uio.h"
 #include "core/thread.h"
 #include "storage/storage_internal.h"
 
@@ -77,26 +78,49 @@ static void part_done(struct stg_req *r)
 		stg_post(r->q, r);
 }
 
-/* A transfer part: iovecs built from r->cur[idx] + skip, a batch at a
- * time (a part may span more of them than fit on a stack). */
-static void run_xfer(struct stg_image *img, struct stg_part *p)
+/* @n bytes of part @p moved. */
+static void part_advance(const struct stg_req *r, struct stg_part *p,
+			 uint64_t n)
+{
+	p->off += n;
+	p->len -= n;
+	while (n) {
+		size_t l = r->cur[p->idx].iov_len - p->skip;
+
+		if (n < l) {
+			p->skip += (size_t)n;
+			return;
+		}
+		n -= l;
+		p->idx++;
+		p->skip = 0;
+	}
+}
+
+/*
+ * A transfer part: iovecs built from r->cur[idx] + skip, a batch at a time
+ * (a part may span more of them than fit on a stack). 0: moved; -EAGAIN:
+ * RWF_NOWAIT in @rwf stopped it, and @p is what is left; else it failed
+ * (recorded in the request).
+ */
+static int run_xfer(struct stg_image *img, struct stg_part *p, int rwf)
 {
 	struct stg_req *r = p->r;
 	bool wr = r->op != STG_READ;
-	unsigned idx = p->idx;
-	size_t skip = p->skip;
-	uint64_t off = p->off, left = p->len;
 
-	while (left) {
+	while (p->len) {
 		struct iovec v[64];
-		struct stg_io io = { .iov = v, .off = off };
+		struct stg_io io = { .iov = v, .off = p->off };
+		unsigned idx = p->idx;
+		size_t skip = p->skip;
+		uint64_t batch;
 		int n = 0, ret;
 
-		while (n < 64 && left > io.left && idx < (unsigned)r->ncur) {
+		while (n < 64 && p->len > io.left && idx < (unsigned)r->ncur) {
 			size_t l = r->cur[idx].iov_len - skip;
 
-			if (l > left - io.left)
-				l = (size_t)(left - io.left);
+			if (l > p->len - io.left)
+				l = (size_t)(p->len - io.left);
 			v[n].iov_base = (uint8_t *)r->cur[idx].iov_base + skip;
 			v[n].iov_len = l;
 			io.left += l;
@@ -109,17 +133,23 @@ static void run_xfer(struct stg_image *img, struct stg_part *p)
 		}
 		if (!n) {
 			fail_part(r, -EIO);
-			return;
+			return -EIO;
 		}
 		io.cnt = n;
-		left -= io.left;
-		off += io.left;
-		ret = stg_file_rw(img, wr, r->flags & STG_FUA, 0, &io);
+		batch = io.left;
+		ret = stg_file_rw(img, wr, r->flags & STG_FUA, rwf, &io);
+		part_advance(r, p, batch - io.left);
+		if ((rwf & RWF_NOWAIT) && (ret == -EAGAIN || ret == -EOPNOTSUPP)) {
+			if (ret == -EOPNOTSUPP)
+				atomic_store(&img->rd_no_nowait, true);
+			return -EAGAIN;
+		}
 		if (ret < 0) {
 			fail_part(r, ret);
-			return;
+			return ret;
 		}
 	}
+	return 0;
 }
 
 static void run_op(struct stg_image *img, struct stg_part *p)
@@ -166,7 +196,7 @@ static void *worker(void *arg)
 		else if (r->op == STG_DISCARD || r->op == STG_WRITE_ZEROES)
 			run_op(r->img, p);
 		else
-			run_xfer(r->img, p);
+			run_xfer(r->img, p, 0);
 		part_done(r);
 		pthread_mutex_lock(&pool->lock);
 	}
@@ -293,6 +323,21 @@ static void enqueue(struct stg_pool *pool, struct stg_part *first,
 	pthread_mutex_unlock(&pool->lock);
 }
 
+/*
+ * Whether the queue's thread may run a part itself: reads of a file in
+ * memory (a copy that never waits), or reads the file system can try
+ * without blocking (RWF_NOWAIT).
+ */
+static bool inline_part(const struct stg_req *r)
+{
+	const struct stg_image *img = r->img;
+
+	if (r->op != STG_READ || img->direct)
+		return false;
+	return img->in_memory ||
+	       !atomic_load_explicit(&img->rd_no_nowait, memory_order_relaxed);
+}
+
 void stg_pool_xfer(struct stg_queue *q, struct stg_req *r)
 {
 	struct stg_pool *pool = r->img->pool;
@@ -342,7 +387,24 @@ void stg_pool_xfer(struct stg_queue *q, struct stg_req *r)
 	}
 	r->state = STG_S_REMOTE;
 	atomic_store_explicit(&r->parts, k, memory_order_relaxed);
-	enqueue(pool, &r->part[0], &r->part[k - 1], k);
+	if (!inline_part(r)) {
+		enqueue(pool, &r->part[0], &r->part[k - 1], k);
+		return;
+	}
+	/* The queue's thread would only wait: it takes the first part
+	 * itself, if that cannot block, and ends the request at once when
+	 * its part is the last to finish (no trip through the eventfd). */
+	if (k > 1)
+		enqueue(pool, &r->part[1], &r->part[k - 1], k - 1);
+	if (run_xfer(r->img, &r->part[0],
+		     r->img->in_memory ? 0 : RWF_NOWAIT) == -EAGAIN) {
+		/* It would wait for the disk: a worker takes the rest. */
+		r->part[0].next = NULL;
+		enqueue(pool, &r->part[0], &r->part[0], 1);
+		return;
+	}
+	if (atomic_fetch_sub_explicit(&r->parts, 1, memory_order_acq_rel) == 1)
+		stg_remote_done(q, r);
 }
 
 void stg_pool_op(struct stg_queue *q, struct stg_req *r)

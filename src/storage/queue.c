@@ -228,7 +228,7 @@ void stg_post(struct stg_queue *q, struct stg_req *r)
 	atomic_fetch_sub_explicit(&q->posting, 1, memory_order_release);
 }
 
-static void remote_done(struct stg_queue *q, struct stg_req *r)
+void stg_remote_done(struct stg_queue *q, struct stg_req *r)
 {
 	int res = atomic_load_explicit(&r->perr, memory_order_relaxed);
 
@@ -263,7 +263,7 @@ void stg_deliver(struct stg_queue *q)
 	while (rev) {
 		struct stg_req *n = rev->next;
 
-		remote_done(q, rev);
+		stg_remote_done(q, rev);
 		rev = n;
 	}
 	if (q->uring)

@@ -79,6 +79,8 @@ void stg_xfer_done(struct stg_queue *q, struct stg_req *r, int res);
 void stg_finish(struct stg_queue *q, struct stg_req *r, int res);
 /* From any thread: @r (state REMOTE) finished its parts. */
 void stg_post(struct stg_queue *q, struct stg_req *r);
+/* On the queue's thread: the parts of @r (state REMOTE) are over. */
+void stg_remote_done(struct stg_queue *q, struct stg_req *r);
 /* @n bytes of r->cur moved: forward in the iovecs and the image. */
 void stg_advance(struct stg_req *r, uint64_t n);
 /* Delivers what the eventfd signalled (posted requests, CQEs). */
