@@ -30,7 +30,7 @@
 /* The blocked-signal mask of thread @tid, from /proc. */
 static uint64_t sigblk(const char *tid)
 {
-	char path[64], line[128];
+	char path[300], line[128];
 	unsigned long long m = 0;
 	FILE *f;
 
