@@ -279,13 +279,19 @@ static int recv_full(struct vdev_vfio_user *s, void *buf, size_t len,
 			.msg_control = m ? cbuf : NULL,
 			.msg_controllen = m ? sizeof(cbuf) : 0,
 		};
-		int w = vpeer_wait(s->conn_fd, POLLIN, deadline, -1);
 		ssize_t n;
 
-		if (w < 0)
-			return w;
+		/* Read first: a message is usually there whole when the loop
+		 * calls us, and a poll per message costs a system call. */
 		n = recvmsg(s->conn_fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		if (n < 0 && errno == EAGAIN) {
+			int w = vpeer_wait(s->conn_fd, POLLIN, deadline, -1);
+
+			if (w < 0)
+				return w;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return n == 0 ? -ECONNRESET : -errno;
