@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include <virtio/le.h>
 #include <virtio/spec.h>
 #include <virtio/testing.h>
 #include <virtio/transport.h>
@@ -134,7 +133,7 @@ static int set_config(struct vhu_fe *fe, uint32_t off, const void *data,
 		      uint32_t len)
 {
 	uint8_t msg[12 + 256] = { 0 };
-	vdev_le32 h[3] = { vdev_cpu_to_le32(off), vdev_cpu_to_le32(len), 0 };
+	uint32_t h[3] = { off, len, 0 }; /* host order, as vhost-user is */
 
 	memcpy(msg, h, 12);
 	memcpy(msg + 12, data, len);
@@ -146,7 +145,7 @@ static void get_config(struct vhu_fe *fe, uint32_t off, void *data,
 		       uint32_t len)
 {
 	uint8_t msg[12 + 256] = { 0 };
-	vdev_le32 h[3] = { vdev_cpu_to_le32(off), vdev_cpu_to_le32(len), 0 };
+	uint32_t h[3] = { off, len, 0 }; /* host order, as vhost-user is */
 	struct vhu_fe_msg r;
 
 	memcpy(msg, h, 12);
