@@ -156,6 +156,42 @@ int tenv_eventfd(int flags)
 	return got;
 }
 
+const char *tenv_eventfd_counter_broken(void)
+{
+	static int state; /* 0 unknown, 1 fine, 2 broken */
+	uint64_t one = 1, v = 0;
+	int efd, sv[2], copy = -1;
+	int flags, n;
+
+	if (state)
+		return state == 1 ? NULL :
+			"an eventfd's counter is byte-swapped only on the fd "
+			"qemu-user saw created, not on a copy received over a "
+			"socket (qemu-s390x 7.2): a count written on the copy "
+			"reads back as 1 << 56";
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (efd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				  sv) < 0) {
+		if (efd >= 0)
+			close(efd);
+		return "cannot probe eventfds";
+	}
+	n = send_fds(sv[0], &efd, 1);
+	if (n == 0)
+		n = recv_fds(sv[1], &copy, 1, &flags);
+	close(sv[0]);
+	close(sv[1]);
+	if (n == 1 && write(copy, &one, sizeof(one)) == sizeof(one) &&
+	    read(efd, &v, sizeof(v)) == sizeof(v))
+		state = v == 1 ? 1 : 2;
+	else
+		state = 2;
+	if (copy >= 0)
+		close(copy);
+	close(efd);
+	return tenv_eventfd_counter_broken();
+}
+
 /* The page the probe touches; its SIGBUS must point into it. */
 static volatile uintptr_t bus_lo, bus_hi;
 

@@ -25,6 +25,7 @@
 #include <virtio/transport.h>
 
 #include "adapters/vhost-user/vhu_internal.h"
+#include "tenv.h"
 #include "vcore_tdev.h"
 #include "vhu_frontend.h"
 
@@ -87,6 +88,9 @@ static void exercise(struct vdev_drv *drv, bool remote)
 
 static void test_same_body(void **state)
 {
+	/* Remotely the back-end signals a copy of the call eventfd. */
+	const char *why = tenv_eventfd_counter_broken();
+
 	(void)state;
 	for (unsigned k = 0; k < 4; k++) {
 		bool remote = k & 1, packed = k & 2;
@@ -97,6 +101,8 @@ static void test_same_body(void **state)
 		struct vhu_fe_server srv;
 		struct vdev_drv *drv;
 
+		if (remote && why)
+			continue;
 		assert_non_null(tdev_new(&T, 2, 256, 1));
 		if (remote) {
 			assert_int_equal(vhu_fe_server_start(&srv, T.dev, &vc),
@@ -116,6 +122,10 @@ static void test_same_body(void **state)
 			vhu_fe_server_stop(&srv);
 		}
 		vdev_free(T.dev);
+	}
+	if (why) {
+		print_message("SKIP: the vhost-user half: %s\n", why);
+		skip();
 	}
 }
 
