@@ -134,7 +134,7 @@ static int update_mem(struct vdev_queue *q)
 	 * mapping now reads zeros): nothing in it can be trusted. */
 	if (__builtin_expect(vq_mem_faulted(t), 0)) {
 		vdev_mem_release(t);
-		return vq_fail(q, "guest memory shrank under the device");
+		return vq_fail(q, VQ_WHY_SHRANK);
 	}
 	s = q->cur;
 	if (q->slots[s].t && q->slots[s].inflight) {

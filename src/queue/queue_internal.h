@@ -170,8 +170,15 @@ struct vq_walk {
 	bool overflow;    /* more iovecs than req->iov_max */
 };
 
+#define VQ_WHY_SHRANK "guest memory shrank under the device"
+
 static inline int vq_fail(struct vdev_queue *q, const char *why)
 {
+	/* A ring that looks malformed because the memory under it was cut
+	 * while we read it (the SIGBUS handler left zeros there) broke for
+	 * that reason, not for the zeros. */
+	if (!q->broken && q->t && vq_mem_faulted(q->t))
+		why = VQ_WHY_SHRANK;
 	if (!q->broken)
 		q->why = why;
 	q->broken = true;
