@@ -35,6 +35,14 @@ int tenv_eventfd(int flags);
 const char *tenv_eventfd_counter_broken(void);
 
 /*
+ * NULL if /proc/self/task/TID/status shows the signal masks this process
+ * set (SigBlk); otherwise why not. Under an emulator (VDEV_TEST_EMULATOR)
+ * never: qemu-user shows its own host threads' masks, which match the
+ * guest's for a sleeping thread but not for one waiting in epoll.
+ */
+const char *tenv_proc_sigmask_broken(void);
+
+/*
  * NULL if a SIGBUS from touching a shared mapping past the end of its
  * (truncated) file reports the faulting address in si_addr; otherwise
  * what was reported (qemu-s390x 7.2 swaps the address's two halves, so a

@@ -24,6 +24,7 @@
 #include <virtio/testing.h>
 #include <virtio/transport.h>
 
+#include "tenv.h"
 #include "vcore_tdev.h"
 #include "vhu_frontend.h"
 
@@ -75,6 +76,10 @@ static void test_library_threads(void **state)
 	uint32_t w;
 
 	(void)state;
+	if (tenv_proc_sigmask_broken()) {
+		print_message("SKIP: %s\n", tenv_proc_sigmask_broken());
+		skip();
+	}
 	assert_non_null(tdev_new(&t, 2, 256, 1));
 	assert_int_equal(vhu_fe_server_start(&srv, t.dev, &vc), 0);
 	drv = vdev_drv_connect_vhost_user(srv.path, &dc);
