@@ -22,6 +22,7 @@
 
 #include "core/core_internal.h"
 #include "peer/peer_io.h"
+#include "queue/queue_internal.h"
 
 static bool can_run(const struct vcore_vq *vq)
 {
@@ -83,9 +84,14 @@ static bool run_handler(struct vcore_vq *vq)
 			return false;
 		}
 		vdev_queue_get_state(vq->q, &after);
+		/* No progress on a ring that had buffers: the model waits (a
+		 * rate limit, I/O in flight, a batch larger than the buffers
+		 * it counted) and will schedule, or be kicked for more,
+		 * unless more came in since it counted. */
 		if (had_avail && after.avail_idx == before.avail_idx &&
-		    after.avail_wrap == before.avail_wrap)
-			return false; /* the model waits; it will schedule */
+		    after.avail_wrap == before.avail_wrap &&
+		    !vq_new_since_seen(vq->q))
+			return false;
 	}
 }
 

@@ -155,10 +155,27 @@ static void log_dev_event(struct vdev_queue *q)
 		vdev_mem_log_write(q->t, q->cfg.device_addr, 4);
 }
 
+/* Is what the device counted (seen_pos/seen_wrap) at or after
+ * last_avail on the ring's circle of 2 * size? */
+static bool seen_ahead(const struct vdev_queue *q)
+{
+	uint32_t mod = 2u * q->size;
+	uint32_t d = (vq_packed_lin(q, q->seen_pos, q->seen_wrap) + mod -
+		      vq_packed_lin(q, q->last_avail, q->avail_wrap)) % mod;
+
+	return q->seen_valid && d <= q->size;
+}
+
+/* The first slot the device has not seen yet: where the driver's next
+ * kick should come from. */
 static void publish_avail_event(struct vdev_queue *q)
 {
+	bool seen = seen_ahead(q);
+	uint16_t pos = seen ? q->seen_pos : q->last_avail;
+	bool wrap = seen ? q->seen_wrap : q->avail_wrap;
+
 	vq_store16(&q->dev_event->off_wrap,
-		   (uint16_t)(q->last_avail | (q->avail_wrap ? 0x8000u : 0)));
+		   (uint16_t)(pos | (wrap ? 0x8000u : 0)));
 	log_dev_event(q);
 }
 
@@ -261,11 +278,17 @@ int vq_packed_avail_count(struct vdev_queue *q, unsigned max)
 	/* Whole chains only: the driver makes a chain's head available
 	 * last, so one whose head is available is complete. At most one
 	 * lap of the ring is looked at. */
+	q->seen_valid = false;
 	for (uint16_t seen = 0; seen < q->size && n < max; seen++) {
 		uint16_t flags = vq_load_acquire16(&q->pdesc[pos].flags);
 
-		if (!is_avail(flags, wrap))
+		if (!is_avail(flags, wrap)) {
+			/* The end of what is there: remembered, so a wait
+			 * for more asks for this slot (publish_avail_event).
+			 * Only a chain boundary counts. */
+			q->seen_valid = true;
 			break;
+		}
 		if (!(flags & VDEV_DESC_F_NEXT))
 			n++;
 		if (++pos == q->size) {
@@ -273,7 +296,16 @@ int vq_packed_avail_count(struct vdev_queue *q, unsigned max)
 			wrap = !wrap;
 		}
 	}
+	q->seen_pos = pos;
+	q->seen_wrap = wrap;
 	return (int)(n < max ? n : max);
+}
+
+bool vq_packed_new_since_seen(struct vdev_queue *q)
+{
+	return seen_ahead(q) &&
+	       is_avail(vq_load_acquire16(&q->pdesc[q->seen_pos].flags),
+			q->seen_wrap);
 }
 
 bool vq_packed_need_notify(struct vdev_queue *q)

@@ -303,6 +303,7 @@ int vdev_queue_set_inflight(struct vdev_queue *q, void *region, size_t len)
 	q->resub_pos = 0;
 	/* Everything before the marked chains was completed. */
 	q->used_idx = used;
+	q->seen_valid = false;
 	q->last_avail = q->shadow_avail = (uint16_t)(used + n);
 	q->pending = 0;
 	q->signalled_valid = false;
@@ -316,6 +317,7 @@ int vdev_queue_set_inflight(struct vdev_queue *q, void *region, size_t len)
 static void ring_reset(struct vdev_queue *q)
 {
 	vq_ifl_clear(q);
+	q->seen_valid = false;
 	q->last_avail = 0;
 	q->shadow_avail = 0;
 	q->used_idx = 0;
@@ -687,6 +689,7 @@ int vdev_queue_notify(struct vdev_queue *q)
 void vdev_queue_disable_kicks(struct vdev_queue *q)
 {
 	q->kicks_enabled = false;
+	q->seen_valid = false; /* a new round: nothing counted yet */
 	if (!rings_mapped(q))
 		return;
 	if (q->packed)
@@ -707,6 +710,14 @@ bool vdev_queue_enable_kicks(struct vdev_queue *q)
 	/* Publish the wish before looking at the ring again. */
 	atomic_thread_fence(memory_order_seq_cst);
 	return vdev_queue_has_avail(q);
+}
+
+bool vq_new_since_seen(struct vdev_queue *q)
+{
+	if (!q->seen_valid || !q->ready || q->broken || update_mem(q))
+		return false;
+	return q->packed ? vq_packed_new_since_seen(q) :
+			   vq_split_new_since_seen(q);
 }
 
 bool vdev_queue_has_avail(struct vdev_queue *q)
@@ -755,6 +766,7 @@ int vdev_queue_set_state(struct vdev_queue *q,
 	if (q->packed && q->size &&
 	    (st->avail_idx >= q->size || st->used_idx >= q->size))
 		return -EINVAL;
+	q->seen_valid = false;
 	q->last_avail = st->avail_idx;
 	q->shadow_avail = st->avail_idx;
 	q->used_idx = st->used_idx;

@@ -77,6 +77,14 @@ struct vdev_queue {
 	void (*call_fn)(void *opaque, struct vdev_queue *q);
 	void *call_opaque;
 
+	/* Where the chains the device counted end (vdev_queue_avail_count
+	 * saw the end of what is available): a device that waits for more
+	 * than it has asks to be kicked for the buffer there, not for one it
+	 * left in the ring. Invalid from the start of each round. */
+	bool seen_valid;
+	bool seen_wrap;       /* packed */
+	uint16_t seen_pos;    /* split: avail index; packed: slot */
+
 	/* Cold. */
 	unsigned budget;
 	unsigned index;
@@ -329,6 +337,14 @@ VQ_HOT void vq_req_start(struct vdev_queue *q, struct vdev_req *req,
 	q->inflight++;
 }
 
+/*
+ * The device counted what was available (vdev_queue_avail_count saw the
+ * end of it) and waited for more, and the driver has made a buffer
+ * available beyond that since: the round must go on, although the model
+ * made no progress. False when the device did not count this round.
+ */
+bool vq_new_since_seen(struct vdev_queue *q);
+
 /* Drops inflight tracking and the resubmission list. */
 void vq_ifl_clear(struct vdev_queue *q);
 
@@ -369,6 +385,7 @@ VQ_HOT void vq_split_push(struct vdev_queue *q, struct vdev_req *req,
 		vq_split_publish(q);
 }
 int vq_split_unpop(struct vdev_queue *q, struct vdev_req *req);
+bool vq_split_new_since_seen(struct vdev_queue *q);
 int vq_split_avail_count(struct vdev_queue *q, unsigned max);
 bool vq_split_need_notify(struct vdev_queue *q);
 void vq_split_kicks(struct vdev_queue *q, bool on);
@@ -419,6 +436,7 @@ VQ_HOT void vq_packed_push(struct vdev_queue *q,
 }
 
 int vq_packed_unpop(struct vdev_queue *q, struct vdev_req *req);
+bool vq_packed_new_since_seen(struct vdev_queue *q);
 int vq_packed_avail_count(struct vdev_queue *q, unsigned max);
 bool vq_packed_need_notify(struct vdev_queue *q);
 void vq_packed_kicks(struct vdev_queue *q, bool on);

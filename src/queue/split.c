@@ -28,10 +28,20 @@ void vq_split_log_used(struct vdev_queue *q, uint64_t off, uint64_t len)
 	vdev_mem_log_write(q->t, q->cfg.device_addr + off, len);
 }
 
+/* Where the driver's next kick should come from: the first avail entry the
+ * device has not seen yet (what it counted may lie beyond last_avail). */
+static uint16_t kick_from(const struct vdev_queue *q)
+{
+	if (q->seen_valid &&
+	    (uint16_t)(q->seen_pos - q->last_avail) <= q->size)
+		return q->seen_pos;
+	return q->last_avail;
+}
+
 /* The device writes into the used ring here too: log it when migrating. */
 static void set_avail_event(struct vdev_queue *q)
 {
-	vq_store16(avail_event(q), q->last_avail);
+	vq_store16(avail_event(q), kick_from(q));
 	if (__builtin_expect(q->t->log != NULL, 0))
 		vq_split_log_used(q, 4 + 8ull * q->size, 2);
 }
@@ -255,7 +265,16 @@ int vq_split_avail_count(struct vdev_queue *q, unsigned max)
 		return vq_fail(q, "avail index moved past the queue size");
 	q->shadow_avail = a;
 	n = (uint16_t)(a - q->last_avail) + (q->nresub - q->resub_pos);
+	/* Saw the end of what is there only if it did not stop at max. */
+	q->seen_valid = n < max;
+	q->seen_pos = a;
 	return (int)(n < max ? n : max);
+}
+
+bool vq_split_new_since_seen(struct vdev_queue *q)
+{
+	return q->seen_valid && kick_from(q) == q->seen_pos &&
+	       vq_load_acquire16(&q->avail->idx) != q->seen_pos;
 }
 
 bool vq_split_need_notify(struct vdev_queue *q)
