@@ -236,8 +236,16 @@ if [ -d "$root/release" ] && cmake --install "$root/release" --prefix "$inst" >/
 	user_cc -I"$top/examples/template" "$top/examples/template/template.c" \
 		"$top/examples/template/daemon.c" -o "$root/template-daemon" \
 		$(pc --cflags --libs libvdev-daemon) &&
+	user_cc -I"$top/examples/template" "$top/tests/install/template-client.c" \
+		-o "$root/template-client" $(pc --cflags --libs libvdev) &&
+	user_cc -I"$top/examples/event-template" \
+		"$top/examples/event-template/tick.c" \
+		"$top/examples/event-template/daemon.c" -o "$root/tick-daemon" \
+		$(pc --cflags --libs libvdev-daemon) &&
 	LD_LIBRARY_PATH=$inst/lib "$top/tests/install/template-daemon.sh" \
-		"$root/template-daemon" &&
+		"$root/template-daemon" "$root/template-client" &&
+	LD_LIBRARY_PATH=$inst/lib "$root/tick-daemon" --print-capabilities |
+		grep -q '"type": "tick"' &&
 	test -s "$inst/share/man/man1/vdev-rng.1" &&
 	test -s "$inst/share/qemu/vhost-user/50-vdev-blk.json" &&
 	cmake -S "$top/tests/install/project" -B "$root/consumer" -G Ninja \

@@ -5,9 +5,11 @@
 # stage): its generated --help and --print-capabilities, a bad command
 # line, then serving on a socket until SIGTERM, which must end it with
 # status 0 and remove the socket.
-# usage: template-daemon.sh PROGRAM
+# With CLIENT, the client drives one request through the daemon.
+# usage: template-daemon.sh PROGRAM [CLIENT]
 set -uo pipefail
 prog=$1
+client=${2:-}
 dir=$(mktemp -d /tmp/vdev-tpl-XXXXXX)
 trap 'kill -KILL "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 pid=
@@ -22,6 +24,9 @@ fail() { echo "template daemon: $*"; exit 1; }
 	--thread-per-queue & pid=$!
 for _ in $(seq 100); do [ -S "$dir/s" ] && break; sleep 0.05; done
 [ -S "$dir/s" ] || fail "no socket after 5 s"
+if [ -n "$client" ]; then
+	"$client" "$dir/s" || fail "the client's request failed"
+fi
 kill -TERM "$pid"
 wait "$pid"; rc=$?
 [ $rc = 0 ] || fail "exit status $rc after SIGTERM"
