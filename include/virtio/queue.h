@@ -160,9 +160,11 @@ VDEV_API int vdev_queue_pop_batch(struct vdev_queue *q, struct vdev_req **reqs,
  * available and not popped yet (chains a restarted back-end will pop again
  * from an inflight region included), stopping at @max: a packed ring is
  * walked to count, so the cost is bounded by @max and by one lap of the
- * ring. Returns the count (0..@max; 0 on a queue not configured), or -EIO
+ * ring. Returns the count (0..@max; 0 on a queue not configured), -EIO
  * when the queue is (or, reading an impossible avail index, becomes)
- * broken. Pops after it see at least that many chains, unless one of them
+ * broken, or, as pop, -EBUSY or -EFAULT while a change of the memory map
+ * waits for requests of the old one (count again in a later round). Pops
+ * after it see at least that many chains, unless one of them
  * is malformed (-EIO) or too long for the iovecs (-EMSGSIZE).
  *
  * vdev_queue_unpop() gives back the chain popped last, as if it had never
