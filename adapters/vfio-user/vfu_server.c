@@ -39,7 +39,6 @@ int vfu_reply_alloc(struct vfu_reply *r, uint32_t len)
 static int vfu_listen(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
 	int fd, e;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -47,9 +46,13 @@ static int vfu_listen(const char *path)
 		return -1;
 	}
 	strcpy(sa.sun_path, path);
-	/* Replace a stale socket, never another kind of file. */
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(path);
+	/* Replace a stale socket, never a live one or another kind of
+	 * file. */
+	e = vpeer_claim_socket_path(path);
+	if (e) {
+		errno = -e;
+		return -1;
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;

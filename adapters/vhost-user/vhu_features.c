@@ -5,6 +5,7 @@
  * the core's status state machine (see include/virtio/vhost-user.h).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 #include <virtio/transport.h>
 
@@ -83,6 +84,11 @@ int vhu_set_features(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	if (!vu->proto_features_acked)
 		for (unsigned i = 0; i < vu->nq; i++)
 			vu->rings[i].enabled = true;
+	/* What an operator asks first when a guest misbehaves. */
+	vdev_log(VDEV_LOG_INFO, "vhost-user %s: negotiated features 0x%" PRIx64
+		 ", protocol features 0x%" PRIx64 ", %u queues",
+		 vdev_get_info(vu->dev)->name, devf,
+		 __atomic_load_n(&vu->proto_acked, __ATOMIC_ACQUIRE), vu->nq);
 	if (vhu_proto(vu, VDEV_VHOST_USER_PROTOCOL_F_STATUS))
 		return 0;
 	ret = vdev_set_status(vu->dev, VDEV_STATUS_ACKNOWLEDGE |

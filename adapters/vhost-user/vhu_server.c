@@ -18,6 +18,7 @@
 #include <virtio/transport.h>
 
 #include "core/thread.h"
+#include "peer/peer_io.h"
 #include "vhu_internal.h"
 
 #define P(f) VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_##f)
@@ -71,6 +72,9 @@ static void disconnect(struct vdev_vhost_user *vu)
 	vdev_loop_del(vu->loop, vu->conn_fd);
 	close(vu->conn_fd);
 	vhu_capture_note(vu, "disconnect");
+	vdev_log(VDEV_LOG_INFO, "vhost-user %s: frontend disconnected%s%s",
+		 vdev_get_info(vu->dev)->name, vu->unlink_path ? " from " : "",
+		 vu->unlink_path ? vu->unlink_path : "");
 	session_reset(vu);
 	/* Published last: a reader of vdev_vhost_user_connected() sees
 	 * "not connected" only once the session is gone. */
@@ -97,6 +101,10 @@ static int attach(struct vdev_vhost_user *vu, int fd)
 	}
 	__atomic_add_fetch(&vu->connections, 1, __ATOMIC_RELEASE);
 	vhu_capture_note(vu, "connect %u", vu->connections);
+	vdev_log(VDEV_LOG_INFO, "vhost-user %s: frontend connected%s%s "
+		 "(connection %u)", vdev_get_info(vu->dev)->name,
+		 vu->unlink_path ? " on " : "",
+		 vu->unlink_path ? vu->unlink_path : "", vu->connections);
 	return 0;
 }
 
@@ -172,19 +180,16 @@ static int fill_addr(struct sockaddr_un *sa, const char *path)
 static int open_listen(struct vdev_vhost_user *vu, const char *path)
 {
 	struct sockaddr_un sa;
-	struct stat st;
 	int fd, ret;
 
 	ret = fill_addr(&sa, path);
 	if (ret)
 		return ret;
-	/* A stale socket from an earlier run is replaced; any other file
-	 * is left alone. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		unlink(path);
-	}
+	/* A stale socket from an earlier run is replaced; a live one (a
+	 * daemon still serving it) and any other file are left alone. */
+	ret = vpeer_claim_socket_path(path);
+	if (ret)
+		return ret;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

@@ -53,8 +53,12 @@
  *
  * Common options (every daemon has them; --help lists them with the
  * daemon's own): -s/--socket-path PATH, -c/--socket-count N (PATH0 ..
- * PATH<N-1>, one device each, as vhost-device does), --fd FD (an inherited
- * listening or connected socket), --connect, --transport
+ * PATH<N-1>, one device each, as vhost-device does, whenever -c is given;
+ * without -c the one socket is PATH), --socket-group GROUP and
+ * --socket-mode MODE (who may connect: libvirt's QEMU runs as its own
+ * user), --fd FD (an inherited listening or connected socket), --connect,
+ * -v/--verbose, --log-level LEVEL, --log stderr|syslog|journald (where
+ * libvdev's messages go, through vdev_set_log_fn), --transport
  * vhost-user|vfio-user (the transports vdev_capabilities() lists),
  * --queue-size N (largest ring a device accepts, 64..32768, default 1024:
  * every frontend size from 64 to 1024 works, User-Mode Linux asks 256),
@@ -63,6 +67,10 @@
  * FORMAT, --print-qemu-descriptor BINARY, -h/--help, -V/--version. The
  * common options are one table inside the library: a new one is one entry
  * there, and every daemon has it.
+ *
+ * A socket path another process still serves is refused (EADDRINUSE from
+ * the adapter); a stale one, whose process is gone, is replaced.
+ * --print-capabilities answers whatever else is on the command line.
  *
  * Exit status: 0 after a clean shutdown (or --help and the --print-*
  * options), 1 on a bad command line or when a device, socket or thread

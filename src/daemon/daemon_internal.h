@@ -7,13 +7,19 @@
 #define VDEV_DAEMON_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <virtio/daemon.h>
 
 /* Values of the common options (options.c holds their table). */
 struct vdd_common {
 	const char *socket_path;
-	uint32_t socket_count;
+	uint32_t socket_count;     /* 0: not given (one socket, PATH as is) */
+	const char *socket_group;  /* --socket-group, as given */
+	const char *socket_mode;   /* --socket-mode, as given */
+	unsigned log_level;        /* enum vdev_log_level; VDD_UNSET: none */
+	unsigned verbose;          /* -v given this many times */
+	unsigned log_target;       /* enum vdd_log_target */
 	int32_t fd;                /* -1: not given */
 	unsigned transport;        /* index in the offered transports */
 	bool connect;
@@ -30,7 +36,11 @@ struct vdd_common {
 	bool version;
 };
 
-enum vdd_doc { VDD_DOC_MAN, VDD_DOC_MARKDOWN, VDD_DOC_NONE = 0x7fffffff };
+#define VDD_UNSET 0x7fffffffu
+
+enum vdd_doc { VDD_DOC_MAN, VDD_DOC_MARKDOWN, VDD_DOC_NONE = VDD_UNSET };
+
+enum vdd_log_target { VDD_LOG_STDERR, VDD_LOG_SYSLOG, VDD_LOG_JOURNALD };
 
 #define VDD_DEFAULT_QUEUE_SIZE 1024
 #define VDD_MAX_SOCKETS 64
@@ -83,6 +93,27 @@ struct vdd_transport {
 
 /* The transport called @name, or NULL. */
 const struct vdd_transport *vdd_transport_find(const char *name);
+
+/* Logging (log.c): routes libvdev's messages to the sink the common
+ * options chose, at their level. 0, or -1 after saying what failed. */
+int vdd_log_setup(const char *prog, const struct vdd_common *c);
+
+/* Sockets (socket.c): the checks and the ownership of the sockets a
+ * daemon creates (--socket-group, --socket-mode). */
+struct vdd_sockperm {
+	bool set_gid, set_mode;
+	unsigned gid;
+	unsigned mode;
+};
+int vdd_sockperm_parse(const char *prog, const struct vdd_common *c,
+		       struct vdd_sockperm *p);
+int vdd_sockperm_apply(const char *prog, const char *path,
+		       const struct vdd_sockperm *p);
+/* Says in one line why the socket @path (or the inherited --fd) could not
+ * be served, from the transport's errno @err. */
+size_t vdd_socket_path_max(void);
+void vdd_explain_endpoint(const char *prog, const char *tname,
+			  const char *path, int fd, int err);
 
 /* The help line of an option's argument ("PATH", "a|b|c"), or NULL. */
 const char *vdd_arg_name(const struct vdev_daemon_option *o, char *buf,

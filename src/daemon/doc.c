@@ -380,14 +380,16 @@ int vdev_daemon_write_capabilities(const struct vdev_daemon *d, FILE *f)
 		return r;
 	fputs("{\n  \"type\": ", f);
 	json_str(f, d->type ? d->type : "");
-	fputs(",\n  \"features\": [", f);
+	/* vhost-user.rst defines "features" per back-end type (block,
+	 * gpu, input); a daemon with no capability option has none to
+	 * list, and an empty array is not in the schema either. */
 	for (size_t i = 0; i < n; i++) {
 		if (!(v[i].o->flags & VDEV_DAEMON_CAPABILITY))
 			continue;
-		fputs(k++ ? ",\n    " : "\n    ", f);
+		fputs(k++ ? ",\n    " : ",\n  \"features\": [\n    ", f);
 		json_str(f, v[i].o->name);
 	}
-	fputs(k ? "\n  ]\n}\n" : "]\n}\n", f);
+	fputs(k ? "\n  ]\n}\n" : "\n}\n", f);
 	vdd_release(v);
 	return finish(f);
 }

@@ -51,7 +51,7 @@ static int check_common(const struct vdev_daemon *d,
 			"exclude each other\n", d->name);
 		return -EINVAL;
 	}
-	if (c->fd >= 0 && (c->socket_count != 1 || c->connect)) {
+	if (c->fd >= 0 && (c->socket_count > 1 || c->connect)) {
 		fprintf(stderr,
 			"%s: --fd serves one socket (no --socket-count, no "
 			"--connect)\n",
@@ -125,10 +125,18 @@ static int serve(const struct vdev_daemon *d, void *ctx,
 		 const struct vdd_common *c, const struct vdd_transport *t,
 		 const char *tname)
 {
+	/* -c not given: one socket, its path as given; given (even 1):
+	 * numbered, as vhost-device's daemons do. */
+	unsigned count = c->socket_count ? c->socket_count : 1;
 	struct instance *in = NULL;
 	int sfd = -1, done_fd = -1, status = 1;
+	struct vdd_sockperm perm;
 	sigset_t mask;
 	unsigned n = 0;
+
+	if (vdd_sockperm_parse(d->name, c, &perm) < 0 ||
+	    vdd_log_setup(d->name, c) < 0)
+		return 1;
 
 	/* Signals are read from a signalfd; threads inherit the mask. */
 	sigemptyset(&mask);
@@ -139,16 +147,16 @@ static int serve(const struct vdev_daemon *d, void *ctx,
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	done_fd = eventfd(0, EFD_CLOEXEC);
-	in = calloc(c->socket_count, sizeof(*in));
+	in = calloc(count, sizeof(*in));
 	if (sfd < 0 || done_fd < 0 || !in) {
 		perror(d->name);
 		goto out;
 	}
-	for (n = 0; n < c->socket_count; n++) {
+	for (n = 0; n < count; n++) {
 		struct instance *i = &in[n];
 		struct vdev_daemon_instance di = {
 			.index = n,
-			.count = c->socket_count,
+			.count = count,
 			.queue_size = c->queue_size,
 			.num_queues = c->num_queues,
 		};
@@ -168,15 +176,19 @@ static int serve(const struct vdev_daemon *d, void *ctx,
 		i->t = t;
 		i->done_fd = done_fd;
 		if (c->socket_path) {
-			int len = c->socket_count > 1 ?
+			int len = c->socket_count ?
 				snprintf(i->path, sizeof(i->path), "%s%u",
 					 c->socket_path, n) :
 				snprintf(i->path, sizeof(i->path), "%s",
 					 c->socket_path);
 
-			if (len < 0 || (size_t)len >= sizeof(i->path)) {
-				fprintf(stderr, "%s: socket path too long\n",
-					d->name);
+			if (len < 0 || (size_t)len > vdd_socket_path_max()) {
+				fprintf(stderr, "%s: --socket-path: %s%s is "
+					"%d bytes long; a UNIX socket path "
+					"holds at most %zu: choose a shorter "
+					"one\n", d->name, c->socket_path,
+					c->socket_count ? "N" : "", len,
+					vdd_socket_path_max());
 				goto out;
 			}
 			ep.path = i->path;
@@ -184,14 +196,23 @@ static int serve(const struct vdev_daemon *d, void *ctx,
 		errno = 0;
 		i->dev = d->create(ctx, &di);
 		if (!i->dev) {
-			fprintf(stderr, "%s: device %u: %s\n", d->name, n,
+			fprintf(stderr, "%s: no device for %s: %s\n", d->name,
+				ep.path ? ep.path : "the --fd socket",
 				strerror(errno ? errno : EINVAL));
 			goto out;
 		}
 		i->h = t->open(i->dev, &ep);
 		if (!i->h) {
-			fprintf(stderr, "%s: %s %s: %s\n", d->name, tname,
-				ep.path ? ep.path : "fd", strerror(errno));
+			vdd_explain_endpoint(d->name, tname, ep.path, c->fd,
+					     errno);
+			vdev_free(i->dev);
+			i->dev = NULL;
+			goto out;
+		}
+		if (ep.path && !ep.connect &&
+		    vdd_sockperm_apply(d->name, ep.path, &perm) < 0) {
+			t->close(i->h);
+			i->h = NULL;
 			vdev_free(i->dev);
 			i->dev = NULL;
 			goto out;
@@ -205,10 +226,10 @@ static int serve(const struct vdev_daemon *d, void *ctx,
 	wait_end(sfd, done_fd, n);
 	status = 0;
 out:
-	for (unsigned k = 0; in && k < c->socket_count; k++)
+	for (unsigned k = 0; in && k < count; k++)
 		if (in[k].h)
 			in[k].t->stop(in[k].h);
-	for (unsigned k = 0; in && k < c->socket_count; k++) {
+	for (unsigned k = 0; in && k < count; k++) {
 		if (in[k].started) {
 			pthread_join(in[k].thread, NULL);
 			if (in[k].ret < 0) {
@@ -233,11 +254,11 @@ int vdev_daemon_main(const struct vdev_daemon *d, void *ctx, int argc,
 		     char **argv)
 {
 	struct vdd_common c = {
-		.socket_count = 1,
 		.fd = -1,
 		.queue_size = VDD_DEFAULT_QUEUE_SIZE,
 		.num_queues = 1,
 		.print_doc = VDD_DOC_NONE,
+		.log_level = VDD_UNSET,
 	};
 	const struct vdd_transport *t;
 	const char *tname;
@@ -248,6 +269,13 @@ int vdev_daemon_main(const struct vdev_daemon *d, void *ctx, int argc,
 		return 1;
 	}
 	if (vdd_parse(d, ctx, &c, argc, argv) < 0) {
+		/* A frontend or libvirt probing with --print-capabilities
+		 * gets its answer whatever else is on the line
+		 * (vhost-user.rst: the option must be understood). */
+		for (int i = 1; i < argc; i++)
+			if (argv[i] && !strcmp(argv[i], "--print-capabilities"))
+				return vdev_daemon_write_capabilities(
+					       d, stdout) < 0 ? 1 : 0;
 		fprintf(stderr, "Try '%s --help'.\n", d->name);
 		return 1;
 	}
@@ -262,7 +290,7 @@ int vdev_daemon_main(const struct vdev_daemon *d, void *ctx, int argc,
 	}
 	if (check_common(d, &c) < 0 ||
 	    (d->check && d->check(ctx, &(const struct vdev_daemon_instance){
-			.count = c.socket_count,
+			.count = c.socket_count ? c.socket_count : 1,
 			.queue_size = c.queue_size,
 			.num_queues = c.num_queues,
 		}) < 0)) {

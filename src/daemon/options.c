@@ -18,6 +18,21 @@
 #define C(member) VDEV_DAEMON_FIELD(struct vdd_common, member)
 
 static const char *const doc_formats[] = { "man", "markdown", NULL };
+/* In the order of enum vdev_log_level and enum vdd_log_target. */
+static const char *const log_levels[] = { "error", "warning", "info",
+					  "debug", NULL };
+static const char *const log_targets[] = { "stderr", "syslog", "journald",
+					   NULL };
+
+/* -v: called with the common values, once per -v. */
+static int on_verbose(void *ctx, const char *arg)
+{
+	struct vdd_common *c = ctx;
+
+	(void)arg;
+	c->verbose++;
+	return 0;
+}
 
 /*
  * The common options, in the order --help shows them. Entries whose value
@@ -29,13 +44,28 @@ static const struct vdev_daemon_option common_options[] = {
 	  .arg = "PATH",
 	  .help = "Listen on the UNIX socket PATH (with --connect: connect "
 		  "to it). With --socket-count N the sockets are PATH0 to "
-		  "PATH<N-1>.",
+		  "PATH<N-1>. A socket another process still serves is "
+		  "refused; a stale one is replaced.",
 	  C(socket_path) },
 	{ .name = "socket-count", .short_name = 'c', .type = VDEV_DAEMON_UINT,
 	  .arg = "N", .def = "1",
 	  .help = "Serve N devices, one per socket, each with its own "
-		  "state.",
+		  "state. Given (even as 1), the sockets are numbered as "
+		  "vhost-device's are: PATH0 to PATH<N-1>; not given, the "
+		  "one socket is PATH.",
 	  .min = 1, .max = VDD_MAX_SOCKETS, C(socket_count) },
+	{ .name = "socket-group", .type = VDEV_DAEMON_STRING,
+	  .arg = "GROUP",
+	  .help = "Give the sockets the daemon creates to GROUP (a name or "
+		  "a number), e.g. the group libvirt runs QEMU in, so that "
+		  "the frontend may connect; with --socket-mode 0660.",
+	  C(socket_group) },
+	{ .name = "socket-mode", .type = VDEV_DAEMON_STRING, .arg = "MODE",
+	  .def = "0777 minus the umask",
+	  .help = "Permissions of the sockets the daemon creates, in octal "
+		  "(0600, 0660, ...). A frontend needs write permission to "
+		  "connect.",
+	  C(socket_mode) },
 	{ .name = "fd", .type = VDEV_DAEMON_UINT, .arg = "FD",
 	  .help = "Serve the inherited socket FD instead of a path: a "
 		  "listening socket (connections accepted one at a time) or "
@@ -81,6 +111,20 @@ static const struct vdev_daemon_option common_options[] = {
 		  "(INBAND_NOTIFICATIONS), as User-Mode Linux's time-travel "
 		  "mode needs; slower than eventfds otherwise.",
 	  C(inband) },
+	{ .name = "verbose", .short_name = 'v', .type = VDEV_DAEMON_CALL,
+	  .flags = VDEV_DAEMON_REPEAT, .parse = on_verbose,
+	  .help = "Log more: -v adds a line per connection, negotiation and "
+		  "disconnection (info), -vv debugging detail." },
+	{ .name = "log-level", .type = VDEV_DAEMON_CHOICE,
+	  .choices = log_levels, .def = "warning",
+	  .help = "Log messages of this level and more severe ones; "
+		  "overrides -v.",
+	  C(log_level) },
+	{ .name = "log", .type = VDEV_DAEMON_CHOICE, .choices = log_targets,
+	  .def = "stderr",
+	  .help = "Where the log goes: stderr, syslog (facility daemon), or "
+		  "journald (the systemd journal's socket, with priorities).",
+	  C(log_target) },
 	{ .name = "print-capabilities", .type = VDEV_DAEMON_FLAG,
 	  .help = "Print the back-end capabilities as JSON (vhost-user.rst "
 		  "\"Backend program conventions\") and exit.",
@@ -449,9 +493,11 @@ int vdd_parse(const struct vdev_daemon *d, void *ctx, struct vdd_common *c,
 				v[i].o->name);
 			ret = -EINVAL;
 		} else {
-			ret = apply(d->name, v[i].o, v[i].common ? (void *)c :
-								     ctx,
-				    ctx, optarg);
+			/* A common option's value (and its parse call) goes
+			 * to the common values, a daemon's to its ctx. */
+			void *to = v[i].common ? (void *)c : ctx;
+
+			ret = apply(d->name, v[i].o, to, to, optarg);
 		}
 	}
 	for (; !ret && d->operand && optind < argc; optind++)

@@ -113,4 +113,13 @@ int vpeer_wait(int fd, short events, uint64_t deadline, int cancel_fd);
  */
 int vpeer_join(pthread_t thread, uint64_t deadline);
 
+/*
+ * Before a listening socket is bound at @path: 0 when the path is free (a
+ * stale socket, whose process is gone, is removed first), -EADDRINUSE
+ * when a process still accepts connections there (a second daemon must
+ * not take a live socket over), -EEXIST when it is another kind of file,
+ * or another negative errno from the probe.
+ */
+int vpeer_claim_socket_path(const char *path);
+
 #endif /* VDEV_PEER_IO_H */

@@ -256,7 +256,8 @@ static void test_print_capabilities(void **state)
 	assert_true(tspawn_read_stdout(&t, out, sizeof(out), 5000) > 0);
 	assert_int_equal(tspawn_wait(&t, 5000), 0);
 	assert_non_null(strstr(out, "\"type\": \"rng\""));
-	assert_non_null(strstr(out, "\"features\": ["));
+	/* vhost-user.rst defines no features for rng: none listed. */
+	assert_null(strstr(out, "\"features\""));
 	assert_int_equal(out[0], '{');
 }
 

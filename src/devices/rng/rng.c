@@ -294,6 +294,10 @@ struct vdev *vdev_rng_new(const struct vdev_rng_config *cfg)
 		goto fail;
 	if (fstat(r->fd, &st) < 0)
 		goto fail;
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR; /* opens, but every read would fail */
+		goto fail;
+	}
 	r->regular = S_ISREG(st.st_mode);
 	if (r->regular && st.st_size == 0) {
 		errno = EINVAL; /* nothing to hand out, ever */

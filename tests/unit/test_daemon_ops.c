@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The daemons as an operator meets them (issue 17), with vdev-rng as a
+ * separate process: socket ownership for libvirt (--socket-group,
+ * --socket-mode), a live socket never taken over while a stale one is
+ * replaced, sockets numbered as vhost-device's once -c is given,
+ * --print-capabilities answering whatever else is on the line, every
+ * common and rng option with a bad value refused by a message that names
+ * it, and the log: -v lines for connect, negotiation and disconnect, on
+ * stderr and in the journal's native protocol.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <virtio/testing.h>
+
+#include "tspawn.h"
+
+static char rng[512];
+static char dir[64], sock[96], log_path[96];
+
+static int group_setup(void **state)
+{
+	const char *b = getenv("VDEV_BUILD_DIR");
+
+	(void)state;
+	if (b)
+		snprintf(rng, sizeof(rng), "%s/daemons/rng/vdev-rng", b);
+	snprintf(dir, sizeof(dir), "/tmp/vdev-ops-%d", (int)getpid());
+	snprintf(sock, sizeof(sock), "%s/s", dir);
+	snprintf(log_path, sizeof(log_path), "%s/log", dir);
+	return mkdir(dir, 0700);
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int cleanup(void **state)
+{
+	char p[128];
+
+	(void)state;
+	tspawn_kill_all();
+	unlink(sock);
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s%d", sock, i);
+		unlink(p);
+	}
+	return 0;
+}
+
+static void need_rng(void)
+{
+	if (!*rng || access(rng, X_OK) != 0) {
+		print_message("SKIP: vdev-rng not built (VDEV_BUILD_DIR "
+			      "unset?)\n");
+		skip();
+	}
+}
+
+/* argv[0] is the daemon; @args follow (NULL-terminated). */
+static void make_argv(const char **argv, const char *const *args)
+{
+	int n = 1;
+
+	argv[0] = rng;
+	for (; args[n - 1] && n < 31; n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+}
+
+static void read_log(char *out, size_t len)
+{
+	int fd = open(log_path, O_RDONLY);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, out, len - 1);
+	close(fd);
+	out[n > 0 ? n : 0] = 0;
+}
+
+/* Runs the daemon to its end (10 s at most); its exit status, its
+ * stdout and stderr in @out. */
+static int run(const char *const *args, char *out, size_t len)
+{
+	const char *argv[32];
+	struct tspawn t;
+	int ret;
+
+	make_argv(argv, args);
+	unlink(log_path);
+	assert_int_equal(tspawn_start(&t, argv,
+				      &(struct tspawn_opts){ .fd = -1,
+							     .log = log_path }),
+			 0);
+	ret = tspawn_wait(&t, 10000);
+	read_log(out, len);
+	return ret;
+}
+
+static void start(struct tspawn *t, const char *const *args)
+{
+	const char *argv[32];
+
+	make_argv(argv, args);
+	unlink(log_path);
+	assert_int_equal(tspawn_start(t, argv,
+				      &(struct tspawn_opts){ .fd = -1,
+							     .log = log_path }),
+			 0);
+}
+
+static const struct vdev_drv_config dcfg = { .queue_size = 64 };
+
+/* The device behind @path serves 16 random bytes. */
+static void serves(struct tspawn *t, const char *path)
+{
+	struct vdev_drv *drv = NULL;
+	uint8_t buf[16];
+	uint32_t got = 0;
+
+	assert_int_equal(tspawn_drv_connect(t, path, 10000, &dcfg, &drv), 0);
+	assert_int_equal(vdev_drv_init(drv), 0);
+	assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, buf, sizeof(buf), &got,
+				       5000), 0);
+	assert_int_equal(got, sizeof(buf));
+	vdev_drv_free(drv);
+}
+
+/* libvirt's QEMU runs as its own user: the socket must be the group's. */
+static void test_socket_group_and_mode(void **state)
+{
+	struct group *g = getgrgid(getgid());
+	char gid[16];
+	struct stat st;
+	struct tspawn t;
+
+	(void)state;
+	need_rng();
+	assert_non_null(g);
+	start(&t, (const char *[]){ "-s", sock, "--socket-group", g->gr_name,
+				    "--socket-mode", "0660", NULL });
+	assert_int_equal(tspawn_wait_socket(&t, sock, 10000, NULL), 0);
+	assert_int_equal(lstat(sock, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0660);
+	assert_int_equal(st.st_gid, getgid());
+	serves(&t, sock);
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+	/* A number works as well; the mode is exactly what was asked. */
+	snprintf(gid, sizeof(gid), "%u", (unsigned)getgid());
+	start(&t, (const char *[]){ "-s", sock, "--socket-group", gid,
+				    "--socket-mode", "600", NULL });
+	assert_int_equal(tspawn_wait_socket(&t, sock, 10000, NULL), 0);
+	assert_int_equal(lstat(sock, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+}
+
+/* A second daemon on a live socket is refused and the first keeps
+ * serving; a socket whose daemon died is stale and replaced. */
+static void test_live_socket_refused(void **state)
+{
+	char out[2048];
+	struct tspawn a, c;
+
+	(void)state;
+	need_rng();
+	start(&a, (const char *[]){ "-s", sock, NULL });
+	assert_int_equal(tspawn_wait_socket(&a, sock, 10000, NULL), 0);
+	assert_int_equal(run((const char *[]){ "-s", sock, NULL }, out,
+			     sizeof(out)), 1);
+	if (!strstr(out, "another process is serving this socket"))
+		fail_msg("no refusal in:\n%s", out);
+	if (!strstr(out, sock))
+		fail_msg("the socket is not named in:\n%s", out);
+	serves(&a, sock);
+	/* SIGKILL leaves the socket file behind: stale. */
+	assert_int_equal(tspawn_stop(&a, SIGKILL, 10000),
+			 TSPAWN_SIGNALED + SIGKILL);
+	assert_int_equal(access(sock, F_OK), 0);
+	start(&c, (const char *[]){ "-s", sock, NULL });
+	serves(&c, sock);
+	assert_int_equal(tspawn_stop(&c, SIGTERM, 10000), 0);
+	assert_int_equal(access(sock, F_OK), -1);
+}
+
+/* vhost-device numbers its sockets whenever -c is given, even -c 1. */
+static void test_socket_numbering(void **state)
+{
+	char p0[128];
+	struct tspawn t;
+
+	(void)state;
+	need_rng();
+	snprintf(p0, sizeof(p0), "%s0", sock);
+	start(&t, (const char *[]){ "-s", sock, "-c", "1", NULL });
+	serves(&t, p0);
+	assert_int_equal(access(sock, F_OK), -1);
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+	start(&t, (const char *[]){ "-s", sock, NULL });
+	serves(&t, sock);
+	assert_int_equal(access(p0, F_OK), -1);
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+}
+
+/* libvirt probes with --print-capabilities; what else is on the line
+ * does not matter, and rng has no "features" (the schema has none). */
+static void test_print_capabilities(void **state)
+{
+	const char *argv[32];
+	char out[512] = { 0 };
+	struct tspawn t;
+
+	(void)state;
+	need_rng();
+	make_argv(argv, (const char *[]){ "--print-capabilities", "--bogus",
+					  "-s", NULL });
+	assert_int_equal(tspawn_start(&t, argv,
+				      &(struct tspawn_opts){
+					      .fd = -1, .log = "/dev/null",
+					      .pipe_stdout = true }),
+			 0);
+	assert_true(tspawn_read_stdout(&t, out, sizeof(out), 10000) > 0);
+	assert_int_equal(tspawn_wait(&t, 10000), 0);
+	assert_string_equal(out, "{\n  \"type\": \"rng\"\n}\n");
+}
+
+struct bad {
+	const char *args[12];
+	const char *want[3]; /* each must be in the message */
+};
+
+/* Every option with a path or a number, given a bad value. */
+static const struct bad bad_values[] = {
+	{ { "-s", "/tmp/no-such-dir-vdev/s", NULL },
+	  { "/tmp/no-such-dir-vdev/s", "directory does not exist" } },
+	{ { "-s", "/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    NULL },
+	  { "--socket-path", "at most 107", "shorter" } },
+	{ { "-s", "@LOG@", NULL },
+	  { "exists and is not a socket", "--socket-path" } },
+	{ { "--fd", "0", NULL }, { "--fd 0", "UNIX socket" } },
+	{ { "--fd", "-1", NULL }, { "--fd", "'-1' is not a number" } },
+	{ { "-s", "@SOCK@", "-c", "0", NULL }, { "--socket-count", "1..64" } },
+	{ { "-s", "@SOCK@", "-c", "65", NULL }, { "--socket-count", "1..64" } },
+	{ { "-s", "@SOCK@", "--queue-size", "63", NULL },
+	  { "--queue-size", "64..32768" } },
+	{ { "-s", "@SOCK@", "--queue-size", "1k", NULL },
+	  { "--queue-size", "'1k' is not a number" } },
+	{ { "-s", "@SOCK@", "--num-queues", "2", NULL },
+	  { "--num-queues", "1..1" } },
+	{ { "-s", "@SOCK@", "--poll-us", "1000001", NULL },
+	  { "--poll-us", "0..1000000" } },
+	{ { "-s", "@SOCK@", "--socket-mode", "0999", NULL },
+	  { "--socket-mode", "'0999'", "octal" } },
+	{ { "-s", "@SOCK@", "--socket-mode", "01777", NULL },
+	  { "--socket-mode", "0777" } },
+	{ { "-s", "@SOCK@", "--socket-group", "no-such-group-vdev", NULL },
+	  { "--socket-group", "no group 'no-such-group-vdev'" } },
+	{ { "--fd", "3", "--socket-mode", "0660", NULL },
+	  { "--socket-mode", "--socket-path without --connect" } },
+	{ { "-s", "@SOCK@", "--log", "carrier-pigeon", NULL },
+	  { "--log", "stderr, syslog, journald" } },
+	{ { "-s", "@SOCK@", "--log-level", "chatty", NULL },
+	  { "--log-level", "error, warning, info, debug" } },
+	{ { "-s", "@SOCK@", "-f", "/nonexistent/source", NULL },
+	  { "--rng-source /nonexistent/source", "no such file" } },
+	{ { "-s", "@SOCK@", "-f", "/tmp", NULL },
+	  { "--rng-source /tmp", "directory" } },
+	{ { "-s", "@SOCK@", "-p", "65537", NULL }, { "--period", "1..65536" } },
+	{ { "-s", "@SOCK@", "-p", "0", NULL }, { "--period", "1..65536" } },
+	{ { "-s", "@SOCK@", "-m", "0", NULL }, { "--max-bytes", "1.." } },
+	{ { "-s", "@SOCK@", "-m", "-5", NULL },
+	  { "--max-bytes", "'-5' is not a number" } },
+	{ { "-s", "@SOCK@", "-c", "4", "-m", "3", NULL },
+	  { "--max-bytes 3", "4 sockets", "at least 4" } },
+};
+
+static void test_bad_values(void **state)
+{
+	(void)state;
+	need_rng();
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]);
+	     i++) {
+		const struct bad *b = &bad_values[i];
+		const char *args[12];
+		char out[4096];
+		int n;
+
+		for (n = 0; b->args[n]; n++)
+			args[n] = !strcmp(b->args[n], "@SOCK@") ? sock :
+				  !strcmp(b->args[n], "@LOG@") ? log_path :
+								  b->args[n];
+		args[n] = NULL;
+		if (!strcmp(b->args[1], "@LOG@")) {
+			int fd = open(log_path, O_CREAT | O_WRONLY, 0600);
+
+			assert_true(fd >= 0);
+			close(fd);
+		}
+		if (run(args, out, sizeof(out)) != 1)
+			fail_msg("case %zu: not refused:\n%s", i, out);
+		for (int k = 0; k < 3 && b->want[k]; k++)
+			if (!strstr(out, b->want[k]))
+				fail_msg("case %zu: no '%s' in:\n%s", i,
+					 b->want[k], out);
+		/* Nothing was left behind for the next case. */
+		assert_int_equal(access(sock, F_OK), -1);
+	}
+}
+
+/* Reads datagrams from @fd for up to @ms into @buf (appended, NUL
+ * terminated) until every one of @want is in it. */
+static bool journal_has(int fd, char *buf, size_t len, const char *const *want,
+			int ms)
+{
+	size_t used = strlen(buf);
+
+	for (int waited = 0; waited < ms; waited += 50) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		bool all = true;
+
+		for (int i = 0; want[i]; i++)
+			all = all && strstr(buf, want[i]);
+		if (all)
+			return true;
+		if (poll(&p, 1, 50) == 1 && used + 1 < len) {
+			ssize_t n = recv(fd, buf + used, len - used - 1, 0);
+
+			if (n > 0)
+				used += (size_t)n;
+			buf[used] = 0;
+		}
+	}
+	return false;
+}
+
+/* -v: a line per connect, negotiation and disconnect; --log journald
+ * speaks the journal's native protocol, with priorities. */
+static void test_verbose_and_journal(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static const char *const want[] = {
+		"PRIORITY=6\nSYSLOG_IDENTIFIER=vdev-rng\n"
+		"MESSAGE=vhost-user rng: frontend connected",
+		"MESSAGE=vhost-user rng: negotiated features 0x",
+		"MESSAGE=vhost-user rng: frontend disconnected", NULL,
+	};
+	char jpath[128], buf[8192] = { 0 }, out[4096];
+	struct tspawn t;
+	int j;
+
+	(void)state;
+	need_rng();
+	/* stderr first */
+	start(&t, (const char *[]){ "-s", sock, "-v", NULL });
+	serves(&t, sock);
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+	read_log(out, sizeof(out));
+	if (!strstr(out, "vdev-rng: info: vhost-user rng: frontend connected") ||
+	    !strstr(out, "vdev-rng: info: vhost-user rng: negotiated features") ||
+	    !strstr(out, "vdev-rng: info: vhost-user rng: frontend disconnected"))
+		fail_msg("-v lines missing in:\n%s", out);
+	/* Without -v: none of them. */
+	start(&t, (const char *[]){ "-s", sock, NULL });
+	serves(&t, sock);
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+	read_log(out, sizeof(out));
+	assert_null(strstr(out, "frontend connected"));
+
+	snprintf(jpath, sizeof(jpath), "%s/journal", dir);
+	j = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(j >= 0);
+	strcpy(sa.sun_path, jpath);
+	assert_int_equal(bind(j, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setenv("VDEV_JOURNAL_SOCKET", jpath, 1);
+	start(&t, (const char *[]){ "-s", sock, "--log", "journald",
+				    "--log-level", "info", NULL });
+	unsetenv("VDEV_JOURNAL_SOCKET");
+	serves(&t, sock);
+	if (!journal_has(j, buf, sizeof(buf), want, 10000))
+		fail_msg("journal lines missing in:\n%s", buf);
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+	close(j);
+	unlink(jpath);
+	/* No journal: said, and refused. */
+	setenv("VDEV_JOURNAL_SOCKET", jpath, 1);
+	assert_int_equal(run((const char *[]){ "-s", sock, "--log", "journald",
+					       NULL }, out, sizeof(out)), 1);
+	unsetenv("VDEV_JOURNAL_SOCKET");
+	if (!strstr(out, "--log journald: no journal socket"))
+		fail_msg("no journal complaint in:\n%s", out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_socket_group_and_mode, cleanup),
+		cmocka_unit_test_teardown(test_live_socket_refused, cleanup),
+		cmocka_unit_test_teardown(test_socket_numbering, cleanup),
+		cmocka_unit_test_teardown(test_print_capabilities, cleanup),
+		cmocka_unit_test_teardown(test_bad_values, cleanup),
+		cmocka_unit_test_teardown(test_verbose_and_journal, cleanup),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
