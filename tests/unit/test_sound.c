@@ -1,0 +1,833 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * virtio-sound through the software driver: config, every control request
+ * in and out of the spec's order, with bad stream ids, bad parameters and
+ * short buffers; playback and capture through the file backend checked
+ * byte for byte; pacing against a fake clock (never early) and against
+ * the real one; RELEASE after the I/O; events (XRUN, jacks); malformed I/O
+ * messages; save/restore of a running stream.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <virtio/sound.h>
+#include <virtio/testing.h>
+#include <virtio/transport.h>
+
+enum {
+	R_JACK_INFO = 1, R_JACK_REMAP, R_PCM_INFO = 0x100, R_SET_PARAMS,
+	R_PREPARE, R_RELEASE, R_START, R_STOP, R_CHMAP_INFO = 0x200,
+	S_OK = 0x8000, S_BAD_MSG, S_NOT_SUPP, S_IO_ERR,
+	EVT_JACK_CONNECTED = 0x1000, EVT_JACK_DISCONNECTED,
+	EVT_XRUN = 0x1101,
+};
+
+#define PERIOD 1920u /* 10 ms of S16 stereo 48 kHz */
+#define MS 1000000ull
+
+static uint64_t fake_ns;
+static char out_path[64], in_path[64];
+static uint8_t pattern[PERIOD * 8];
+
+static uint64_t fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_ns;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+struct t {
+	struct vdev *dev;
+	struct vdev_drv *drv;
+};
+
+static struct t make(enum vdev_sound_backend be, bool fake, bool packed,
+		     unsigned jacks)
+{
+	struct vdev_sound_config c = {
+		.backend = be,
+		.out_path = be == VDEV_SOUND_BACKEND_FILE ? out_path : NULL,
+		.in_path = be == VDEV_SOUND_BACKEND_FILE ? in_path : NULL,
+		.num_jacks = jacks,
+		.clock = fake ? fake_clock : NULL,
+	};
+	struct vdev_drv_config dc = { .packed = packed, .use_eventfds = true,
+				      .queue_size = 64 };
+	struct t t;
+
+	t.dev = vdev_sound_new(&c);
+	assert_non_null(t.dev);
+	t.drv = vdev_drv_new(t.dev, &dc);
+	assert_non_null(t.drv);
+	assert_int_equal(vdev_drv_init(t.drv), 0);
+	return t;
+}
+
+static void destroy(struct t *t)
+{
+	vdev_drv_free(t->drv);
+	vdev_free(t->dev);
+}
+
+/* A control request; returns the status (or -1 when the device wrote
+ * nothing), the whole answer in @resp. */
+static int ctl(struct t *t, const void *req, size_t len, void *resp,
+	       size_t resp_len)
+{
+	uint8_t r[512] = { 0 };
+	uint32_t w = 0;
+
+	assert_true(resp_len <= sizeof(r));
+	assert_int_equal(vdev_drv_xfer(t->drv, 0, req, len, r, resp_len, &w,
+				       2000), 0);
+	if (resp)
+		memcpy(resp, r, resp_len);
+	if (w < 4)
+		return -1;
+	return (int)get32(r);
+}
+
+static int pcm(struct t *t, uint32_t code, uint32_t sid)
+{
+	uint8_t req[8];
+
+	put32(req, code);
+	put32(req + 4, sid);
+	return ctl(t, req, sizeof(req), NULL, 4);
+}
+
+static int set_params(struct t *t, uint32_t sid, uint32_t buffer,
+		      uint32_t period, uint32_t features, uint8_t channels,
+		      uint8_t format, uint8_t rate)
+{
+	uint8_t req[24] = { 0 };
+
+	put32(req, R_SET_PARAMS);
+	put32(req + 4, sid);
+	put32(req + 8, buffer);
+	put32(req + 12, period);
+	put32(req + 16, features);
+	req[20] = channels;
+	req[21] = format;
+	req[22] = rate;
+	return ctl(t, req, sizeof(req), NULL, 4);
+}
+
+static int std_params(struct t *t, uint32_t sid, uint32_t features)
+{
+	return set_params(t, sid, PERIOD * 4, PERIOD, features, 2,
+			  VDEV_SND_FMT_S16, VDEV_SND_RATE_48000);
+}
+
+/* One I/O buffer in guest memory. */
+struct io {
+	uint8_t *hdr, *data, *status;
+	struct vdev_drv_seg seg[3];
+};
+
+static void io_add(struct t *t, struct io *io, uint32_t sid, bool out,
+		   const void *frames, uint32_t len)
+{
+	struct vdev_drv_mem *m = vdev_drv_get_mem(t->drv);
+	unsigned q = out ? 2 : 3;
+
+	io->hdr = vdev_drv_mem_alloc(m, 4, 4, &io->seg[0].gpa);
+	io->data = vdev_drv_mem_alloc(m, len, 16, &io->seg[1].gpa);
+	io->status = vdev_drv_mem_alloc(m, 8, 4, &io->seg[2].gpa);
+	assert_non_null(io->status);
+	io->seg[0].len = 4;
+	io->seg[1].len = len;
+	io->seg[2].len = 8;
+	put32(io->hdr, sid);
+	if (out && frames)
+		memcpy(io->data, frames, len);
+	memset(io->status, 0xee, 8);
+	assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(t->drv, q), io->seg,
+					   out ? 2 : 1, out ? 1 : 2, io, 0),
+			 0);
+	assert_int_equal(vdev_drv_kick(t->drv, q), 0);
+}
+
+static struct io *io_wait(struct t *t, unsigned q, int ms, uint32_t *len)
+{
+	void *tok = NULL;
+	uint32_t l;
+
+	if (vdev_drv_wait(t->drv, q, ms, &tok, &l) < 0)
+		return NULL;
+	if (len)
+		*len = l;
+	return tok;
+}
+
+static int group_setup(void **state)
+{
+	int fd;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (uint8_t)(i * 7 + (i >> 8));
+	snprintf(out_path, sizeof(out_path), "/tmp/vdev-snd-out-XXXXXX");
+	fd = mkstemp(out_path);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(in_path, sizeof(in_path), "/tmp/vdev-snd-in-XXXXXX");
+	fd = mkstemp(in_path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, pattern, PERIOD * 3), PERIOD * 3);
+	close(fd);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	unlink(out_path);
+	unlink(in_path);
+	return 0;
+}
+
+static void test_config_and_info(void **state)
+{
+	struct t t = make(VDEV_SOUND_BACKEND_NULL, false, false, 2);
+	uint8_t cfg[12], req[16], r[4 + 2 * 32];
+
+	(void)state;
+	assert_int_equal(vdev_drv_config_read(t.drv, 0, cfg, 12), 0);
+	assert_int_equal(get32(cfg), 2);      /* jacks */
+	assert_int_equal(get32(cfg + 4), 2);  /* streams */
+	assert_int_equal(get32(cfg + 8), 2);  /* chmaps */
+
+	put32(req, R_PCM_INFO);
+	put32(req + 4, 0);
+	put32(req + 8, 2);
+	put32(req + 12, 32);
+	assert_int_equal(ctl(&t, req, 16, r, sizeof(r)), S_OK);
+	assert_int_equal(get32(r + 4 + 4), 1u << 4); /* EVT_XRUNS */
+	assert_true(r[4 + 16] & (1u << VDEV_SND_RATE_48000));
+	assert_int_equal(r[4 + 24], VDEV_SND_D_OUTPUT);
+	assert_int_equal(r[4 + 25], 1);
+	assert_int_equal(r[4 + 26], 2);
+	assert_int_equal(r[36 + 24], VDEV_SND_D_INPUT);
+	/* S16, S32 and FLOAT among the formats */
+	assert_true(get32(r + 4 + 8) & (1u << VDEV_SND_FMT_S16));
+	assert_true(get32(r + 4 + 8) & (1u << VDEV_SND_FMT_FLOAT));
+	assert_true(get32(r + 4 + 8) & (1u << VDEV_SND_FMT_U8));
+	/* A bigger item size: the rest is zero. */
+	put32(req + 8, 1);
+	put32(req + 12, 40);
+	memset(r, 0xff, sizeof(r));
+	assert_int_equal(ctl(&t, req, 16, r, 44), S_OK);
+	for (int i = 36; i < 44; i++)
+		assert_int_equal(r[i], 0);
+
+	put32(req, R_CHMAP_INFO);
+	put32(req + 4, 1);
+	put32(req + 8, 1);
+	put32(req + 12, 24);
+	assert_int_equal(ctl(&t, req, 16, r, 28), S_OK);
+	assert_int_equal(r[4 + 4], VDEV_SND_D_INPUT);
+	assert_int_equal(r[4 + 5], 2);
+	assert_int_equal(r[4 + 6], 3); /* FL */
+	assert_int_equal(r[4 + 7], 4); /* FR */
+
+	put32(req, R_JACK_INFO);
+	put32(req + 4, 0);
+	put32(req + 8, 2);
+	put32(req + 12, 24);
+	assert_int_equal(ctl(&t, req, 16, r, 52), S_OK);
+	assert_int_equal(r[4 + 16], 1); /* connected */
+	assert_int_equal(r[28 + 16], 1);
+	destroy(&t);
+}
+
+static void test_ctl_bad(void **state)
+{
+	struct t t = make(VDEV_SOUND_BACKEND_NULL, false, false, 1);
+	uint8_t req[24] = { 0 }, r[128];
+
+	(void)state;
+	/* shorter than a header */
+	assert_int_equal(ctl(&t, req, 2, NULL, 4), S_BAD_MSG);
+	/* unknown code */
+	put32(req, 0x777);
+	assert_int_equal(ctl(&t, req, 4, NULL, 4), S_NOT_SUPP);
+	/* no room for the status: nothing written */
+	put32(req, R_PCM_INFO);
+	assert_int_equal(ctl(&t, req, 16, NULL, 2), -1);
+	/* queries: short, count 0, past the end, small items, short
+	 * answer space */
+	assert_int_equal(ctl(&t, req, 12, NULL, 4), S_BAD_MSG);
+	put32(req + 4, 0);
+	put32(req + 8, 0);
+	put32(req + 12, 32);
+	assert_int_equal(ctl(&t, req, 16, r, 100), S_BAD_MSG);
+	put32(req + 4, 1);
+	put32(req + 8, 2);
+	assert_int_equal(ctl(&t, req, 16, r, 100), S_BAD_MSG);
+	put32(req + 4, 0xffffffffu);
+	put32(req + 8, 2);
+	assert_int_equal(ctl(&t, req, 16, r, 100), S_BAD_MSG);
+	put32(req + 4, 0);
+	put32(req + 8, 1);
+	put32(req + 12, 31);
+	assert_int_equal(ctl(&t, req, 16, r, 100), S_BAD_MSG);
+	put32(req + 12, 32);
+	assert_int_equal(ctl(&t, req, 16, r, 20), S_BAD_MSG);
+	put32(req + 12, 1u << 20);
+	assert_int_equal(ctl(&t, req, 16, r, 100), S_BAD_MSG);
+	/* jacks: remap of a jack that does not exist, short remap */
+	put32(req, R_JACK_REMAP);
+	put32(req + 4, 1);
+	assert_int_equal(ctl(&t, req, 16, NULL, 4), S_BAD_MSG);
+	put32(req + 4, 0);
+	assert_int_equal(ctl(&t, req, 16, NULL, 4), S_OK);
+	assert_int_equal(ctl(&t, req, 12, NULL, 4), S_BAD_MSG);
+	/* PCM commands: bad stream id, short */
+	assert_int_equal(pcm(&t, R_PREPARE, 2), S_BAD_MSG);
+	assert_int_equal(pcm(&t, R_START, 0xffffffffu), S_BAD_MSG);
+	put32(req, R_PREPARE);
+	assert_int_equal(ctl(&t, req, 6, NULL, 4), S_BAD_MSG);
+	/* SET_PARAMS: short, unsupported things, inconsistent sizes */
+	put32(req, R_SET_PARAMS);
+	put32(req + 4, 0);
+	assert_int_equal(ctl(&t, req, 20, NULL, 4), S_BAD_MSG);
+	assert_int_equal(set_params(&t, 0, PERIOD * 4, PERIOD, 0, 3,
+				    VDEV_SND_FMT_S16, VDEV_SND_RATE_48000),
+			 S_NOT_SUPP);
+	assert_int_equal(set_params(&t, 0, PERIOD * 4, PERIOD, 0, 0,
+				    VDEV_SND_FMT_S16, VDEV_SND_RATE_48000),
+			 S_NOT_SUPP);
+	assert_int_equal(set_params(&t, 0, PERIOD * 4, PERIOD, 0, 2,
+				    VDEV_SND_FMT_IMA_ADPCM,
+				    VDEV_SND_RATE_48000), S_NOT_SUPP);
+	assert_int_equal(set_params(&t, 0, PERIOD * 4, PERIOD, 0, 2, 200,
+				    VDEV_SND_RATE_48000), S_NOT_SUPP);
+	assert_int_equal(set_params(&t, 0, PERIOD * 4, PERIOD, 0, 2,
+				    VDEV_SND_FMT_S16, VDEV_SND_RATE_384000),
+			 S_NOT_SUPP);
+	assert_int_equal(set_params(&t, 0, PERIOD * 4, PERIOD, 1u << 0, 2,
+				    VDEV_SND_FMT_S16, VDEV_SND_RATE_48000),
+			 S_NOT_SUPP);
+	assert_int_equal(set_params(&t, 0, PERIOD * 4, PERIOD + 2, 0, 2,
+				    VDEV_SND_FMT_S16, VDEV_SND_RATE_48000),
+			 S_BAD_MSG);
+	assert_int_equal(set_params(&t, 0, PERIOD * 4 + 4, PERIOD, 0, 2,
+				    VDEV_SND_FMT_S16, VDEV_SND_RATE_48000),
+			 S_BAD_MSG);
+	assert_int_equal(set_params(&t, 0, 0, 0, 0, 2, VDEV_SND_FMT_S16,
+				    VDEV_SND_RATE_48000), S_BAD_MSG);
+	/* None of that broke anything. */
+	assert_int_equal(std_params(&t, 0, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	assert_int_equal(vdev_get_status(t.dev) &
+				 VDEV_STATUS_DEVICE_NEEDS_RESET, 0);
+	destroy(&t);
+}
+
+static void test_state_order(void **state)
+{
+	struct t t = make(VDEV_SOUND_BACKEND_NULL, false, true, 0);
+
+	(void)state;
+	/* Nothing before SET_PARAMS. */
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_BAD_MSG);
+	assert_int_equal(pcm(&t, R_START, 0), S_BAD_MSG);
+	assert_int_equal(pcm(&t, R_STOP, 0), S_BAD_MSG);
+	assert_int_equal(pcm(&t, R_RELEASE, 0), S_BAD_MSG);
+	assert_int_equal(std_params(&t, 0, 0), S_OK);
+	/* SET_PARAMS -> SET_PARAMS, PREPARE only */
+	assert_int_equal(pcm(&t, R_START, 0), S_BAD_MSG);
+	assert_int_equal(pcm(&t, R_RELEASE, 0), S_BAD_MSG);
+	assert_int_equal(std_params(&t, 0, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	/* PREPARE -> SET_PARAMS, PREPARE, START, RELEASE; not STOP */
+	assert_int_equal(pcm(&t, R_STOP, 0), S_BAD_MSG);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	assert_int_equal(std_params(&t, 0, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	assert_int_equal(pcm(&t, R_START, 0), S_OK);
+	/* START -> STOP only */
+	assert_int_equal(pcm(&t, R_START, 0), S_BAD_MSG);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_BAD_MSG);
+	assert_int_equal(pcm(&t, R_RELEASE, 0), S_BAD_MSG);
+	assert_int_equal(std_params(&t, 0, 0), S_BAD_MSG);
+	/* the other stream is independent */
+	assert_int_equal(std_params(&t, 1, 0), S_OK);
+	assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
+	/* STOP -> START, RELEASE */
+	assert_int_equal(pcm(&t, R_STOP, 0), S_BAD_MSG);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_BAD_MSG);
+	assert_int_equal(std_params(&t, 0, 0), S_BAD_MSG);
+	assert_int_equal(pcm(&t, R_START, 0), S_OK);
+	assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
+	assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+	/* RELEASE -> SET_PARAMS, PREPARE (the parameters are kept) */
+	assert_int_equal(pcm(&t, R_START, 0), S_BAD_MSG);
+	assert_int_equal(pcm(&t, R_STOP, 0), S_BAD_MSG);
+	assert_int_equal(pcm(&t, R_RELEASE, 0), S_BAD_MSG);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+	assert_int_equal(std_params(&t, 0, 0), S_OK);
+	destroy(&t);
+}
+
+static void read_file(const char *path, uint8_t *buf, size_t cap,
+		      size_t *len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, cap);
+	assert_true(n >= 0);
+	*len = (size_t)n;
+	close(fd);
+}
+
+/* Playback into the file, paced by a fake clock: a period never
+ * completes before the clock says it has been played. */
+static void test_playback_fake_clock(void **state)
+{
+	struct t t = make(VDEV_SOUND_BACKEND_FILE, true, false, 0);
+	struct io io[4];
+	uint8_t got[PERIOD * 8];
+	size_t n;
+
+	(void)state;
+	fake_ns = 1000 * MS;
+	assert_int_equal(std_params(&t, 0, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	for (int i = 0; i < 4; i++)
+		io_add(&t, &io[i], 0, true, pattern + i * PERIOD, PERIOD);
+	/* Prepared, not started: nothing plays. */
+	assert_null(io_wait(&t, 2, 30, NULL));
+	assert_int_equal(pcm(&t, R_START, 0), S_OK);
+	/* The clock stands still: nothing completes, however long. */
+	assert_null(io_wait(&t, 2, 50, NULL));
+	fake_ns += 10 * MS - 1;
+	assert_null(io_wait(&t, 2, 30, NULL));
+	fake_ns += 1;
+	{
+		uint32_t len;
+
+		assert_ptr_equal(io_wait(&t, 2, 1000, &len), &io[0]);
+		assert_int_equal(len, 8);
+		assert_int_equal(get32(io[0].status), S_OK);
+		/* the three periods behind it */
+		assert_int_equal(get32(io[0].status + 4), 3 * PERIOD);
+	}
+	assert_null(io_wait(&t, 2, 30, NULL));
+	fake_ns += 30 * MS;
+	for (int i = 1; i < 4; i++)
+		assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io[i]);
+	assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
+	assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+	read_file(out_path, got, sizeof(got), &n);
+	assert_int_equal(n, 4 * PERIOD);
+	assert_memory_equal(got, pattern, 4 * PERIOD);
+	/* A new session starts the file again. */
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	io_add(&t, &io[0], 0, true, pattern + PERIOD, PERIOD);
+	assert_int_equal(pcm(&t, R_START, 0), S_OK);
+	fake_ns += 10 * MS;
+	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io[0]);
+	assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
+	assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+	read_file(out_path, got, sizeof(got), &n);
+	assert_int_equal(n, PERIOD);
+	assert_memory_equal(got, pattern + PERIOD, PERIOD);
+	destroy(&t);
+}
+
+/* Real time: ten 10 ms periods take at least 100 ms. */
+static void test_playback_real_time(void **state)
+{
+	for (int packed = 0; packed < 2; packed++) {
+		struct t t = make(VDEV_SOUND_BACKEND_NULL, false, packed, 0);
+		struct io io[4];
+		int64_t t0;
+		int got = 0;
+
+		(void)state;
+		assert_int_equal(std_params(&t, 0, 0), S_OK);
+		assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+		for (int i = 0; i < 4; i++)
+			io_add(&t, &io[i], 0, true, pattern, PERIOD);
+		t0 = now_ms();
+		assert_int_equal(pcm(&t, R_START, 0), S_OK);
+		while (got < 10) {
+			struct io *d = io_wait(&t, 2, 1000, NULL);
+
+			assert_non_null(d);
+			assert_int_equal(get32(d->status), S_OK);
+			/* never ahead of the clock */
+			assert_true(now_ms() - t0 >= (got + 1) * 10 - 1);
+			got++;
+			if (got <= 6)
+				io_add(&t, d, 0, true, pattern, PERIOD);
+		}
+		assert_true(now_ms() - t0 >= 99);
+		assert_true(now_ms() - t0 < 2000);
+		assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
+		assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+		destroy(&t);
+	}
+}
+
+static void test_capture_file(void **state)
+{
+	struct t t = make(VDEV_SOUND_BACKEND_FILE, true, false, 0);
+	struct io io[4];
+
+	(void)state;
+	fake_ns = 5000 * MS;
+	assert_int_equal(std_params(&t, 1, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 1), S_OK);
+	for (int i = 0; i < 4; i++)
+		io_add(&t, &io[i], 1, false, NULL, PERIOD);
+	assert_int_equal(pcm(&t, R_START, 1), S_OK);
+	assert_null(io_wait(&t, 3, 30, NULL));
+	fake_ns += 40 * MS;
+	for (int i = 0; i < 4; i++) {
+		uint32_t len;
+
+		assert_ptr_equal(io_wait(&t, 3, 1000, &len), &io[i]);
+		assert_int_equal(len, PERIOD + 8);
+		assert_int_equal(get32(io[i].status), S_OK);
+		if (i < 3) {
+			assert_memory_equal(io[i].data, pattern + i * PERIOD,
+					    PERIOD);
+		} else {
+			/* past the end of the input: silence */
+			for (unsigned k = 0; k < PERIOD; k++)
+				assert_int_equal(io[i].data[k], 0);
+		}
+	}
+	assert_int_equal(pcm(&t, R_STOP, 1), S_OK);
+	assert_int_equal(pcm(&t, R_RELEASE, 1), S_OK);
+	destroy(&t);
+}
+
+/* RELEASE is answered after every held buffer came back, and controls
+ * are answered at once while I/O waits. */
+static void test_release_after_io(void **state)
+{
+	struct t t = make(VDEV_SOUND_BACKEND_NULL, true, false, 0);
+	struct vdev_drv_mem *m = vdev_drv_get_mem(t.drv);
+	struct vdev_drv_seg seg[2];
+	struct io io[3];
+	uint8_t *req, *resp, q[16];
+	void *tok;
+	uint32_t len;
+	int64_t t0;
+
+	(void)state;
+	fake_ns = 1000 * MS;
+	assert_int_equal(std_params(&t, 0, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	for (int i = 0; i < 3; i++)
+		io_add(&t, &io[i], 0, true, pattern, PERIOD);
+	assert_int_equal(pcm(&t, R_START, 0), S_OK);
+	/* I/O is held (frozen clock); a query is answered at once. */
+	put32(q, R_PCM_INFO);
+	put32(q + 4, 0);
+	put32(q + 8, 1);
+	put32(q + 12, 32);
+	t0 = now_ms();
+	assert_int_equal(ctl(&t, q, 16, NULL, 36), S_OK);
+	assert_true(now_ms() - t0 < 500);
+	assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
+	assert_int_equal(vdev_drv_ring_inflight(vdev_drv_ring(t.drv, 2)), 3);
+
+	req = vdev_drv_mem_alloc(m, 8, 4, &seg[0].gpa);
+	resp = vdev_drv_mem_alloc(m, 4, 4, &seg[1].gpa);
+	seg[0].len = 8;
+	seg[1].len = 4;
+	put32(req, R_RELEASE);
+	put32(req + 4, 0);
+	assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(t.drv, 0), seg, 1, 1,
+					   resp, 0), 0);
+	assert_int_equal(vdev_drv_kick(t.drv, 0), 0);
+	assert_int_equal(vdev_drv_wait(t.drv, 0, 2000, &tok, &len), 0);
+	assert_ptr_equal(tok, resp);
+	assert_int_equal(get32(resp), S_OK);
+	/* By the time RELEASE was answered, the I/O was back. */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(vdev_drv_ring_get_used(vdev_drv_ring(t.drv, 2),
+							&tok, &len), 0);
+		assert_ptr_equal(tok, &io[i]);
+	}
+	assert_int_equal(vdev_drv_ring_inflight(vdev_drv_ring(t.drv, 2)), 0);
+	destroy(&t);
+}
+
+static void test_io_bad(void **state)
+{
+	struct t t = make(VDEV_SOUND_BACKEND_NULL, true, false, 0);
+	struct vdev_drv_mem *m = vdev_drv_get_mem(t.drv);
+	struct io io;
+	uint32_t len;
+
+	(void)state;
+	/* before SET_PARAMS/PREPARE */
+	io_add(&t, &io, 0, true, pattern, PERIOD);
+	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
+	assert_int_equal(get32(io.status), S_BAD_MSG);
+	assert_int_equal(std_params(&t, 0, 0), S_OK);
+	assert_int_equal(std_params(&t, 1, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 1), S_OK);
+	/* bad stream id */
+	io_add(&t, &io, 9, true, pattern, PERIOD);
+	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
+	assert_int_equal(get32(io.status), S_BAD_MSG);
+	/* the input stream on the tx queue */
+	io_add(&t, &io, 1, true, pattern, PERIOD);
+	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
+	assert_int_equal(get32(io.status), S_BAD_MSG);
+	/* the output stream on the rx queue */
+	io_add(&t, &io, 0, false, NULL, PERIOD);
+	assert_ptr_equal(io_wait(&t, 3, 1000, &len), &io);
+	assert_int_equal(get32(io.status), S_BAD_MSG);
+	assert_int_equal(len, PERIOD + 8);
+	/* not whole frames; more than the buffer */
+	io_add(&t, &io, 0, true, pattern, 3);
+	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
+	assert_int_equal(get32(io.status), S_BAD_MSG);
+	io_add(&t, &io, 0, true, pattern, PERIOD * 5);
+	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
+	assert_int_equal(get32(io.status), S_BAD_MSG);
+	/* no header; no room for a status */
+	{
+		struct vdev_drv_seg seg[2];
+		void *tok;
+
+		assert_non_null(vdev_drv_mem_alloc(m, 8, 4, &seg[0].gpa));
+		assert_non_null(vdev_drv_mem_alloc(m, 8, 4, &seg[1].gpa));
+		seg[0].len = 2;
+		seg[1].len = 8;
+		assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(t.drv, 2),
+						   seg, 1, 1, seg, 0), 0);
+		assert_int_equal(vdev_drv_kick(t.drv, 2), 0);
+		assert_int_equal(vdev_drv_wait(t.drv, 2, 1000, &tok, &len), 0);
+		assert_int_equal(len, 8);
+		seg[0].len = 8;
+		seg[1].len = 4;
+		assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(t.drv, 2),
+						   seg, 1, 1, seg, 0), 0);
+		assert_int_equal(vdev_drv_kick(t.drv, 2), 0);
+		assert_int_equal(vdev_drv_wait(t.drv, 2, 1000, &tok, &len), 0);
+		assert_int_equal(len, 0);
+	}
+	/* Still usable. */
+	io_add(&t, &io, 0, true, pattern, PERIOD);
+	assert_int_equal(pcm(&t, R_START, 0), S_OK);
+	fake_ns += 10 * MS;
+	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
+	assert_int_equal(get32(io.status), S_OK);
+	assert_int_equal(vdev_get_status(t.dev) &
+				 VDEV_STATUS_DEVICE_NEEDS_RESET, 0);
+	destroy(&t);
+}
+
+static void evt_add(struct t *t, uint8_t *ev[], int n)
+{
+	struct vdev_drv_mem *m = vdev_drv_get_mem(t->drv);
+
+	for (int i = 0; i < n; i++) {
+		struct vdev_drv_seg seg;
+
+		ev[i] = vdev_drv_mem_alloc(m, 8, 4, &seg.gpa);
+		seg.len = 8;
+		assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(t->drv, 1),
+						   &seg, 0, 1, ev[i], 0), 0);
+	}
+	assert_int_equal(vdev_drv_kick(t->drv, 1), 0);
+}
+
+static void test_events(void **state)
+{
+	struct t t = make(VDEV_SOUND_BACKEND_NULL, true, false, 2);
+	uint8_t *ev[4];
+	struct io io;
+	void *tok;
+	uint32_t len;
+
+	(void)state;
+	evt_add(&t, ev, 4);
+	/* jacks */
+	assert_int_equal(vdev_sound_set_jack(t.dev, 1, false), 0);
+	assert_int_equal(vdev_drv_wait(t.drv, 1, 1000, &tok, &len), 0);
+	assert_int_equal(len, 8);
+	assert_int_equal(get32(tok), EVT_JACK_DISCONNECTED);
+	assert_int_equal(get32((uint8_t *)tok + 4), 1);
+	assert_int_equal(vdev_sound_set_jack(t.dev, 2, true), -EINVAL);
+	assert_int_equal(vdev_sound_set_jack(t.dev, 1, true), 0);
+	assert_int_equal(vdev_drv_wait(t.drv, 1, 1000, &tok, &len), 0);
+	assert_int_equal(get32(tok), EVT_JACK_CONNECTED);
+	/* an underrun: one period played, then nothing for a period */
+	fake_ns = 100 * MS;
+	assert_int_equal(std_params(&t, 0, 1u << 4), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	io_add(&t, &io, 0, true, pattern, PERIOD);
+	assert_int_equal(pcm(&t, R_START, 0), S_OK);
+	fake_ns += 10 * MS;
+	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
+	assert_int_equal(vdev_drv_wait(t.drv, 1, 30, &tok, &len), -ETIMEDOUT);
+	fake_ns += 10 * MS + 1;
+	assert_int_equal(vdev_drv_wait(t.drv, 1, 1000, &tok, &len), 0);
+	assert_int_equal(get32(tok), EVT_XRUN);
+	assert_int_equal(get32((uint8_t *)tok + 4), 0);
+	/* once per underrun */
+	fake_ns += 50 * MS;
+	assert_int_equal(vdev_drv_wait(t.drv, 1, 30, &tok, &len), -ETIMEDOUT);
+	/* the next buffer plays from now on, a full period */
+	io_add(&t, &io, 0, true, pattern, PERIOD);
+	assert_null(io_wait(&t, 2, 30, NULL));
+	fake_ns += 10 * MS;
+	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
+	destroy(&t);
+}
+
+/* A running stream is saved and restored into a fresh device: its
+ * parameters and state come back and it plays on. */
+static void test_save_restore(void **state)
+{
+	struct t t = make(VDEV_SOUND_BACKEND_NULL, true, false, 1);
+	struct t t2;
+	struct vdev_queue_state st;
+	struct io io;
+	void *blob;
+	size_t len;
+
+	(void)state;
+	fake_ns = 100 * MS;
+	assert_int_equal(set_params(&t, 0, 800, 400, 0, 1, VDEV_SND_FMT_U8,
+				    VDEV_SND_RATE_8000), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	assert_int_equal(pcm(&t, R_START, 0), S_OK);
+	assert_int_equal(std_params(&t, 1, 0), S_OK);
+	assert_int_equal(vdev_sound_set_jack(t.dev, 0, false), 0);
+	for (unsigned q = 0; q < 4; q++)
+		assert_int_equal(vdev_vq_stop(t.dev, q, &st), 0);
+	assert_int_equal(vdev_save(t.dev, &blob, &len), 0);
+
+	t2 = make(VDEV_SOUND_BACKEND_NULL, true, false, 1);
+	assert_int_equal(vdev_restore(t2.dev, blob, len), 0);
+	/* A restore into a device with other streams is refused (its own
+	 * driver's RAM has the same layout, so only the model refuses). */
+	{
+		struct vdev_sound_stream one = { .direction = 0 };
+		struct vdev_sound_config c = { .num_streams = 1,
+					       .streams = &one };
+		struct vdev_drv_config dc = { .use_eventfds = true,
+					      .queue_size = 64 };
+		struct t t3;
+
+		t3.dev = vdev_sound_new(&c);
+		assert_non_null(t3.dev);
+		t3.drv = vdev_drv_new(t3.dev, &dc);
+		assert_non_null(t3.drv);
+		assert_int_equal(vdev_drv_init(t3.drv), 0);
+		assert_int_equal(vdev_restore(t3.dev, blob, len), -EBADMSG);
+		destroy(&t3);
+	}
+	free(blob);
+	destroy(&t2);
+
+	/* In place: restore into the same device under the same driver. */
+	assert_int_equal(vdev_save(t.dev, &blob, &len), 0);
+	assert_int_equal(vdev_restore(t.dev, blob, len), 0);
+	free(blob);
+	/* stream 0 runs on: START is out of order, I/O plays at 8 kHz */
+	assert_int_equal(pcm(&t, R_START, 0), S_BAD_MSG);
+	io_add(&t, &io, 0, true, pattern, 400);
+	assert_null(io_wait(&t, 2, 30, NULL));
+	fake_ns += 50 * MS;
+	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
+	assert_int_equal(get32(io.status), S_OK);
+	/* stream 1 kept its parameters: PREPARE is in order */
+	assert_int_equal(pcm(&t, R_PREPARE, 1), S_OK);
+	{
+		uint8_t q[16], r[28];
+
+		put32(q, R_JACK_INFO);
+		put32(q + 4, 0);
+		put32(q + 8, 1);
+		put32(q + 12, 24);
+		assert_int_equal(ctl(&t, q, 16, r, 28), S_OK);
+		assert_int_equal(r[4 + 16], 0); /* still unplugged */
+	}
+	destroy(&t);
+}
+
+static void test_new_errors(void **state)
+{
+	struct vdev_sound_stream bad = { .direction = 2 };
+	struct vdev_sound_stream many = { .direction = 0,
+					  .channels_max = 19 };
+	struct vdev_sound_config c = { .num_streams = 1, .streams = &bad };
+
+	(void)state;
+	errno = 0;
+	assert_null(vdev_sound_new(&c));
+	assert_int_equal(errno, EINVAL);
+	c.streams = &many;
+	assert_null(vdev_sound_new(&c));
+	c.num_streams = VDEV_SOUND_MAX_STREAMS + 1;
+	assert_null(vdev_sound_new(&c));
+	c = (struct vdev_sound_config){ .backend = VDEV_SOUND_BACKEND_FILE };
+	assert_null(vdev_sound_new(&c));
+	assert_int_equal(errno, EINVAL);
+	c = (struct vdev_sound_config){ .num_jacks = 33 };
+	assert_null(vdev_sound_new(&c));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_and_info),
+		cmocka_unit_test(test_ctl_bad),
+		cmocka_unit_test(test_state_order),
+		cmocka_unit_test(test_playback_fake_clock),
+		cmocka_unit_test(test_playback_real_time),
+		cmocka_unit_test(test_capture_file),
+		cmocka_unit_test(test_release_after_io),
+		cmocka_unit_test(test_io_bad),
+		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_save_restore),
+		cmocka_unit_test(test_new_errors),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
