@@ -161,6 +161,11 @@ static int blk_check(void *ctx, const struct vdev_daemon_instance *in)
 		fprintf(stderr, "%s: --blk-file IMAGE or --nbd URI is "
 			"needed\n", PROG);
 		return -EINVAL;
+	} else if (vdev_daemon_check_image(PROG, "--blk-file", o->cfg.path,
+					   o->cfg.read_only,
+					   o->cfg.format ==
+						   VDEV_IMAGE_FORMAT_RAW) < 0) {
+		return -EINVAL;
 	}
 	if (o->cfg.size && !memory_backend(o)) {
 		fprintf(stderr, "%s: --size is for --backend null|ram; an "

@@ -169,6 +169,12 @@ static int scsi_check(void *ctx, const struct vdev_daemon_instance *in)
 			VDEV_SCSI_MAX_LUNS);
 		return -EINVAL;
 	}
+	for (unsigned i = 0; i < o->cfg.num_luns; i++)
+		if (vdev_daemon_check_image(PROG, "IMAGE", o->paths[i],
+					    o->cfg.read_only,
+					    o->cfg.format ==
+						    VDEV_IMAGE_FORMAT_RAW) < 0)
+			return -EINVAL;
 	for (unsigned i = 0; i < o->nnbd; i++)
 		o->uris[o->cfg.num_luns++] = o->nbd[i];
 	if (!o->cfg.num_luns) {
@@ -224,8 +230,8 @@ static struct vdev *scsi_create(void *ctx,
 		if (err == EMEDIUMTYPE)
 			explain(o);
 		else
-			fprintf(stderr, "%s: cannot open the images: %s\n",
-				PROG, strerror(err));
+			fprintf(stderr, "%s: cannot serve the LUNs: %s (see "
+				"the lines above)\n", PROG, strerror(err));
 		errno = err;
 		return NULL;
 	}

@@ -84,6 +84,7 @@
 #ifndef VIRTIO_DAEMON_H
 #define VIRTIO_DAEMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -226,6 +227,21 @@ VDEV_API int vdev_daemon_parse_uint(const char *prog, const char *opt,
 VDEV_API void vdev_daemon_explain_format(const char *prog,
 					 const char *option,
 					 const char *path);
+
+/*
+ * Checks an image path a daemon was given before it makes a device of
+ * it: it opens (read-write unless @read_only), is a regular file or a
+ * block device, and (unless @any_format, i.e. --format raw) holds no other
+ * format's signature. On a problem it says on stderr which file, which
+ * @option it came from ("--blk-file", "IMAGE"), what is wrong and what to
+ * do (-r/--read-only for a file the user may only read; --nbd or --format
+ * raw for a qcow2 file, see vdev_daemon_explain_format), and returns the
+ * negative errno (-EINVAL: not a file or block device; -EMEDIUMTYPE:
+ * another format). 0 when the image can be served.
+ */
+VDEV_API int vdev_daemon_check_image(const char *prog, const char *option,
+				     const char *path, bool read_only,
+				     bool any_format);
 
 VDEV_END_DECLS
 

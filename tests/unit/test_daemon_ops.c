@@ -16,6 +16,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -129,6 +130,20 @@ static void start(struct tspawn *t, const char *const *args)
 				      &(struct tspawn_opts){ .fd = -1,
 							     .log = log_path }),
 			 0);
+}
+
+/* Waits up to @ms for @what to be in the daemon's log. */
+static bool log_has(const char *what, int ms)
+{
+	char out[8192];
+
+	for (int waited = 0; waited < ms; waited += 20) {
+		read_log(out, sizeof(out));
+		if (strstr(out, what))
+			return true;
+		usleep(20000);
+	}
+	return false;
 }
 
 static const struct vdev_drv_config dcfg = { .queue_size = 64 };
@@ -378,6 +393,8 @@ static void test_verbose_and_journal(void **state)
 	/* stderr first */
 	start(&t, (const char *[]){ "-s", sock, "-v", NULL });
 	serves(&t, sock);
+	/* The disconnect is logged when the daemon reads the EOF. */
+	assert_true(log_has("frontend disconnected", 10000));
 	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
 	read_log(out, sizeof(out));
 	if (!strstr(out, "vdev-rng: info: vhost-user rng: frontend connected") ||
