@@ -5,9 +5,11 @@
  * short buffers; playback and capture through the file backend checked
  * byte for byte; pacing against a fake clock (never early) and against
  * the real one; RELEASE after the I/O; events (XRUN, jacks); malformed I/O
- * messages; save/restore of a running stream.
+ * messages; save/restore of a running stream; and the daemon, vdev-sound,
+ * over vhost-user with vhost-device-sound's options and UML's queue size.
  */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +25,8 @@
 #include <virtio/sound.h>
 #include <virtio/testing.h>
 #include <virtio/transport.h>
+
+#include "tspawn.h"
 
 enum {
 	R_JACK_INFO = 1, R_JACK_REMAP, R_PCM_INFO = 0x100, R_SET_PARAMS,
@@ -96,6 +100,41 @@ static void destroy(struct t *t)
 {
 	vdev_drv_free(t->drv);
 	vdev_free(t->dev);
+}
+
+static char daemon_path[512];
+
+static void need_daemon(void)
+{
+	const char *b = getenv("VDEV_BUILD_DIR");
+
+	if (b)
+		snprintf(daemon_path, sizeof(daemon_path),
+			 "%s/daemons/sound/vdev-sound", b);
+	if (!b || access(daemon_path, X_OK) != 0) {
+		print_message("vdev-sound not built (VDEV_BUILD_DIR unset or "
+			      "daemons off): skipped\n");
+		skip();
+	}
+}
+
+/* vdev-sound with @args (NULL-terminated) on @sock, the driver connected
+ * with queues of 256 (what User-Mode Linux asks). */
+static struct t make_daemon(struct tspawn *ts, const char *sock,
+			    const char *const *args)
+{
+	const char *argv[24] = { daemon_path };
+	struct vdev_drv_config dc = { .queue_size = 256 };
+	struct t t = { 0 };
+	int n = 1;
+
+	while (*args && n < 23)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	assert_int_equal(tspawn_start(ts, argv, NULL), 0);
+	assert_int_equal(tspawn_drv_connect(ts, sock, 10000, &dc, &t.drv), 0);
+	assert_int_equal(vdev_drv_init(t.drv), 0);
+	return t;
 }
 
 /* A control request; returns the status (or -1 when the device wrote
@@ -813,6 +852,126 @@ static void test_new_errors(void **state)
 	assert_null(vdev_sound_new(&c));
 }
 
+/* The daemon as vhost-device-sound is started: --socket, --backend; the
+ * file backend plays and captures byte for byte in real time. */
+static void test_daemon(void **state)
+{
+	char sock[64], sarg[80];
+	struct tspawn ts;
+	struct t t;
+	struct io io[4];
+	uint8_t got[PERIOD * 8];
+	size_t n;
+	int64_t t0;
+	int done = 0;
+
+	(void)state;
+	need_daemon();
+	snprintf(sock, sizeof(sock), "/tmp/vdev-snd-%d.sock", (int)getpid());
+	snprintf(sarg, sizeof(sarg), "--socket=%s", sock);
+	t = make_daemon(&ts, sock, (const char *[]){
+		sarg, "--backend", "file", "--out", out_path, "--in", in_path,
+		"--queue-size", "256", NULL });
+	assert_int_equal(std_params(&t, 0, 0), S_OK);
+	assert_int_equal(std_params(&t, 1, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 1), S_OK);
+	for (int i = 0; i < 4; i++)
+		io_add(&t, &io[i], 0, true, pattern + i * PERIOD, PERIOD);
+	t0 = now_ms();
+	assert_int_equal(pcm(&t, R_START, 0), S_OK);
+	while (done < 8) {
+		struct io *d = io_wait(&t, 2, 2000, NULL);
+
+		assert_non_null(d);
+		assert_int_equal(get32(d->status), S_OK);
+		done++;
+		if (done <= 4)
+			io_add(&t, d, 0, true, pattern + (done + 3) * PERIOD,
+			       PERIOD);
+	}
+	assert_true(now_ms() - t0 >= 79);
+	assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
+	assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+	read_file(out_path, got, sizeof(got), &n);
+	assert_int_equal(n, 8 * PERIOD);
+	assert_memory_equal(got, pattern, 8 * PERIOD);
+	/* capture */
+	for (int i = 0; i < 3; i++)
+		io_add(&t, &io[i], 1, false, NULL, PERIOD);
+	assert_int_equal(pcm(&t, R_START, 1), S_OK);
+	for (int i = 0; i < 3; i++) {
+		assert_ptr_equal(io_wait(&t, 3, 2000, NULL), &io[i]);
+		assert_memory_equal(io[i].data, pattern + i * PERIOD, PERIOD);
+	}
+	assert_int_equal(pcm(&t, R_STOP, 1), S_OK);
+	assert_int_equal(pcm(&t, R_RELEASE, 1), S_OK);
+	vdev_drv_free(t.drv);
+	assert_int_equal(tspawn_stop(&ts, SIGTERM, 10000), 0);
+	assert_int_equal(access(sock, F_OK), -1);
+}
+
+static void test_daemon_options(void **state)
+{
+	static const char *const bad[][6] = {
+		{ "--socket", "/tmp/vdev-snd-bad.sock", "--backend", "file",
+		  NULL },
+		{ "--socket", "/tmp/vdev-snd-bad.sock", "--backend",
+		  "gstreamer", NULL },
+		{ "--socket", "/tmp/vdev-snd-bad.sock", "--out", "/tmp/x",
+		  NULL },
+		{ "--socket", "/tmp/vdev-snd-bad.sock", "--stream", "sideways",
+		  NULL },
+		{ "--socket", "/tmp/vdev-snd-bad.sock", "--stream", "out:19",
+		  NULL },
+		{ "--socket", "/tmp/vdev-snd-bad.sock", "--queue-size", "32",
+		  NULL },
+	};
+	char sock[64];
+	struct tspawn ts;
+	struct t t;
+	uint8_t cfg[12], req[16], r[4 + 3 * 32];
+
+	(void)state;
+	need_daemon();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *argv[8] = { daemon_path };
+		struct tspawn_opts o = { .fd = -1, .log = "/dev/null" };
+
+		for (int k = 0; bad[i][k]; k++)
+			argv[k + 1] = bad[i][k];
+		assert_int_equal(tspawn_start(&ts, argv, &o), 0);
+		assert_int_equal(tspawn_wait(&ts, 10000), 1);
+	}
+	/* --socket PATH (two words), three streams, jacks, null backend */
+	snprintf(sock, sizeof(sock), "/tmp/vdev-snd-o-%d.sock", (int)getpid());
+	t = make_daemon(&ts, sock, (const char *[]){
+		"--socket", sock, "--stream", "out:6", "--stream", "in:1",
+		"--stream", "out", "--jacks", "3", NULL });
+	assert_int_equal(vdev_drv_config_read(t.drv, 0, cfg, 12), 0);
+	assert_int_equal(get32(cfg), 3);
+	assert_int_equal(get32(cfg + 4), 3);
+	put32(req, R_PCM_INFO);
+	put32(req + 4, 0);
+	put32(req + 8, 3);
+	put32(req + 12, 32);
+	assert_int_equal(ctl(&t, req, 16, r, sizeof(r)), S_OK);
+	assert_int_equal(r[4 + 24], VDEV_SND_D_OUTPUT);
+	assert_int_equal(r[4 + 26], 6);
+	assert_int_equal(r[36 + 24], VDEV_SND_D_INPUT);
+	assert_int_equal(r[36 + 26], 1);
+	assert_int_equal(r[68 + 26], 2);
+	vdev_drv_free(t.drv);
+	assert_int_equal(tspawn_stop(&ts, SIGTERM, 10000), 0);
+}
+
+static int kill_leftovers(void **state)
+{
+	(void)state;
+	tspawn_kill_all();
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -827,6 +986,9 @@ int main(void)
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_save_restore),
 		cmocka_unit_test(test_new_errors),
+		cmocka_unit_test_teardown(test_daemon, kill_leftovers),
+		cmocka_unit_test_teardown(test_daemon_options,
+					  kill_leftovers),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
