@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * virtio-net data paths: transmit (validate, complete, hand to the
+ * backend), receive (backend frame, filter, into one buffer or several
+ * mergeable ones) and the control queue.
+ *
+ * A received frame is read into the pair's private buffer first: the
+ * filter and the header fix-ups look at it there, never at guest memory,
+ * and a frame that finds no room stays there (the backend fd is not read
+ * meanwhile) until the driver adds buffers and kicks.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+#include <virtio/iov.h>
+#include "net_internal.h"
+
+static unsigned rx_qidx(const struct net_pair *p)
+{
+	return 2 * p->idx;
+}
+
+void net_rx_watch(struct net_pair *p, uint32_t events)
+{
+	int fd = p->n->be->ops->rx_fd(p->n->be, p->idx);
+
+	if (fd < 0 || p->rx_events == events)
+		return;
+	if (vdev_watch_fd_events(p->n->dev, rx_qidx(p), fd, events) == 0)
+		p->rx_events = events;
+}
+
+static bool pair_active(const struct net_pair *p)
+{
+	return p->idx < __atomic_load_n(&p->n->curr_pairs, __ATOMIC_ACQUIRE);
+}
+
+static void refresh_filter(struct net_pair *p)
+{
+	struct net *n = p->n;
+	uint32_t gen = __atomic_load_n(&n->filter_gen, __ATOMIC_ACQUIRE);
+
+	if (gen == p->filt_gen)
+		return;
+	pthread_mutex_lock(&n->lock);
+	p->filt = n->filter;
+	p->filt_gen = n->filter_gen;
+	pthread_mutex_unlock(&n->lock);
+}
+
+enum deliver { DELIVERED, DROPPED, NO_ROOM, BUSY };
+
+/* Puts @hdr + @frame into as many buffers as it takes (mergeable) or into
+ * one. */
+static enum deliver deliver(struct net_pair *p, struct vdev_queue *q,
+			    uint64_t features, struct vdev_net_hdr *hdr,
+			    const uint8_t *frame, size_t len)
+{
+	bool mrg = features & VDEV_BIT(VDEV_NET_F_MRG_RXBUF);
+	size_t total = NET_HDR_LEN + len, have = 0, done = 0;
+	unsigned n = 0, pool = 0;
+	uint32_t written[NET_RX_CHAINS_MAX];
+	struct vdev_req *reqs[NET_RX_CHAINS_MAX];
+	int ret = 0;
+
+	while (have < total) {
+		struct vdev_req *r = &p->reqs[n];
+		unsigned room = NET_RX_IOV_POOL - pool;
+
+		if (n == NET_RX_CHAINS_MAX || !room || (n && !mrg)) {
+			ret = -E2BIG;
+			break;
+		}
+		r->iov = p->rx_iov + pool;
+		r->iov_max = (uint16_t)(room > 1024 ? 1024 : room);
+		ret = vdev_queue_pop(q, r);
+		if (ret == -EMSGSIZE)
+			continue; /* completed empty by the queue */
+		if (ret < 0)
+			break;
+		pool += r->nout + r->nin;
+		have += r->in_bytes;
+		n++;
+	}
+	if (ret < 0) {
+		/* Give the buffers back untouched, newest first. */
+		while (n)
+			vdev_queue_unpop(q, &p->reqs[--n]);
+		if (ret == -E2BIG) {
+			net_stat_add(p, ST_RX_NO_BUFFER, 1);
+			return DROPPED;
+		}
+		return ret == -EBUSY ? BUSY : NO_ROOM;
+	}
+	hdr->num_buffers = vdev_cpu_to_le16(mrg ? (uint16_t)n : 0);
+	/* The header then the frame, as one stream over the buffers. */
+	for (unsigned i = 0; i < n; i++) {
+		struct vdev_req *r = &p->reqs[i];
+		size_t w = 0;
+
+		while (w < r->in_bytes && done < total) {
+			size_t room = r->in_bytes - w, c;
+
+			if (done < NET_HDR_LEN)
+				c = vdev_iov_from_buf(
+					r->in, r->nin, w,
+					(const uint8_t *)hdr + done,
+					NET_HDR_LEN - done < room ?
+						NET_HDR_LEN - done : room);
+			else
+				c = vdev_iov_from_buf(
+					r->in, r->nin, w,
+					frame + (done - NET_HDR_LEN),
+					total - done < room ? total - done :
+							      room);
+			if (!c)
+				break;
+			w += c;
+			done += c;
+		}
+		written[i] = (uint32_t)w;
+		reqs[i] = r;
+	}
+	vdev_queue_push_batch(q, reqs, written, n);
+	net_stat_add(p, ST_RX_PACKETS, 1);
+	net_stat_add(p, ST_RX_BYTES, len);
+	return DELIVERED;
+}
+
+void net_rx_run(struct net_pair *p)
+{
+	struct net *n = p->n;
+	struct net_backend *be = n->be;
+	struct vdev_queue *q = vdev_get_queue(n->dev, rx_qidx(p));
+	uint64_t features = vdev_features(n->dev);
+	size_t hl = be->vnet_hdr ? NET_HDR_LEN : 0;
+	bool pushed = false;
+	unsigned frames = 0;
+
+	if (!pair_active(p)) {
+		net_rx_watch(p, 0);
+		return;
+	}
+	refresh_filter(p);
+	for (;;) {
+		struct vdev_net_hdr hdr = { 0 };
+		uint8_t *frame = p->rxbuf + hl;
+		size_t len;
+		enum deliver d;
+
+		if (!p->rx_pending) {
+			ssize_t got;
+
+			if (frames >= NET_ROUND_FRAMES) {
+				/* Let the other queues run; a backend
+				 * without an fd has nobody else to call
+				 * us back. */
+				if (be->ops->rx_fd(be, p->idx) < 0)
+					vdev_queue_schedule(n->dev,
+							    rx_qidx(p));
+				break;
+			}
+			got = be->ops->recv(be, p->idx, p->rxbuf,
+					    hl + NET_FRAME_MAX);
+			if (got < 0) {
+				/* -EAGAIN: wait for POLLIN; a broken backend
+				 * is left alone (it says why itself). */
+				net_rx_watch(p, got == -EAGAIN ? POLLIN : 0);
+				break;
+			}
+			frames++;
+			if ((size_t)got < hl + NET_ETH_HLEN) {
+				net_stat_add(p, ST_RX_BAD, 1);
+				continue;
+			}
+			p->rx_pending = got;
+		}
+		len = (size_t)p->rx_pending - hl;
+		if (hl) {
+			memcpy(&hdr, p->rxbuf, NET_HDR_LEN);
+			if (!net_hdr_fix_rx(&hdr, features, frame, len)) {
+				net_stat_add(p, ST_RX_BAD, 1);
+				p->rx_pending = 0;
+				continue;
+			}
+		}
+		if (!net_filter_pass(&p->filt, frame, len)) {
+			net_stat_add(p, ST_RX_FILTERED, 1);
+			p->rx_pending = 0;
+			continue;
+		}
+		d = deliver(p, q, features, &hdr, frame, len);
+		if (d == NO_ROOM || d == BUSY) {
+			/* Keep the frame; stop reading until the driver
+			 * gives buffers (its kick runs us again). */
+			net_rx_watch(p, 0);
+			if (d == BUSY)
+				vdev_queue_schedule(n->dev, rx_qidx(p));
+			break;
+		}
+		p->rx_pending = 0;
+		pushed = true;
+	}
+	if (pushed)
+		vdev_queue_notify(q);
+}
+
+void net_rx_event(void *arg, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	net_rx_run(arg);
+}
+
+/* ---- transmit ---------------------------------------------------------- */
+
+static int tx_one(struct net_pair *p, struct vdev_req *r, uint64_t features)
+{
+	struct net *n = p->n;
+	struct net_backend *be = n->be;
+	struct vdev_net_hdr h;
+	size_t len;
+	unsigned cnt = 0;
+	enum net_hdr_verdict v;
+
+	if (r->out_bytes < NET_HDR_LEN) {
+		net_stat_add(p, ST_TX_BAD_LEN, 1);
+		return -EINVAL;
+	}
+	vdev_iov_to_buf(r->out, r->nout, 0, &h, NET_HDR_LEN);
+	len = r->out_bytes - NET_HDR_LEN;
+	v = net_hdr_check_tx(&h, features, len, n->mtu);
+	if (v != NET_HDR_OK) {
+		net_stat_add(p, v == NET_HDR_BADLEN ? ST_TX_BAD_LEN :
+						  ST_TX_BAD_HDR, 1);
+		return -EINVAL;
+	}
+	h.num_buffers = vdev_cpu_to_le16(0);
+	if (be->vnet_hdr) {
+		p->tx_send[cnt].iov_base = &h;
+		p->tx_send[cnt++].iov_len = NET_HDR_LEN;
+	}
+	if ((h.flags & VDEV_NET_HDR_F_NEEDS_CSUM) && !be->vnet_hdr) {
+		/* The backend takes only whole frames: complete the
+		 * checksum in a private copy (the guest's buffer is
+		 * read-only to us, and read once). */
+		vdev_iov_to_buf(r->out, r->nout, NET_HDR_LEN, p->txbuf, len);
+		net_csum_complete(p->txbuf, len,
+				  vdev_le16_to_cpu(h.csum_start),
+				  vdev_le16_to_cpu(h.csum_offset));
+		p->tx_send[cnt].iov_base = p->txbuf;
+		p->tx_send[cnt++].iov_len = len;
+	} else {
+		size_t skip = NET_HDR_LEN;
+
+		for (unsigned i = 0; i < r->nout; i++) {
+			size_t l = r->out[i].iov_len;
+
+			if (skip >= l) {
+				skip -= l;
+				continue;
+			}
+			p->tx_send[cnt].iov_base =
+				(uint8_t *)r->out[i].iov_base + skip;
+			p->tx_send[cnt++].iov_len = l - skip;
+			skip = 0;
+		}
+	}
+	return be->ops->send(be, p->idx, p->tx_send, cnt,
+			     len + (be->vnet_hdr ? NET_HDR_LEN : 0));
+}
+
+void net_tx_run(struct net_pair *p)
+{
+	struct net *n = p->n;
+	struct vdev_queue *q = vdev_get_queue(n->dev, 2 * p->idx + 1);
+	uint64_t features = vdev_features(n->dev);
+	bool pushed = false;
+
+	if (p->tx_waiting)
+		return;
+	for (;;) {
+		struct vdev_req r = { .iov = p->tx_iov, .iov_max = NET_IOV_MAX };
+		int ret = vdev_queue_pop(q, &r);
+
+		if (ret == -EMSGSIZE) {
+			net_stat_add(p, ST_TX_BAD_LEN, 1);
+			pushed = true;
+			continue;
+		}
+		if (ret < 0)
+			break;
+		ret = tx_one(p, &r, features);
+		if (ret == -EAGAIN) {
+			int fd = n->be->ops->tx_fd(n->be, p->idx);
+
+			vdev_queue_unpop(q, &r);
+			if (fd >= 0 &&
+			    vdev_watch_fd_events(n->dev, 2 * p->idx + 1, fd,
+						 POLLOUT) == 0) {
+				p->tx_waiting = true;
+				break;
+			}
+			/* Nothing to wait on: drop it rather than spin. */
+			ret = vdev_queue_pop(q, &r);
+			if (ret < 0)
+				break;
+			net_stat_add(p, ST_TX_BACKEND, 1);
+		} else if (ret == 0) {
+			net_stat_add(p, ST_TX_PACKETS, 1);
+			net_stat_add(p, ST_TX_BYTES,
+				     r.out_bytes - NET_HDR_LEN);
+		} else if (ret != -EINVAL) {
+			net_stat_add(p, ST_TX_BACKEND, 1);
+		}
+		vdev_queue_push(q, &r, 0);
+		pushed = true;
+	}
+	if (pushed)
+		vdev_queue_notify(q);
+}
+
+void net_tx_event(void *arg, int fd, uint32_t events)
+{
+	struct net_pair *p = arg;
+
+	(void)events;
+	vdev_watch_fd_events(p->n->dev, 2 * p->idx + 1, fd, 0);
+	p->tx_waiting = false;
+	net_tx_run(p);
+}
+
+void net_aux_event(void *arg, int fd, uint32_t events)
+{
+	struct net *n = arg;
+	struct net_pair *p = &n->pair[0];
+	int old[2] = { -1, -1 }, nfd;
+
+	(void)fd;
+	(void)events;
+	if (n->be->ops->aux_event(n->be, old) != 1)
+		return;
+	if (old[0] >= 0) {
+		vdev_unwatch_fd(n->dev, 0, old[0]);
+		close(old[0]);
+	}
+	if (old[1] >= 0) {
+		vdev_unwatch_fd(n->dev, 1, old[1]);
+		close(old[1]);
+	}
+	/* A new peer: its fds are watched from now on. tx is woken once
+	 * (a fresh socket is writable), which also ends a wait for
+	 * POLLOUT on the old one. */
+	nfd = n->be->ops->tx_fd(n->be, 0);
+	if (nfd >= 0)
+		vdev_watch_fd(n->dev, 1, nfd, POLLOUT, net_tx_event, p);
+	p->rx_events = 0;
+	nfd = n->be->ops->rx_fd(n->be, 0);
+	if (nfd >= 0 && vdev_watch_fd(n->dev, 0, nfd, 0, net_rx_event, p) == 0)
+		net_rx_run(p);
+}
+
+/* ---- control queue ----------------------------------------------------- */
+
+static uint8_t ctrl_one(struct net *n, const uint8_t *cmd, size_t len,
+			uint64_t features)
+{
+	struct net_ctrl_effect eff;
+	struct net_filter f;
+	uint8_t ack;
+
+	pthread_mutex_lock(&n->lock);
+	f = n->filter;
+	ack = net_ctrl_apply(&f, cmd, len, features, n->max_pairs, &eff);
+	if (ack == VDEV_NET_OK && eff.offloads_set &&
+	    n->be->ops->set_offload &&
+	    n->be->ops->set_offload(n->be, eff.offloads) < 0)
+		ack = VDEV_NET_ERR;
+	if (ack == VDEV_NET_OK) {
+		n->filter = f;
+		__atomic_store_n(&n->filter_gen, n->filter_gen + 1,
+				 __ATOMIC_RELEASE);
+		if (eff.offloads_set)
+			n->guest_offloads = eff.offloads;
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (ack != VDEV_NET_OK)
+		return ack;
+	if (eff.mac_changed) {
+		uint8_t *cfg = vdev_config(n->dev);
+
+		vdev_config_lock(n->dev);
+		memcpy(cfg, f.mac, 6);
+		vdev_config_unlock(n->dev);
+	}
+	if (eff.announce_ack)
+		net_status_update(n, 0, VDEV_NET_S_ANNOUNCE);
+	if (eff.pairs)
+		net_pairs_apply(n, eff.pairs);
+	return ack;
+}
+
+void net_ctrl_run(struct net *n, struct vdev_queue *q)
+{
+	uint64_t features = vdev_features(n->dev);
+	struct iovec iov[64];
+	bool pushed = false;
+
+	for (;;) {
+		struct vdev_req r = { .iov = iov, .iov_max = 64 };
+		int ret = vdev_queue_pop(q, &r);
+		uint8_t ack = VDEV_NET_ERR;
+
+		if (ret == -EMSGSIZE) {
+			pushed = true;
+			continue;
+		}
+		if (ret < 0)
+			break;
+		pushed = true;
+		if (!r.in_bytes) {
+			/* Nowhere to put the ack: the command is ignored. */
+			vdev_queue_push(q, &r, 0);
+			continue;
+		}
+		if (r.out_bytes >= 2 && r.out_bytes <= NET_CTRL_MAX) {
+			size_t len = vdev_iov_to_buf(r.out, r.nout, 0,
+						     n->ctrl_buf, r.out_bytes);
+
+			ack = ctrl_one(n, n->ctrl_buf, len, features);
+		}
+		vdev_iov_from_buf(r.in, r.nin, 0, &ack, 1);
+		vdev_queue_push(q, &r, 1);
+	}
+	if (pushed)
+		vdev_queue_notify(q);
+}

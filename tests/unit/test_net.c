@@ -1,0 +1,837 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * virtio-net through the software driver, on a datagram socketpair (the
+ * test holds the other end: the wire) and on the sink/source backend, in
+ * the four driver modes (split/packed x synchronous kicks/eventfds):
+ * transmit with every malformed-header case dropped and counted and
+ * nothing else lost, checksum completion, receive into one buffer and
+ * into mergeable ones, every control command and the filtering it sets,
+ * multiqueue pairs, state save and restore.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <virtio/net.h>
+#include <virtio/state.h>
+#include <virtio/testing.h>
+#include <virtio/transport.h>
+
+struct mode {
+	bool packed;
+	bool eventfds;
+};
+
+static const struct mode modes[] = {
+	{ false, false }, { false, true }, { true, false }, { true, true },
+};
+
+static const uint8_t MAC[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+
+struct t {
+	struct vdev *dev;
+	struct vdev_drv *drv;
+	int peer; /* the wire: what the device sends, what it receives */
+	unsigned ctrlq;
+};
+
+static void make_dev(struct t *t, const struct mode *m, uint64_t refuse,
+		     struct vdev *dev)
+{
+	struct vdev_drv_config dc = {
+		.packed = m->packed,
+		.use_eventfds = m->eventfds,
+		.queue_size = 64,
+		.refuse = refuse,
+	};
+
+	assert_non_null(dev);
+	t->dev = dev;
+	t->drv = vdev_drv_new(dev, &dc);
+	assert_non_null(t->drv);
+	assert_int_equal(vdev_drv_init(t->drv), 0);
+	t->ctrlq = vdev_num_queues(dev) - 1;
+	if (!vdev_has_feature(dev, VDEV_NET_F_MQ))
+		t->ctrlq = 2;
+}
+
+static void make(struct t *t, const struct mode *m, uint64_t refuse,
+		 uint32_t no)
+{
+	int sv[2];
+	struct vdev_net_config c = {
+		.backend = VDEV_NET_DGRAM, .use_fd = true, .no = no,
+	};
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	memcpy(c.mac, MAC, 6);
+	c.fd = sv[0];
+	t->peer = sv[1];
+	make_dev(t, m, refuse, vdev_net_new(&c));
+}
+
+static void destroy(struct t *t)
+{
+	vdev_drv_free(t->drv);
+	vdev_free(t->dev);
+	if (t->peer >= 0)
+		close(t->peer);
+}
+
+static void frame(uint8_t *f, size_t len, const uint8_t *dst, uint8_t seed)
+{
+	memcpy(f, dst, 6);
+	memcpy(f + 6, "\x02\x99\x99\x99\x99\x99", 6);
+	f[12] = 0x08;
+	f[13] = 0x00;
+	for (size_t i = 14; i < len; i++)
+		f[i] = (uint8_t)(i * 7 + seed);
+}
+
+/* Sends hdr + frame on tx; the chain must complete. */
+static void tx(struct t *t, const struct vdev_net_hdr *h, const void *f,
+	       size_t len)
+{
+	uint8_t buf[70000];
+	uint32_t w;
+
+	memcpy(buf, h, sizeof(*h));
+	memcpy(buf + sizeof(*h), f, len);
+	assert_int_equal(vdev_drv_xfer(t->drv, 1, buf, sizeof(*h) + len, NULL,
+				       0, &w, 2000),
+			 0);
+}
+
+/* What arrived on the wire: its length, or -1 after @ms without one. */
+static ssize_t wire_recv(struct t *t, void *buf, size_t cap, int ms)
+{
+	for (int i = 0; i <= ms; i++) {
+		ssize_t n = recv(t->peer, buf, cap, MSG_DONTWAIT);
+
+		if (n >= 0)
+			return n;
+		usleep(1000);
+	}
+	return -1;
+}
+
+static struct vdev_net_stats stats(struct t *t, unsigned pair)
+{
+	struct vdev_net_stats s;
+
+	assert_int_equal(vdev_net_get_stats(t->dev, pair, &s), 0);
+	return s;
+}
+
+static void test_tx_basic(void **state)
+{
+	for (unsigned k = 0; k < 4; k++) {
+		struct t t;
+		struct vdev_net_hdr h = { 0 };
+		uint8_t f[1514], got[2000];
+
+		make(&t, &modes[k], 0, 0);
+		for (unsigned len = 14; len <= 1514; len += 500) {
+			frame(f, len, MAC, (uint8_t)len);
+			tx(&t, &h, f, len);
+			assert_int_equal(wire_recv(&t, got, sizeof(got), 1000),
+					 len);
+			assert_memory_equal(got, f, len);
+		}
+		assert_int_equal(stats(&t, 0).tx_packets, 4);
+		destroy(&t);
+	}
+}
+
+/* Every malformed header: dropped, counted, and the next frame goes. */
+static void test_tx_bad_hdr(void **state)
+{
+	static const struct {
+		const char *what;
+		struct vdev_net_hdr h;
+		size_t len;
+		bool bad_len;
+	} cases[] = {
+		{ "DATA_VALID from the driver",
+		  { .flags = VDEV_NET_HDR_F_DATA_VALID }, 100, false },
+		{ "unknown flag", { .flags = 0x80 }, 100, false },
+		{ "csum_start past the end",
+		  { .flags = 1, .csum_start = 99, .csum_offset = 0 }, 100,
+		  false },
+		{ "csum_offset past the end",
+		  { .flags = 1, .csum_start = 34, .csum_offset = 66 }, 100,
+		  false },
+		{ "odd csum_offset",
+		  { .flags = 1, .csum_start = 34, .csum_offset = 3 }, 100,
+		  false },
+		{ "TSO4 not negotiated",
+		  { .flags = 1, .gso_type = VDEV_NET_HDR_GSO_TCPV4,
+		    .gso_size = 1448, .hdr_len = 54, .csum_start = 34,
+		    .csum_offset = 16 },
+		  3000, false },
+		{ "UDP gso", { .flags = 1, .gso_type = VDEV_NET_HDR_GSO_UDP,
+			       .gso_size = 1000, .csum_start = 34,
+			       .csum_offset = 6 },
+		  3000, false },
+		{ "unknown gso", { .gso_type = 2 }, 100, false },
+		{ "ECN without gso", { .gso_type = VDEV_NET_HDR_GSO_ECN }, 100,
+		  false },
+		{ "runt frame", { 0 }, 13, true },
+		{ "header only", { 0 }, 0, true },
+	};
+
+	for (unsigned k = 0; k < 4; k++) {
+		struct t t;
+		uint8_t f[3000], got[4000];
+		struct vdev_net_hdr ok = { 0 };
+		uint64_t bad_hdr = 0, bad_len = 0;
+
+		make(&t, &modes[k], 0, 0);
+		for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			struct vdev_net_stats s;
+
+			frame(f, cases[i].len, MAC, (uint8_t)i);
+			tx(&t, &cases[i].h, f, cases[i].len);
+			cases[i].bad_len ? bad_len++ : bad_hdr++;
+			s = stats(&t, 0);
+			if (s.tx_bad_hdr != bad_hdr || s.tx_bad_len != bad_len)
+				fail_msg("%s: counted %llu/%llu", cases[i].what,
+					 (unsigned long long)s.tx_bad_hdr,
+					 (unsigned long long)s.tx_bad_len);
+			frame(f, 60, MAC, (uint8_t)(100 + i));
+			tx(&t, &ok, f, 60);
+			/* Only the good frame is on the wire. */
+			assert_int_equal(wire_recv(&t, got, sizeof(got), 1000),
+					 60);
+			assert_memory_equal(got, f, 60);
+		}
+		assert_int_equal(wire_recv(&t, got, sizeof(got), 0), -1);
+		destroy(&t);
+	}
+
+	/* A header shorter than 12 bytes. */
+	{
+		struct t t;
+		uint8_t b[8] = { 0 };
+		uint32_t w;
+
+		make(&t, &modes[0], 0, 0);
+		assert_int_equal(vdev_drv_xfer(t.drv, 1, b, sizeof(b), NULL, 0,
+					       &w, 2000),
+				 0);
+		assert_int_equal(stats(&t, 0).tx_bad_len, 1);
+		destroy(&t);
+	}
+	/* NEEDS_CSUM without CSUM negotiated. */
+	{
+		struct t t;
+		struct vdev_net_hdr h = { .flags = 1, .csum_start = 34,
+					  .csum_offset = 6 };
+		uint8_t f[100], got[200];
+
+		make(&t, &modes[0], VDEV_BIT(VDEV_NET_F_CSUM), 0);
+		frame(f, 100, MAC, 1);
+		tx(&t, &h, f, 100);
+		assert_int_equal(stats(&t, 0).tx_bad_hdr, 1);
+		assert_int_equal(wire_recv(&t, got, sizeof(got), 100), -1);
+		destroy(&t);
+	}
+}
+
+static uint16_t csum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* The backend takes only whole frames: the device completes a partial
+ * UDP checksum, and the result verifies with the pseudo-header. */
+static void test_tx_csum(void **state)
+{
+	struct t t;
+	uint8_t f[14 + 20 + 8 + 37], got[200];
+	struct vdev_net_hdr h = { .flags = VDEV_NET_HDR_F_NEEDS_CSUM,
+				  .csum_start = 34, .csum_offset = 6 };
+	size_t ulen = 8 + 37;
+	uint32_t pseudo = 0;
+	uint16_t ps;
+
+	make(&t, &modes[1], 0, 0);
+	frame(f, sizeof(f), MAC, 3);
+	/* IPv4 10.0.0.1 -> 10.0.0.2, UDP */
+	memcpy(f + 26, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+	f[23] = 17;
+	f[38] = (uint8_t)(ulen >> 8);
+	f[39] = (uint8_t)ulen;
+	/* The driver leaves the pseudo-header sum in the field. */
+	pseudo = csum16(f + 26, 8, 0) + 17 + (uint32_t)ulen;
+	while (pseudo >> 16)
+		pseudo = (pseudo & 0xffff) + (pseudo >> 16);
+	ps = (uint16_t)pseudo;
+	f[40] = (uint8_t)(ps >> 8);
+	f[41] = (uint8_t)ps;
+	tx(&t, &h, f, sizeof(f));
+	assert_int_equal(wire_recv(&t, got, sizeof(got), 1000), sizeof(f));
+	/* Verifies: pseudo-header + UDP header + data sums to 0xffff. */
+	assert_int_equal(csum16(got + 34, ulen,
+				csum16(got + 26, 8, 0) + 17 + (uint32_t)ulen),
+			 0xffff);
+	assert_memory_equal(got, f, 40);
+	destroy(&t);
+}
+
+/* Posts @n receive buffers of @len bytes on queue @q. */
+static void post_rx(struct t *t, unsigned q, unsigned n, uint32_t len)
+{
+	struct vdev_drv_mem *mem = vdev_drv_get_mem(t->drv);
+	struct vdev_drv_ring *r = vdev_drv_ring(t->drv, q);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct vdev_drv_seg seg = { .len = len };
+		void *host = vdev_drv_mem_alloc(mem, len, 16, &seg.gpa);
+
+		assert_non_null(host);
+		assert_int_equal(vdev_drv_ring_add(r, &seg, 0, 1, host, 0), 0);
+	}
+	vdev_drv_kick(t->drv, q);
+}
+
+/* Waits for one receive completion on queue @q. */
+static uint8_t *rx_wait(struct t *t, unsigned q, uint32_t *len, int ms)
+{
+	void *tok = NULL;
+	int r = vdev_drv_wait(t->drv, q, ms, &tok, len);
+
+	return r == 0 ? tok : NULL;
+}
+
+static void test_rx_single(void **state)
+{
+	for (unsigned k = 0; k < 4; k++) {
+		struct t t;
+		uint8_t f[1514], *b;
+		struct vdev_net_hdr h;
+		uint32_t len;
+
+		make(&t, &modes[k], VDEV_BIT(VDEV_NET_F_MRG_RXBUF), 0);
+		/* A frame before any buffer waits for one. */
+		frame(f, 100, MAC, 9);
+		assert_int_equal(send(t.peer, f, 100, 0), 100);
+		assert_null(rx_wait(&t, 0, &len, 50));
+		post_rx(&t, 0, 4, 12 + 1514);
+		b = rx_wait(&t, 0, &len, 2000);
+		assert_non_null(b);
+		assert_int_equal(len, 12 + 100);
+		memcpy(&h, b, 12);
+		assert_int_equal(h.flags, 0);
+		assert_int_equal(h.gso_type, 0);
+		assert_int_equal(vdev_le16_to_cpu(h.num_buffers), 0);
+		assert_memory_equal(b + 12, f, 100);
+		/* Too large for a buffer: dropped, the buffer stays. */
+		frame(f, 1514, MAC, 1);
+		assert_int_equal(send(t.peer, f, 1514, 0), 1514);
+		uint8_t big[3000];
+		frame(big, 3000, MAC, 2);
+		assert_int_equal(send(t.peer, big, 3000, 0), 3000);
+		frame(f, 60, MAC, 3);
+		assert_int_equal(send(t.peer, f, 60, 0), 60);
+		b = rx_wait(&t, 0, &len, 2000);
+		assert_non_null(b);
+		assert_int_equal(len, 12 + 1514);
+		b = rx_wait(&t, 0, &len, 2000);
+		assert_non_null(b);
+		assert_int_equal(len, 12 + 60);
+		assert_memory_equal(b + 12, f, 60);
+		assert_int_equal(stats(&t, 0).rx_no_buffer, 1);
+		assert_int_equal(stats(&t, 0).rx_packets, 3);
+		destroy(&t);
+	}
+}
+
+static void test_rx_mergeable(void **state)
+{
+	for (unsigned k = 0; k < 4; k++) {
+		struct t t;
+		static uint8_t f[65000], got[65000];
+		struct vdev_net_hdr h;
+		uint32_t len;
+		uint8_t *b;
+		size_t sizes[] = { 60, 1488, 1489, 9000, 65000 };
+
+		make(&t, &modes[k], 0, 0);
+		assert_true(vdev_has_feature(t.dev, VDEV_NET_F_MRG_RXBUF));
+		for (unsigned s = 0; s < 5; s++) {
+			size_t fl = sizes[s], off;
+			unsigned nb, want = (unsigned)((12 + fl + 1499) / 1500);
+
+			post_rx(&t, 0, want + 1, 1500);
+			frame(f, fl, MAC, (uint8_t)s);
+			assert_int_equal(send(t.peer, f, fl, 0), (ssize_t)fl);
+			b = rx_wait(&t, 0, &len, 2000);
+			assert_non_null(b);
+			memcpy(&h, b, 12);
+			nb = vdev_le16_to_cpu(h.num_buffers);
+			assert_int_equal(nb, want);
+			off = len - 12;
+			memcpy(got, b + 12, off);
+			for (unsigned i = 1; i < nb; i++) {
+				b = rx_wait(&t, 0, &len, 2000);
+				assert_non_null(b);
+				memcpy(got + off, b, len);
+				off += len;
+			}
+			assert_int_equal(off, fl);
+			assert_memory_equal(got, f, fl);
+			/* The spare buffer is used by the next frame. */
+			frame(f, 60, MAC, 77);
+			assert_int_equal(send(t.peer, f, 60, 0), 60);
+			b = rx_wait(&t, 0, &len, 2000);
+			assert_non_null(b);
+			assert_int_equal(len, 72);
+		}
+		destroy(&t);
+	}
+}
+
+static uint8_t ctrl(struct t *t, uint8_t cls, uint8_t cmd, const void *d,
+		    size_t dlen)
+{
+	uint8_t buf[2048], ack = 0xee;
+	uint32_t w = 0;
+
+	buf[0] = cls;
+	buf[1] = cmd;
+	if (dlen)
+		memcpy(buf + 2, d, dlen);
+	assert_int_equal(vdev_drv_xfer(t->drv, t->ctrlq, buf, 2 + dlen, &ack,
+				       1, &w, 2000),
+			 0);
+	assert_int_equal(w, 1);
+	return ack;
+}
+
+/* Sends @f to the device and says whether the guest received it. */
+static bool reaches(struct t *t, const uint8_t *f, size_t len)
+{
+	uint32_t l;
+	uint8_t *b;
+
+	post_rx(t, 0, 1, 1600);
+	assert_int_equal(send(t->peer, f, len, 0), (ssize_t)len);
+	b = rx_wait(t, 0, &l, 200);
+	if (!b)
+		return false;
+	assert_int_equal(l, 12 + len);
+	assert_memory_equal(b + 12, f, len);
+	return true;
+}
+
+static void test_ctrl_filter(void **state)
+{
+	static const uint8_t other[6] = { 0x02, 0, 0, 0, 0, 7 };
+	static const uint8_t mcast[6] = { 0x01, 0, 0x5e, 0, 0, 1 };
+	static const uint8_t bc[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct t t;
+	uint8_t f[64], on = 1, off = 0, tab[4 + 6 + 4 + 6];
+	bool promisc, allmulti;
+	uint64_t filtered;
+
+	make(&t, &modes[1], 0, 0);
+	/* Promiscuous at reset, as QEMU's device. */
+	assert_int_equal(vdev_net_get_rx_mode(t.dev, NULL, &promisc, NULL), 0);
+	assert_true(promisc);
+	frame(f, 64, other, 1);
+	assert_true(reaches(&t, f, 64));
+	assert_int_equal(ctrl(&t, VDEV_NET_CTRL_RX, VDEV_NET_CTRL_RX_PROMISC,
+			      &off, 1),
+			 VDEV_NET_OK);
+	assert_false(reaches(&t, f, 64));
+	frame(f, 64, MAC, 2);
+	assert_true(reaches(&t, f, 64));
+	frame(f, 64, bc, 3);
+	assert_true(reaches(&t, f, 64));
+	frame(f, 64, mcast, 4);
+	assert_false(reaches(&t, f, 64));
+	assert_int_equal(ctrl(&t, VDEV_NET_CTRL_RX, VDEV_NET_CTRL_RX_ALLMULTI,
+			      &on, 1),
+			 VDEV_NET_OK);
+	assert_int_equal(vdev_net_get_rx_mode(t.dev, NULL, &promisc,
+					      &allmulti),
+			 0);
+	assert_false(promisc);
+	assert_true(allmulti);
+	assert_true(reaches(&t, f, 64));
+	assert_int_equal(ctrl(&t, VDEV_NET_CTRL_RX, VDEV_NET_CTRL_RX_ALLMULTI,
+			      &off, 1),
+			 VDEV_NET_OK);
+	assert_false(reaches(&t, f, 64));
+	/* MAC table: one unicast, one multicast entry. */
+	memcpy(tab, "\x01\0\0\0", 4);
+	memcpy(tab + 4, other, 6);
+	memcpy(tab + 10, "\x01\0\0\0", 4);
+	memcpy(tab + 14, mcast, 6);
+	assert_int_equal(ctrl(&t, VDEV_NET_CTRL_MAC,
+			      VDEV_NET_CTRL_MAC_TABLE_SET, tab, sizeof(tab)),
+			 VDEV_NET_OK);
+	assert_true(reaches(&t, f, 64));
+	frame(f, 64, other, 5);
+	assert_true(reaches(&t, f, 64));
+	/* Malformed tables change nothing. */
+	tab[0] = 2;
+	assert_int_equal(ctrl(&t, VDEV_NET_CTRL_MAC,
+			      VDEV_NET_CTRL_MAC_TABLE_SET, tab, sizeof(tab)),
+			 VDEV_NET_ERR);
+	assert_int_equal(ctrl(&t, VDEV_NET_CTRL_MAC,
+			      VDEV_NET_CTRL_MAC_TABLE_SET, tab, 10),
+			 VDEV_NET_ERR);
+	assert_true(reaches(&t, f, 64));
+	/* MAC_ADDR_SET: the config follows, and so does the filter. */
+	assert_int_equal(ctrl(&t, VDEV_NET_CTRL_MAC,
+			      VDEV_NET_CTRL_MAC_ADDR_SET, "\x02\x01\x02\x03\x04\x05",
+			      6),
+			 VDEV_NET_OK);
+	{
+		uint8_t m[6];
+
+		assert_int_equal(vdev_net_get_mac(t.dev, m), 0);
+		assert_memory_equal(m, "\x02\x01\x02\x03\x04\x05", 6);
+		assert_int_equal(vdev_drv_config_read(t.drv, 0, m, 6), 0);
+		assert_memory_equal(m, "\x02\x01\x02\x03\x04\x05", 6);
+	}
+	frame(f, 64, (const uint8_t *)"\x02\x01\x02\x03\x04\x05", 6);
+	assert_true(reaches(&t, f, 64));
+	frame(f, 64, MAC, 6);
+	assert_false(reaches(&t, f, 64));
+	assert_int_equal(ctrl(&t, VDEV_NET_CTRL_MAC,
+			      VDEV_NET_CTRL_MAC_ADDR_SET, "\x03\x01\x02\x03\x04\x05",
+			      6),
+			 VDEV_NET_ERR); /* multicast */
+	/* VLAN: a tagged frame passes only once its id is added. */
+	frame(f, 64, bc, 7);
+	f[12] = 0x81;
+	f[13] = 0x00;
+	f[14] = 0x00;
+	f[15] = 5;
+	assert_false(reaches(&t, f, 64));
+	assert_int_equal(ctrl(&t, VDEV_NET_CTRL_VLAN, VDEV_NET_CTRL_VLAN_ADD,
+			      "\x05\x00", 2),
+			 VDEV_NET_OK);
+	assert_true(reaches(&t, f, 64));
+	assert_int_equal(ctrl(&t, VDEV_NET_CTRL_VLAN, VDEV_NET_CTRL_VLAN_DEL,
+			      "\x05\x00", 2),
+			 VDEV_NET_OK);
+	assert_false(reaches(&t, f, 64));
+	assert_int_equal(ctrl(&t, VDEV_NET_CTRL_VLAN, VDEV_NET_CTRL_VLAN_ADD,
+			      "\x00\x10", 2),
+			 VDEV_NET_ERR); /* 4096 */
+	assert_int_equal(ctrl(&t, VDEV_NET_CTRL_VLAN, VDEV_NET_CTRL_VLAN_ADD,
+			      "\x05", 1),
+			 VDEV_NET_ERR);
+	/* Malformed and unknown commands. */
+	assert_int_equal(ctrl(&t, VDEV_NET_CTRL_RX, VDEV_NET_CTRL_RX_PROMISC,
+			      "\x01\x01", 2),
+			 VDEV_NET_ERR);
+	assert_int_equal(ctrl(&t, VDEV_NET_CTRL_RX, 9, &on, 1), VDEV_NET_ERR);
+	assert_int_equal(ctrl(&t, 42, 0, NULL, 0), VDEV_NET_ERR);
+	/* One pair, no MQ, no GUEST_OFFLOADS on a socket backend. */
+	assert_int_equal(ctrl(&t, VDEV_NET_CTRL_MQ,
+			      VDEV_NET_CTRL_MQ_VQ_PAIRS_SET, "\x01\x00", 2),
+			 VDEV_NET_ERR);
+	assert_int_equal(ctrl(&t, VDEV_NET_CTRL_GUEST_OFFLOADS,
+			      VDEV_NET_CTRL_GUEST_OFFLOADS_SET,
+			      "\0\0\0\0\0\0\0\0", 8),
+			 VDEV_NET_ERR);
+	/* A command whose chain has no room for the ack is ignored. */
+	{
+		uint8_t cmd[3] = { VDEV_NET_CTRL_RX, VDEV_NET_CTRL_RX_PROMISC,
+				   1 };
+		uint32_t w = 9;
+
+		assert_int_equal(vdev_drv_xfer(t.drv, t.ctrlq, cmd, 3, NULL, 0,
+					       &w, 2000),
+				 0);
+		assert_int_equal(w, 0);
+		assert_int_equal(vdev_net_get_rx_mode(t.dev, NULL, &promisc,
+						      NULL),
+				 0);
+		assert_false(promisc);
+	}
+	filtered = stats(&t, 0).rx_filtered;
+	assert_true(filtered >= 5);
+	/* ANNOUNCE: the status bit, then the driver's ack clears it. */
+	{
+		uint8_t st[2];
+		unsigned ci = vdev_drv_config_interrupts(t.drv);
+
+		assert_int_equal(vdev_net_announce(t.dev), 0);
+		assert_int_equal(vdev_drv_config_read(t.drv, 6, st, 2), 0);
+		assert_int_equal(st[0], VDEV_NET_S_LINK_UP | VDEV_NET_S_ANNOUNCE);
+		vdev_drv_poll(t.drv, 10);
+		assert_true(vdev_drv_config_interrupts(t.drv) > ci);
+		assert_int_equal(ctrl(&t, VDEV_NET_CTRL_ANNOUNCE,
+				      VDEV_NET_CTRL_ANNOUNCE_ACK, NULL, 0),
+				 VDEV_NET_OK);
+		assert_int_equal(vdev_drv_config_read(t.drv, 6, st, 2), 0);
+		assert_int_equal(st[0], VDEV_NET_S_LINK_UP);
+		assert_int_equal(vdev_net_set_link(t.dev, false), 0);
+		assert_int_equal(vdev_drv_config_read(t.drv, 6, st, 2), 0);
+		assert_int_equal(st[0], 0);
+	}
+	destroy(&t);
+}
+
+/* Without the control queue (a vhost-user frontend that keeps it) nothing
+ * is filtered. */
+static void test_no_ctrl(void **state)
+{
+	struct t t;
+	uint8_t f[64];
+
+	make(&t, &modes[0], VDEV_BIT(VDEV_NET_F_CTRL_VQ) |
+				    VDEV_BIT(VDEV_NET_F_CTRL_RX) |
+				    VDEV_BIT(VDEV_NET_F_CTRL_VLAN) |
+				    VDEV_BIT(VDEV_NET_F_CTRL_MAC_ADDR) |
+				    VDEV_BIT(VDEV_NET_F_GUEST_ANNOUNCE),
+	     0);
+	frame(f, 64, (const uint8_t *)"\x02\x05\x05\x05\x05\x05", 7);
+	f[12] = 0x81;
+	f[13] = 0;
+	assert_true(reaches(&t, f, 64));
+	assert_int_equal(vdev_net_announce(t.dev), -ENOTSUP);
+	destroy(&t);
+}
+
+static struct vdev *sink_dev(unsigned pairs, uint32_t source_len)
+{
+	struct vdev_net_config c = {
+		.backend = VDEV_NET_SINK,
+		.queue_pairs = (uint16_t)pairs,
+		.source_len = source_len,
+	};
+
+	return vdev_net_new(&c);
+}
+
+static void test_mq(void **state)
+{
+	for (unsigned k = 0; k < 4; k++) {
+		struct t t = { .peer = -1 };
+		unsigned pairs;
+		uint32_t len;
+		uint8_t *b;
+
+		make_dev(&t, &modes[k], 0, sink_dev(4, 60));
+		assert_true(vdev_has_feature(t.dev, VDEV_NET_F_MQ));
+		assert_int_equal(vdev_num_queues(t.dev), 9);
+		assert_int_equal(t.ctrlq, 8);
+		{
+			uint8_t m[2];
+
+			vdev_drv_config_read(t.drv, 8, m, 2);
+			assert_int_equal(m[0], 4);
+		}
+		vdev_net_get_rx_mode(t.dev, &pairs, NULL, NULL);
+		assert_int_equal(pairs, 1);
+		/* Pair 2 is idle until enabled. */
+		post_rx(&t, 4, 2, 1500);
+		assert_null(rx_wait(&t, 4, &len, 50));
+		assert_int_equal(ctrl(&t, VDEV_NET_CTRL_MQ,
+				      VDEV_NET_CTRL_MQ_VQ_PAIRS_SET,
+				      "\x03\x00", 2),
+				 VDEV_NET_OK);
+		vdev_net_get_rx_mode(t.dev, &pairs, NULL, NULL);
+		assert_int_equal(pairs, 3);
+		b = rx_wait(&t, 4, &len, 2000);
+		assert_non_null(b);
+		assert_int_equal(len, 72);
+		assert_int_equal(b[12 + 12], 0x88);
+		/* Every pair transmits on its own queue. */
+		{
+			uint8_t fr[12 + 60] = { 0 };
+			uint32_t w;
+
+			memset(fr + 12, 0xff, 6);
+			assert_int_equal(vdev_drv_xfer(t.drv, 5, fr, sizeof(fr),
+						       NULL, 0, &w, 2000),
+					 0);
+			assert_int_equal(stats(&t, 2).tx_packets, 1);
+			assert_int_equal(stats(&t, 0).tx_packets, 0);
+		}
+		assert_int_equal(ctrl(&t, VDEV_NET_CTRL_MQ,
+				      VDEV_NET_CTRL_MQ_VQ_PAIRS_SET,
+				      "\x05\x00", 2),
+				 VDEV_NET_ERR);
+		assert_int_equal(ctrl(&t, VDEV_NET_CTRL_MQ,
+				      VDEV_NET_CTRL_MQ_VQ_PAIRS_SET,
+				      "\x00\x00", 2),
+				 VDEV_NET_ERR);
+		/* Pair 3 is still off. */
+		post_rx(&t, 6, 2, 1500);
+		assert_null(rx_wait(&t, 6, &len, 50));
+		destroy(&t);
+	}
+}
+
+static void test_sink_source(void **state)
+{
+	struct t t = { .peer = -1 };
+	uint32_t len;
+	uint8_t *b;
+
+	make_dev(&t, &modes[3], 0, sink_dev(1, 1500));
+	/* 12 + 1500 bytes: two 1500-byte buffers per frame. */
+	post_rx(&t, 0, 32, 1500);
+	for (unsigned i = 0; i < 16; i++) {
+		uint64_t seq = 0;
+
+		b = rx_wait(&t, 0, &len, 2000);
+		assert_non_null(b);
+		assert_int_equal(len, 1500);
+		assert_int_equal(
+			vdev_le16_to_cpu(((struct vdev_net_hdr *)b)->num_buffers),
+			2);
+		assert_memory_equal(b + 12, "\xff\xff\xff\xff\xff\xff", 6);
+		for (int j = 0; j < 8; j++)
+			seq |= (uint64_t)b[12 + 14 + j] << (8 * j);
+		assert_int_equal(seq, i);
+		b = rx_wait(&t, 0, &len, 2000);
+		assert_non_null(b);
+		assert_int_equal(len, 12);
+	}
+	assert_int_equal(stats(&t, 0).rx_packets, 16);
+	destroy(&t);
+}
+
+static void test_bad_config(void **state)
+{
+	struct vdev_net_config c = { .backend = VDEV_NET_SINK,
+				     .queue_pairs = 17 };
+
+	assert_null(vdev_net_new(&c));
+	assert_int_equal(errno, EINVAL);
+	c.queue_pairs = 1;
+	c.source_len = 13;
+	assert_null(vdev_net_new(&c));
+	assert_int_equal(errno, EINVAL);
+	c.source_len = 0;
+	c.backend = VDEV_NET_DGRAM;
+	c.queue_pairs = 2;
+	c.use_fd = true;
+	c.fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	assert_null(vdev_net_new(&c));
+	assert_int_equal(errno, EINVAL);
+	c.queue_pairs = 1;
+	c.fd = socket(AF_UNIX, SOCK_STREAM, 0); /* not a datagram socket */
+	assert_null(vdev_net_new(&c));
+	assert_int_equal(errno, EINVAL);
+	c.use_fd = false;
+	c.backend = VDEV_NET_STREAM;
+	c.path = "/nonexistent/vdev-net.sock";
+	assert_null(vdev_net_new(&c));
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(vdev_net_get_stats(NULL, 0, NULL), -EINVAL);
+}
+
+/* Filter, MAC, pairs and offloads survive a save/restore into a fresh
+ * device, which then asks the driver to announce itself. */
+static void test_state(void **state)
+{
+	static const uint8_t other[6] = { 0x02, 0, 0, 0, 0, 9 };
+	struct t a, b;
+	uint8_t f[64], off = 0, st[2];
+	void *blob = NULL;
+	size_t len = 0;
+	int sv[2];
+	struct vdev_net_config c = { .backend = VDEV_NET_DGRAM,
+				     .use_fd = true };
+
+	make(&a, &modes[0], 0, 0);
+	assert_int_equal(ctrl(&a, VDEV_NET_CTRL_RX, VDEV_NET_CTRL_RX_PROMISC,
+			      &off, 1),
+			 VDEV_NET_OK);
+	assert_int_equal(ctrl(&a, VDEV_NET_CTRL_MAC,
+			      VDEV_NET_CTRL_MAC_ADDR_SET, other, 6),
+			 VDEV_NET_OK);
+	assert_int_equal(ctrl(&a, VDEV_NET_CTRL_VLAN, VDEV_NET_CTRL_VLAN_ADD,
+			      "\x07\x00", 2),
+			 VDEV_NET_OK);
+	for (unsigned q = 0; q < 3; q++)
+		assert_int_equal(vdev_drv_stop_queue(a.drv, q, NULL), 0);
+	assert_int_equal(vdev_save(a.dev, &blob, &len), 0);
+
+	/* A fresh device and driver: its rings land where a's were, and
+	 * its rx ring, like a's, was never used. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	c.fd = sv[0];
+	b.peer = sv[1];
+	make_dev(&b, &modes[0], 0, vdev_net_new(&c));
+	/* Its control ring as far on as a's (the blob's indices). */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ctrl(&b, VDEV_NET_CTRL_RX,
+				      VDEV_NET_CTRL_RX_ALLMULTI, &off, 1),
+				 VDEV_NET_OK);
+	for (unsigned q = 0; q < 3; q++)
+		assert_int_equal(vdev_drv_stop_queue(b.drv, q, NULL), 0);
+	vdev_reset(b.dev);
+	assert_int_equal(vdev_restore(b.dev, blob, len), 0);
+	free(blob);
+	{
+		uint8_t m[6];
+		bool promisc = true;
+
+		assert_int_equal(vdev_net_get_mac(b.dev, m), 0);
+		assert_memory_equal(m, other, 6);
+		vdev_net_get_rx_mode(b.dev, NULL, &promisc, NULL);
+		assert_false(promisc);
+	}
+	assert_int_equal(vdev_drv_config_read(b.drv, 6, st, 2), 0);
+	assert_true(st[0] & VDEV_NET_S_ANNOUNCE);
+	/* The filter goes on as the driver set it. */
+	frame(f, 64, other, 1);
+	assert_true(reaches(&b, f, 64));
+	frame(f, 64, MAC, 2);
+	assert_false(reaches(&b, f, 64));
+	frame(f, 64, other, 3);
+	f[12] = 0x81;
+	f[13] = 0;
+	f[14] = 0;
+	f[15] = 7;
+	assert_true(reaches(&b, f, 64));
+	f[15] = 8;
+	assert_false(reaches(&b, f, 64));
+	destroy(&a);
+	destroy(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tx_basic),
+		cmocka_unit_test(test_tx_bad_hdr),
+		cmocka_unit_test(test_tx_csum),
+		cmocka_unit_test(test_rx_single),
+		cmocka_unit_test(test_rx_mergeable),
+		cmocka_unit_test(test_ctrl_filter),
+		cmocka_unit_test(test_no_ctrl),
+		cmocka_unit_test(test_mq),
+		cmocka_unit_test(test_sink_source),
+		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_state),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
