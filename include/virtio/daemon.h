@@ -177,6 +177,16 @@ struct vdev_daemon {
 	 * daemon may print why first). */
 	struct vdev *(*create)(void *ctx,
 			       const struct vdev_daemon_instance *in);
+	/*
+	 * Devices whose sockets the daemon's own options name (e.g.
+	 * vhost-device-vsock's repeatable --vm socket=PATH,...). May be NULL.
+	 * Called after @check: returns how many devices to serve (at most
+	 * @max) with the socket path of each in @paths, or 0 when the common
+	 * --socket-path/--socket-count/--fd decide. When it returns more
+	 * than 0, --socket-path, --socket-count and --fd are refused, and
+	 * create() gets index 0 .. n - 1 in that order.
+	 */
+	unsigned (*sockets)(void *ctx, const char **paths, unsigned max);
 };
 
 /*

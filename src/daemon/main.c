@@ -34,8 +34,17 @@ struct instance {
 };
 
 static int check_common(const struct vdev_daemon *d,
-			const struct vdd_common *c)
+			const struct vdd_common *c, unsigned own)
 {
+	if (own) {
+		if (c->socket_path || c->fd >= 0 || c->socket_count) {
+			fprintf(stderr, "%s: the sockets are given by the "
+				"daemon's own options: no --socket-path, "
+				"--socket-count or --fd\n", d->name);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (!c->socket_path && c->fd < 0) {
 		fprintf(stderr, "%s: one of --socket-path or --fd is needed\n",
 			d->name);
@@ -123,11 +132,12 @@ static int answer(const struct vdev_daemon *d, const struct vdd_common *c)
 
 static int serve(const struct vdev_daemon *d, void *ctx,
 		 const struct vdd_common *c, const struct vdd_transport *t,
-		 const char *tname)
+		 const char *tname, const char *const *own, unsigned nown)
 {
 	/* -c not given: one socket, its path as given; given (even 1):
-	 * numbered, as vhost-device's daemons do. */
-	unsigned count = c->socket_count ? c->socket_count : 1;
+	 * numbered, as vhost-device's daemons do. A daemon that named its
+	 * sockets (d->sockets) gets one device per name. */
+	unsigned count = nown ? nown : c->socket_count ? c->socket_count : 1;
 	struct instance *in = NULL;
 	int sfd = -1, done_fd = -1, status = 1;
 	struct vdd_sockperm perm;
@@ -175,7 +185,18 @@ static int serve(const struct vdev_daemon *d, void *ctx,
 
 		i->t = t;
 		i->done_fd = done_fd;
-		if (c->socket_path) {
+		if (nown) {
+			int len = snprintf(i->path, sizeof(i->path), "%s",
+					   own[n]);
+
+			if (len < 0 || (size_t)len > vdd_socket_path_max()) {
+				fprintf(stderr, "%s: socket path %s is too "
+					"long (at most %zu bytes)\n", d->name,
+					own[n], vdd_socket_path_max());
+				goto out;
+			}
+			ep.path = i->path;
+		} else if (c->socket_path) {
 			int len = c->socket_count ?
 				snprintf(i->path, sizeof(i->path), "%s%u",
 					 c->socket_path, n) :
@@ -261,7 +282,9 @@ int vdev_daemon_main(const struct vdev_daemon *d, void *ctx, int argc,
 		.log_level = VDD_UNSET,
 	};
 	const struct vdd_transport *t;
+	const char *own[VDD_MAX_SOCKETS];
 	const char *tname;
+	unsigned nown = 0;
 	int r;
 
 	if (!d || !d->name) {
@@ -288,7 +311,9 @@ int vdev_daemon_main(const struct vdev_daemon *d, void *ctx, int argc,
 		fprintf(stderr, "%s: no transport in this build\n", d->name);
 		return 1;
 	}
-	if (check_common(d, &c) < 0 ||
+	/* A daemon that names its own sockets (d->sockets) knows them once
+	 * its options are checked; the common ones are checked after. */
+	if ((!d->sockets && check_common(d, &c, 0) < 0) ||
 	    (d->check && d->check(ctx, &(const struct vdev_daemon_instance){
 			.count = c.socket_count ? c.socket_count : 1,
 			.queue_size = c.queue_size,
@@ -297,5 +322,12 @@ int vdev_daemon_main(const struct vdev_daemon *d, void *ctx, int argc,
 		fprintf(stderr, "Try '%s --help'.\n", d->name);
 		return 1;
 	}
-	return serve(d, ctx, &c, t, tname);
+	if (d->sockets) {
+		nown = d->sockets(ctx, own, VDD_MAX_SOCKETS);
+		if (nown > VDD_MAX_SOCKETS || check_common(d, &c, nown) < 0) {
+			fprintf(stderr, "Try '%s --help'.\n", d->name);
+			return 1;
+		}
+	}
+	return serve(d, ctx, &c, t, tname, own, nown);
 }

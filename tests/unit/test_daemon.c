@@ -258,6 +258,72 @@ static void test_transports(void **state)
 						     "vfio-user") ? 1 : 0);
 }
 
+/* A daemon that names its own sockets (vdev-vsock's --vm): create() gets
+ * one index per name, and the common socket options are refused. */
+static unsigned nsock;
+static unsigned created;
+static struct vdev_daemon_instance created_in;
+
+static int check_ok(void *ctx, const struct vdev_daemon_instance *in)
+{
+	(void)ctx;
+	(void)in;
+	return 0;
+}
+
+static unsigned own_sockets(void *ctx, const char **paths, unsigned max)
+{
+	(void)ctx;
+	assert_true(max >= 2);
+	paths[0] = "/nonexistent-dir/a.sock";
+	paths[1] = "/nonexistent-dir/b.sock";
+	return nsock;
+}
+
+static struct vdev *create_count(void *ctx,
+				 const struct vdev_daemon_instance *in)
+{
+	(void)ctx;
+	created++;
+	created_in = *in;
+	errno = ENODEV;
+	return NULL;
+}
+
+static void test_own_sockets(void **state)
+{
+	struct vdev_daemon d = daemon_def;
+
+	(void)state;
+	d.check = check_ok;
+	d.create = create_count;
+	d.sockets = own_sockets;
+	nsock = 2;
+	created = 0;
+	/* No --socket-path needed; the first device is made for the
+	 * first name (and fails here, which ends the daemon). */
+	assert_int_equal(run(&d, (const char *const[]){ NULL }), 1);
+	assert_int_equal(created, 1);
+	assert_int_equal(created_in.index, 0);
+	assert_int_equal(created_in.count, 2);
+	/* With names of its own, -s, -c and --fd are refused. */
+	created = 0;
+	assert_int_equal(run(&d, (const char *const[]){ "-s", "/a", NULL }),
+			 1);
+	assert_int_equal(run(&d, (const char *const[]){ "--fd", "0", NULL }),
+			 1);
+	assert_int_equal(created, 0);
+	/* None named: the common options decide as before. */
+	nsock = 0;
+	assert_int_equal(run(&d, (const char *const[]){ NULL }), 1);
+	assert_int_equal(created, 0);
+	assert_int_equal(run(&d, (const char *const[]){ "-s", "/nonexistent-dir/c",
+							NULL }),
+			 1);
+	assert_int_equal(created, 1);
+	assert_int_equal(created_in.count, 1);
+}
+
 /* A table that cannot work is refused, whatever the command line. */
 static void test_bad_tables(void **state)
 {
@@ -425,6 +491,7 @@ int main(void)
 		cmocka_unit_test(test_mistakes),
 		cmocka_unit_test(test_required_and_operands),
 		cmocka_unit_test(test_transports),
+		cmocka_unit_test(test_own_sockets),
 		cmocka_unit_test(test_bad_tables),
 		cmocka_unit_test(test_documents),
 		cmocka_unit_test(test_parse_uint),
