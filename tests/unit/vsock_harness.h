@@ -80,27 +80,18 @@ static inline void g_post_ev(struct guest *g)
 	vdev_drv_kick(g->drv, 2);
 }
 
-static inline struct guest *g_new(const struct vdev_vsock_config *cfg,
-				  uint16_t txq_size)
+/* Rings up and buffers posted on a driver made by the caller. */
+static inline struct guest *g_attach(struct vdev_drv *drv, uint64_t cid,
+				     uint16_t txq_size)
 {
 	struct guest *g = calloc(1, sizeof(*g));
-	struct vdev_drv_config dc = {
-		.mem_size = 32u << 20,
-		.use_eventfds = true,
-		.queue_size = 256,
-	};
 
 	if (!g)
-		return NULL;
-	g->cid = cfg->guest_cid;
-	g->dev = vdev_vsock_new(cfg);
-	if (!g->dev) {
-		free(g);
-		return NULL;
-	}
-	g->drv = vdev_drv_new(g->dev, &dc);
-	if (!g->drv || vdev_drv_negotiate(g->drv, vdev_drv_device_features(
-							  g->drv)) < 0 ||
+		abort();
+	g->cid = cid;
+	g->drv = drv;
+	g->dev = vdev_drv_device(drv);
+	if (vdev_drv_negotiate(g->drv, vdev_drv_device_features(g->drv)) < 0 ||
 	    vdev_drv_setup_queue(g->drv, 0, 256) < 0 ||
 	    vdev_drv_setup_queue(g->drv, 1, txq_size ? txq_size : 64) < 0 ||
 	    vdev_drv_setup_queue(g->drv, 2, 8) < 0 ||
@@ -117,6 +108,25 @@ static inline struct guest *g_new(const struct vdev_vsock_config *cfg,
 	g->ev = vdev_drv_mem_alloc(g->m, 4, 4, &g->evgpa);
 	g_post_ev(g);
 	return g;
+}
+
+static inline struct guest *g_new(const struct vdev_vsock_config *cfg,
+				  uint16_t txq_size)
+{
+	struct vdev_drv_config dc = {
+		.mem_size = 32u << 20,
+		.use_eventfds = true,
+		.queue_size = 256,
+	};
+	struct vdev *dev = vdev_vsock_new(cfg);
+	struct vdev_drv *drv;
+
+	if (!dev)
+		return NULL;
+	drv = vdev_drv_new(dev, &dc);
+	if (!drv)
+		abort();
+	return g_attach(drv, cfg->guest_cid, txq_size);
 }
 
 static inline void g_free(struct guest *g)
