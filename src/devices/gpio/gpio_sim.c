@@ -6,39 +6,22 @@
  *
  * The control socket and its connections are watched on the request
  * queue's thread; a command takes the model's lock like a request does.
- * A client is hostile like any peer: a line longer than the buffer, or a
- * client that does not read its replies (a send that would block), closes
- * that connection and nothing else.
+ * The socket itself is src/core/ctlsock.c.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
+#include "core/ctlsock.h"
 #include "devices/gpio/gpio_internal.h"
-
-#define SIM_CONNS 8
-#define SIM_LINE_MAX 256
-
-struct sim_conn {
-	int fd;
-	size_t len;
-	char buf[SIM_LINE_MAX];
-};
 
 struct sim {
 	struct vgpio_backend be;
 	uint8_t *input;      /* the level the outside drives, per line */
 	struct vdev *dev;
 	struct vgpio *g;
-	int listen_fd;
-	char *path;
-	struct sim_conn conns[SIM_CONNS];
+	struct vctl *ctl;
 };
 
 static struct sim *to_sim(struct vgpio_backend *b)
@@ -227,146 +210,9 @@ static void command(struct sim *s, char *cmd, char *out, size_t outlen)
 	vgpio_unlock(s->g);
 }
 
-static void conn_close(struct sim *s, struct sim_conn *c)
+static void control(void *arg, char *line, char *reply, size_t len)
 {
-	vdev_unwatch_fd(s->dev, 0, c->fd);
-	close(c->fd);
-	c->fd = -1;
-	c->len = 0;
-}
-
-static void serve_conn(struct sim *s, struct sim_conn *c)
-{
-	for (;;) {
-		ssize_t n = recv(c->fd, c->buf + c->len,
-				 sizeof(c->buf) - c->len, MSG_DONTWAIT);
-		char *nl;
-
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-			conn_close(s, c);
-			return;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		c->len += (size_t)n;
-		while ((nl = memchr(c->buf, '\n', c->len))) {
-			char reply[VGPIO_NAME_MAX + 96];
-			size_t used = (size_t)(nl - c->buf) + 1;
-			int rl;
-
-			*nl = 0;
-			if (nl > c->buf && nl[-1] == '\r')
-				nl[-1] = 0;
-			command(s, c->buf, reply, sizeof(reply) - 1);
-			rl = (int)strlen(reply);
-			reply[rl++] = '\n';
-			if (send(c->fd, reply, (size_t)rl,
-				 MSG_DONTWAIT | MSG_NOSIGNAL) != rl) {
-				conn_close(s, c); /* not reading its replies */
-				return;
-			}
-			memmove(c->buf, c->buf + used, c->len - used);
-			c->len -= used;
-		}
-		if (c->len == sizeof(c->buf)) {
-			static const char msg[] = "err line too long\n";
-
-			if (send(c->fd, msg, sizeof(msg) - 1,
-				 MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-				/* closing anyway */
-			}
-			conn_close(s, c);
-			return;
-		}
-	}
-}
-
-static void conn_ready(void *arg, int fd, uint32_t events)
-{
-	struct sim *s = arg;
-
-	for (unsigned i = 0; i < SIM_CONNS; i++) {
-		if (s->conns[i].fd == fd) {
-			serve_conn(s, &s->conns[i]);
-			return;
-		}
-	}
-}
-
-static void accept_ready(void *arg, int fd, uint32_t events)
-{
-	struct sim *s = arg;
-
-	for (;;) {
-		int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		unsigned i;
-
-		if (c < 0)
-			return; /* EAGAIN, or a connection that went away */
-		for (i = 0; i < SIM_CONNS && s->conns[i].fd >= 0; i++)
-			;
-		if (i == SIM_CONNS) {
-			static const char msg[] = "err too many connections\n";
-
-			if (send(c, msg, sizeof(msg) - 1,
-				 MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-				/* closing anyway */
-			}
-			close(c);
-			continue;
-		}
-		s->conns[i].fd = c;
-		s->conns[i].len = 0;
-		if (vdev_watch_fd(s->dev, 0, c, POLLIN, conn_ready, s) < 0) {
-			close(c);
-			s->conns[i].fd = -1;
-		}
-	}
-}
-
-/* Binds @path; a stale socket (nobody listening) is replaced, a live one
- * or any other file is not. */
-static int sim_listen(struct sim *s, const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, err;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		err = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-		close(fd);
-		if (err == 0)
-			return -EADDRINUSE;
-		unlink(path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, SIM_CONNS) < 0) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	s->path = strdup(path);
-	if (!s->path) {
-		unlink(path);
-		close(fd);
-		return -ENOMEM;
-	}
-	s->listen_fd = fd;
-	return 0;
+	command(arg, line, reply, len);
 }
 
 static int sim_start(struct vgpio_backend *b, struct vdev *dev,
@@ -376,29 +222,14 @@ static int sim_start(struct vgpio_backend *b, struct vdev *dev,
 
 	s->dev = dev;
 	s->g = g;
-	if (s->listen_fd < 0)
-		return 0;
-	return vdev_watch_fd(dev, 0, s->listen_fd, POLLIN, accept_ready, s);
+	return s->ctl ? vctl_start(s->ctl, dev, 0, control, s) : 0;
 }
 
 static void sim_destroy(struct vgpio_backend *b, struct vdev *dev)
 {
 	struct sim *s = to_sim(b);
 
-	for (unsigned i = 0; i < SIM_CONNS; i++) {
-		if (s->conns[i].fd < 0)
-			continue;
-		if (dev)
-			vdev_unwatch_fd(dev, 0, s->conns[i].fd);
-		close(s->conns[i].fd);
-	}
-	if (s->listen_fd >= 0) {
-		if (dev)
-			vdev_unwatch_fd(dev, 0, s->listen_fd);
-		close(s->listen_fd);
-		unlink(s->path);
-	}
-	free(s->path);
+	vctl_free(s->ctl);
 	free(s->input);
 	free(s->be.names);
 	free(s);
@@ -439,9 +270,6 @@ struct vgpio_backend *vgpio_sim_new(const struct vdev_gpio_config *cfg)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->listen_fd = -1;
-	for (unsigned i = 0; i < SIM_CONNS; i++)
-		s->conns[i].fd = -1;
 	s->be.ops = &sim_ops;
 	s->be.nlines = n;
 	s->be.sim = true;
@@ -458,11 +286,9 @@ struct vgpio_backend *vgpio_sim_new(const struct vdev_gpio_config *cfg)
 				 prefix, i);
 	}
 	if (cfg->control) {
-		err = sim_listen(s, cfg->control);
-		if (err < 0) {
-			errno = -err;
+		s->ctl = vctl_new(cfg->control);
+		if (!s->ctl)
 			goto fail;
-		}
 	}
 	return &s->be;
 fail:
