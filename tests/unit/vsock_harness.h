@@ -259,7 +259,9 @@ static inline int uds_listen(const char *path, int type)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path) >=
+	    (int)sizeof(sa.sun_path))
+		abort();
 	unlink(path);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    listen(fd, 128) < 0)
@@ -272,7 +274,9 @@ static inline int uds_connect(const char *path)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path) >=
+	    (int)sizeof(sa.sun_path))
+		abort();
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		abort();
 	return fd;
