@@ -1,0 +1,104 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# virtio-sound through daemons/sound (file backend) with real Linux
+# drivers and Debian's aplay/arecord: UML (virtio_uml, id 25, queues of
+# 256), QEMU 11.1 (vhost-user-snd-pci, and vfio-user) with the custom
+# kernel (virtio_snd built in) and with Debian 13's kernel (virtio_snd.ko).
+# QEMU 7.2 has no vhost-user-snd-pci: that case SKIPs saying so.  One boot
+# per frontend runs every check (snd.in-guest): the card is listed, an
+# aplay killed mid-stream leaves the device usable, aplay of 1 s of a known
+# S16_LE stereo 48 kHz pattern takes >= 0.9 s and leaves the daemon's
+# output file byte-identical, arecord of 1 s returns the input file's first
+# 192000 bytes.
+. "$(dirname "$0")/../lib.sh"
+guest_setup
+
+SND=${VDEV_SND:-$(daemon_bin vdev-sound)}
+PLAY=$GUEST_WORK/snd-play.raw
+IN=$GUEST_WORK/snd-in.raw
+head -c 192000 /dev/urandom >"$PLAY"
+head -c 384000 /dev/urandom >"$IN"
+
+# snd_verify_out FILE: why the daemon's output is not what aplay played.
+# The 192000 bytes must be there byte for byte, first.  After them the
+# guest's drain (alsa-lib's snd_pcm_drain on hw:) puts silence behind the
+# last frame, and the driver, which keeps every period of its ring queued
+# while the stream runs, sends STOP only after the period behind the data
+# was played: one period of zeros (9600 bytes here) follows on every
+# frontend, as a sound card would play it.  So what follows the data may
+# be zeros, at most a period plus 0.1 s (alsa-lib's drain silence).
+snd_verify_out() {
+	local out=$1 size tail
+	[ -f "$out" ] || { echo "no output file $out"; return; }
+	size=$(wc -c <"$out")
+	if [ "$size" -lt 192000 ] || ! cmp -s -n 192000 "$PLAY" "$out"; then
+		echo "the daemon's output ($size bytes) does not start with the"
+		echo "192000 bytes aplay played: $(cmp -n 192000 "$PLAY" "$out" 2>&1 | head -n1)"
+		return
+	fi
+	tail=$((size - 192000))
+	[ "$tail" -le $((9600 + 19200)) ] ||
+		{ echo "$tail bytes after the 192000 played: more than drain silence"; return; }
+	[ "$tail" = 0 ] || [ -z "$(tail -c "$tail" "$out" | tr -d '\0' | head -c 1)" ] ||
+		echo "the $tail bytes after the 192000 played are not silence"
+	echo "  output: 192000 bytes identical, then $tail bytes of drain silence" >&2
+}
+
+# snd_case FE NAME KERNEL [MODULES]: one boot of frontend FE.
+snd_case() {
+	local fe=$1 name=$2 kernel=$3 mods=${4:-} why
+	guest_kernel "$kernel"
+	why=$(fe_unavailable "$fe")
+	[ -z "$why" ] && why=$(guest_tools_missing aplay arecord)
+	if [ -z "$why" ] && [ "$(fe_kind "$fe")" = qemu ] &&
+		[[ $fe != *-vfio ]] &&
+		! "$(fe_qemu "$fe")" -device help 2>/dev/null |
+			grep -q '"vhost-user-snd-pci"'; then
+		why="QEMU $(qemu_version "$(fe_qemu "$fe")") has no"
+		why+=" vhost-user-snd-pci device (added in QEMU 8.2)"
+	fi
+	if [ -n "$why" ]; then
+		guest_skip "$name" "$why"
+		guest_kernel stock
+		return
+	fi
+	local sock=$GUEST_WORK/snd-$name.sock log=$GUEST_WORK/$name.log
+	local initrd=$GUEST_WORK/$name.cpio out=$GUEST_WORK/snd-$name.out
+	local devs=() hostfail= step
+	guest_initramfs "$fe" "$initrd" ${mods:+-M "$mods"} \
+		$(guest_tools aplay arecord) -n "$name" \
+		-f "$PLAY:/snd/play.raw" -f "$IN:/snd/in.raw" \
+		-e VDEV_SND_PLAY=/snd/play.raw -e VDEV_SND_IN=/snd/in.raw \
+		"$GUEST_DIR/tests/snd.in-guest"
+	rm -f "$sock" "$out"
+	bg_start "$GUEST_WORK/vdev-sound-$name.log" "$SND" \
+		--transport "$(fe_transport "$fe")" --socket "$sock" \
+		--backend file --out "$out" --in "$IN"
+	local pid=$BG_PID
+	wait_socket "$sock" || hostfail="vdev-sound did not create $sock"
+	fe_device "$fe" devs "$sock" snd
+	[ -z "$hostfail" ] && fe_run "$fe" "$log" "$initrd" -- "${devs[@]}"
+	bg_stop "$pid"
+	for step in card kill play record; do
+		grep -aq "^SND-STEP $step PASS" "$log" &&
+			echo "  $name: $step PASS" || echo "  $name: $step not passed"
+	done
+	[ -z "$hostfail" ] && grep -aq '^SND-STEP play PASS' "$log" &&
+		hostfail=$(snd_verify_out "$out")
+	guest_check "$name" "$log" "$hostfail"
+	guest_kernel stock
+}
+
+if [ ! -x "$SND" ]; then
+	for c in uml qemu qemu11-custom qemu11-vfio-custom qemu11-deb13; do
+		guest_skip "snd-$c" "no vdev-sound binary at $SND (pass the build dir)"
+	done
+else
+	snd_case uml snd-uml stock
+	snd_case qemu snd-qemu stock
+	snd_case qemu11 snd-qemu11-custom custom
+	snd_case qemu11-vfio snd-qemu11-vfio-custom custom
+	# A distribution kernel: virtio_snd as a module (slow under TCG).
+	snd_case qemu11 snd-qemu11-deb13 deb13 virtio_snd
+fi
+guest_finish
