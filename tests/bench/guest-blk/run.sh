@@ -108,9 +108,14 @@ run_case() { # FE KIND DIR
 	fi
 	fe_run "$fe" "$log" "$initrd" 600 -- "${devs[@]}" >/dev/null &
 	gpid=$!
+	# New log lines through a file, not a process substitution: bash
+	# (5.2) can miss the exit of such a child when it polls this often,
+	# and then waits for any other child (the back-end) for good.
+	local chunk=$GUEST_WORK/chunk
 	while :; do
 		local alive=1
 		kill -0 "$gpid" 2>/dev/null || alive=0
+		tail -n +"$((seen + 1))" "$log" >"$chunk" 2>/dev/null
 		while IFS= read -r l; do
 			seen=$((seen + 1))
 			l=${l%$'\r'}
@@ -128,7 +133,7 @@ run_case() { # FE KIND DIR
 					cpu=$(echo "scale=1; ($c1 - $c0) * 1000000 / $TCK / $ops" | bc)
 				echo "$fe ${dir} $kind $job $iops $mbps $cpu" >>"$RESULTS" ;;
 			esac
-		done < <(tail -n +"$((seen + 1))" "$log" 2>/dev/null)
+		done <"$chunk"
 		[ $alive = 0 ] && break
 		sleep 0.05
 	done
