@@ -253,6 +253,37 @@ VQ_HOT int vq_walk_buf(struct vdev_queue *q, struct vq_walk *w,
 	return vq_walk_map(q, w, addr, len, write);
 }
 
+/*
+ * vq_walk_buf for a chain of one buffer, just after vq_walk_init: the
+ * rules on chain length, order and total length cannot fail there.
+ */
+VQ_HOT int vq_walk_one(struct vdev_queue *q, struct vq_walk *w,
+		       uint64_t addr, uint32_t len, bool write)
+{
+	struct vdev_req *req = w->req;
+	const struct vq_region *r = q->hot;
+
+	w->count = 1;
+	w->total = len;
+	w->writing = write;
+	if (write)
+		req->in_bytes = len;
+	else
+		req->out_bytes = len;
+	if (len == 0)
+		return 0;
+	if (__builtin_expect(r != NULL && addr >= r->gpa &&
+			     addr - r->gpa <= r->size - len &&
+			     len <= r->size && req->iov_max != 0, 1)) {
+		req->iov[0].iov_base = r->host + (addr - r->gpa);
+		req->iov[0].iov_len = len;
+		w->niov = 1;
+		req->nout = !write;
+		return 0;
+	}
+	return vq_walk_map(q, w, addr, len, write);
+}
+
 /* The checks of an indirect descriptor common to both layouts; returns the
  * table or NULL after marking the queue broken. */
 static inline const void *vq_indirect_table(struct vdev_queue *q,

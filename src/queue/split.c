@@ -71,21 +71,28 @@ VQ_HOT int walk(struct vdev_queue *q, uint16_t head, struct vdev_req *req,
 	const uint8_t *tab = (const uint8_t *)q->desc;
 	uint32_t n = q->size;
 	bool in_table = false;
-	uint16_t i = head;
+	uint16_t i = head, f0;
+	struct vdev_vring_desc d;
 
 	vq_walk_init(w, req);
 	if (head >= q->size)
 		return vq_fail(q, "head index out of range");
+	/* One copy: the driver may change it under us, and an indirect
+	 * table need not be aligned. */
+	memcpy(&d, tab + 16ul * i, sizeof(d));
+	f0 = vdev_le16_to_cpu(d.flags);
+	/* Most chains of most devices are one buffer. */
+	if (__builtin_expect(!(f0 & (VDEV_DESC_F_NEXT | VDEV_DESC_F_INDIRECT)),
+			     1))
+		return vq_walk_one(q, w, vdev_le64_to_cpu(d.addr),
+				   vdev_le32_to_cpu(d.len),
+				   f0 & VDEV_DESC_F_WRITE);
 	for (;;) {
-		struct vdev_vring_desc d;
 		uint64_t addr;
 		uint32_t len;
 		uint16_t flags, next;
 		int ret;
 
-		/* One copy: the driver may change it under us, and an
-		 * indirect table need not be aligned. */
-		memcpy(&d, tab + 16ul * i, sizeof(d));
 		addr = vdev_le64_to_cpu(d.addr);
 		len = vdev_le32_to_cpu(d.len);
 		flags = vdev_le16_to_cpu(d.flags);
@@ -98,6 +105,7 @@ VQ_HOT int walk(struct vdev_queue *q, uint16_t head, struct vdev_req *req,
 			n = len / 16;
 			i = 0;
 			in_table = true;
+			memcpy(&d, tab, sizeof(d));
 			continue;
 		}
 		ret = vq_walk_buf(q, w, addr, len, flags & VDEV_DESC_F_WRITE);
@@ -108,6 +116,7 @@ VQ_HOT int walk(struct vdev_queue *q, uint16_t head, struct vdev_req *req,
 		if (next >= n)
 			return vq_fail(q, "next index out of range");
 		i = next;
+		memcpy(&d, tab + 16ul * i, sizeof(d));
 	}
 }
 
