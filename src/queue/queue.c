@@ -475,6 +475,8 @@ int vdev_queue_pop_batch(struct vdev_queue *q, struct vdev_req **reqs,
 
 	if (ret)
 		return ret;
+	if (!q->packed && q->nresub == 0)
+		return vq_split_pop_batch(q, reqs, n);
 	for (; i < n; i++) {
 		if (q->budget && q->budget_left == 0) {
 			ret = -EBUSY;

@@ -382,6 +382,8 @@ void vq_ifl_clear(struct vdev_queue *q);
 /* Layout-specific parts. */
 int vq_split_map(struct vdev_queue *q);
 int vq_split_pop(struct vdev_queue *q, struct vdev_req *req);
+int vq_split_pop_batch(struct vdev_queue *q, struct vdev_req **reqs,
+		       unsigned n);
 int vq_split_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req);
 void vq_split_log_used(struct vdev_queue *q, uint64_t off, uint64_t len);
 

@@ -230,6 +230,65 @@ int vq_split_pop(struct vdev_queue *q, struct vdev_req *req)
 	return finish(q, req, &w);
 }
 
+/*
+ * vdev_queue_pop_batch on a split ring with nothing to resubmit. The same
+ * pops as vq_split_pop one after the other, with the queue's state in
+ * locals (stores into the caller's requests may alias it) and avail_event
+ * written once, for where the batch stopped.
+ */
+int vq_split_pop_batch(struct vdev_queue *q, struct vdev_req **reqs,
+		       unsigned n)
+{
+	uint16_t idx = q->last_avail, avail = q->shadow_avail;
+	const vdev_le16 *ring = q->avail->ring;
+	uint16_t mask = q->mask, size = q->size;
+	unsigned got = 0, spent = 0, budget = q->budget, left = q->budget_left;
+	int ret = 0;
+
+	while (got < n) {
+		struct vdev_req *req = reqs[got];
+		struct vq_walk w;
+		uint16_t head;
+
+		if (budget && spent == left) {
+			ret = -EBUSY;
+			break;
+		}
+		if (idx == avail) {
+			avail = vq_load_acquire16(&q->avail->idx);
+			if ((uint16_t)(avail - idx) > size) {
+				ret = vq_fail(q, "avail index moved past the "
+						 "queue size");
+				break;
+			}
+			q->shadow_avail = avail;
+			if (avail == idx) {
+				ret = -EAGAIN;
+				break;
+			}
+		}
+		head = vq_load16(&ring[idx & mask]);
+		ret = walk(q, head, req, &w);
+		if (ret)
+			break;
+		if (__builtin_expect(q->ifl != NULL, 0))
+			ifl_mark(q, head);
+		idx++;
+		spent++;
+		req->id = head;
+		req->ndesc = (uint16_t)w.count;
+		/* A chain sent back for want of iovecs still cost work. */
+		ret = finish(q, req, &w);
+		if (__builtin_expect(ret == 0, 1))
+			got++;
+	}
+	q->last_avail = idx;
+	q->budget_left -= spent;
+	if (spent && q->event_idx && q->kicks_enabled)
+		set_avail_event(q);
+	return got ? (int)got : ret;
+}
+
 int vq_split_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req)
 {
 	struct vq_walk w;
