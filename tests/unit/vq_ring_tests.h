@@ -987,9 +987,94 @@ static void t_dirty_log(void **state)
 	h_teardown(&h);
 }
 
+/*
+ * A batch meets what single pops meet: chains of one buffer and of
+ * several, a zero-length one, one with more buffers than its request has
+ * iovecs (completed on the spot, its place in the batch reused), the
+ * budget running out half-way; and push_batch meets a request that is not
+ * in flight among good ones.
+ */
+static void t_batch_mixed(void **state)
+{
+	struct h h;
+	struct vdev_req reqs[8], bogus, *rp[8];
+	struct iovec iovs[8][2];
+	static int toks[8];
+	uint32_t w[6] = { 5, 9, 0, 7, 3, 40 };
+
+	(void)state;
+	h_setup(&h, 16, LAYOUT | F_EVT);
+	h_add(&h, 1, 0, 16, &toks[0], 0);
+	h_add(&h, 0, 1, 16, &toks[1], 0);
+	h_add(&h, 2, 2, 8, &toks[2], 0); /* 4 buffers, 2 iovecs */
+	h_add(&h, 1, 1, 8, &toks[3], 0);
+	h_add(&h, 0, 1, 0, &toks[4], 0);
+	h_add(&h, 0, 1, 32, &toks[5], 0);
+	vdev_drv_ring_needs_kick(h.r); /* the driver kicked for those */
+	for (unsigned i = 0; i < 8; i++) {
+		h_init_req(&reqs[i], iovs[i], 2);
+		rp[i] = &reqs[i];
+	}
+	vdev_queue_set_budget(h.q, 4);
+	assert_int_equal(vdev_queue_pop_batch(h.q, rp, 8), 3);
+	assert_true(vdev_queue_budget_spent(h.q));
+	assert_int_equal(vdev_queue_pop_batch(h.q, rp + 3, 5), -EBUSY);
+	h_used(&h, &toks[2], 0); /* sent back at once, nothing written */
+	assert_int_equal(reqs[0].nout, 1);
+	assert_int_equal(reqs[0].nin, 0);
+	assert_int_equal(reqs[0].out_bytes, 16);
+	assert_int_equal(reqs[0].in_bytes, 0);
+	assert_int_equal(((uint8_t *)reqs[0].out[0].iov_base)[15], 0x10);
+	assert_int_equal(reqs[1].nout, 0);
+	assert_int_equal(reqs[1].nin, 1);
+	assert_ptr_equal(reqs[1].in, iovs[1]);
+	assert_int_equal(reqs[1].in[0].iov_len, 16);
+	assert_int_equal(reqs[1].in_bytes, 16);
+	assert_int_equal(reqs[2].nout, 1);
+	assert_int_equal(reqs[2].nin, 1);
+	assert_int_equal(reqs[2].out_bytes + reqs[2].in_bytes, 16);
+	vdev_queue_new_round(h.q);
+	assert_int_equal(vdev_queue_pop_batch(h.q, rp + 3, 5), 2);
+	assert_int_equal(reqs[3].nout + reqs[3].nin, 0);
+	assert_int_equal(reqs[3].in_bytes, 0);
+	assert_int_equal(reqs[4].nin, 1);
+	assert_int_equal(reqs[4].in_bytes, 32);
+	assert_int_equal(vdev_queue_pop_batch(h.q, rp, 1), -EAGAIN);
+	assert_int_equal(vdev_queue_inflight(h.q), 5);
+	/* With EVENT_IDX the device asked for a kick for the next chain. */
+	h_add(&h, 1, 0, 4, &toks[6], 0);
+	assert_true(vdev_drv_ring_needs_kick(h.r));
+
+	h_init_req(&bogus, iovs[7], 2);
+	{
+		struct vdev_req *pb[6] = { rp[0], rp[1], &bogus,
+					   rp[2], rp[3], rp[4] };
+
+		assert_int_equal(vdev_queue_push_batch(h.q, pb, w, 6), -EINVAL);
+	}
+	assert_int_equal(vdev_queue_inflight(h.q), 0);
+	assert_true(vdev_queue_notify(h.q) >= 0);
+	h_used(&h, &toks[0], 0);  /* nothing writable */
+	h_used(&h, &toks[1], 9);
+	h_used(&h, &toks[3], 7);  /* w[2] was the bogus one's */
+	h_used(&h, &toks[4], 0);  /* zero-length */
+	h_used(&h, &toks[5], 32); /* clamped */
+	/* Pushed once is pushed: again is refused, nothing is written. */
+	assert_int_equal(vdev_queue_push_batch(h.q, rp, w, 2), -EINVAL);
+	{
+		void *tok;
+		uint32_t len;
+
+		assert_int_equal(vdev_drv_ring_get_used(h.r, &tok, &len),
+				 -EAGAIN);
+	}
+	h_teardown(&h);
+}
+
 #define VQ_RING_TESTS                                                      \
 	cmocka_unit_test(t_pop_push), cmocka_unit_test(t_wrap),            \
-	cmocka_unit_test(t_batch), cmocka_unit_test(t_indirect),           \
+	cmocka_unit_test(t_batch), cmocka_unit_test(t_batch_mixed),        \
+	cmocka_unit_test(t_indirect),                                      \
 	cmocka_unit_test(t_out_of_order),                                  \
 	cmocka_unit_test(t_emsgsize), cmocka_unit_test(t_budget),          \
 	cmocka_unit_test(t_default_budget),                                \
