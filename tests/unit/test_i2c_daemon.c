@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vdev-i2c as a process, through the vhost-user software driver: the
+ * vhost-device-i2c options (-s, -c, -l) with --sim and --control, a write
+ * landing in the EEPROM's file, a repeated-start read of it, the LM75's
+ * temperature set on the control socket, an absent address, and the
+ * command lines it refuses with their reasons.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <virtio/i2c.h>
+#include <virtio/testing.h>
+
+#include "tspawn.h"
+
+static char bin[512], sock[64], ctl[64], log_path[64], ee[64];
+
+static int group_setup(void **state)
+{
+	const char *b = getenv("VDEV_BUILD_DIR");
+
+	if (b)
+		snprintf(bin, sizeof(bin), "%s/daemons/i2c/vdev-i2c", b);
+	snprintf(sock, sizeof(sock), "/tmp/vdev-i2cd-%d.sock", (int)getpid());
+	snprintf(ctl, sizeof(ctl), "/tmp/vdev-i2cd-%d.ctl", (int)getpid());
+	snprintf(log_path, sizeof(log_path), "/tmp/vdev-i2cd-%d.log",
+		 (int)getpid());
+	snprintf(ee, sizeof(ee), "/tmp/vdev-i2cd-%d.ee", (int)getpid());
+	return 0;
+}
+
+static int cleanup(void **state)
+{
+	char p[80];
+
+	tspawn_kill_all();
+	unlink(sock);
+	unlink(ctl);
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s%d", sock, i);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s%d", ctl, i);
+		unlink(p);
+	}
+	unlink(log_path);
+	unlink(ee);
+	return 0;
+}
+
+static void need_bin(void)
+{
+	if (!*bin || access(bin, X_OK) != 0) {
+		print_message("SKIP: %s not built (VDEV_BUILD_DIR unset?)\n",
+			      bin);
+		skip();
+	}
+}
+
+/* One control command on a fresh connection; the reply line. */
+static void control(const char *path, const char *cmd, char *reply,
+		    size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	size_t got = 0;
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(send(fd, cmd, strlen(cmd), MSG_NOSIGNAL),
+			 (ssize_t)strlen(cmd));
+	while (got < len - 1) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		assert_int_equal(poll(&p, 1, 5000), 1);
+		n = recv(fd, reply + got, len - 1 - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (memchr(reply, '\n', got))
+			break;
+	}
+	reply[got] = 0;
+	close(fd);
+}
+
+static void start(struct tspawn *t, const char *const *argv)
+{
+	assert_int_equal(tspawn_start(t, argv,
+				      &(struct tspawn_opts){ .fd = -1,
+							     .log = log_path }),
+			 0);
+}
+
+/* Runs @argv to its end; its exit status, its output in @out. */
+static int run(const char *const *argv, char *out, size_t len)
+{
+	struct tspawn t;
+	int ret, fd;
+	ssize_t n;
+
+	unlink(log_path);
+	start(&t, argv);
+	ret = tspawn_wait(&t, 10000);
+	fd = open(log_path, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, out, len - 1);
+	close(fd);
+	out[n > 0 ? n : 0] = 0;
+	return ret;
+}
+
+
+/* One message per chain, FAIL_NEXT between them; statuses in @st. */
+static void txn(struct vdev_drv *drv, unsigned n, const uint16_t *addr,
+		const uint32_t *flags, uint8_t **data, const uint16_t *len,
+		uint8_t *st)
+{
+	struct vdev_drv_mem *mem = vdev_drv_get_mem(drv);
+	uint8_t *stp[4], *rb[4];
+
+	for (unsigned i = 0; i < n; i++) {
+		struct vdev_drv_seg segs[3];
+		bool rd = flags[i] & VDEV_I2C_FLAGS_M_RD;
+		struct vdev_i2c_out_hdr *h = vdev_drv_mem_alloc(mem,
+			8 + len[i], 8, &segs[0].gpa);
+		unsigned nin = 0;
+
+		h->addr = vdev_cpu_to_le16((uint16_t)(addr[i] << 1));
+		h->flags = vdev_cpu_to_le32(flags[i] |
+			(i + 1 < n ? VDEV_I2C_FLAGS_FAIL_NEXT : 0));
+		segs[0].len = 8;
+		if (!rd) {
+			memcpy(h + 1, data[i], len[i]);
+			segs[0].len += len[i];
+		}
+		rb[i] = NULL;
+		if (rd && len[i]) {
+			rb[i] = vdev_drv_mem_alloc(mem, len[i], 1, &segs[1].gpa);
+			segs[1].len = len[i];
+			nin++;
+		}
+		stp[i] = vdev_drv_mem_alloc(mem, 1, 1, &segs[1 + nin].gpa);
+		segs[1 + nin].len = 1;
+		*stp[i] = 0xee;
+		assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(drv, 0), segs,
+						   1, nin + 1,
+						   (void *)(uintptr_t)(i + 1),
+						   0), 0);
+	}
+	assert_int_equal(vdev_drv_kick(drv, 0), 0);
+	for (unsigned i = 0; i < n; i++) {
+		void *tok;
+		uint32_t l;
+
+		assert_int_equal(vdev_drv_wait(drv, 0, 5000, &tok, &l), 0);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		st[i] = *stp[i];
+		if (rb[i])
+			memcpy(data[i], rb[i], len[i]);
+	}
+}
+
+static void test_serve(void **state)
+{
+	char sim[128];
+	const char *const argv[] = { bin, "-s", sock, "--sim", sim,
+				     "--control", ctl, NULL };
+	struct vdev_drv_config dc = { .queue_size = 256 };
+	struct vdev_drv *drv;
+	struct tspawn t;
+	uint8_t buf[16], st[2], fbuf[16];
+	char r[128];
+	FILE *f;
+
+	need_bin();
+	snprintf(sim, sizeof(sim), "eeprom@0x50=%s,lm75@72", ee);
+	unlink(ee);
+	start(&t, argv);
+	assert_int_equal(tspawn_drv_connect(&t, sock, 10000, &dc, &drv), 0);
+	assert_int_equal(vdev_drv_init(drv), 0);
+	assert_true(vdev_drv_features(drv) &
+		    VDEV_BIT(VDEV_I2C_F_ZERO_LENGTH_REQUEST));
+	/* i2cset -y 0 0x50 0x10 0xab lands in the file */
+	{
+		uint8_t w[2] = { 0x10, 0xab }, *d[1] = { w };
+
+		txn(drv, 1, (uint16_t[]){ 0x50 }, (uint32_t[]){ 0 }, d,
+		    (uint16_t[]){ 2 }, st);
+		assert_int_equal(st[0], VDEV_I2C_MSG_OK);
+	}
+	f = fopen(ee, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(fbuf, 1, 16, f), 16);
+	fclose(f);
+	assert_int_equal(fbuf[0], 0xff); /* a new EEPROM is erased */
+	/* i2ctransfer w1@0x50 0x00 r16 reads the file's bytes */
+	{
+		uint8_t w[1] = { 0 }, *d[2] = { w, buf };
+
+		assert_int_equal(fseek(f = fopen(ee, "rb"), 0x0, SEEK_SET), 0);
+		assert_int_equal(fread(fbuf, 1, 16, f), 16);
+		fclose(f);
+		txn(drv, 2, (uint16_t[]){ 0x50, 0x50 },
+		    (uint32_t[]){ 0, VDEV_I2C_FLAGS_M_RD }, d,
+		    (uint16_t[]){ 1, 16 }, st);
+		assert_int_equal(st[0], VDEV_I2C_MSG_OK);
+		assert_int_equal(st[1], VDEV_I2C_MSG_OK);
+		assert_memory_equal(buf, fbuf, 16);
+		f = fopen(ee, "rb");
+		assert_int_equal(fseek(f, 0x10, SEEK_SET), 0);
+		assert_int_equal(fgetc(f), 0xab);
+		fclose(f);
+	}
+	/* The sensor reads what the control socket set. */
+	control(ctl, "temp 0x48 21500\n", r, sizeof(r));
+	assert_string_equal(r, "ok\n");
+	{
+		uint8_t w[1] = { 0 }, *d[2] = { w, buf };
+
+		txn(drv, 2, (uint16_t[]){ 0x48, 0x48 },
+		    (uint32_t[]){ 0, VDEV_I2C_FLAGS_M_RD }, d,
+		    (uint16_t[]){ 1, 2 }, st);
+		assert_int_equal(st[1], VDEV_I2C_MSG_OK);
+		assert_int_equal(buf[0], 21);
+		assert_int_equal(buf[1], 0x80);
+	}
+	/* i2cget -y 0 0x51 0 fails */
+	{
+		uint8_t w[1] = { 0 }, *d[2] = { w, buf };
+
+		txn(drv, 2, (uint16_t[]){ 0x51, 0x51 },
+		    (uint32_t[]){ 0, VDEV_I2C_FLAGS_M_RD }, d,
+		    (uint16_t[]){ 1, 1 }, st);
+		assert_int_equal(st[0], VDEV_I2C_MSG_ERR);
+		assert_int_equal(st[1], VDEV_I2C_MSG_ERR);
+	}
+	vdev_drv_free(drv);
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+	assert_int_equal(access(ctl, F_OK), -1);
+}
+
+static void test_refused(void **state)
+{
+	static const struct {
+		const char *opt, *val, *opt2, *val2, *why;
+	} cases[] = {
+		{ "--sim", "eeprom@0x50", NULL, NULL, "not eeprom@ADDR=FILE" },
+		{ "--sim", "lm75@0x80", NULL, NULL, "bad address" },
+		{ "--sim", "lm75@0x400/10", NULL, NULL, "bad address" },
+		{ "--sim", "lm75@", NULL, NULL, "bad address" },
+		{ "--sim", "fram@0x50", NULL, NULL, "not eeprom@ADDR=FILE" },
+		{ "--sim", "lm75@72,lm75@0x48", NULL, NULL, "given twice" },
+		{ "-l", "99", NULL, NULL, "not BUS:ADDR" },
+		{ "-l", "no such adapter:32", NULL, NULL, "no I2C adapter" },
+		{ "-l", "3:x", NULL, NULL, "bad address" },
+		{ "-l", "99:32", NULL, NULL, "/dev/i2c-99" },
+		{ "-l", "99:32", "--control", "/tmp/x", "--control drives" },
+		{ "--control", "/tmp/x", NULL, NULL, "no clients" },
+	};
+	char out[4096];
+
+	need_bin();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[10] = { bin, "-s", sock, cases[i].opt,
+					 cases[i].val, cases[i].opt2,
+					 cases[i].val2, NULL };
+
+		assert_int_equal(run(argv, out, sizeof(out)), 1);
+		if (!strstr(out, cases[i].why))
+			fail_msg("case %zu: no \"%s\" in: %s", i, cases[i].why,
+				 out);
+	}
+}
+
+static void test_capabilities(void **state)
+{
+	const char *argv[] = { bin, "--print-capabilities", NULL };
+	char out[4096];
+
+	need_bin();
+	assert_int_equal(run(argv, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "\"type\": \"i2c\""));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_serve, cleanup),
+		cmocka_unit_test_teardown(test_refused, cleanup),
+		cmocka_unit_test_teardown(test_capabilities, cleanup),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, NULL);
+}
