@@ -1,0 +1,72 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# virtio-vsock through daemons/vsock (vdev-vsock) with the Linux driver
+# (vmw_vsock_virtio_transport) on every frontend, one boot each, all
+# checks in it (tests/vsock.in-guest, tests/vsock-host.py):
+#   h2g  host CONNECT 5000 -> guest socat echo: MB MiB random, sha256
+#   par  100 host connections at once to the echo
+#   g2h  guest socat -> host UDS_5001: MB MiB random, sha256
+#   rst  guest connect to a port with no listener: ECONNRESET
+#   seq  SEQPACKET: 3 messages each way, boundaries kept
+# MB is 64 under UML and 4 under QEMU/TCG (VSOCK_QEMU_MB), whose guests
+# run at a fraction of UML's speed.
+# vsock-siblings (UML): two guests of one daemon in one group: guest 4's
+# socat reaches guest 3's echo by CID.
+. "$(dirname "$0")/../lib.sh"
+guest_setup
+
+VSOCK=${VDEV_VSOCK:-$(daemon_bin vdev-vsock)}
+SEQ=${VDEV_BUILD_DIR:-}/tests/guest/guest_vsock_seq
+HOSTPY=$GUEST_DIR/tests/vsock-host.py
+
+vsock_missing() {
+	[ -x "$VSOCK" ] || { echo "vdev-vsock not built ($VSOCK)"; return; }
+	[ -x "$SEQ" ] || { echo "guest_vsock_seq not built ($SEQ)"; return; }
+	command -v python3 >/dev/null || { echo "no python3 on the host"; return; }
+	guest_tools_missing socat
+}
+
+# vsock_case FE MB [NAME]
+vsock_case() {
+	local fe=$1 mb=$2 name=${3:-vsock-$1} why
+	why=$(fe_unavailable "$fe")
+	[ -z "$why" ] && why=$(vsock_missing)
+	[ -n "$why" ] && { guest_skip "$name" "$why"; return; }
+	local sock=$GUEST_WORK/vsock-$fe.sock uds=$GUEST_WORK/v-$fe.vsock
+	local log=$GUEST_WORK/$name.log hlog=$GUEST_WORK/$name-host.log
+	local initrd=$GUEST_WORK/vsock-$fe.cpio devs=() hostfail= gsha hsha r
+	guest_initramfs "$fe" "$initrd" -M vmw_vsock_virtio_transport \
+		$(guest_tools socat) -b "$SEQ:/usr/bin/guest_vsock_seq" \
+		-e VSOCK_MB="$mb" -n "$name" "$GUEST_DIR/tests/vsock.in-guest"
+	rm -f "$sock" "$uds"
+	bg_start "$GUEST_WORK/vdev-vsock-$fe.log" "$VSOCK" \
+		--transport "$(fe_transport "$fe")" --guest-cid 3 \
+		--socket "$sock" --uds-path "$uds" --seqpacket
+	local dpid=$BG_PID
+	wait_socket "$sock" || echo "vdev-vsock did not create $sock"
+	VSOCK_HOST_TIMEOUT=600 bg_start "$hlog" python3 "$HOSTPY" "$uds" "$mb"
+	local hpid=$BG_PID
+	fe_device "$fe" devs "$sock" vsock
+	fe_run "$fe" "$log" "$initrd" 600 -- "${devs[@]}"
+	bg_stop "$hpid"
+	bg_stop "$dpid"
+	gsha=$(grep -a '^VSOCK-G2H-SHA' "$log" | tr -d '\r' | cut -d' ' -f2)
+	hsha=$(grep -a '^HOST g2h SHA' "$hlog" | cut -d' ' -f4)
+	for r in h2g par seq; do
+		grep -q "^HOST $r PASS" "$hlog" && continue
+		hostfail+="$r: $(grep "^HOST $r" "$hlog" || echo 'no result'); "
+	done
+	[ -n "$gsha" ] && [ "$gsha" != "$hsha" ] &&
+		hostfail+="g2h: guest sha256 $gsha, host got $hsha; "
+	grep -a "^HOST " "$hlog" | sed 's/^/    /'
+	guest_check "$name" "$log" "$hostfail"
+}
+
+for fe in ${VSOCK_FRONTENDS:-$GUEST_FRONTENDS}; do
+	if [ "$fe" = uml ]; then
+		vsock_case uml "${VSOCK_UML_MB:-64}"
+	else
+		vsock_case "$fe" "${VSOCK_QEMU_MB:-4}"
+	fi
+done
+guest_finish
