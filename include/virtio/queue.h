@@ -102,6 +102,10 @@ VDEV_API void vdev_queue_free(struct vdev_queue *q);
 VDEV_API int vdev_queue_set_mem(struct vdev_queue *q, struct vdev_mem *mem);
 
 VDEV_API unsigned vdev_queue_index(const struct vdev_queue *q);
+/* The ring's size as configured; 0 before vdev_queue_configure. A device
+ * that delivers groups of buffers (virtio-input's event batches) knows
+ * from it which group can never fit. */
+VDEV_API uint16_t vdev_queue_size(const struct vdev_queue *q);
 
 /*
  * Sets size, ring addresses and features and resets the ring state.

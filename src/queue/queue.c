@@ -93,6 +93,11 @@ unsigned vdev_queue_index(const struct vdev_queue *q)
 	return q->index;
 }
 
+uint16_t vdev_queue_size(const struct vdev_queue *q)
+{
+	return q->ready ? q->size : 0;
+}
+
 static void unmap_rings(struct vdev_queue *q)
 {
 	q->desc = NULL;

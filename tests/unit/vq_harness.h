@@ -72,7 +72,9 @@ static inline void h_setup_mem(struct h *h, uint16_t size, uint64_t features,
 	h->q = vdev_queue_new(vdev_drv_mem_map(h->m), 0);
 	assert_non_null(h->q);
 	vdev_drv_ring_queue_config(h->r, &cfg);
+	assert_int_equal(vdev_queue_size(h->q), 0);
 	assert_int_equal(vdev_queue_configure(h->q, &cfg), 0);
+	assert_int_equal(vdev_queue_size(h->q), size);
 	vdev_queue_set_call_fn(h->q, h_call, h);
 	h_init_req(&h->req, h->iov, H_NIOV);
 }
