@@ -187,6 +187,13 @@ struct vdev_daemon {
 	 * create() gets index 0 .. n - 1 in that order.
 	 */
 	unsigned (*sockets)(void *ctx, const char **paths, unsigned max);
+	/* How many sockets the daemon's own options ask for, named from
+	 * --socket-path (may be NULL), after @check: vhost-device-input
+	 * serves one per --event-list entry. Non-zero: that many, named
+	 * PATH0 .. PATH<n-1> even when n is 1 (as vhost-device names them),
+	 * and a --socket-count given must equal it. 0: --socket-count
+	 * decides. */
+	unsigned (*socket_count)(void *ctx);
 };
 
 /*

@@ -70,6 +70,30 @@ static int check_common(const struct vdev_daemon *d,
 	return 0;
 }
 
+/* The socket count the daemon's options decide (struct vdev_daemon). */
+static int daemon_sockets(const struct vdev_daemon *d, void *ctx,
+			  struct vdd_common *c)
+{
+	unsigned n = d->socket_count(ctx);
+
+	if (!n)
+		return 0;
+	if (n > VDD_MAX_SOCKETS || (c->socket_count && c->socket_count != n)) {
+		fprintf(stderr, "%s: %u sockets asked for, --socket-count "
+			"says %u (at most %u)\n", d->name, n,
+			(unsigned)c->socket_count, VDD_MAX_SOCKETS);
+		return -EINVAL;
+	}
+	if (c->fd >= 0 && n != 1) {
+		fprintf(stderr, "%s: --fd serves one socket, %u asked for\n",
+			d->name, n);
+		return -EINVAL;
+	}
+	/* Numbered even for one, as a given --socket-count is. */
+	c->socket_count = n;
+	return 0;
+}
+
 static void *instance_main(void *arg)
 {
 	struct instance *in = arg;
@@ -328,6 +352,10 @@ int vdev_daemon_main(const struct vdev_daemon *d, void *ctx, int argc,
 			fprintf(stderr, "Try '%s --help'.\n", d->name);
 			return 1;
 		}
+	}
+	if (d->socket_count && daemon_sockets(d, ctx, &c) < 0) {
+		fprintf(stderr, "Try '%s --help'.\n", d->name);
+		return 1;
 	}
 	return serve(d, ctx, &c, t, tname, own, nown);
 }
