@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <virtio/caps.h>
 #include <virtio/sound.h>
 #include <virtio/testing.h>
 #include <virtio/transport.h>
@@ -74,11 +75,14 @@ struct t {
 	struct vdev_drv *drv;
 };
 
+static const char *alsa_pcm;
+
 static struct t make(enum vdev_sound_backend be, bool fake, bool packed,
 		     unsigned jacks)
 {
 	struct vdev_sound_config c = {
 		.backend = be,
+		.alsa_device = alsa_pcm,
 		.out_path = be == VDEV_SOUND_BACKEND_FILE ? out_path : NULL,
 		.in_path = be == VDEV_SOUND_BACKEND_FILE ? in_path : NULL,
 		.num_jacks = jacks,
@@ -852,6 +856,121 @@ static void test_new_errors(void **state)
 	assert_null(vdev_sound_new(&c));
 }
 
+/*
+ * The ALSA backend against real alsa-lib PCMs without sound hardware: the
+ * "file" plugin over a null slave, from an asoundrc of the test's own
+ * (ALSA_CONFIG_PATH). Playback: the WAV the plugin writes has the
+ * stream's format, rate and channels and the frames byte for byte;
+ * capture: the plugin's input file comes back. Paced by the device's
+ * clock (the plugin takes everything at once).
+ */
+static void test_alsa_file(void **state)
+{
+	char conf[64], wav[64];
+	struct t t;
+	struct io io[4];
+	uint8_t got[PERIOD * 12];
+	size_t n;
+	int64_t t0;
+	int done = 0, fd;
+	FILE *f;
+
+	(void)state;
+	if (!vdev_has_capability(VDEV_CAP_BACKEND, "alsa")) {
+		print_message("libvdev built without alsa-lib: skipped\n");
+		skip();
+	}
+	snprintf(conf, sizeof(conf), "/tmp/vdev-snd-asoundrc-XXXXXX");
+	snprintf(wav, sizeof(wav), "/tmp/vdev-snd-alsa-%d.wav", (int)getpid());
+	fd = mkstemp(conf);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "pcm.vdevout { type file slave.pcm { type null } "
+		   "file \"%s\" format \"wav\" }\n"
+		   "pcm.vdevin { type file slave.pcm { type null } "
+		   "file \"/dev/null\" infile \"%s\" format \"raw\" }\n",
+		wav, in_path);
+	fclose(f);
+	setenv("ALSA_CONFIG_PATH", conf, 1);
+
+	/* Playback, S16 stereo 48 kHz. */
+	alsa_pcm = "vdevout";
+	t = make(VDEV_SOUND_BACKEND_ALSA, false, false, 0);
+	assert_int_equal(std_params(&t, 0, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	for (int i = 0; i < 4; i++)
+		io_add(&t, &io[i], 0, true, pattern + i * PERIOD, PERIOD);
+	t0 = now_ms();
+	assert_int_equal(pcm(&t, R_START, 0), S_OK);
+	while (done < 8) {
+		struct io *d = io_wait(&t, 2, 2000, NULL);
+
+		assert_non_null(d);
+		assert_int_equal(get32(d->status), S_OK);
+		done++;
+		if (done <= 4)
+			io_add(&t, d, 0, true, pattern + (done + 3) * PERIOD,
+			       PERIOD);
+	}
+	assert_true(now_ms() - t0 >= 79);
+	assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
+	assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+	read_file(wav, got, sizeof(got), &n);
+	assert_int_equal(n, 44 + 8 * PERIOD);
+	assert_memory_equal(got, "RIFF", 4);
+	assert_int_equal(got[22], 2);                 /* channels */
+	assert_int_equal(get32(got + 24), 48000);     /* rate */
+	assert_int_equal(got[34], 16);                /* bits */
+	assert_memory_equal(got + 44, pattern, 8 * PERIOD);
+
+	/* Another format through the same PCM: U8 mono 8 kHz. */
+	assert_int_equal(set_params(&t, 0, 800, 400, 0, 1, VDEV_SND_FMT_U8,
+				    VDEV_SND_RATE_8000), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	io_add(&t, &io[0], 0, true, pattern, 400);
+	assert_int_equal(pcm(&t, R_START, 0), S_OK);
+	assert_ptr_equal(io_wait(&t, 2, 2000, NULL), &io[0]);
+	assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
+	assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+	read_file(wav, got, sizeof(got), &n);
+	assert_int_equal(n, 44 + 400);
+	assert_int_equal(got[22], 1);
+	assert_int_equal(get32(got + 24), 8000);
+	assert_int_equal(got[34], 8);
+	assert_memory_equal(got + 44, pattern, 400);
+	destroy(&t);
+
+	/* Capture: the plugin's input file comes back. */
+	alsa_pcm = "vdevin";
+	t = make(VDEV_SOUND_BACKEND_ALSA, false, false, 0);
+	assert_int_equal(std_params(&t, 1, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 1), S_OK);
+	for (int i = 0; i < 3; i++)
+		io_add(&t, &io[i], 1, false, NULL, PERIOD);
+	assert_int_equal(pcm(&t, R_START, 1), S_OK);
+	for (int i = 0; i < 3; i++) {
+		assert_ptr_equal(io_wait(&t, 3, 2000, NULL), &io[i]);
+		assert_int_equal(get32(io[i].status), S_OK);
+		assert_memory_equal(io[i].data, pattern + i * PERIOD, PERIOD);
+	}
+	assert_int_equal(pcm(&t, R_STOP, 1), S_OK);
+	assert_int_equal(pcm(&t, R_RELEASE, 1), S_OK);
+	destroy(&t);
+
+	/* A PCM that does not exist: PREPARE says IO_ERR, nothing else
+	 * breaks. */
+	alsa_pcm = "vdevnosuch";
+	t = make(VDEV_SOUND_BACKEND_ALSA, false, false, 0);
+	assert_int_equal(std_params(&t, 0, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_IO_ERR);
+	assert_int_equal(pcm(&t, R_PREPARE, 1), S_BAD_MSG);
+	destroy(&t);
+	alsa_pcm = NULL;
+	unsetenv("ALSA_CONFIG_PATH");
+	unlink(conf);
+	unlink(wav);
+}
+
 /* The daemon as vhost-device-sound is started: --socket, --backend; the
  * file backend plays and captures byte for byte in real time. */
 static void test_daemon(void **state)
@@ -986,6 +1105,7 @@ int main(void)
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_save_restore),
 		cmocka_unit_test(test_new_errors),
+		cmocka_unit_test(test_alsa_file),
 		cmocka_unit_test_teardown(test_daemon, kill_leftovers),
 		cmocka_unit_test_teardown(test_daemon_options,
 					  kill_leftovers),
