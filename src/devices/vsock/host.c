@@ -135,7 +135,7 @@ static void accept_all(struct vsock *v)
 		c = vsock_conn_new(v, fd, VDEV_VSOCK_CID_HOST, 0, 0,
 				   VDEV_VSOCK_TYPE_STREAM, C_HANDSHAKE);
 		if (!c) {
-			vdev_log(VDEV_LOG_WARN,
+			vdev_log(VDEV_LOG_DEBUG,
 				 "vsock: host connection refused: %s",
 				 strerror(errno));
 			close(fd);
