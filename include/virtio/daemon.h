@@ -68,6 +68,12 @@
  * common options are one table inside the library: a new one is one entry
  * there, and every daemon has it.
  *
+ * Counters: SIGUSR1 writes every queue's vdev_queue_get_stats() to the
+ * log; --stats-socket PATH serves them as JSON, one document per
+ * connection: {"daemon": NAME, "devices": [{"index", "socket", "device",
+ * "queues": [{"index", "requests", "read_bytes", "written_bytes",
+ * "errors", "notifies"}]}]}.
+ *
  * A socket path another process still serves is refused (EADDRINUSE from
  * the adapter); a stale one, whose process is gone, is replaced.
  * --print-capabilities answers whatever else is on the command line.
@@ -76,7 +82,8 @@
  * options), 1 on a bad command line or when a device, socket or thread
  * could not be set up or a transport failed.
  *
- * Threads and signals: vdev_daemon_main() blocks SIGINT, SIGTERM and SIGHUP
+ * Threads and signals: vdev_daemon_main() blocks SIGINT, SIGTERM, SIGHUP
+ * and SIGUSR1
  * in the calling thread before it starts any other (so every thread of the
  * library inherits the mask) and reads them from a signalfd; it ignores
  * SIGPIPE. It is meant to be called from main(), once.

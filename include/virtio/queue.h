@@ -255,6 +255,29 @@ VDEV_API void vdev_queue_notification_data(struct vdev_queue *q,
 VDEV_API bool vdev_queue_broken(const struct vdev_queue *q);
 
 /*
+ * What a queue has done since it was made (it survives resets and
+ * reconnects): for logs, daemons' counters and monitoring. Fields are only
+ * ever added at the end; vdev_queue_get_stats fills @size bytes of @st
+ * (pass sizeof(*st)), so a program built against an older, smaller struct
+ * keeps working.
+ */
+struct vdev_queue_stats {
+	uint64_t requests;      /* chains completed (pushed back) */
+	uint64_t read_bytes;    /* device-readable bytes of those chains */
+	uint64_t written_bytes; /* bytes the device wrote into them */
+	/* Chains refused: malformed (the queue broke) or needing more
+	 * iovecs than the device has (-EMSGSIZE). */
+	uint64_t errors;
+	uint64_t notifies;      /* interrupts sent to the driver */
+};
+
+/* Callable from any thread, at any time (the values are read without
+ * the queue's lock: each is exact, the set a moment's snapshot). 0, or
+ * -EINVAL for a @size under 8 bytes. */
+VDEV_API int vdev_queue_get_stats(const struct vdev_queue *q,
+				  struct vdev_queue_stats *st, size_t size);
+
+/*
  * Inflight tracking in a region shared with a frontend that outlives the
  * back-end (vhost-user PROTOCOL_F_INFLIGHT_SHMFD; the split or packed
  * layout of vhost-user.rst "Inflight I/O tracking", after the ring's):

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <virtio/daemon.h>
 
 /* Values of the common options (options.c holds their table). */
@@ -29,6 +30,7 @@ struct vdd_common {
 	uint32_t poll_us;
 	uint16_t queue_size;
 	uint16_t num_queues;
+	const char *stats_socket;  /* --stats-socket */
 	bool print_caps;
 	unsigned print_doc;        /* enum vdd_doc */
 	const char *descriptor_binary;
@@ -114,6 +116,23 @@ int vdd_sockperm_apply(const char *prog, const char *path,
 size_t vdd_socket_path_max(void);
 void vdd_explain_endpoint(const char *prog, const char *tname,
 			  const char *path, int fd, int err);
+
+/* Statistics (stats.c) of the devices a daemon serves. */
+struct vdd_stats_dev {
+	struct vdev *dev;  /* NULL: not made (yet) */
+	const char *path;  /* its socket, or NULL for --fd */
+};
+int vdd_stats_json(const struct vdev_daemon *d,
+		   const struct vdd_stats_dev *devs, unsigned n, FILE *f);
+void vdd_stats_log(const struct vdev_daemon *d,
+		   const struct vdd_stats_dev *devs, unsigned n);
+/* The listening --stats-socket, or -1 after saying why not. */
+int vdd_stats_listen(const char *prog, const char *path);
+/* Accepts one connection on @lfd and writes the JSON to it. */
+void vdd_stats_answer(const struct vdev_daemon *d, int lfd,
+		      const struct vdd_stats_dev *devs, unsigned n);
+/* Writes @msg to the log whatever its level (log.c). */
+void vdd_log_always(const char *msg);
 
 /* The help line of an option's argument ("PATH", "a|b|c"), or NULL. */
 const char *vdd_arg_name(const struct vdev_daemon_option *o, char *buf,

@@ -258,7 +258,9 @@ int vdev_daemon_write_man(const struct vdev_daemon *d, FILE *f)
 	fputs(".SH SIGNALS\n", f);
 	roff(f, "SIGINT, SIGTERM and SIGHUP stop the daemon: connections "
 		"are closed, the sockets it created are removed, and it "
-		"exits with status 0.\n");
+		"exits with status 0. SIGUSR1 writes each queue's counters "
+		"(requests, bytes read and written, errors, interrupts) to "
+		"the log.\n");
 	fputs(".SH EXIT STATUS\n", f);
 	roff(f, "0 after a clean stop, --help, --version or a --print "
 		"option; 1 on a bad command line, or when a device, socket "

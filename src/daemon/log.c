@@ -83,6 +83,15 @@ static void to_journal(enum vdev_log_level l, const char *msg, void *o)
 			(unsigned)l < 4 ? level_names[l] : "?", msg);
 }
 
+static void (*chosen)(enum vdev_log_level, const char *, void *) = to_stderr;
+
+void vdd_log_always(const char *msg)
+{
+	if (!sink.prog)
+		sink.prog = "vdev-daemon";
+	chosen(VDEV_LOG_INFO, msg, &sink);
+}
+
 int vdd_log_setup(const char *prog, const struct vdd_common *c)
 {
 	enum vdev_log_level level;
@@ -97,6 +106,7 @@ int vdd_log_setup(const char *prog, const struct vdd_common *c)
 	switch (c->log_target) {
 	case VDD_LOG_SYSLOG:
 		openlog(prog, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		chosen = to_syslog;
 		vdev_set_log_fn(to_syslog, &sink, level);
 		return 0;
 	case VDD_LOG_JOURNALD:
@@ -120,9 +130,11 @@ int vdd_log_setup(const char *prog, const struct vdd_common *c)
 				strerror(errno));
 			return -1;
 		}
+		chosen = to_journal;
 		vdev_set_log_fn(to_journal, &sink, level);
 		return 0;
 	default:
+		chosen = to_stderr;
 		vdev_set_log_fn(to_stderr, &sink, level);
 		return 0;
 	}

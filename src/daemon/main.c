@@ -105,27 +105,40 @@ static void *instance_main(void *arg)
 	return NULL;
 }
 
-/* Waits for SIGINT/SIGTERM/SIGHUP or for every instance to end. */
-static void wait_end(int sfd, int done_fd, unsigned n)
+/* Waits for SIGINT/SIGTERM/SIGHUP or for every instance to end; SIGUSR1
+ * logs the counters, a connection to the stats socket gets them. */
+static void wait_end(const struct vdev_daemon *d, int sfd, int done_fd,
+		     int stats_fd, const struct vdd_stats_dev *devs,
+		     unsigned n)
 {
 	unsigned ended = 0;
 
 	while (ended < n) {
-		struct pollfd p[2] = {
+		struct pollfd p[3] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = done_fd, .events = POLLIN },
+			{ .fd = stats_fd, .events = POLLIN },
 		};
+		struct signalfd_siginfo si;
 		uint64_t v;
 
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return;
 		}
-		if (p[0].revents)
+		if (p[0].revents) {
+			if (read(sfd, &si, sizeof(si)) == sizeof(si) &&
+			    si.ssi_signo == SIGUSR1) {
+				vdd_stats_log(d, devs, n);
+				continue;
+			}
 			return;
+		}
 		if (p[1].revents && read(done_fd, &v, sizeof(v)) == sizeof(v))
 			ended += (unsigned)v;
+		if (p[2].revents)
+			vdd_stats_answer(d, stats_fd, devs, n);
 	}
 }
 
@@ -163,7 +176,8 @@ static int serve(const struct vdev_daemon *d, void *ctx,
 	 * sockets (d->sockets) gets one device per name. */
 	unsigned count = nown ? nown : c->socket_count ? c->socket_count : 1;
 	struct instance *in = NULL;
-	int sfd = -1, done_fd = -1, status = 1;
+	struct vdd_stats_dev *sd = NULL;
+	int sfd = -1, done_fd = -1, stats_fd = -1, status = 1;
 	struct vdd_sockperm perm;
 	sigset_t mask;
 	unsigned n = 0;
@@ -177,14 +191,21 @@ static int serve(const struct vdev_daemon *d, void *ctx,
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	done_fd = eventfd(0, EFD_CLOEXEC);
 	in = calloc(count, sizeof(*in));
-	if (sfd < 0 || done_fd < 0 || !in) {
+	sd = calloc(count, sizeof(*sd));
+	if (sfd < 0 || done_fd < 0 || !in || !sd) {
 		perror(d->name);
 		goto out;
+	}
+	if (c->stats_socket) {
+		stats_fd = vdd_stats_listen(d->name, c->stats_socket);
+		if (stats_fd < 0)
+			goto out;
 	}
 	for (n = 0; n < count; n++) {
 		struct instance *i = &in[n];
@@ -262,13 +283,15 @@ static int serve(const struct vdev_daemon *d, void *ctx,
 			i->dev = NULL;
 			goto out;
 		}
+		sd[n].dev = i->dev;
+		sd[n].path = ep.path;
 		if (pthread_create(&i->thread, NULL, instance_main, i)) {
 			fprintf(stderr, "%s: cannot start a thread\n", d->name);
 			goto out;
 		}
 		i->started = true;
 	}
-	wait_end(sfd, done_fd, n);
+	wait_end(d, sfd, done_fd, stats_fd, sd, n);
 	status = 0;
 out:
 	for (unsigned k = 0; in && k < count; k++)
@@ -288,6 +311,11 @@ out:
 		vdev_free(in[k].dev);
 	}
 	free(in);
+	free(sd);
+	if (stats_fd >= 0) {
+		close(stats_fd);
+		unlink(c->stats_socket);
+	}
 	if (sfd >= 0)
 		close(sfd);
 	if (done_fd >= 0)

@@ -125,6 +125,12 @@ static const struct vdev_daemon_option common_options[] = {
 	  .help = "Where the log goes: stderr, syslog (facility daemon), or "
 		  "journald (the systemd journal's socket, with priorities).",
 	  C(log_target) },
+	{ .name = "stats-socket", .type = VDEV_DAEMON_STRING, .arg = "PATH",
+	  .help = "Serve the counters (per device and queue: requests, "
+		  "bytes read and written, errors, interrupts) as JSON to "
+		  "whoever connects to the UNIX socket PATH. SIGUSR1 writes "
+		  "them to the log in any case.",
+	  C(stats_socket) },
 	{ .name = "print-capabilities", .type = VDEV_DAEMON_FLAG,
 	  .help = "Print the back-end capabilities as JSON (vhost-user.rst "
 		  "\"Backend program conventions\") and exit.",

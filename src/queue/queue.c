@@ -462,6 +462,8 @@ static int pop_one(struct vdev_queue *q, struct vdev_req *req)
 	/* A chain sent back for want of iovecs still costs work. */
 	if (ret == 0 || ret == -EMSGSIZE)
 		q->budget_left--;
+	if (__builtin_expect(ret == -EMSGSIZE, 0))
+		vq_count(&q->st_errors, 1);
 	return ret;
 }
 
@@ -631,6 +633,9 @@ static inline void push_one(struct vdev_queue *q, struct vdev_req *req,
 		else
 			vq_split_push(q, req, written, false);
 		q->pending++;
+		vq_count(&q->st_requests, 1);
+		vq_count(&q->st_read, req->out_bytes);
+		vq_count(&q->st_written, written);
 	}
 	q->inflight--;
 	vq_req_done(q, req);
@@ -735,7 +740,31 @@ int vdev_queue_notify(struct vdev_queue *q)
 	atomic_thread_fence(memory_order_seq_cst);
 	need = q->packed ? vq_packed_need_notify(q) : vq_split_need_notify(q);
 	q->pending = 0;
-	return need ? signal_driver(q) : 0;
+	if (!need)
+		return 0;
+	vq_count(&q->st_notifies, 1);
+	return signal_driver(q);
+}
+
+int vdev_queue_get_stats(const struct vdev_queue *q,
+			 struct vdev_queue_stats *st, size_t size)
+{
+	struct vdev_queue_stats s = {
+		.requests = __atomic_load_n(&q->st_requests, __ATOMIC_RELAXED),
+		.read_bytes = __atomic_load_n(&q->st_read, __ATOMIC_RELAXED),
+		.written_bytes = __atomic_load_n(&q->st_written,
+						 __ATOMIC_RELAXED),
+		.errors = __atomic_load_n(&q->st_errors, __ATOMIC_RELAXED),
+		.notifies = __atomic_load_n(&q->st_notifies, __ATOMIC_RELAXED),
+	};
+
+	/* An older caller's smaller struct gets its fields; a newer one's
+	 * larger struct gets zeros past ours. */
+	if (!st || size < sizeof(uint64_t))
+		return -EINVAL;
+	memset(st, 0, size);
+	memcpy(st, &s, size < sizeof(s) ? size : sizeof(s));
+	return 0;
 }
 
 void vdev_queue_disable_kicks(struct vdev_queue *q)

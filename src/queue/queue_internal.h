@@ -85,6 +85,11 @@ struct vdev_queue {
 	bool seen_wrap;       /* packed */
 	uint16_t seen_pos;    /* split: avail index; packed: slot */
 
+	/* Counters (vdev_queue_get_stats): written by the queue's thread
+	 * under its lock, read from any thread; each word is stored whole
+	 * (relaxed atomics), so a reader never sees a torn value. */
+	uint64_t st_requests, st_read, st_written, st_errors, st_notifies;
+
 	/* Cold. */
 	unsigned budget;
 	unsigned index;
@@ -180,6 +185,13 @@ struct vq_walk {
 
 #define VQ_WHY_SHRANK "guest memory shrank under the device"
 
+/* One writer (the queue's thread, under its lock); readers anywhere. */
+static inline void vq_count(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n,
+			 __ATOMIC_RELAXED);
+}
+
 static inline int vq_fail(struct vdev_queue *q, const char *why)
 {
 	/* A ring that looks malformed because the memory under it was cut
@@ -187,8 +199,10 @@ static inline int vq_fail(struct vdev_queue *q, const char *why)
 	 * that reason, not for the zeros. */
 	if (!q->broken && q->t && vq_mem_faulted(q->t))
 		why = VQ_WHY_SHRANK;
-	if (!q->broken)
+	if (!q->broken) {
 		q->why = why;
+		vq_count(&q->st_errors, 1);
+	}
 	q->broken = true;
 	return -EIO;
 }

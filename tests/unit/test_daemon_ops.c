@@ -432,6 +432,64 @@ static void test_verbose_and_journal(void **state)
 		fail_msg("no journal complaint in:\n%s", out);
 }
 
+/* Reads what the stats socket @path answers into @buf. */
+static void read_stats(const char *path, char *buf, size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t used = 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	strcpy(sa.sun_path, path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		assert_int_equal(poll(&p, 1, 10000), 1);
+		n = read(fd, buf + used, len - used - 1);
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		used += (size_t)n;
+	}
+	buf[used] = 0;
+	close(fd);
+}
+
+/* Counters: as JSON on --stats-socket, in the log on SIGUSR1. */
+static void test_stats(void **state)
+{
+	char spath[128], json[4096], p0[128], p1[128];
+	struct tspawn t;
+
+	(void)state;
+	need_rng();
+	snprintf(spath, sizeof(spath), "%s/stats", dir);
+	snprintf(p0, sizeof(p0), "%s0", sock);
+	snprintf(p1, sizeof(p1), "%s1", sock);
+	start(&t, (const char *[]){ "-s", sock, "-c", "2", "--stats-socket",
+				    spath, NULL });
+	serves(&t, p1);
+	serves(&t, p1);
+	read_stats(spath, json, sizeof(json));
+	if (!strstr(json, "{\"daemon\": \"vdev-rng\", \"devices\": [") ||
+	    !strstr(json, "\"socket\": \"") ||
+	    !strstr(json, "{\"index\": 0, \"requests\": 0, \"read_bytes\": 0, "
+			  "\"written_bytes\": 0, \"errors\": 0") ||
+	    !strstr(json, "{\"index\": 0, \"requests\": 2, \"read_bytes\": 0, "
+			  "\"written_bytes\": 32, \"errors\": 0"))
+		fail_msg("stats JSON:\n%s", json);
+	assert_int_equal(kill(t.pid, SIGUSR1), 0);
+	if (!log_has("queue 0: 2 requests, 0 bytes read, 32 bytes written, "
+		     "0 errors", 10000))
+		fail_msg("no SIGUSR1 counters in the log");
+	/* The daemon lives on after SIGUSR1, and removes the socket. */
+	serves(&t, p0);
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+	assert_int_equal(access(spath, F_OK), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,6 +499,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_print_capabilities, cleanup),
 		cmocka_unit_test_teardown(test_bad_values, cleanup),
 		cmocka_unit_test_teardown(test_verbose_and_journal, cleanup),
+		cmocka_unit_test_teardown(test_stats, cleanup),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A daemon's counters for operators: per device and queue, the requests,
+ * bytes and errors of vdev_queue_get_stats(), printed to the log on
+ * SIGUSR1 and served as JSON to whoever connects to --stats-socket (one
+ * document per connection, then closed), as qemu-storage-daemon's
+ * query-blockstats answers.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <virtio/device.h>
+
+#include "daemon_internal.h"
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+int vdd_stats_json(const struct vdev_daemon *d, const struct vdd_stats_dev *devs,
+		   unsigned n, FILE *f)
+{
+	fputs("{\"daemon\": ", f);
+	json_str(f, d->name);
+	fputs(", \"devices\": [", f);
+	for (unsigned i = 0; i < n; i++) {
+		const struct vdev_info *info;
+
+		if (!devs[i].dev)
+			continue;
+		info = vdev_get_info(devs[i].dev);
+		fprintf(f, "%s\n  {\"index\": %u, \"socket\": ", i ? "," : "",
+			i);
+		json_str(f, devs[i].path ? devs[i].path : "");
+		fputs(", \"device\": ", f);
+		json_str(f, info->name ? info->name : "");
+		fputs(", \"queues\": [", f);
+		for (unsigned q = 0; q < vdev_num_queues(devs[i].dev); q++) {
+			struct vdev_queue_stats st;
+
+			if (vdev_queue_get_stats(vdev_get_queue(devs[i].dev, q),
+						 &st, sizeof(st)) < 0)
+				continue;
+			fprintf(f,
+				"%s\n    {\"index\": %u, \"requests\": %" PRIu64
+				", \"read_bytes\": %" PRIu64
+				", \"written_bytes\": %" PRIu64
+				", \"errors\": %" PRIu64
+				", \"notifies\": %" PRIu64 "}",
+				q ? "," : "", q, st.requests, st.read_bytes,
+				st.written_bytes, st.errors, st.notifies);
+		}
+		fputs("]}", f);
+	}
+	fputs("\n]}\n", f);
+	return fflush(f) || ferror(f) ? -EIO : 0;
+}
+
+void vdd_stats_log(const struct vdev_daemon *d,
+		   const struct vdd_stats_dev *devs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (!devs[i].dev)
+			continue;
+		for (unsigned q = 0; q < vdev_num_queues(devs[i].dev); q++) {
+			struct vdev_queue_stats st;
+			char line[256];
+
+			if (vdev_queue_get_stats(vdev_get_queue(devs[i].dev, q),
+						 &st, sizeof(st)) < 0)
+				continue;
+			snprintf(line, sizeof(line),
+				 "%s queue %u: %" PRIu64 " requests, %" PRIu64
+				 " bytes read, %" PRIu64 " bytes written, %"
+				 PRIu64 " errors, %" PRIu64 " interrupts",
+				 devs[i].path ? devs[i].path : "--fd", q,
+				 st.requests, st.read_bytes, st.written_bytes,
+				 st.errors, st.notifies);
+			vdd_log_always(line);
+		}
+	}
+	(void)d;
+}
+
+int vdd_stats_listen(const char *prog, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "%s: --stats-socket %s: longer than a UNIX "
+			"socket path may be (%zu bytes)\n", prog, path,
+			sizeof(sa.sun_path) - 1);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	/* A stale socket (connection refused) is replaced; a live one or
+	 * another file is not. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			fprintf(stderr, "%s: --stats-socket %s exists and is "
+				"not a socket\n", prog, path);
+			close(fd);
+			return -1;
+		}
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
+		    errno == EAGAIN) {
+			fprintf(stderr, "%s: --stats-socket %s: another "
+				"process is serving it\n", prog, path);
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		unlink(path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    0);
+		if (fd < 0)
+			goto fail;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 8) < 0) {
+		close(fd);
+		goto fail;
+	}
+	return fd;
+fail:
+	fprintf(stderr, "%s: --stats-socket %s: %s\n", prog, path,
+		strerror(errno));
+	return -1;
+}
+
+void vdd_stats_answer(const struct vdev_daemon *d, int lfd,
+		      const struct vdd_stats_dev *devs, unsigned n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int c;
+
+	c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	f = open_memstream(&buf, &len);
+	if (f && vdd_stats_json(d, devs, n, f) == 0 && fclose(f) == 0) {
+		/* Never blocks: a reader that does not read loses the
+		 * rest of the document, not the daemon. */
+		(void)!send(c, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	} else if (f) {
+		fclose(f);
+	}
+	free(buf);
+	close(c);
+}
