@@ -144,6 +144,7 @@ VQ_HOT int finish(struct vdev_queue *q, struct vdev_req *req,
 	vq_packed_push(q, req, 0);
 	q->inflight--;
 	q->pending++;
+	vq_count(&q->st_errors, 1);
 	vq_req_done(q, req);
 	return -EMSGSIZE;
 }

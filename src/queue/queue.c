@@ -462,8 +462,6 @@ static int pop_one(struct vdev_queue *q, struct vdev_req *req)
 	/* A chain sent back for want of iovecs still costs work. */
 	if (ret == 0 || ret == -EMSGSIZE)
 		q->budget_left--;
-	if (__builtin_expect(ret == -EMSGSIZE, 0))
-		vq_count(&q->st_errors, 1);
 	return ret;
 }
 
@@ -661,6 +659,7 @@ static unsigned push_split_fast(struct vdev_queue *q,
 	const uint32_t mine = VQ_PRIV_VALID | q->epoch;
 	const uint32_t slot_bits = VQ_PRIV_SLOT_MASK << VQ_PRIV_SLOT_SHIFT;
 	uint16_t u = q->used_idx, mask = q->mask;
+	uint64_t rd = 0, wr = 0;
 	unsigned i;
 
 	for (i = 0; i < n; i++) {
@@ -677,11 +676,17 @@ static unsigned push_split_fast(struct vdev_queue *q,
 		ring[u & mask].id = vdev_cpu_to_le32(req->id);
 		ring[u & mask].len = vdev_cpu_to_le32(len);
 		u++;
+		rd += req->out_bytes;
+		wr += len;
 		vq_req_done(q, req);
 	}
 	q->used_idx = u;
 	q->pending += i;
 	q->inflight -= i;
+	/* The counters once per batch, not per request. */
+	vq_count(&q->st_requests, i);
+	vq_count(&q->st_read, rd);
+	vq_count(&q->st_written, wr);
 	return i;
 }
 
