@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# The host backends of gpio (libgpiod) and i2c (/dev/i2c-N) against real
+# kernel devices, without root or modules on the host: the unit tests
+# test_gpio_host and test_i2c_host run inside a UML guest whose kernel
+# builds GPIO_SIM (with CONFIGFS) and I2C_STUB in, as root there.  Results:
+#   host-gpio-libgpiod  a gpio-sim chip through the libgpiod backend
+#   host-i2c-dev        i2c-stub at 0x50 through /dev/i2c-N (SMBus)
+. "$(dirname "$0")/../lib.sh"
+guest_setup
+
+B=${VDEV_BUILD_DIR:-}
+why=$(uml_unavailable)
+for t in gpio_host i2c_host; do
+	[ -z "$why" ] && [ ! -x "$B/tests/test_$t" ] &&
+		why="no $B/tests/test_$t (pass a build dir with the unit tests)"
+done
+if [ -n "$why" ]; then
+	guest_skip host-gpio-libgpiod "$why"
+	guest_skip host-i2c-dev "$why"
+	guest_skip gpio-i2c-host "$why"
+else
+	log=$GUEST_WORK/gpio-i2c-host.log initrd=$GUEST_WORK/gpio-i2c-host.cpio
+	guest_initramfs uml "$initrd" -n gpio-i2c-host \
+		-b "$B/tests/test_gpio_host:/test_gpio_host" \
+		-b "$B/tests/test_i2c_host:/test_i2c_host" \
+		"$GUEST_DIR/tests/gpio-i2c-host.in-guest"
+	run_uml "$log" "$initrd" -- -- i2c_stub.chip_addr=0x50
+	for t in gpio_host:host-gpio-libgpiod i2c_host:host-i2c-dev; do
+		line=$(grep -a "^HOSTBE-RESULT [A-Z]* ${t%%:*} " "$log" | tr -d '\r')
+		if [ -z "$line" ]; then
+			guest_result FAIL "${t#*:}" "no result from the guest"
+		else
+			set -- $line
+			guest_result "$2" "${t#*:}" "${*:4}"
+		fi
+	done
+	guest_check gpio-i2c-host "$log"
+fi
+guest_finish
