@@ -3,15 +3,17 @@
 #
 # Installs what building and testing libvdev needs on Debian 12, from
 # Debian's own packages. Runs as root or through sudo. Usage:
-#   scripts/install-deps.sh [build|cross|test]
+#   scripts/install-deps.sh [build|demo|cross|test]
 #   build: compilers, CMake and the libraries the library uses
+#   demo:  build + what scripts/demo.sh's guest needs (the User-Mode Linux
+#          kernel's sources and tools, busybox, e2fsprogs)
 #   cross: build + the aarch64 and s390x cross compilers, qemu-user and
 #          musl-gcc (scripts/test-target.sh)
 #   test:  build + cross + cmocka, clang's fuzzer runtime, valgrind, and
 #          what the guest tests need (QEMU, kernel sources, busybox,
 #          debootstrap for the Debian 13 root of QEMU 11, and the tools
 #          copied into guests: socat, aplay/arecord, gpiod, i2c-tools,
-#          evtest, iperf3)
+#          evtest, iperf3), and abigail-tools for the ABI check
 set -euo pipefail
 
 what=${1:-test}
@@ -27,11 +29,16 @@ test_pkgs=(libcmocka-dev libclang-rt-14-dev llvm valgrind
            qemu-system-x86 qemu-system-common qemu-utils linux-source-6.1 patch
            busybox-static flex bison bc m4 libelf-dev libssl-dev cpio
            xz-utils zstd kmod procps util-linux e2fsprogs dosfstools
-           python3 fio debootstrap
+           python3 fio debootstrap abigail-tools
            socat alsa-utils gpiod i2c-tools evtest iperf3)
+
+# The UML guest of scripts/demo.sh (a subset of test_pkgs).
+demo_pkgs=(linux-source-6.1 patch busybox-static flex bison bc m4
+           libelf-dev libssl-dev cpio xz-utils e2fsprogs)
 
 pkgs=("${build_pkgs[@]}")
 case $what in
+demo) pkgs+=("${demo_pkgs[@]}") ;;
 cross) pkgs+=("${cross_pkgs[@]}") ;;
 test) pkgs+=("${cross_pkgs[@]}" "${test_pkgs[@]}") ;;
 esac
