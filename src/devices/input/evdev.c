@@ -147,12 +147,20 @@ void input_evdev_status(struct input_evdev *e, uint16_t type, uint16_t code,
 
 	if (type != EV_LED && type != EV_SND)
 		return;
+	struct input_event syn;
+
 	memset(&ev, 0, sizeof(ev));
 	ev.type = type;
 	ev.code = code;
 	ev.value = value;
-	/* evdev writes never block; a read-only node just refuses. */
+	/* The input core passes the change on (to us too: readers see
+	 * LED changes) at the next SYN_REPORT, so one follows. evdev writes
+	 * never block; a read-only node just refuses. */
+	memset(&syn, 0, sizeof(syn));
+	syn.type = EV_SYN;
+	syn.code = SYN_REPORT;
 	(void)!write(e->fd, &ev, sizeof(ev));
+	(void)!write(e->fd, &syn, sizeof(syn));
 }
 
 void input_evdev_close(struct input_evdev *e, struct vdev *dev)
