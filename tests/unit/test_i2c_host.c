@@ -23,7 +23,7 @@
 #include <virtio/i2c.h>
 #include <virtio/testing.h>
 
-static char adapter[64];
+static char adapter[300];
 
 static const char *find_stub(void)
 {
