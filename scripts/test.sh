@@ -14,6 +14,8 @@
 #      then the targets with guest memory in the double-fetch mode
 #      (VDEV_FUZZ_FLIP=1: a thread keeps changing that memory) for
 #      VDEV_FUZZ_FLIP_SECONDS (default 20)
+#   5b. the gpio backend built against libgpiod 2.x (bookworm-backports,
+#      unpacked privately) and its unit tests
 #   6. benchmarks (release build; they print numbers and never fail on time)
 #   7. guest tests: real Linux guests (User-Mode Linux, QEMU TCG) driving
 #      the daemons; kernels are cached in $VDEV_GUEST_CACHE
@@ -200,6 +202,27 @@ if configure "$root/release" gcc -DCMAKE_BUILD_TYPE=Release &&
 	release_ok=1 && count PASS "release: build"
 else
 	cat "$root/release.configure.log"; count FAIL "release: build"
+fi
+
+# The gpio backend against libgpiod 2.x (bookworm-backports, unpacked
+# into the guest cache, never installed): built and unit-tested here; the
+# guest stage runs its gpio-sim test in UML (gpio-i2c-host).
+stage "gpio on libgpiod 2.x (bookworm-backports, private prefix)"
+if gpiod2_pc=$("$top/tests/guest/build/libgpiod2.sh" 2>"$root/gpiod2.log"); then
+	if PKG_CONFIG_PATH=$gpiod2_pc configure "$root/gpiod2" gcc \
+		-DCMAKE_BUILD_TYPE=Release -DVDEV_WITH_GPIOD=ON &&
+		ninja -C "$root/gpiod2" -j"$jobs" test_gpio test_gpio_host \
+			test_gpio_daemon vdev-gpio &&
+		"$root/gpiod2/tests/test_gpio" &&
+		VDEV_BUILD_DIR=$root/gpiod2 "$root/gpiod2/tests/test_gpio_daemon"; then
+		count PASS "gpio: libgpiod 2.x build"
+		export VDEV_GPIOD2_BUILD_DIR=$root/gpiod2
+	else
+		count FAIL "gpio: libgpiod 2.x build"
+	fi
+else
+	echo "SKIP: libgpiod 2.x: $(tail -n1 "$root/gpiod2.log")"
+	count SKIP "gpio: libgpiod 2.x"
 fi
 
 stage "benchmarks (numbers, never pass/fail on time)"

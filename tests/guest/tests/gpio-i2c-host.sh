@@ -4,8 +4,12 @@
 # kernel devices, without root or modules on the host: the unit tests
 # test_gpio_host and test_i2c_host run inside a UML guest whose kernel
 # builds GPIO_SIM (with CONFIGFS) and I2C_STUB in, as root there.  Results:
-#   host-gpio-libgpiod  a gpio-sim chip through the libgpiod backend
-#   host-i2c-dev        i2c-stub at 0x50 through /dev/i2c-N (SMBus)
+#   host-gpio-libgpiod   a gpio-sim chip through the libgpiod backend of
+#                        this build (Debian 12: libgpiod 1.6)
+#   host-gpio-libgpiod2  the same built against libgpiod 2.x: a build
+#                        tree in VDEV_GPIOD2_BUILD_DIR (scripts/test.sh
+#                        makes one with tests/guest/build/libgpiod2.sh)
+#   host-i2c-dev         i2c-stub at 0x50 through /dev/i2c-N (SMBus)
 . "$(dirname "$0")/../lib.sh"
 guest_setup
 
@@ -15,18 +19,33 @@ for t in gpio_host i2c_host; do
 	[ -z "$why" ] && [ ! -x "$B/tests/test_$t" ] &&
 		why="no $B/tests/test_$t (pass a build dir with the unit tests)"
 done
+B2=${VDEV_GPIOD2_BUILD_DIR:-}
+why2=
+if [ -z "$B2" ]; then
+	why2="no libgpiod 2.x build (VDEV_GPIOD2_BUILD_DIR unset; scripts/test.sh makes one)"
+elif [ ! -x "$B2/tests/test_gpio_host" ]; then
+	why2="no $B2/tests/test_gpio_host"
+fi
 if [ -n "$why" ]; then
 	guest_skip host-gpio-libgpiod "$why"
+	guest_skip host-gpio-libgpiod2 "$why"
 	guest_skip host-i2c-dev "$why"
 	guest_skip gpio-i2c-host "$why"
 else
 	log=$GUEST_WORK/gpio-i2c-host.log initrd=$GUEST_WORK/gpio-i2c-host.cpio
+	extra=() tests="gpio_host:host-gpio-libgpiod i2c_host:host-i2c-dev"
+	if [ -z "$why2" ]; then
+		extra=(-b "$B2/tests/test_gpio_host:/test_gpio2_host")
+		tests+=" gpio2_host:host-gpio-libgpiod2"
+	else
+		guest_skip host-gpio-libgpiod2 "$why2"
+	fi
 	guest_initramfs uml "$initrd" -n gpio-i2c-host \
 		-b "$B/tests/test_gpio_host:/test_gpio_host" \
-		-b "$B/tests/test_i2c_host:/test_i2c_host" \
+		-b "$B/tests/test_i2c_host:/test_i2c_host" "${extra[@]}" \
 		"$GUEST_DIR/tests/gpio-i2c-host.in-guest"
 	run_uml "$log" "$initrd" -- -- i2c_stub.chip_addr=0x50
-	for t in gpio_host:host-gpio-libgpiod i2c_host:host-i2c-dev; do
+	for t in $tests; do
 		line=$(grep -a "^HOSTBE-RESULT [A-Z]* ${t%%:*} " "$log" | tr -d '\r')
 		if [ -z "$line" ]; then
 			guest_result FAIL "${t#*:}" "no result from the guest"
