@@ -115,10 +115,16 @@ void vi2c_sim_nack(struct vi2c_sim *s, int byte)
 static bool eeprom(struct vi2c_sim *s, struct vi2c_msg *m, unsigned k)
 {
 	if (m->rd) {
-		for (unsigned i = 0; i < k; i++) {
-			if (pread(s->fd, &m->buf[i], 1, s->ptr) != 1)
+		/* from the pointer, wrapping at 256: in runs of the file */
+		for (unsigned i = 0; i < k;) {
+			unsigned run = EEPROM_SIZE - s->ptr;
+
+			if (run > k - i)
+				run = k - i;
+			if (pread(s->fd, &m->buf[i], run, s->ptr) != (ssize_t)run)
 				return false;
-			s->ptr++; /* wraps at 256 */
+			s->ptr = (uint8_t)(s->ptr + run);
+			i += run;
 		}
 		return true;
 	}
