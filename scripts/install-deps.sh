@@ -18,7 +18,7 @@ set -euo pipefail
 
 what=${1:-test}
 
-build_pkgs=(build-essential cmake ninja-build pkg-config clang
+build_pkgs=(build-essential cmake ninja-build pkg-config clang libseccomp-dev
             liburing-dev libgpiod-dev libasound2-dev libjson-c-dev
             libnbd-dev)
 # dpkg-dev: dpkg-source, for cmocka's source package (musl).

@@ -63,8 +63,8 @@
  * --queue-size N (largest ring a device accepts, 64..32768, default 1024:
  * every frontend size from 64 to 1024 works, User-Mode Linux asks 256),
  * --num-queues N (request queues, 1..num_queues_max), --thread-per-queue,
- * --poll-us N, --inband-notifications, --print-capabilities, --print-doc
- * FORMAT, --print-qemu-descriptor BINARY, -h/--help, -V/--version. The
+ * --poll-us N, --inband-notifications, --user USER, --group GROUP,
+ * --no-sandbox, --print-capabilities, --print-doc FORMAT, --print-qemu-descriptor BINARY, -h/--help, -V/--version. The
  * common options are one table inside the library: a new one is one entry
  * there, and every daemon has it.
  *
@@ -81,6 +81,16 @@
  * Exit status: 0 after a clean shutdown (or --help and the --print-*
  * options), 1 on a bad command line or when a device, socket or thread
  * could not be set up or a transport failed.
+ *
+ * Privileges and the sandbox: once every device is made and every socket
+ * bound (setup), vdev_daemon_main() switches to --user/--group if given
+ * (a daemon started as root), then enters the seccomp sandbox unless
+ * --no-sandbox: from then on only the system calls serving needs are
+ * allowed, on every thread. Any other call kills the process with SIGSYS,
+ * after a line on stderr that names it. The allowed calls are the
+ * library's base list (vdev_daemon_sandbox()) and the daemon's own
+ * (struct vdev_daemon .syscalls). docs/sandbox.md tells how to find and
+ * add what a new daemon needs.
  *
  * Threads and signals: vdev_daemon_main() blocks SIGINT, SIGTERM, SIGHUP
  * and SIGUSR1
@@ -201,6 +211,13 @@ struct vdev_daemon {
 	 * and a --socket-count given must equal it. 0: --socket-count
 	 * decides. */
 	unsigned (*socket_count)(void *ctx);
+	/* The system calls this daemon's host backends make while serving,
+	 * beyond the library's base list: names as in <sys/syscall.h>
+	 * without __NR_ ("ioctl", "socket", "openat"), NULL-terminated;
+	 * each is allowed with any arguments. NULL: none. A name this
+	 * architecture lacks is skipped; a name no architecture has makes
+	 * the daemon refuse to start. */
+	const char *const *syscalls;
 };
 
 /*
@@ -212,6 +229,28 @@ struct vdev_daemon {
  */
 VDEV_API int vdev_daemon_main(const struct vdev_daemon *d, void *ctx,
 			      int argc, char **argv);
+
+/*
+ * The sandbox (what vdev_daemon_main() does after setup; a program that
+ * serves devices without it may call it itself): installs a seccomp
+ * filter on every thread of the process that allows only
+ *  - the base list: what libvdev calls while serving (memory, threads,
+ *    signals, time, the event loop, peers' fds and sockets, vhost-user
+ *    and vfio-user, storage with io_uring and libnbd, reconnecting,
+ *    logging to stderr), with ioctl limited to the block-device requests
+ *    of the storage layer, socket to AF_UNIX, clone to threads and tgkill
+ *    to this process;
+ *  - @extra: NULL-terminated system call names, allowed with any
+ *    arguments (the daemon's .syscalls).
+ * Any other call kills the process with SIGSYS after a line on stderr
+ * naming it (@prog: the program name it starts with). It cannot be
+ * undone. Returns 0; -ENOSYS in a build without libseccomp; -EINVAL for a
+ * name no architecture has; another negative errno when the kernel
+ * refused the filter (each but -ENOSYS after a line on stderr).
+ */
+VDEV_API int vdev_daemon_sandbox(const char *prog, const char *const *extra);
+/* Whether this build has the sandbox (libseccomp). */
+VDEV_API bool vdev_daemon_sandbox_available(void);
 
 /*
  * The documents made from the tables, written to @f. Each returns 0, or

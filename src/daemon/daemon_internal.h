@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <virtio/daemon.h>
 
 /* Values of the common options (options.c holds their table). */
@@ -36,6 +37,11 @@ struct vdd_common {
 	const char *descriptor_binary;
 	bool help;
 	bool version;
+	bool no_sandbox;
+	const char *user;          /* --user, --group: NULL when not given */
+	const char *group;
+	uid_t uid;                 /* resolved; -1: unchanged */
+	gid_t gid;
 };
 
 #define VDD_UNSET 0x7fffffffu
@@ -116,6 +122,14 @@ int vdd_sockperm_apply(const char *prog, const char *path,
 size_t vdd_socket_path_max(void);
 void vdd_explain_endpoint(const char *prog, const char *tname,
 			  const char *path, int fd, int err);
+/* --user/--group (privs.c): looks the names up (before any device is
+ * made: NSS may need files and sockets); 0 or -EINVAL/-EPERM after
+ * printing why. */
+int vdd_privs_resolve(const char *prog, struct vdd_common *c);
+/* Gives the socket files @paths to the user, then switches group and
+ * user for good; 0 or a negative errno after printing why. */
+int vdd_privs_drop(const char *prog, const struct vdd_common *c,
+		   const char *const *paths, unsigned n);
 
 /* Statistics (stats.c) of the devices a daemon serves. */
 struct vdd_stats_dev {

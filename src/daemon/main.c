@@ -167,6 +167,37 @@ static int answer(const struct vdev_daemon *d, const struct vdd_common *c)
 	return r < 0 ? 1 : 0;
 }
 
+/*
+ * Setup is over (devices made, sockets bound, images open): the daemon
+ * drops root if asked, then enters the sandbox, before any serving thread
+ * starts (threads the devices started already are moved in too).
+ */
+static int confine(const struct vdev_daemon *d, const struct vdd_common *c,
+		   const struct instance *in, unsigned n)
+{
+	const char *paths[VDD_MAX_SOCKETS];
+	int r;
+
+	for (unsigned k = 0; k < n; k++)
+		paths[k] = in[k].path[0] && !c->connect ? in[k].path : NULL;
+	if (vdd_privs_drop(d->name, c, paths, n) < 0)
+		return -1;
+	if (c->no_sandbox)
+		return 0;
+	r = vdev_daemon_sandbox(d->name, d->syscalls);
+	if (r == -ENOSYS) {
+		fprintf(stderr, "%s: sandbox unavailable (built without "
+			"libseccomp): serving without one\n", d->name);
+		return 0;
+	}
+	if (r < 0) {
+		fprintf(stderr, "%s: cannot enter the sandbox (--no-sandbox "
+			"serves without it)\n", d->name);
+		return -1;
+	}
+	return 0;
+}
+
 static int serve(const struct vdev_daemon *d, void *ctx,
 		 const struct vdd_common *c, const struct vdd_transport *t,
 		 const char *tname, const char *const *own, unsigned nown)
@@ -285,11 +316,15 @@ static int serve(const struct vdev_daemon *d, void *ctx,
 		}
 		sd[n].dev = i->dev;
 		sd[n].path = ep.path;
-		if (pthread_create(&i->thread, NULL, instance_main, i)) {
+	}
+	if (confine(d, c, in, n) < 0)
+		goto out;
+	for (unsigned k = 0; k < n; k++) {
+		if (pthread_create(&in[k].thread, NULL, instance_main, &in[k])) {
 			fprintf(stderr, "%s: cannot start a thread\n", d->name);
 			goto out;
 		}
-		i->started = true;
+		in[k].started = true;
 	}
 	wait_end(d, sfd, done_fd, stats_fd, sd, n);
 	status = 0;
@@ -385,5 +420,7 @@ int vdev_daemon_main(const struct vdev_daemon *d, void *ctx, int argc,
 		fprintf(stderr, "Try '%s --help'.\n", d->name);
 		return 1;
 	}
+	if (vdd_privs_resolve(d->name, &c) < 0)
+		return 1;
 	return serve(d, ctx, &c, t, tname, own, nown);
 }

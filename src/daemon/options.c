@@ -131,6 +131,23 @@ static const struct vdev_daemon_option common_options[] = {
 		  "whoever connects to the UNIX socket PATH. SIGUSR1 writes "
 		  "them to the log in any case.",
 	  C(stats_socket) },
+	{ .name = "user", .type = VDEV_DAEMON_STRING, .arg = "USER",
+	  .help = "Once the sockets exist, serve as USER (a name or a "
+		  "number), with USER's group unless --group says "
+		  "otherwise. For a daemon started as root; the socket "
+		  "files become USER's.",
+	  C(user) },
+	{ .name = "group", .type = VDEV_DAEMON_STRING, .arg = "GROUP",
+	  .help = "Once the sockets exist, serve with GROUP (a name or a "
+		  "number) as the only group. For a daemon started as "
+		  "root.",
+	  C(group) },
+	{ .name = "no-sandbox", .type = VDEV_DAEMON_FLAG,
+	  .help = "Serve without the seccomp sandbox. By default, once "
+		  "setup is over, the daemon may make only the system calls "
+		  "serving needs; any other kills it (a message names the "
+		  "call).",
+	  C(no_sandbox) },
 	{ .name = "print-capabilities", .type = VDEV_DAEMON_FLAG,
 	  .help = "Print the back-end capabilities as JSON (vhost-user.rst "
 		  "\"Backend program conventions\") and exit.",

@@ -4,7 +4,8 @@
  * driver over vhost-user (vdev_drv_connect_vhost_user's fd variant):
  * several sockets (one device each), an inherited connected or listening
  * socket (--fd), --connect, SIGTERM shutdown removing the sockets, option
- * errors, and --print-capabilities.
+ * errors, --print-capabilities, the sandbox (on by default, --no-sandbox)
+ * and --user/--group.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <virtio/daemon.h>
 #include <virtio/spec.h>
 
 #include "tspawn.h"
@@ -220,6 +222,114 @@ static void test_connect(void **state)
 	unlink(path);
 }
 
+/* The value of field @key ("Seccomp:") in /proc/@pid/status, or "". */
+static void proc_status(pid_t pid, const char *key, char *out, size_t len)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	out[0] = '\0';
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key))) {
+			const char *v = line + strlen(key);
+
+			v += strspn(v, " \t");
+			size_t n = strcspn(v, "\n");
+
+			while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+				n--;
+			snprintf(out, len, "%.*s", (int)n, v);
+			break;
+		}
+	fclose(f);
+}
+
+/* Serves one request on @path, then says what the kernel knows of the
+ * daemon: its seccomp mode, user and groups. */
+static void serve_and_look(struct tspawn *t, const char *path,
+			   char *seccomp, char *uid, char *gid, char *groups)
+{
+	struct vdev_drv *drv = NULL;
+
+	assert_int_equal(tspawn_drv_connect(t, path, 5000, &dcfg, &drv), 0);
+	/* Serving threads start after the sandbox: one request proves
+	 * setup is over. */
+	read_bytes(drv, 0);
+	proc_status(t->pid, "Seccomp:", seccomp, 32);
+	proc_status(t->pid, "Uid:", uid, 64);
+	proc_status(t->pid, "Gid:", gid, 64);
+	proc_status(t->pid, "Groups:", groups, 64);
+}
+
+static void test_sandbox_by_default(void **state)
+{
+	char path[64], sc[32], uid[64], gid[64], groups[64];
+	struct tspawn t;
+
+	need_daemon();
+	snprintf(path, sizeof(path), "/tmp/vhu-daemon-sbx-%d.sock",
+		 (int)getpid());
+	spawn(&t, (const char *[]){ "-s", path, "-f", src_path, NULL }, NULL);
+	serve_and_look(&t, path, sc, uid, gid, groups);
+	/* 2: SECCOMP_MODE_FILTER, on every thread (TSYNC). */
+	assert_string_equal(sc, vdev_daemon_sandbox_available() ? "2" : "0");
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 5000), 0);
+
+	spawn(&t, (const char *[]){ "-s", path, "-f", src_path,
+				    "--no-sandbox", NULL }, NULL);
+	serve_and_look(&t, path, sc, uid, gid, groups);
+	assert_string_equal(sc, "0");
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 5000), 0);
+	if (!vdev_daemon_sandbox_available())
+		print_message("built without libseccomp: the daemon serves "
+			      "unsandboxed, as it said\n");
+}
+
+static void test_user_group(void **state)
+{
+	char path[64], sc[32], uid[64], gid[64], groups[64];
+	struct stat st;
+	struct tspawn t;
+
+	need_daemon();
+	if (geteuid() != 0) {
+		print_message("SKIP: --user/--group need root\n");
+		skip();
+	}
+	snprintf(path, sizeof(path), "/tmp/vhu-daemon-usr-%d.sock",
+		 (int)getpid());
+	spawn(&t, (const char *[]){ "-s", path, "-f", src_path, "--user",
+				    "65534", "--group", "65533", NULL },
+	      NULL);
+	serve_and_look(&t, path, sc, uid, gid, groups);
+	/* real, effective, saved and filesystem ids alike */
+	assert_string_equal(uid, "65534\t65534\t65534\t65534");
+	assert_string_equal(gid, "65533\t65533\t65533\t65533");
+	assert_string_equal(groups, "65533");
+	assert_string_equal(sc, vdev_daemon_sandbox_available() ? "2" : "0");
+	/* The socket is the user's, so the daemon removes it from the
+	 * sticky /tmp at exit. */
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 5000), 0);
+	assert_int_not_equal(stat(path, &st), 0);
+
+	/* A user without a passwd entry needs --group; a name must exist. */
+	spawn(&t, (const char *[]){ "-s", path, "-f", src_path, "--user",
+				    "65530", NULL }, NULL);
+	assert_int_equal(tspawn_wait(&t, 5000), 1);
+	spawn(&t, (const char *[]){ "-s", path, "-f", src_path, "--user",
+				    "no-such-user-here", NULL }, NULL);
+	assert_int_equal(tspawn_wait(&t, 5000), 1);
+	spawn(&t, (const char *[]){ "-s", path, "-f", src_path, "--group",
+				    "no-such-group-here", NULL }, NULL);
+	assert_int_equal(tspawn_wait(&t, 5000), 1);
+	assert_int_not_equal(stat(path, &st), 0);
+}
+
 static void test_bad_options(void **state)
 {
 	const char *const cases[][6] = {
@@ -272,6 +382,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_fd_connected, kill_leftovers),
 		cmocka_unit_test_teardown(test_fd_listening, kill_leftovers),
 		cmocka_unit_test_teardown(test_connect, kill_leftovers),
+		cmocka_unit_test_teardown(test_sandbox_by_default,
+					  kill_leftovers),
+		cmocka_unit_test_teardown(test_user_group, kill_leftovers),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
