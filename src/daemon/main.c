@@ -175,12 +175,13 @@ static int answer(const struct vdev_daemon *d, const struct vdd_common *c)
 static int confine(const struct vdev_daemon *d, const struct vdd_common *c,
 		   const struct instance *in, unsigned n)
 {
-	const char *paths[VDD_MAX_SOCKETS];
+	const char *paths[VDD_MAX_SOCKETS + 1];
 	int r;
 
 	for (unsigned k = 0; k < n; k++)
 		paths[k] = in[k].path[0] && !c->connect ? in[k].path : NULL;
-	if (vdd_privs_drop(d->name, c, paths, n) < 0)
+	paths[n] = c->stats_socket;
+	if (vdd_privs_drop(d->name, c, paths, n + 1) < 0)
 		return -1;
 	if (c->no_sandbox)
 		return 0;
