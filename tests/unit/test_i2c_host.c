@@ -8,6 +8,12 @@
  * i2c-stub (module i2c-stub chip_addr=0x50, root): these hosts cannot
  * load modules, so tests/guest/tests/gpio-i2c-host.sh runs it inside a
  * UML guest booted with i2c_stub.chip_addr=0x50.
+ *
+ * i2c-stub cannot do plain I2C (I2C_RDWR). An adapter that can is the
+ * guest's own virtio-i2c adapter: gpio-i2c-host.sh attaches vdev-i2c with
+ * a simulated 24C02 at 0x52, and test_rdwr drives that through this
+ * backend (a repeated-start write + 16-byte read, page write, an absent
+ * address). It is skipped where no virtio-i2c adapter is present.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,7 +29,7 @@
 #include <virtio/i2c.h>
 #include <virtio/testing.h>
 
-static char adapter[300];
+static char adapter[300], virtio_adapter[300];
 
 static const char *find_stub(void)
 {
@@ -47,6 +53,9 @@ static const char *find_stub(void)
 		    !strncmp(name, "SMBus stub driver", 17))
 			snprintf(adapter, sizeof(adapter), "/dev/%s",
 				 e->d_name);
+		else if (strstr(name, "virtio"))
+			snprintf(virtio_adapter, sizeof(virtio_adapter),
+				 "/dev/%s", e->d_name);
 		fclose(f);
 	}
 	closedir(d);
@@ -175,10 +184,53 @@ static void test_stub(void **state)
 	vdev_free(dev);
 }
 
+static void test_rdwr(void **state)
+{
+	struct vdev_i2c_client c[2] = {
+		{ VDEV_I2C_HOST, 0x52, virtio_adapter },
+		{ VDEV_I2C_HOST, 0x53, virtio_adapter },
+	};
+	struct vdev_i2c_config cfg = { .clients = c, .nclients = 2 };
+	struct vdev_drv_config dc = { .queue_size = 64 };
+	struct vdev *dev;
+	struct vdev_drv *drv;
+	uint8_t st[2], b[16];
+
+	if (!virtio_adapter[0]) {
+		print_message("no virtio-i2c adapter with a 24C02 at 0x52 "
+			      "(gpio-i2c-host.sh attaches one)\n");
+		skip();
+	}
+	dev = vdev_i2c_new(&cfg);
+	assert_non_null(dev);
+	drv = vdev_drv_new(dev, &dc);
+	assert_non_null(drv);
+	assert_int_equal(vdev_drv_init(drv), 0);
+	/* a page write of 4 bytes, then 16 bytes back in one repeated-start
+	 * transfer: I2C_RDWR, which no SMBus call can do */
+	txn(drv, (struct msg[]){ { 0x52, false, 5,
+				   (uint8_t[]){ 0x20, 1, 2, 3, 4 } } }, 1, st);
+	assert_int_equal(st[0], VDEV_I2C_MSG_OK);
+	txn(drv, (struct msg[]){ { 0x52, false, 1, (uint8_t[]){ 0x1e } },
+				 { 0x52, true, 16, b } }, 2, st);
+	assert_int_equal(st[0], VDEV_I2C_MSG_OK);
+	assert_int_equal(st[1], VDEV_I2C_MSG_OK);
+	assert_int_equal(b[2], 1);
+	assert_int_equal(b[5], 4);
+	/* absent: the whole transfer fails */
+	txn(drv, (struct msg[]){ { 0x53, false, 1, (uint8_t[]){ 0 } },
+				 { 0x53, true, 1, b } }, 2, st);
+	assert_int_equal(st[0], VDEV_I2C_MSG_ERR);
+	assert_int_equal(st[1], VDEV_I2C_MSG_ERR);
+	vdev_drv_free(drv);
+	vdev_free(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stub),
+		cmocka_unit_test(test_rdwr),
 	};
 	const char *why = find_stub();
 

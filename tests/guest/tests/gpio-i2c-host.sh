@@ -9,7 +9,9 @@
 #   host-gpio-libgpiod2  the same built against libgpiod 2.x: a build
 #                        tree in VDEV_GPIOD2_BUILD_DIR (scripts/test.sh
 #                        makes one with tests/guest/build/libgpiod2.sh)
-#   host-i2c-dev         i2c-stub at 0x50 through /dev/i2c-N (SMBus)
+#   host-i2c-dev         i2c-stub at 0x50 through /dev/i2c-N (SMBus), and
+#                        I2C_RDWR through the guest's virtio-i2c adapter
+#                        to a vdev-i2c on the host (24C02 at 0x52)
 . "$(dirname "$0")/../lib.sh"
 guest_setup
 
@@ -44,7 +46,19 @@ else
 		-b "$B/tests/test_gpio_host:/test_gpio_host" \
 		-b "$B/tests/test_i2c_host:/test_i2c_host" "${extra[@]}" \
 		"$GUEST_DIR/tests/gpio-i2c-host.in-guest"
-	run_uml "$log" "$initrd" -- -- i2c_stub.chip_addr=0x50
+	# a real adapter that takes I2C_RDWR (i2c-stub does not): the
+	# guest's virtio-i2c, served by vdev-i2c from the host
+	sock=$GUEST_WORK/gih-i2c.sock
+	devs=() i2cbin=$(daemon_bin vdev-i2c)
+	if [ -x "$i2cbin" ]; then
+		bg_start "$GUEST_WORK/gih-vdev-i2c.log" "$i2cbin" -s "$sock" \
+			--sim "eeprom@0x52=$GUEST_WORK/gih-ee.bin"
+		i2cpid=$BG_PID
+		GUEST_DAEMON_LOGS+=("$GUEST_WORK/gih-vdev-i2c.log")
+		wait_socket "$sock" && devs=("$sock:${GUEST_VIRTIO_ID[i2c]}")
+	fi
+	run_uml "$log" "$initrd" -- "${devs[@]}" -- i2c_stub.chip_addr=0x50
+	[ -n "${i2cpid:-}" ] && bg_stop "$i2cpid"
 	for t in $tests; do
 		line=$(grep -a "^HOSTBE-RESULT [A-Z]* ${t%%:*} " "$log" | tr -d '\r')
 		if [ -z "$line" ]; then
