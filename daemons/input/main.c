@@ -141,6 +141,11 @@ static struct vdev *input_create(void *ctx,
 	return dev;
 }
 
+/* System calls made while serving, beyond the library's (docs/sandbox.md):
+ * an event device grabbed with --grab is let go (EVIOCGRAB 0) when the
+ * device is freed, after the sandbox is on. */
+static const char *const input_syscalls[] = { "ioctl", NULL };
+
 int main(int argc, char **argv)
 {
 	static const struct vdev_daemon d = {
@@ -150,6 +155,7 @@ int main(int argc, char **argv)
 		.options = input_options,
 		.check = input_check,
 		.create = input_create,
+		.syscalls = input_syscalls,
 		.socket_count = input_sockets,
 	};
 	struct input_opts o = { .backlog = 256 };
