@@ -26,6 +26,9 @@
 #include <virtio/caps.h>
 #include <virtio/gpio.h>
 #include <virtio/testing.h>
+#include <signal.h>
+
+#include "tspawn.h"
 
 #define CFS "/sys/kernel/config"
 #define SIM CFS "/gpio-sim/vdevtest"
@@ -263,10 +266,54 @@ static void test_chip(void **state)
 	vdev_free(dev);
 }
 
+/* vdev-gpio serving the chip, in its seccomp sandbox (the libgpiod
+ * calls it makes while serving must be on its list). */
+static void test_daemon(void **state)
+{
+	const char *b = getenv("VDEV_BUILD_DIR");
+	char bin[512], sock[64], num[32];
+	const char *argv[] = { bin, "-s", sock, "-l", num, NULL };
+	struct vdev_drv_config dc = { .queue_size = 256 };
+	struct vdev_drv *drv;
+	struct tspawn t;
+	uint8_t v, *st;
+
+	snprintf(bin, sizeof(bin), "%s/daemons/gpio/vdev-gpio", b ? b : "");
+	if (!b || access(bin, X_OK) != 0) {
+		print_message("no vdev-gpio (VDEV_BUILD_DIR)\n");
+		skip();
+	}
+	snprintf(sock, sizeof(sock), "/tmp/vdev-gpio-host-%d.sock",
+		 (int)getpid());
+	snprintf(num, sizeof(num), "%s", chip + strlen("gpiochip"));
+	pull(3, "pull-down");
+	assert_int_equal(tspawn_start(&t, argv, NULL), 0);
+	assert_int_equal(tspawn_drv_connect(&t, sock, 10000, &dc, &drv), 0);
+	assert_int_equal(vdev_drv_init(drv), 0);
+	assert_int_equal(req(drv, VDEV_GPIO_MSG_SET_VALUE, 6, 1, NULL), 0);
+	assert_int_equal(req(drv, VDEV_GPIO_MSG_SET_DIRECTION, 6,
+			     VDEV_GPIO_DIRECTION_OUT, NULL), 0);
+	assert_int_equal(sim_value(6), 1);
+	assert_int_equal(req(drv, VDEV_GPIO_MSG_SET_DIRECTION, 3,
+			     VDEV_GPIO_DIRECTION_IN, NULL), 0);
+	assert_int_equal(req(drv, VDEV_GPIO_MSG_SET_IRQ_TYPE, 3,
+			     VDEV_GPIO_IRQ_TYPE_EDGE_BOTH, NULL), 0);
+	unmask(drv, 3, &st);
+	pull(3, "pull-up");
+	assert_int_equal(event(drv, 3000), 3);
+	assert_int_equal(*st, VDEV_GPIO_IRQ_STATUS_VALID);
+	assert_int_equal(req(drv, VDEV_GPIO_MSG_GET_VALUE, 3, 0, &v), 0);
+	assert_int_equal(v, 1);
+	vdev_drv_free(drv);
+	/* a clean exit, not SIGSYS */
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chip),
+		cmocka_unit_test(test_daemon),
 	};
 	const char *why = make_chip();
 	int ret;

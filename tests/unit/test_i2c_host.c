@@ -28,6 +28,9 @@
 #include <cmocka.h>
 #include <virtio/i2c.h>
 #include <virtio/testing.h>
+#include <signal.h>
+
+#include "tspawn.h"
 
 static char adapter[300], virtio_adapter[300];
 
@@ -226,10 +229,48 @@ static void test_rdwr(void **state)
 	vdev_free(dev);
 }
 
+/* vdev-i2c serving the stub's 0x50, in its seccomp sandbox. */
+static void test_daemon(void **state)
+{
+	const char *b = getenv("VDEV_BUILD_DIR");
+	char bin[512], sock[64], list[64];
+	const char *argv[] = { bin, "-s", sock, "-l", list, NULL };
+	struct vdev_drv_config dc = { .queue_size = 256 };
+	struct vdev_drv *drv;
+	struct tspawn t;
+	uint8_t st[2], r[1];
+
+	snprintf(bin, sizeof(bin), "%s/daemons/i2c/vdev-i2c", b ? b : "");
+	if (!b || access(bin, X_OK) != 0) {
+		print_message("no vdev-i2c (VDEV_BUILD_DIR)\n");
+		skip();
+	}
+	snprintf(sock, sizeof(sock), "/tmp/vdev-i2c-host-%d.sock",
+		 (int)getpid());
+	/* vhost-device-i2c's format: bus number, decimal addresses */
+	snprintf(list, sizeof(list), "%s:80:81",
+		 adapter + strlen("/dev/i2c-"));
+	assert_int_equal(tspawn_start(&t, argv, NULL), 0);
+	assert_int_equal(tspawn_drv_connect(&t, sock, 10000, &dc, &drv), 0);
+	assert_int_equal(vdev_drv_init(drv), 0);
+	txn(drv, (struct msg[]){ { 0x50, false, 2, (uint8_t[]){ 0x30, 0x5a } } },
+	    1, st);
+	assert_int_equal(st[0], VDEV_I2C_MSG_OK);
+	txn(drv, (struct msg[]){ { 0x50, false, 1, (uint8_t[]){ 0x30 } },
+				 { 0x50, true, 1, r } }, 2, st);
+	assert_int_equal(st[1], VDEV_I2C_MSG_OK);
+	assert_int_equal(r[0], 0x5a);
+	txn(drv, (struct msg[]){ { 0x51, false, 0, NULL } }, 1, st);
+	assert_int_equal(st[0], VDEV_I2C_MSG_ERR);
+	vdev_drv_free(drv);
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stub),
+		cmocka_unit_test(test_daemon),
 		cmocka_unit_test(test_rdwr),
 	};
 	const char *why = find_stub();

@@ -42,7 +42,15 @@ else
 	else
 		guest_skip host-gpio-libgpiod2 "$why2"
 	fi
+	# the daemons too, at their build-tree paths (VDEV_BUILD_DIR in the
+	# guest): test_daemon runs them, sandboxed, on the kernel devices
+	for d in gpio i2c; do
+		[ -x "$B/daemons/$d/vdev-$d" ] && extra+=(-b "$B/daemons/$d/vdev-$d")
+	done
+	[ -n "$B2" ] && [ -x "$B2/daemons/gpio/vdev-gpio" ] &&
+		extra+=(-b "$B2/daemons/gpio/vdev-gpio")
 	guest_initramfs uml "$initrd" -n gpio-i2c-host \
+		-e "VDEV_BUILD_DIR=$B" -e "VDEV_GPIOD2_BUILD_DIR=$B2" \
 		-b "$B/tests/test_gpio_host:/test_gpio_host" \
 		-b "$B/tests/test_i2c_host:/test_i2c_host" "${extra[@]}" \
 		"$GUEST_DIR/tests/gpio-i2c-host.in-guest"
