@@ -21,6 +21,7 @@ struct snd_opts {
 	const char *device;
 	const char *out, *in;
 	uint32_t jacks;
+	bool controls;
 	unsigned nstreams;
 	struct vdev_sound_stream streams[VDEV_SOUND_MAX_STREAMS];
 };
@@ -96,6 +97,11 @@ static const struct vdev_daemon_option snd_options[] = {
 	{ .name = "jacks", .type = VDEV_DAEMON_UINT, .arg = "N", .def = "0",
 	  .help = "Jacks reported to the driver, all connected.",
 	  .min = 0, .max = VDEV_SOUND_MAX_JACKS, F(jacks) },
+	{ .name = "controls", .type = VDEV_DAEMON_FLAG,
+	  .help = "Offer VIRTIO_SND_F_CTLS (virtio 1.3): a volume and a "
+		  "switch per stream, applied to the frames (QEMU: "
+		  "vhost-user-snd-pci,controls=on; Linux 6.7+).",
+	  F(controls) },
 	{ 0 },
 };
 
@@ -128,6 +134,7 @@ static struct vdev *snd_create(void *ctx, const struct vdev_daemon_instance *in)
 		.num_streams = o->nstreams,
 		.streams = o->streams,
 		.num_jacks = o->jacks,
+		.controls = o->controls,
 		.queue_size = in->queue_size,
 	};
 	struct vdev *dev;

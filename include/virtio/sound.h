@@ -99,6 +99,14 @@ struct vdev_sound_config {
 	unsigned num_jacks;
 	uint16_t queue_size;      /* largest queue size offered; 0 = 1024 */
 	/*
+	 * Offer VIRTIO_SND_F_CTLS (virtio 1.3): per stream a volume and a
+	 * switch control (ALSA's "PCM Playback Volume" / "... Switch",
+	 * "Capture Volume" / "Capture Switch"), applied in software to the
+	 * frames (100 % and on: unchanged). Off by default, as every
+	 * optional feature.
+	 */
+	bool controls;
+	/*
 	 * Tests: the clock periods are paced by, in ns (monotonic, never
 	 * going back); NULL = CLOCK_MONOTONIC. The device still sleeps on a
 	 * real timer for the time the clock says is left, and checks again.
@@ -120,6 +128,13 @@ VDEV_API struct vdev *vdev_sound_new(const struct vdev_sound_config *cfg);
  * from any thread. */
 VDEV_API int vdev_sound_set_jack(struct vdev *dev, unsigned jack,
 				 bool connected);
+
+/* Sets stream @stream's volume (0..100 %, every channel) and switch from
+ * the host; with CTLS the driver gets CTL_NOTIFY for both controls.
+ * -EINVAL: not a sound device, no such stream, @percent over 100. Safe
+ * from any thread. */
+VDEV_API int vdev_sound_set_volume(struct vdev *dev, unsigned stream,
+				   unsigned percent, bool muted);
 
 VDEV_END_DECLS
 

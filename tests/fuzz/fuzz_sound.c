@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer target for the virtio-sound parsers (sound_ctl.c: control
- * requests and the PCM state machine; sound_io.c: I/O message headers and
- * events), driven through the software driver on one device whose state
+ * requests and the PCM state machine; sound_kctl.c: CTLS control elements;
+ * sound_io.c: I/O message headers and events), driven through the software driver on one device whose state
  * carries over from input to input, so sequences of requests (SET_PARAMS,
  * PREPARE, START, I/O, RELEASE, ...) are explored, not single messages.
  *
@@ -39,7 +39,8 @@ static struct vdev_drv *drv;
 
 static void setup(void)
 {
-	struct vdev_sound_config cfg = { .num_jacks = 2, .clock = fake_clock };
+	struct vdev_sound_config cfg = { .num_jacks = 2, .clock = fake_clock,
+					 .controls = true };
 	struct vdev_drv_config dcfg = { .mem_size = 4u << 20,
 					.queue_size = 64,
 					.use_eventfds = true };

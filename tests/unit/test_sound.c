@@ -34,7 +34,9 @@ enum {
 	R_PREPARE, R_RELEASE, R_START, R_STOP, R_CHMAP_INFO = 0x200,
 	S_OK = 0x8000, S_BAD_MSG, S_NOT_SUPP, S_IO_ERR,
 	EVT_JACK_CONNECTED = 0x1000, EVT_JACK_DISCONNECTED,
-	EVT_XRUN = 0x1101,
+	EVT_XRUN = 0x1101, EVT_CTL_NOTIFY = 0x1200,
+	R_CTL_INFO = 0x300, R_CTL_ENUM_ITEMS, R_CTL_READ, R_CTL_WRITE,
+	R_CTL_TLV_READ, R_CTL_TLV_WRITE, R_CTL_TLV_COMMAND,
 };
 
 #define PERIOD 1920u /* 10 ms of S16 stereo 48 kHz */
@@ -76,6 +78,7 @@ struct t {
 };
 
 static const char *alsa_pcm;
+static bool with_controls;
 
 static struct t make(enum vdev_sound_backend be, bool fake, bool packed,
 		     unsigned jacks)
@@ -83,6 +86,7 @@ static struct t make(enum vdev_sound_backend be, bool fake, bool packed,
 	struct vdev_sound_config c = {
 		.backend = be,
 		.alsa_device = alsa_pcm,
+		.controls = with_controls,
 		.out_path = be == VDEV_SOUND_BACKEND_FILE ? out_path : NULL,
 		.in_path = be == VDEV_SOUND_BACKEND_FILE ? in_path : NULL,
 		.num_jacks = jacks,
@@ -146,7 +150,7 @@ static struct t make_daemon(struct tspawn *ts, const char *sock,
 static int ctl(struct t *t, const void *req, size_t len, void *resp,
 	       size_t resp_len)
 {
-	uint8_t r[512] = { 0 };
+	uint8_t r[1024] = { 0 };
 	uint32_t w = 0;
 
 	assert_true(resp_len <= sizeof(r));
@@ -762,19 +766,42 @@ static void test_events(void **state)
 	destroy(&t);
 }
 
+static int ctl_write(struct t *t, uint32_t id, const uint32_t *v, unsigned n)
+{
+	uint8_t req[8 + 512] = { 0 };
+
+	put32(req, R_CTL_WRITE);
+	put32(req + 4, id);
+	for (unsigned i = 0; i < n; i++)
+		put32(req + 8 + 4 * i, v[i]);
+	return ctl(t, req, sizeof(req), NULL, 4);
+}
+
+static int ctl_id(struct t *t, uint32_t code, uint32_t id, uint8_t *r,
+		  size_t rlen)
+{
+	uint8_t req[8];
+
+	put32(req, code);
+	put32(req + 4, id);
+	return ctl(t, req, sizeof(req), r, rlen);
+}
+
 /* A running stream is saved and restored into a fresh device: its
  * parameters and state come back and it plays on. */
 static void test_save_restore(void **state)
 {
-	struct t t = make(VDEV_SOUND_BACKEND_NULL, true, false, 1);
-	struct t t2;
+	struct t t, t2;
 	struct vdev_queue_state st;
 	struct io io;
 	void *blob;
 	size_t len;
 
 	(void)state;
+	with_controls = true;
+	t = make(VDEV_SOUND_BACKEND_NULL, true, false, 1);
 	fake_ns = 100 * MS;
+	assert_int_equal(ctl_write(&t, 2, (uint32_t[]){ 40, 60 }, 2), S_OK);
 	assert_int_equal(set_params(&t, 0, 800, 400, 0, 1, VDEV_SND_FMT_U8,
 				    VDEV_SND_RATE_8000), S_OK);
 	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
@@ -786,13 +813,15 @@ static void test_save_restore(void **state)
 	assert_int_equal(vdev_save(t.dev, &blob, &len), 0);
 
 	t2 = make(VDEV_SOUND_BACKEND_NULL, true, false, 1);
+	with_controls = false;
 	assert_int_equal(vdev_restore(t2.dev, blob, len), 0);
 	/* A restore into a device with other streams is refused (its own
 	 * driver's RAM has the same layout, so only the model refuses). */
 	{
 		struct vdev_sound_stream one = { .direction = 0 };
 		struct vdev_sound_config c = { .num_streams = 1,
-					       .streams = &one };
+					       .streams = &one,
+					       .controls = true };
 		struct vdev_drv_config dc = { .use_eventfds = true,
 					      .queue_size = 64 };
 		struct t t3;
@@ -831,6 +860,173 @@ static void test_save_restore(void **state)
 		assert_int_equal(ctl(&t, q, 16, r, 28), S_OK);
 		assert_int_equal(r[4 + 16], 0); /* still unplugged */
 	}
+	{
+		uint8_t r[4 + 512];
+
+		/* the capture volume came back */
+		assert_int_equal(ctl_id(&t, R_CTL_READ, 2, r, sizeof(r)), S_OK);
+		assert_int_equal(get32(r + 4), 40);
+		assert_int_equal(get32(r + 8), 60);
+	}
+	destroy(&t);
+}
+
+/* CTLS: the controls as the driver sees them, their effect on the frames
+ * (S16 and U8 at 50 %, a switch off), bad requests, host-side changes
+ * notified, and no controls without the feature. */
+static void test_controls(void **state)
+{
+	struct t t;
+	uint8_t cfg[16], q[16], r[4 + 512], got[PERIOD * 2];
+	struct io io;
+	size_t n;
+	void *tok;
+	uint32_t len;
+
+	(void)state;
+	with_controls = false;
+	t = make(VDEV_SOUND_BACKEND_NULL, true, false, 0);
+	assert_int_equal(vdev_drv_device_features(t.drv) & 1, 0);
+	assert_int_equal(ctl_id(&t, R_CTL_READ, 0, NULL, 4 + 512), S_NOT_SUPP);
+	put32(q, R_CTL_INFO);
+	put32(q + 4, 0);
+	put32(q + 8, 1);
+	put32(q + 12, 96);
+	assert_int_equal(ctl(&t, q, 16, NULL, 100), S_NOT_SUPP);
+	destroy(&t);
+
+	with_controls = true;
+	t = make(VDEV_SOUND_BACKEND_FILE, true, false, 0);
+	with_controls = false;
+	assert_int_equal(vdev_drv_features(t.drv) & 1, 1);
+	assert_int_equal(vdev_drv_config_read(t.drv, 0, cfg, 16), 0);
+	assert_int_equal(get32(cfg + 12), 4);
+	put32(q + 8, 4);
+	assert_int_equal(ctl(&t, q, 16, r, sizeof(r)), S_OK);
+	assert_string_equal((char *)r + 4 + 24, "PCM Playback Volume");
+	assert_int_equal(get32(r + 4 + 4), 1);        /* role volume */
+	assert_int_equal(get32(r + 4 + 8), 1);        /* integer */
+	assert_int_equal(get32(r + 4 + 16), 2);       /* count */
+	assert_int_equal(get32(r + 4 + 76), 100);     /* max */
+	assert_string_equal((char *)r + 100 + 24, "PCM Playback Switch");
+	assert_int_equal(get32(r + 100 + 8), 0);      /* boolean */
+	assert_string_equal((char *)r + 196 + 24, "Capture Volume");
+	assert_string_equal((char *)r + 292 + 24, "Capture Switch");
+	/* defaults */
+	assert_int_equal(ctl_id(&t, R_CTL_READ, 0, r, 4 + 512), S_OK);
+	assert_int_equal(get32(r + 4), 100);
+	assert_int_equal(get32(r + 8), 100);
+	assert_int_equal(ctl_id(&t, R_CTL_READ, 1, r, 4 + 512), S_OK);
+	assert_int_equal(get32(r + 4), 1);
+	/* TLV of a volume: dB linear, mute to 0 dB */
+	assert_int_equal(ctl_id(&t, R_CTL_TLV_READ, 0, r, 4 + 64), S_OK);
+	assert_int_equal(get32(r + 4), 2);
+	assert_int_equal(get32(r + 12), (uint32_t)-9999999);
+	/* bad ones */
+	assert_int_equal(ctl_id(&t, R_CTL_TLV_READ, 1, r, 4 + 64), S_BAD_MSG);
+	assert_int_equal(ctl_id(&t, R_CTL_TLV_READ, 0, r, 4 + 8), S_BAD_MSG);
+	assert_int_equal(ctl_id(&t, R_CTL_TLV_WRITE, 0, r, 4), S_NOT_SUPP);
+	assert_int_equal(ctl_id(&t, R_CTL_TLV_COMMAND, 0, r, 4), S_NOT_SUPP);
+	assert_int_equal(ctl_id(&t, R_CTL_ENUM_ITEMS, 0, r, 4 + 64),
+			 S_BAD_MSG);
+	assert_int_equal(ctl_id(&t, R_CTL_READ, 4, r, 4 + 512), S_BAD_MSG);
+	assert_int_equal(ctl_id(&t, R_CTL_READ, 0, r, 4 + 4), S_BAD_MSG);
+	assert_int_equal(ctl_write(&t, 0, (uint32_t[]){ 101, 3 }, 2),
+			 S_BAD_MSG);
+	assert_int_equal(ctl_write(&t, 1, (uint32_t[]){ 2, 0 }, 2), S_BAD_MSG);
+	{
+		uint8_t req[10] = { 0 };
+
+		put32(req, R_CTL_WRITE);
+		assert_int_equal(ctl(&t, req, 10, NULL, 4), S_BAD_MSG);
+	}
+	assert_int_equal(ctl_id(&t, R_CTL_READ, 0, r, 4 + 512), S_OK);
+	assert_int_equal(get32(r + 4), 100); /* unchanged */
+
+	/* 50 %: S16 samples halved (toward zero) */
+	assert_int_equal(ctl_write(&t, 0, (uint32_t[]){ 50, 50 }, 2), S_OK);
+	assert_int_equal(ctl_id(&t, R_CTL_READ, 0, r, 4 + 512), S_OK);
+	assert_int_equal(get32(r + 4), 50);
+	fake_ns = 1000 * MS;
+	assert_int_equal(std_params(&t, 0, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	io_add(&t, &io, 0, true, pattern, PERIOD);
+	assert_int_equal(pcm(&t, R_START, 0), S_OK);
+	fake_ns += 10 * MS;
+	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
+	/* the guest's buffer is not touched */
+	assert_memory_equal(io.data, pattern, PERIOD);
+	assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
+	assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+	read_file(out_path, got, sizeof(got), &n);
+	assert_int_equal(n, PERIOD);
+	for (unsigned i = 0; i < PERIOD; i += 2) {
+		int16_t in = (int16_t)(pattern[i] | pattern[i + 1] << 8);
+		int16_t o = (int16_t)(got[i] | got[i + 1] << 8);
+
+		assert_int_equal(o, in * 50 / 100);
+	}
+	/* U8 mono 8 kHz at 50 %: around 128 */
+	assert_int_equal(set_params(&t, 0, 800, 400, 0, 1, VDEV_SND_FMT_U8,
+				    VDEV_SND_RATE_8000), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	io_add(&t, &io, 0, true, pattern, 400);
+	assert_int_equal(pcm(&t, R_START, 0), S_OK);
+	fake_ns += 50 * MS;
+	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
+	assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
+	assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+	read_file(out_path, got, sizeof(got), &n);
+	assert_int_equal(n, 400);
+	for (unsigned i = 0; i < 400; i++)
+		assert_int_equal(got[i], (pattern[i] - 128) * 50 / 100 + 128);
+	/* switch off: silence; the capture side too */
+	assert_int_equal(ctl_write(&t, 0, (uint32_t[]){ 100, 100 }, 2), S_OK);
+	assert_int_equal(ctl_write(&t, 1, (uint32_t[]){ 0, 1 }, 2), S_OK);
+	assert_int_equal(ctl_write(&t, 3, (uint32_t[]){ 0, 0 }, 2), S_OK);
+	assert_int_equal(std_params(&t, 0, 0), S_OK);
+	assert_int_equal(std_params(&t, 1, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 1), S_OK);
+	io_add(&t, &io, 0, true, pattern, PERIOD);
+	{
+		struct io rio;
+
+		io_add(&t, &rio, 1, false, NULL, PERIOD);
+		memset(rio.data, 0x55, PERIOD);
+		assert_int_equal(pcm(&t, R_START, 0), S_OK);
+		assert_int_equal(pcm(&t, R_START, 1), S_OK);
+		fake_ns += 10 * MS;
+		assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
+		assert_ptr_equal(io_wait(&t, 3, 1000, NULL), &rio);
+		for (unsigned i = 0; i < PERIOD; i++)
+			assert_int_equal(rio.data[i], 0);
+	}
+	assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
+	assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+	read_file(out_path, got, sizeof(got), &n);
+	assert_int_equal(n, PERIOD);
+	for (unsigned i = 0; i < PERIOD; i += 4) {
+		/* left muted, right passes */
+		assert_int_equal(got[i], 0);
+		assert_int_equal(got[i + 1], 0);
+		assert_int_equal(got[i + 2], pattern[i + 2]);
+		assert_int_equal(got[i + 3], pattern[i + 3]);
+	}
+	/* host-side change: the driver is told */
+	evt_add(&t, (uint8_t *[2]){ NULL, NULL }, 2);
+	assert_int_equal(vdev_sound_set_volume(t.dev, 1, 30, true), 0);
+	assert_int_equal(vdev_sound_set_volume(t.dev, 2, 30, true), -EINVAL);
+	assert_int_equal(vdev_sound_set_volume(t.dev, 1, 101, true), -EINVAL);
+	assert_int_equal(vdev_drv_wait(t.drv, 1, 1000, &tok, &len), 0);
+	assert_int_equal(get32(tok), EVT_CTL_NOTIFY);
+	assert_int_equal(get32((uint8_t *)tok + 4), 2 | 1u << 16);
+	assert_int_equal(vdev_drv_wait(t.drv, 1, 1000, &tok, &len), 0);
+	assert_int_equal(get32((uint8_t *)tok + 4), 3 | 1u << 16);
+	assert_int_equal(ctl_id(&t, R_CTL_READ, 2, r, 4 + 512), S_OK);
+	assert_int_equal(get32(r + 4), 30);
+	assert_int_equal(ctl_id(&t, R_CTL_READ, 3, r, 4 + 512), S_OK);
+	assert_int_equal(get32(r + 4), 0);
 	destroy(&t);
 }
 
@@ -1105,6 +1301,7 @@ int main(void)
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_save_restore),
 		cmocka_unit_test(test_new_errors),
+		cmocka_unit_test(test_controls),
 		cmocka_unit_test(test_alsa_file),
 		cmocka_unit_test_teardown(test_daemon, kill_leftovers),
 		cmocka_unit_test_teardown(test_daemon_options,

@@ -24,8 +24,12 @@
 
 #define SND_STATE_VERSION 1u
 #define SND_TAG VDEV_STATE_TAG('S', 'N', 'D', '0')
+/* Control values: per stream vol[18], on[18]. */
+#define SND_CTL_TAG VDEV_STATE_TAG('S', 'N', 'D', 'C')
+#define CTL_REC (2u * VDEV_SOUND_MAX_CHANNELS)
 #define SND_CTL_IOV 8
-#define SND_CTL_REQ_MAX 64 /* longest request read (SET_PARAMS: 24) */
+/* Longest request read: CTL_WRITE, a header and a value. */
+#define SND_CTL_REQ_MAX (SND_CTL_HDR_LEN + SND_CTL_VALUE_LEN)
 
 static const struct vdev_sound_stream default_streams[] = {
 	{ .direction = VDEV_SND_D_OUTPUT },
@@ -132,12 +136,15 @@ static void snd_drain(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
 			     io && s->be_open && s->info.direction ==
 						  VDEV_SND_D_OUTPUT;
 			     io = io->next) {
-				long r = s->be->io(s, io->req.out, io->req.nout,
-						   SND_XFER_LEN + io->done,
-						   io->len - io->done);
-				if (r < 0)
+				long r = 1;
+
+				while (io->done < io->len && r > 0) {
+					r = snd_be_io(s, io);
+					if (r > 0)
+						io->done += (uint32_t)r;
+				}
+				if (r <= 0)
 					break;
-				io->done = io->len;
 			}
 			snd_io_flush(s, q, SND_S_OK);
 			snd_timer_disarm(s);
@@ -171,6 +178,7 @@ static void stream_reset(struct snd_stream *s)
 	s->release_ready = false;
 	s->state = SND_ST_INIT;
 	s->have_params = false;
+	snd_kctl_defaults(s);
 }
 
 static void snd_reset(struct vdev *dev)
@@ -234,8 +242,23 @@ static int snd_save(struct vdev *dev, struct vdev_state_writer *w)
 		put32(p + 4, snd->jacks[i].association);
 		put32(p + 8, snd->jacks[i].sequence);
 	}
-	pthread_mutex_unlock(&snd->lock);
-	return vdev_state_put(w, SND_TAG, b, (uint32_t)(p - b));
+	{
+		uint8_t c[VDEV_SOUND_MAX_STREAMS * CTL_REC];
+		int err;
+
+		for (unsigned i = 0; i < snd->nstreams; i++) {
+			memcpy(c + i * CTL_REC, snd->streams[i].vol,
+			       VDEV_SOUND_MAX_CHANNELS);
+			memcpy(c + i * CTL_REC + VDEV_SOUND_MAX_CHANNELS,
+			       snd->streams[i].on, VDEV_SOUND_MAX_CHANNELS);
+		}
+		pthread_mutex_unlock(&snd->lock);
+		err = vdev_state_put(w, SND_TAG, b, (uint32_t)(p - b));
+		if (!err && snd->ctls)
+			err = vdev_state_put(w, SND_CTL_TAG, c,
+					     snd->nstreams * CTL_REC);
+		return err;
+	}
 }
 
 /* Checks a saved stream against what this device offers: a blob from a
@@ -275,8 +298,8 @@ static int snd_load(struct vdev *dev, struct vdev_state_reader *r,
 		    uint32_t version)
 {
 	struct snd_dev *snd = vdev_priv(dev);
-	const uint8_t *b;
-	uint32_t len;
+	const uint8_t *b, *c;
+	uint32_t len, clen = 0;
 	int err = 0;
 
 	(void)version;
@@ -285,9 +308,22 @@ static int snd_load(struct vdev *dev, struct vdev_state_reader *r,
 		return 0; /* nothing saved: every stream starts fresh */
 	if (len != snd->nstreams * STREAM_REC + snd->njacks * JACK_REC)
 		return -EBADMSG;
+	c = vdev_state_get(r, SND_CTL_TAG, &clen);
+	if (c && clen != snd->nstreams * CTL_REC)
+		return -EBADMSG;
+	for (unsigned i = 0; c && i < clen; i++)
+		if (c[i] > (i % CTL_REC < VDEV_SOUND_MAX_CHANNELS ? SND_VOL_MAX
+								   : 1))
+			return -EBADMSG;
 	pthread_mutex_lock(&snd->lock);
 	for (unsigned i = 0; i < snd->nstreams && !err; i++)
 		err = load_stream(&snd->streams[i], b + i * STREAM_REC);
+	for (unsigned i = 0; c && i < snd->nstreams; i++) {
+		memcpy(snd->streams[i].vol, c + i * CTL_REC,
+		       VDEV_SOUND_MAX_CHANNELS);
+		memcpy(snd->streams[i].on, c + i * CTL_REC +
+			       VDEV_SOUND_MAX_CHANNELS, VDEV_SOUND_MAX_CHANNELS);
+	}
 	b += snd->nstreams * STREAM_REC;
 	for (unsigned i = 0; i < snd->njacks && !err; i++, b += JACK_REC) {
 		snd->jacks[i].connected = b[0] != 0;
@@ -376,8 +412,7 @@ int vdev_sound_set_jack(struct vdev *dev, unsigned jack, bool connected)
 {
 	struct snd_dev *snd;
 
-	if (!dev || vdev_get_info(dev)->device_id != VDEV_ID_SOUND ||
-	    vdev_get_info(dev)->config_size != 12)
+	if (!dev || vdev_get_info(dev)->device_id != VDEV_ID_SOUND)
 		return -EINVAL;
 	snd = vdev_priv(dev);
 	if (jack >= snd->njacks)
@@ -387,6 +422,31 @@ int vdev_sound_set_jack(struct vdev *dev, unsigned jack, bool connected)
 		snd->jacks[jack].connected = connected;
 		snd_event(snd, connected ? SND_EVT_JACK_CONNECTED :
 					   SND_EVT_JACK_DISCONNECTED, jack);
+	}
+	pthread_mutex_unlock(&snd->lock);
+	return 0;
+}
+
+int vdev_sound_set_volume(struct vdev *dev, unsigned stream, unsigned percent,
+			  bool muted)
+{
+	struct snd_dev *snd;
+	struct snd_stream *s;
+
+	if (!dev || vdev_get_info(dev)->device_id != VDEV_ID_SOUND ||
+	    percent > SND_VOL_MAX)
+		return -EINVAL;
+	snd = vdev_priv(dev);
+	if (stream >= snd->nstreams)
+		return -EINVAL;
+	pthread_mutex_lock(&snd->lock);
+	s = &snd->streams[stream];
+	memset(s->vol, (int)percent, sizeof(s->vol));
+	memset(s->on, !muted, sizeof(s->on));
+	/* CTL_NOTIFY {le16 control_id, le16 mask (VALUE)} for both. */
+	if (snd->ctls && vdev_has_feature(dev, SND_F_CTLS)) {
+		snd_event(snd, SND_EVT_CTL_NOTIFY, 2 * stream | 1u << 16);
+		snd_event(snd, SND_EVT_CTL_NOTIFY, (2 * stream + 1) | 1u << 16);
 	}
 	pthread_mutex_unlock(&snd->lock);
 	return 0;
@@ -434,7 +494,8 @@ struct vdev *vdev_sound_new(const struct vdev_sound_config *cfg)
 		.name = "sound",
 		.device_id = VDEV_ID_SOUND,
 		.num_queues = 4,
-		.config_size = 12,
+		.config_size = cfg && cfg->controls ? 16 : 12,
+		.features = cfg && cfg->controls ? 1ull << SND_F_CTLS : 0,
 		.state_version = SND_STATE_VERSION,
 	};
 	const struct snd_backend_ops *be;
@@ -491,6 +552,7 @@ struct vdev *vdev_sound_new(const struct vdev_sound_config *cfg)
 	snd->cfg.streams = NULL;
 	snd->nstreams = n;
 	snd->njacks = cfg->num_jacks;
+	snd->ctls = cfg->controls;
 	pthread_mutex_init(&snd->lock, NULL);
 	for (unsigned i = 0; i < snd->njacks; i++)
 		snd->jacks[i].connected = true;
@@ -506,6 +568,7 @@ struct vdev *vdev_sound_new(const struct vdev_sound_config *cfg)
 		s->snd = snd;
 		s->id = i;
 		s->tail = &s->head;
+		snd_kctl_defaults(s);
 		if (check_stream(&streams[i], &s->info) < 0) {
 			errno = EINVAL;
 			goto fail;
@@ -539,6 +602,8 @@ struct vdev *vdev_sound_new(const struct vdev_sound_config *cfg)
 	put32(c, snd->njacks);
 	put32(c + 4, snd->nstreams);
 	put32(c + 8, snd->nstreams); /* one channel map per stream */
+	if (snd->ctls)
+		put32(c + 12, snd_kctl_count(snd));
 	for (unsigned i = 0; i < n; i++) {
 		err = vdev_watch_fd(snd->dev, snd->streams[i].qidx,
 				    snd->streams[i].tfd, POLLIN, snd_io_timer,

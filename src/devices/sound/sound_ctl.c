@@ -131,7 +131,8 @@ static void info_item(struct snd_dev *snd, uint32_t code, uint32_t id,
 }
 
 static uint32_t query(struct snd_dev *snd, struct vdev_req *vr,
-		      const uint8_t *req, uint32_t req_len, uint32_t code)
+		      const uint8_t *req, uint32_t req_len, uint32_t code,
+		      uint32_t *extra)
 {
 	uint32_t start, count, size, items, need;
 	uint8_t item[SND_INFO_SIZE_MAX];
@@ -150,6 +151,10 @@ static uint32_t query(struct snd_dev *snd, struct vdev_req *vr,
 		items = snd->nstreams;
 		need = SND_PCM_INFO_LEN;
 		break;
+	case SND_R_CTL_INFO:
+		items = snd_kctl_count(snd);
+		need = SND_CTL_INFO_LEN;
+		break;
 	default:
 		items = snd->nstreams; /* one channel map per stream */
 		need = SND_CHMAP_INFO_LEN;
@@ -163,10 +168,14 @@ static uint32_t query(struct snd_dev *snd, struct vdev_req *vr,
 		return SND_S_BAD_MSG;
 	for (uint32_t i = 0; i < count; i++) {
 		memset(item, 0, size);
-		info_item(snd, code, start + i, item);
+		if (code == SND_R_CTL_INFO)
+			snd_kctl_info_item(snd, start + i, item);
+		else
+			info_item(snd, code, start + i, item);
 		vdev_iov_from_buf(vr->in, vr->nin,
 				  SND_HDR_LEN + (size_t)i * size, item, size);
 	}
+	*extra = count * size;
 	return SND_S_OK;
 }
 
@@ -205,6 +214,8 @@ static uint32_t set_params(struct snd_stream *s, const uint8_t *req,
 	format = req[21];
 	rate = req[22];
 	if (features & ~(1u << SND_PCM_F_EVT_XRUNS))
+		return SND_S_NOT_SUPP;
+	if (buffer_bytes > SND_BUFFER_MAX)
 		return SND_S_NOT_SUPP;
 	if (format >= 64 || !(s->info.formats & (UINT64_C(1) << format)) ||
 	    rate >= 64 || !(s->info.rates & (UINT64_C(1) << rate)) ||
@@ -315,7 +326,7 @@ uint32_t snd_ctl_request(struct snd_dev *snd, struct vdev_req *vr,
 			 const uint8_t *req, uint32_t req_len, uint8_t *resp,
 			 uint32_t resp_len, bool *deferred)
 {
-	uint32_t code = 0, status, sid;
+	uint32_t code = 0, status, sid, extra = 0;
 	struct snd_stream *s;
 
 	*deferred = false;
@@ -330,7 +341,23 @@ uint32_t snd_ctl_request(struct snd_dev *snd, struct vdev_req *vr,
 	case SND_R_JACK_INFO:
 	case SND_R_PCM_INFO:
 	case SND_R_CHMAP_INFO:
-		status = query(snd, vr, req, req_len, code);
+		status = query(snd, vr, req, req_len, code, &extra);
+		goto out;
+	case SND_R_CTL_INFO:
+		status = snd->ctls && vdev_has_feature(snd->dev, SND_F_CTLS) ?
+				 query(snd, vr, req, req_len, code, &extra) :
+				 SND_S_NOT_SUPP;
+		goto out;
+	case SND_R_CTL_ENUM_ITEMS:
+	case SND_R_CTL_READ:
+	case SND_R_CTL_WRITE:
+	case SND_R_CTL_TLV_READ:
+	case SND_R_CTL_TLV_WRITE:
+	case SND_R_CTL_TLV_COMMAND:
+		status = snd->ctls && vdev_has_feature(snd->dev, SND_F_CTLS) ?
+				 snd_kctl_request(snd, vr, code, req, req_len,
+						  &extra) :
+				 SND_S_NOT_SUPP;
 		goto out;
 	case SND_R_JACK_REMAP:
 		status = jack_remap(snd, req, req_len);
@@ -381,12 +408,7 @@ uint32_t snd_ctl_request(struct snd_dev *snd, struct vdev_req *vr,
 	}
 out:
 	put32(resp, status);
-	if (status == SND_S_OK && (code == SND_R_JACK_INFO ||
-				   code == SND_R_PCM_INFO ||
-				   code == SND_R_CHMAP_INFO)) {
-		uint32_t size = get32(req + 12), count = get32(req + 8);
-
-		return SND_HDR_LEN + count * size;
-	}
-	return SND_HDR_LEN;
+	/* What a handler wrote after the status counts only when it
+	 * succeeded. */
+	return SND_HDR_LEN + (status == SND_S_OK ? extra : 0);
 }

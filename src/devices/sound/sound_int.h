@@ -30,10 +30,18 @@ enum {
 	SND_R_PCM_START,
 	SND_R_PCM_STOP,
 	SND_R_CHMAP_INFO = 0x0200,
+	SND_R_CTL_INFO = 0x0300,
+	SND_R_CTL_ENUM_ITEMS,
+	SND_R_CTL_READ,
+	SND_R_CTL_WRITE,
+	SND_R_CTL_TLV_READ,
+	SND_R_CTL_TLV_WRITE,
+	SND_R_CTL_TLV_COMMAND,
 	SND_EVT_JACK_CONNECTED = 0x1000,
 	SND_EVT_JACK_DISCONNECTED,
 	SND_EVT_PCM_PERIOD_ELAPSED = 0x1100,
 	SND_EVT_PCM_XRUN,
+	SND_EVT_CTL_NOTIFY = 0x1200,
 	SND_S_OK = 0x8000,
 	SND_S_BAD_MSG,
 	SND_S_NOT_SUPP,
@@ -88,6 +96,16 @@ struct snd_set_params {   /* 24 bytes */
 #define SND_XFER_LEN       4u   /* virtio_snd_pcm_xfer */
 #define SND_STATUS_LEN     8u   /* virtio_snd_pcm_status */
 #define SND_EVENT_LEN      8u
+#define SND_CTL_HDR_LEN    8u   /* virtio_snd_ctl_hdr */
+#define SND_CTL_INFO_LEN   96u  /* virtio_snd_ctl_info (C layout) */
+#define SND_CTL_VALUE_LEN  512u /* virtio_snd_ctl_value */
+#define SND_F_CTLS         0    /* VIRTIO_SND_F_CTLS (virtio 1.3) */
+/* Largest buffer a stream may set: ~0.3 s at the largest rate, channels
+ * and sample size; every allocation a stream makes is below it. */
+#define SND_BUFFER_MAX     (8u << 20)
+/* Volume controls run 0..100 (percent, linear); 100 passes frames
+ * unchanged. */
+#define SND_VOL_MAX        100u
 
 /* ---- objects ---------------------------------------------------------- */
 
@@ -185,6 +203,10 @@ struct snd_stream {
 	bool resume;              /* open: a restored session goes on */
 	uint64_t be_bytes;        /* bytes the backend took or gave in this
 				     session */
+	/* CTLS: volume (0..SND_VOL_MAX) and switch (1: sound) per channel,
+	 * applied in software to the frames. */
+	uint8_t vol[VDEV_SOUND_MAX_CHANNELS];
+	uint8_t on[VDEV_SOUND_MAX_CHANNELS];
 };
 
 #define SND_EVQ_MAX 64
@@ -208,11 +230,13 @@ struct snd_dev {
 	unsigned ev_dropped;
 
 	struct snd_io *free_io;   /* recycled holders */
+	bool ctls;                /* VIRTIO_SND_F_CTLS offered */
 };
 
-/* sound_ctl.c: one control request. @req: the request's readable bytes;
- * @resp: the writable space. Returns the bytes written into @resp (at
- * least 4, the status, when @resp_len allows; 0 when it does not). */
+/* sound_ctl.c: one control request. @req: the request's readable bytes
+ * (read once); the status goes to @resp, anything after it straight into
+ * @vreq's writable part. Returns the used length (at least 4, the status,
+ * when @resp_len allows; 0 when it does not). */
 uint32_t snd_ctl_request(struct snd_dev *snd, struct vdev_req *vreq,
 			 const uint8_t *req, uint32_t req_len, uint8_t *resp,
 			 uint32_t resp_len, bool *deferred);
@@ -235,6 +259,18 @@ void snd_evt_handle(struct snd_dev *snd, struct vdev_queue *q);
 uint64_t snd_now(struct snd_dev *snd);
 void snd_timer_disarm(struct snd_stream *s);
 void snd_unwatch_poll(struct snd_stream *s);
+
+/* sound_kctl.c: CTLS control elements (2 per stream: volume, switch). */
+unsigned snd_kctl_count(const struct snd_dev *snd);
+uint32_t snd_kctl_request(struct snd_dev *snd, struct vdev_req *vr,
+			  uint32_t code, const uint8_t *req, uint32_t req_len,
+			  uint32_t *extra);
+void snd_kctl_info_item(const struct snd_dev *snd, uint32_t id, uint8_t *p);
+void snd_kctl_defaults(struct snd_stream *s);
+bool snd_gain_identity(const struct snd_stream *s);
+void snd_gain_apply(const struct snd_stream *s, uint8_t *buf, size_t len);
+/* The backend's I/O for the next part of @io, through the gain. */
+long snd_be_io(struct snd_stream *s, struct snd_io *io);
 
 /* Sizes */
 unsigned snd_format_bytes(unsigned fmt); /* 0: unsupported */

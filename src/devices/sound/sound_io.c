@@ -219,14 +219,38 @@ static bool is_output(const struct snd_stream *s)
 }
 
 /* The frames of @io as the backend sees them: playback reads after the
- * header, capture writes from the start of the writable part. */
-static long be_io(struct snd_stream *s, struct snd_io *io)
+ * header, capture writes from the start of the writable part. With a
+ * volume or switch set (CTLS), the frames go through a private chunk that
+ * the gain is applied to: guest memory is never written for playback. */
+long snd_be_io(struct snd_stream *s, struct snd_io *io)
 {
-	if (is_output(s))
-		return s->be->io(s, io->req.out, io->req.nout,
-				 SND_XFER_LEN + io->done, io->len - io->done);
-	return s->be->io(s, io->req.in, io->req.nin, io->done,
-			 io->len - io->done);
+	bool out = is_output(s);
+	const struct iovec *iov = out ? io->req.out : io->req.in;
+	unsigned n = out ? io->req.nout : io->req.nin;
+	size_t off = (out ? SND_XFER_LEN : 0) + io->done;
+	size_t len = io->len - io->done, chunk;
+	uint8_t tmp[4096];
+	struct iovec t;
+	long r;
+
+	if (snd_gain_identity(s))
+		return s->be->io(s, iov, n, off, len);
+	chunk = sizeof(tmp) - sizeof(tmp) % s->frame_bytes;
+	if (len > chunk)
+		len = chunk;
+	t.iov_base = tmp;
+	t.iov_len = len;
+	if (out) {
+		vdev_iov_to_buf(iov, n, off, tmp, len);
+		snd_gain_apply(s, tmp, len);
+		return s->be->io(s, &t, 1, 0, len);
+	}
+	r = s->be->io(s, &t, 1, 0, len);
+	if (r > 0) {
+		snd_gain_apply(s, tmp, (size_t)r);
+		vdev_iov_from_buf(iov, n, off, tmp, (size_t)r);
+	}
+	return r;
 }
 
 static void finish(struct snd_stream *s, struct vdev_queue *q,
@@ -330,7 +354,7 @@ static bool service(struct snd_stream *s, struct vdev_queue *q)
 				wake = at;
 			break;
 		}
-		r = be_io(s, io);
+		r = snd_be_io(s, io);
 		if (r == -EAGAIN) {
 			watch_poll(s, now);
 			waiting = true;

@@ -4,7 +4,9 @@
 # drivers and Debian's aplay/arecord: UML (virtio_uml, id 25, queues of
 # 256), QEMU 11.1 (vhost-user-snd-pci, and vfio-user) with the custom
 # kernel (virtio_snd built in) and with Debian 13's kernel (virtio_snd.ko).
-# QEMU 7.2 has no vhost-user-snd-pci: that case SKIPs saying so.  One boot
+# QEMU 7.2 has no vhost-user-snd-pci: that case SKIPs saying so.  The
+# Debian 13 case also offers the virtio 1.3 controls (CTLS) and drives
+# them with amixer.  One boot
 # per frontend runs every check (snd.in-guest): the card is listed, an
 # aplay killed mid-stream leaves the device usable, aplay of 1 s of a known
 # S16_LE stereo 48 kHz pattern takes >= 0.9 s and leaves the daemon's
@@ -44,12 +46,17 @@ snd_verify_out() {
 	echo "  output: 192000 bytes identical, then $tail bytes of drain silence" >&2
 }
 
-# snd_case FE NAME KERNEL [MODULES]: one boot of frontend FE.
+# snd_case FE NAME KERNEL [MODULES [CTLS]]: one boot of frontend FE.
+# CTLS=1: the daemon offers VIRTIO_SND_F_CTLS (--controls, QEMU's
+# controls=on) and the guest reads and writes the controls with amixer
+# first (a kernel with virtio_kctl.c: 6.7+, so Debian 13's).
 snd_case() {
-	local fe=$1 name=$2 kernel=$3 mods=${4:-} why
+	local fe=$1 name=$2 kernel=$3 mods=${4:-} ctls=${5:-0} why
+	local tools="aplay arecord" dargs=() props=
+	[ "$ctls" = 1 ] && { tools+=" amixer"; dargs=(--controls); props=controls=on; }
 	guest_kernel "$kernel"
 	why=$(fe_unavailable "$fe")
-	[ -z "$why" ] && why=$(guest_tools_missing aplay arecord)
+	[ -z "$why" ] && why=$(guest_tools_missing $tools)
 	if [ -z "$why" ] && [ "$(fe_kind "$fe")" = qemu ] &&
 		[[ $fe != *-vfio ]] &&
 		! "$(fe_qemu "$fe")" -device help 2>/dev/null |
@@ -66,20 +73,22 @@ snd_case() {
 	local initrd=$GUEST_WORK/$name.cpio out=$GUEST_WORK/snd-$name.out
 	local devs=() hostfail= step
 	guest_initramfs "$fe" "$initrd" ${mods:+-M "$mods"} \
-		$(guest_tools aplay arecord) -n "$name" \
+		$(guest_tools $tools) -n "$name" \
 		-f "$PLAY:/snd/play.raw" -f "$IN:/snd/in.raw" \
 		-e VDEV_SND_PLAY=/snd/play.raw -e VDEV_SND_IN=/snd/in.raw \
+		-e VDEV_SND_CTLS=$ctls \
 		"$GUEST_DIR/tests/snd.in-guest"
 	rm -f "$sock" "$out"
 	bg_start "$GUEST_WORK/vdev-sound-$name.log" "$SND" \
 		--transport "$(fe_transport "$fe")" --socket "$sock" \
-		--backend file --out "$out" --in "$IN"
+		--backend file --out "$out" --in "$IN" "${dargs[@]}"
 	local pid=$BG_PID
 	wait_socket "$sock" || hostfail="vdev-sound did not create $sock"
-	fe_device "$fe" devs "$sock" snd
+	fe_device "$fe" devs "$sock" snd "$props"
 	[ -z "$hostfail" ] && fe_run "$fe" "$log" "$initrd" -- "${devs[@]}"
 	bg_stop "$pid"
-	for step in card kill play record; do
+	for step in card ctls kill play record; do
+		[ "$step" = ctls ] && [ "$ctls" != 1 ] && continue
 		grep -aq "^SND-STEP $step PASS" "$log" &&
 			echo "  $name: $step PASS" || echo "  $name: $step not passed"
 	done
@@ -98,7 +107,8 @@ else
 	snd_case qemu snd-qemu stock
 	snd_case qemu11 snd-qemu11-custom custom
 	snd_case qemu11-vfio snd-qemu11-vfio-custom custom
-	# A distribution kernel: virtio_snd as a module (slow under TCG).
-	snd_case qemu11 snd-qemu11-deb13 deb13 virtio_snd
+	# A distribution kernel: virtio_snd as a module (slow under TCG),
+	# with the virtio 1.3 controls its driver knows.
+	snd_case qemu11 snd-qemu11-deb13 deb13 virtio_snd 1
 fi
 guest_finish
