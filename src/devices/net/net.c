@@ -92,6 +92,12 @@ static void apply_features(struct net *n, uint64_t f)
 
 static int net_features_ok(struct vdev *dev, uint64_t f)
 {
+	vdev_log(VDEV_LOG_INFO, "net: features 0x%llx%s%s%s%s",
+		 (unsigned long long)f,
+		 has(f, VDEV_NET_F_CTRL_VQ) ? " ctrl_vq" : "",
+		 has(f, VDEV_NET_F_MRG_RXBUF) ? " mrg_rxbuf" : "",
+		 has(f, VDEV_NET_F_HOST_TSO4) ? " host_tso4" : "",
+		 has(f, VDEV_NET_F_MQ) ? " mq" : "");
 	apply_features(vdev_priv(dev), f);
 	return 0;
 }

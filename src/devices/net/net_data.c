@@ -385,8 +385,14 @@ static uint8_t ctrl_one(struct net *n, const uint8_t *cmd, size_t len,
 			n->guest_offloads = eff.offloads;
 	}
 	pthread_mutex_unlock(&n->lock);
-	if (ack != VDEV_NET_OK)
+	if (ack != VDEV_NET_OK) {
+		vdev_log(VDEV_LOG_DEBUG, "net: control %u.%u refused", cmd[0],
+			 len > 1 ? cmd[1] : 0);
 		return ack;
+	}
+	if (cmd[0] == VDEV_NET_CTRL_RX)
+		vdev_log(VDEV_LOG_INFO, "net: rx mode promisc %s allmulti %s",
+			 f.promisc ? "on" : "off", f.allmulti ? "on" : "off");
 	if (eff.mac_changed) {
 		uint8_t *cfg = vdev_config(n->dev);
 
