@@ -271,6 +271,15 @@ if [ -d "$root/release" ] && cmake --install "$root/release" --prefix "$inst" >/
 		grep -q '"type": "tick"' &&
 	test -s "$inst/share/man/man1/vdev-rng.1" &&
 	test -s "$inst/share/qemu/vhost-user/50-vdev-blk.json" &&
+	# The descriptor and the units name the program where --prefix put
+	# it, and it is there.
+	grep -q "\"binary\": \"$inst/libexec/vdev-blk\"" \
+		"$inst/share/qemu/vhost-user/50-vdev-blk.json" &&
+	test -x "$inst/libexec/vdev-blk" &&
+	grep -q "^ExecStart=$inst/libexec/vdev-rng --fd 3 " \
+		"$inst/lib/systemd/system/vdev-rng@.service" &&
+	grep -q "^ListenStream=/run/vdev/rng-%i.sock" \
+		"$inst/lib/systemd/system/vdev-rng@.socket" &&
 	cmake -S "$top/tests/install/project" -B "$root/consumer" -G Ninja \
 		-DCMAKE_PREFIX_PATH="$inst" >/dev/null &&
 	ninja -C "$root/consumer" >/dev/null &&

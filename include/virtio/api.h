@@ -13,6 +13,21 @@
 #ifndef VIRTIO_API_H
 #define VIRTIO_API_H
 
+/*
+ * The version of these headers, for compile-time checks; vdev_version()
+ * (caps.h) says which library a program runs against. The CMake build
+ * refuses to configure when these disagree with the project's version.
+ *	#if VDEV_VERSION >= VDEV_VERSION_NUMBER(0, 2, 0)
+ */
+#define VDEV_VERSION_MAJOR 0
+#define VDEV_VERSION_MINOR 1
+#define VDEV_VERSION_PATCH 0
+#define VDEV_VERSION_NUMBER(major, minor, patch)                          \
+	(((major) << 16) | ((minor) << 8) | (patch))
+#define VDEV_VERSION                                                      \
+	VDEV_VERSION_NUMBER(VDEV_VERSION_MAJOR, VDEV_VERSION_MINOR,       \
+			    VDEV_VERSION_PATCH)
+
 #if defined(VDEV_BUILDING) && defined(__GNUC__)
 #define VDEV_API __attribute__((visibility("default")))
 #else

@@ -490,6 +490,110 @@ static void test_stats(void **state)
 	assert_int_equal(access(spath, F_OK), -1);
 }
 
+/* The unit's line starting with @key, its value in @out. */
+static bool unit_line(const char *path, const char *key, char *out,
+		      size_t len)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+	bool found = false;
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, strlen(key)))
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		snprintf(out, len, "%s", line + strlen(key));
+		found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * The example systemd units, run as systemd would: the socket unit's
+ * settings, and the service's ExecStart under systemd-socket-activate
+ * (a listening socket passed as fd 3, the daemon started on the first
+ * connection), logging to a journal socket of the test's own.
+ */
+static void test_systemd_units(void **state)
+{
+	static const char *const tools[] = {
+		"/usr/bin/systemd-socket-activate",
+		"/lib/systemd/systemd-socket-activate", NULL,
+	};
+	static const char *const want[] = {
+		"MESSAGE=vhost-user rng: frontend connected", NULL,
+	};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char svc[600], skt[600], exec[512], val[128], jpath[128], jenv[160];
+	char buf[4096] = { 0 }, *tok, *save = NULL;
+	const char *argv[32], *tool = NULL;
+	const char *b = getenv("VDEV_BUILD_DIR");
+	struct tspawn t;
+	int n = 0, j;
+
+	(void)state;
+	need_rng();
+	for (int i = 0; tools[i]; i++)
+		if (access(tools[i], X_OK) == 0)
+			tool = tools[i];
+	if (!tool) {
+		print_message("SKIP: no systemd-socket-activate (package "
+			      "systemd) to run the units with\n");
+		skip();
+	}
+	snprintf(svc, sizeof(svc), "%s/daemons/rng/vdev-rng@.service", b);
+	snprintf(skt, sizeof(skt), "%s/daemons/rng/vdev-rng@.socket", b);
+	assert_true(unit_line(skt, "ListenStream=", val, sizeof(val)));
+	assert_string_equal(val, "/run/vdev/rng-%i.sock");
+	assert_true(unit_line(skt, "SocketMode=", val, sizeof(val)));
+	assert_string_equal(val, "0660");
+	assert_true(unit_line(skt, "SocketGroup=", val, sizeof(val)));
+	assert_string_equal(val, "kvm");
+	assert_true(unit_line(svc, "Requires=", val, sizeof(val)));
+	assert_string_equal(val, "vdev-rng@%i.socket");
+	assert_true(unit_line(svc, "ExecStart=", exec, sizeof(exec)));
+
+	snprintf(jpath, sizeof(jpath), "%s/journal", dir);
+	snprintf(jenv, sizeof(jenv), "VDEV_JOURNAL_SOCKET=%s", jpath);
+	unlink(jpath);
+	j = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(j >= 0);
+	strcpy(sa.sun_path, jpath);
+	assert_int_equal(bind(j, (struct sockaddr *)&sa, sizeof(sa)), 0);
+
+	argv[n++] = tool;
+	argv[n++] = "-l";
+	argv[n++] = sock;
+	argv[n++] = "-E";
+	argv[n++] = jenv;
+	argv[n++] = "--";
+	/* ExecStart as systemd runs it: the program where it was built,
+	 * $VDEV_ARGS empty (no configuration file). */
+	for (tok = strtok_r(exec, " ", &save); tok && n < 30;
+	     tok = strtok_r(NULL, " ", &save)) {
+		if (!strcmp(tok, "/@VDEV_LIBEXECDIR@/vdev-rng"))
+			argv[n++] = rng;
+		else if (strcmp(tok, "$VDEV_ARGS"))
+			argv[n++] = tok;
+	}
+	argv[n] = NULL;
+	assert_string_equal(argv[6], rng);
+	unlink(log_path);
+	assert_int_equal(tspawn_start(&t, argv,
+				      &(struct tspawn_opts){ .fd = -1,
+							     .log = log_path }),
+			 0);
+	serves(&t, sock);
+	serves(&t, sock);
+	if (!journal_has(j, buf, sizeof(buf), want, 10000))
+		fail_msg("no journal line from the activated daemon:\n%s", buf);
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+	close(j);
+	unlink(jpath);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +604,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_bad_values, cleanup),
 		cmocka_unit_test_teardown(test_verbose_and_journal, cleanup),
 		cmocka_unit_test_teardown(test_stats, cleanup),
+		cmocka_unit_test_teardown(test_systemd_units, cleanup),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
