@@ -8,15 +8,18 @@
 #  - budget (default; what scripts/test.sh runs in CI): a fixed total
 #    wall time, VDEV_FUZZ_BUDGET seconds (default 420), whatever the number
 #    of targets. The targets run in VDEV_FUZZ_JOBS parallel lanes (default:
-#    the cores, at most 2). Three quarters of the lanes' time go to every
-#    target in the normal mode, one quarter to the targets with guest
-#    memory in the double-fetch mode (VDEV_FUZZ_FLIP=1, docs/hostile-
-#    peers.md), evenly. Each target's line says how long it ran and how
-#    many inputs it executed; below 20 s per target it says so, since a
-#    new target then makes every other one shallower: raise the budget.
+#    the cores, at most 2). Three quarters of the lanes' time go to the
+#    targets in the normal mode, one quarter to those with guest memory
+#    (their source starts tests/lib/flipper.h) in the double-fetch mode
+#    (VDEV_FUZZ_FLIP=1, docs/hostile-peers.md), evenly. Each target's line
+#    says how long it ran and how many inputs it executed; below 20 s per
+#    target it warns, since every new target makes the others shallower:
+#    raise the budget then.
 #  - long (VDEV_FUZZ_LONG=1): every target runs until it has executed
-#    VDEV_FUZZ_RUNS inputs (default 10,000,000), one at a time, and the
-#    double-fetch targets VDEV_FUZZ_FLIP_RUNS each (default 0: not run).
+#    VDEV_FUZZ_RUNS inputs (default 10,000,000), VDEV_FUZZ_JOBS at a time
+#    (default 1), and the double-fetch targets VDEV_FUZZ_FLIP_RUNS each
+#    (default 0: not run). VDEV_FUZZ_LONG_SECONDS caps each run (default
+#    0: no cap), for a run that must end by a deadline.
 #    Takes hours; run it niced, e.g.
 #      VDEV_FUZZ_LONG=1 nice scripts/fuzz.sh build/fuzz
 #    It ends with a Markdown table: target, mode, runs, seconds, runs/s,
@@ -40,8 +43,10 @@ jobs=${VDEV_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
 [ "$jobs" -lt 1 ] && jobs=1
 runs=${VDEV_FUZZ_RUNS:-10000000}
 flip_runs=${VDEV_FUZZ_FLIP_RUNS:-0}
-# The targets whose input includes guest memory: the double-fetch mode.
-flip_targets="fuzz_queue fuzz_mmio fuzz_blk fuzz_state fuzz_vhost_user"
+# The double-fetch mode runs the targets whose source starts the flipper
+# (tests/lib/flipper.h): those whose input includes guest memory.
+flip_targets=$(grep -l flipper_fuzz_start "$top"/tests/fuzz/fuzz_*.c |
+	xargs -r -n1 basename | sed 's/\.c$//')
 
 normal=()
 for fz in "$b"/tests/fuzz_*; do
@@ -77,7 +82,7 @@ run_one() {
 	n=$(awk '/stat::number_of_executed_units/ {print $2; exit}' "$b/$tag.log")
 	n=${n:-0}
 	secs=$(awk -v a="$t0" -v z="$t1" 'BEGIN {printf "%.0f", z - a}')
-	rate=$(awk -v n="$n" -v s="$secs" 'BEGIN {printf "%.0f", s > 0 ? n / s : n}')
+	rate=$(awk -v n="$n" -v s="$secs" 'BEGIN {printf "%.0f", (s > 0 ? n / s : n)}')
 	st=PASS
 	[ $rc -eq 0 ] || st=FAIL
 	printf 'FUZZ: %s %s %s runs in %s s (%s/s, %s new corpus entries, peak %s MB)\n' \
@@ -94,10 +99,17 @@ run_one() {
 # The work as lines "NAME FLIP ARGS...".
 plan=()
 if [ "$long" = 1 ]; then
-	jobs=1
-	for n in "${normal[@]}"; do plan+=("$n 0 -runs=$runs"); done
+	jobs=${VDEV_FUZZ_JOBS:-1}
+	# A cap in seconds per target (0: none), for a run that must end by
+	# some time; the table then shows how far each target got.
+	cap=${VDEV_FUZZ_LONG_SECONDS:-0}
+	lim=(-runs="$runs")
+	[ "$cap" -gt 0 ] && lim+=(-max_total_time="$cap")
+	for n in "${normal[@]}"; do plan+=("$n 0 ${lim[*]}"); done
 	if [ "$flip_runs" -gt 0 ]; then
-		for n in "${flip[@]}"; do plan+=("$n 1 -runs=$flip_runs"); done
+		for n in "${flip[@]}"; do
+			plan+=("$n 1 -runs=$flip_runs ${lim[1]:-}")
+		done
 	fi
 	echo "fuzz: long run, $runs inputs per target, $flip_runs per double-fetch target"
 else

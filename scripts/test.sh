@@ -10,10 +10,11 @@
 #      aarch64 and big-endian s390x under qemu-user: release builds of the
 #      library, daemons and unit tests, the unit tests run there
 #   4. checks that libvdev.so exports only vdev_* symbols
-#   5. libFuzzer: every fuzz target for VDEV_FUZZ_SECONDS (default 60),
-#      then the targets with guest memory in the double-fetch mode
-#      (VDEV_FUZZ_FLIP=1: a thread keeps changing that memory) for
-#      VDEV_FUZZ_FLIP_SECONDS (default 20)
+#   5. libFuzzer (scripts/fuzz.sh): VDEV_FUZZ_BUDGET seconds in all
+#      (default 420) on two lanes, split evenly among the targets, three
+#      quarters in the normal mode and one quarter for the targets with
+#      guest memory in the double-fetch mode (VDEV_FUZZ_FLIP=1: a thread
+#      keeps changing that memory); each target's runs are printed
 #   5b. the gpio backend built against libgpiod 2.x (bookworm-backports,
 #      unpacked privately) and its unit tests
 #   6. benchmarks (release build; they print numbers and never fail on time)
@@ -21,16 +22,14 @@
 #      the daemons; kernels are cached in $VDEV_GUEST_CACHE
 # and ends with one line "N passed, N failed, N skipped".
 #
-# Environment: VDEV_BUILD_ROOT (default ./build), VDEV_FUZZ_SECONDS,
-# VDEV_FUZZ_FLIP_SECONDS,
+# Environment: VDEV_BUILD_ROOT (default ./build), VDEV_FUZZ_BUDGET,
 # VDEV_SKIP_GUEST=1, VDEV_SKIP_BENCH=1, VDEV_SKIP_FUZZ=1, VDEV_SKIP_CROSS=1
 # (each reported as skipped, never as passed).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 root=${VDEV_BUILD_ROOT:-$top/build}
-fuzz_secs=${VDEV_FUZZ_SECONDS:-60}
-flip_secs=${VDEV_FUZZ_FLIP_SECONDS:-20}
+fuzz_budget=${VDEV_FUZZ_BUDGET:-420}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 passed=0 failed=0 skipped=0
@@ -146,49 +145,21 @@ check_exports() {
 check_exports "$root/clang/libvdev.so" vdev_ libvdev.so.0
 check_exports "$root/clang/src/daemon/libvdev-daemon.so" vdev_daemon_ libvdev-daemon.so.0
 
-stage "fuzzing (${fuzz_secs}s per target)"
+stage "fuzzing (${fuzz_budget} s in all, scripts/fuzz.sh)"
 if [ "${VDEV_SKIP_FUZZ:-0}" = 1 ]; then
 	echo "SKIP: VDEV_SKIP_FUZZ=1"; count SKIP fuzz
 elif configure "$root/fuzz" clang -DVDEV_FUZZ=ON -DVDEV_SANITIZE=ON \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo && ninja -C "$root/fuzz" -j"$jobs"; then
-	found=0
-	for fz in "$root"/fuzz/tests/fuzz_*; do
-		[ -x "$fz" ] || continue
-		found=1
-		name=$(basename "$fz")
-		corpus=$top/tests/fuzz/corpus/${name#fuzz_}
-		work=$root/fuzz/corpus-$name
-		mkdir -p "$work"
-		[ -d "$corpus" ] && cp -n "$corpus"/* "$work"/ 2>/dev/null
-		if (cd "$root/fuzz" && "$fz" -max_total_time="$fuzz_secs" \
-			-print_final_stats=1 "$work" >"$root/fuzz/$name.log" 2>&1); then
-			echo "$name: clean ($(grep -m1 'stat::number_of_executed_units' "$root/fuzz/$name.log" | awk '{print $2}') runs)"
-			count PASS "$name"
-		else
-			tail -40 "$root/fuzz/$name.log"; count FAIL "$name"
-		fi
-	done
-	[ $found = 1 ] || { echo "no fuzz targets built"; count FAIL "fuzz: none"; }
-	# The double-fetch mode (tests/lib/flipper.h, docs/hostile-peers.md):
-	# shared memory is read once, whatever a peer writes meanwhile.
-	for name in fuzz_queue fuzz_mmio fuzz_blk fuzz_state fuzz_vhost_user; do
-		fz=$root/fuzz/tests/$name
-		work=$root/fuzz/corpus-$name
-		if [ ! -x "$fz" ]; then
-			echo "$name: not built"; count FAIL "$name (double fetch)"
-			continue
-		fi
-		mkdir -p "$work"
-		if (cd "$root/fuzz" && VDEV_FUZZ_FLIP=1 "$fz" \
-			-max_total_time="$flip_secs" -print_final_stats=1 \
-			"$work" >"$root/fuzz/$name.flip.log" 2>&1); then
-			echo "$name, double-fetch mode: clean ($(grep -m1 'stat::number_of_executed_units' "$root/fuzz/$name.flip.log" | awk '{print $2}') runs)"
-			count PASS "$name (double fetch)"
-		else
-			tail -40 "$root/fuzz/$name.flip.log"
-			count FAIL "$name (double fetch)"
-		fi
-	done
+	# A fixed budget split among the targets, the double-fetch mode
+	# (docs/hostile-peers.md) included; one line per target with its
+	# runs. VDEV_FUZZ_LONG=1 scripts/fuzz.sh is the deep run.
+	VDEV_FUZZ_BUDGET=$fuzz_budget VDEV_FUZZ_LONG=0 \
+		"$top/scripts/fuzz.sh" "$root/fuzz" | tee "$root/fuzz.log"
+	while read -r _ st name rest; do
+		case $rest in "(double fetch)"*) name="$name (double fetch)" ;; esac
+		if [ "$st" = PASS ]; then count PASS "$name"; else count FAIL "$name"; fi
+	done < <(grep '^FUZZ: ' "$root/fuzz.log")
+	grep -q '^FUZZ: ' "$root/fuzz.log" || count FAIL "fuzz: no result"
 else
 	cat "$root/fuzz.configure.log"; count FAIL "fuzz: build"
 fi
