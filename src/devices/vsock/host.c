@@ -430,8 +430,8 @@ int vsock_flush(struct vsock *v, struct conn *c)
 
 /* ---- host to guest ------------------------------------------------------ */
 
-static unsigned sub_iov(const struct iovec *iov, unsigned cnt, size_t skip,
-			size_t len, struct iovec *out, unsigned max)
+unsigned vsock_sub_iov(const struct iovec *iov, unsigned cnt, size_t skip,
+		       size_t len, struct iovec *out, unsigned max)
 {
 	unsigned n = 0;
 
@@ -517,7 +517,7 @@ int vsock_host_read(struct vsock *v, struct conn *c, const struct iovec *iov,
 		return (int)take;
 	}
 	mh.msg_iov = sub;
-	mh.msg_iovlen = sub_iov(iov, cnt, VSOCK_HDR_LEN, max, sub, 64);
+	mh.msg_iovlen = vsock_sub_iov(iov, cnt, VSOCK_HDR_LEN, max, sub, 64);
 	n = recvmsg(c->fd, &mh, MSG_DONTWAIT);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR) {

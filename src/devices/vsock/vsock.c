@@ -575,6 +575,103 @@ out:
 	return (int)(VSOCK_HDR_LEN + p.len);
 }
 
+/*
+ * Stream data into several rx buffers with one recvmsg: @first (popped) and
+ * up to RX_BATCH - 1 more, as far as the guest's credit goes. Returns the
+ * buffers pushed (0: nothing was read, @first is untouched), -1 when the
+ * connection died. Buffers not filled go back to the ring.
+ */
+#define RX_BATCH 16
+#define RX_SEGS 8
+
+static bool batchable(struct conn *c)
+{
+	return c->type == VDEV_VSOCK_TYPE_STREAM && c->st == C_ESTABLISHED &&
+	       !(c->pend & (P_REQUEST | P_RESPONSE)) && c->readable &&
+	       wants_read(c);
+}
+
+static int rx_batch(struct vsock *v, struct conn *c, struct vdev_queue *q,
+		    struct vdev_req *first)
+{
+	struct iovec iovs[RX_BATCH - 1][RX_SEGS], sub[RX_BATCH * RX_SEGS];
+	struct vdev_req reqs[RX_BATCH];
+	uint32_t room[RX_BATCH], credit = peer_credit(c), total = 0;
+	unsigned n = 0, nsub = 0, pushed = 0;
+	struct msghdr mh = { 0 };
+	ssize_t got;
+
+	reqs[0] = *first;
+	for (;;) {
+		struct vdev_req *r = &reqs[n];
+		uint32_t want = r->in_bytes - VSOCK_HDR_LEN;
+		unsigned k, i;
+		size_t have = 0;
+
+		if (want > VSOCK_PKT_MAX)
+			want = VSOCK_PKT_MAX;
+		if (want > credit - total)
+			want = credit - total;
+		k = vsock_sub_iov(r->in, r->nin, VSOCK_HDR_LEN, want,
+				  sub + nsub, RX_SEGS);
+		for (i = 0; i < k; i++)
+			have += sub[nsub + i].iov_len;
+		if (!have && n) {
+			vdev_queue_unpop(q, r);
+			break;
+		}
+		room[n] = (uint32_t)have;
+		nsub += k;
+		total += room[n];
+		n++;
+		if (n == RX_BATCH || total == credit)
+			break;
+		reqs[n] = (struct vdev_req){ .iov = iovs[n - 1],
+					     .iov_max = RX_SEGS };
+		if (vdev_queue_pop(q, &reqs[n]) < 0)
+			break;
+		if (reqs[n].in_bytes <= VSOCK_HDR_LEN) {
+			vdev_queue_unpop(q, &reqs[n]);
+			break;
+		}
+	}
+	mh.msg_iov = sub;
+	mh.msg_iovlen = nsub;
+	got = total ? recvmsg(c->fd, &mh, MSG_DONTWAIT) : 0;
+	if (got < 0 && errno != EAGAIN && errno != EINTR)
+		got = -2;
+	else if (got < 0)
+		c->readable = false;
+	else if (got == 0 && total) {
+		c->host_eof = true;
+		c->readable = false;
+		c->pend |= P_SHUTDOWN;
+	}
+	for (unsigned i = 0; i < n && got > 0; i++) {
+		uint32_t len = (uint32_t)got < room[i] ? (uint32_t)got : room[i];
+		struct vsock_pkt p;
+		struct vdev_vsock_hdr h;
+
+		if (!len)
+			break;
+		fill_hdr(v, c, &p, VDEV_VSOCK_OP_RW);
+		p.len = len;
+		c->tx_cnt += len;
+		c->pend &= ~P_CREDIT;
+		vsock_pkt_encode(&p, &h);
+		vdev_iov_from_buf(reqs[i].in, reqs[i].nin, 0, &h, sizeof(h));
+		vdev_queue_push(q, &reqs[i], VSOCK_HDR_LEN + len);
+		got -= len;
+		pushed++;
+	}
+	/* The extra buffers not filled go back, last popped first. */
+	for (unsigned i = n; i-- > (pushed ? pushed : 1);)
+		vdev_queue_unpop(q, &reqs[i]);
+	if (got == -2)
+		return -1;
+	return (int)pushed;
+}
+
 static void rx_handle(struct vsock *v, struct vdev_queue *q)
 {
 	struct iovec iov[VSOCK_IOV_MAX];
@@ -584,6 +681,7 @@ static void rx_handle(struct vsock *v, struct vdev_queue *q)
 	vsock_sib_take(v);
 	while (v->rst_count || v->rhead) {
 		int r = vdev_queue_pop(q, &req);
+		bool batched = false;
 
 		if (r == -EMSGSIZE) {
 			pushed = true;
@@ -617,11 +715,23 @@ static void rx_handle(struct vsock *v, struct vdev_queue *q)
 			pushed = true;
 			continue;
 		}
-		while (v->rhead) {
+		for (unsigned tries = v->nconns + 1; v->rhead && tries--;) {
 			struct conn *c = v->rhead;
 
 			ready_remove(v, c);
-			r = rx_conn(v, c, &req);
+			r = 0;
+			if (batchable(c) && peer_credit(c)) {
+				r = rx_batch(v, c, q, &req);
+				if (r > 0) {
+					pushed = batched = true;
+					if (vsock_conn_has_work(v, c))
+						vsock_conn_ready(v, c);
+					vsock_conn_watch(v, c);
+					break;
+				}
+			}
+			if (r == 0)
+				r = rx_conn(v, c, &req);
 			if (r < 0) {
 				vsock_conn_kill(v, c, true);
 				continue;
@@ -632,12 +742,20 @@ static void rx_handle(struct vsock *v, struct vdev_queue *q)
 			if (r > 0)
 				break;
 		}
-		if (r > 0) {
+		if (batched) {
+			/* rx_batch pushed req (and more) itself */
+		} else if (r > 0) {
 			vdev_queue_push(q, &req, (uint32_t)r);
 			pushed = true;
-		} else if (vdev_queue_unpop(q, &req) < 0) {
-			vdev_queue_push(q, &req, 0);
-			pushed = true;
+		} else {
+			/* Nobody had anything this buffer could carry (a
+			 * buffer with no room for data): wait for the next
+			 * kick rather than spin. */
+			if (vdev_queue_unpop(q, &req) < 0) {
+				vdev_queue_push(q, &req, 0);
+				pushed = true;
+			}
+			break;
 		}
 	}
 	if (v->tx_blocked && v->rst_max - v->rst_count >= VSOCK_RST_SLACK) {

@@ -203,6 +203,9 @@ int vsock_out_eom(struct vsock *v, struct conn *c);
 /* Fills a guest rx buffer with host data for @c; bytes of payload
  * written after the header at @skip, 0 when nothing was ready, -EPIPE when
  * the connection died. *flags gets EOM for the end of a message. */
+/* The iovecs of @len bytes of @iov after @skip, at most @max; how many. */
+unsigned vsock_sub_iov(const struct iovec *iov, unsigned cnt, size_t skip,
+		       size_t len, struct iovec *out, unsigned max);
 int vsock_host_read(struct vsock *v, struct conn *c, const struct iovec *iov,
 		    unsigned cnt, uint32_t max, uint32_t *flags);
 
