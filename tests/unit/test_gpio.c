@@ -26,6 +26,8 @@
 #include <virtio/testing.h>
 #include <virtio/transport.h>
 
+#include "tdev.h"
+
 #define NLINES 8
 
 struct mode {
@@ -75,69 +77,32 @@ static void destroy(struct vdev_drv *drv, struct vdev *dev)
 static int req(struct vdev_drv *drv, uint16_t type, uint16_t gpio,
 	       uint32_t value, uint8_t *out)
 {
-	struct vdev_gpio_request r = {
-		.type = vdev_cpu_to_le16(type),
-		.gpio = vdev_cpu_to_le16(gpio),
-		.value = vdev_cpu_to_le32(value),
-	};
-	uint8_t resp[2] = { 0xee, 0xee };
-	uint32_t w = 0;
+	int st = tgpio_req(drv, type, gpio, value, out);
 
-	assert_int_equal(vdev_drv_xfer(drv, 0, &r, sizeof(r), resp,
-				       sizeof(resp), &w, 2000), 0);
-	assert_int_equal(w, 2);
-	if (out)
-		*out = resp[1];
-	return resp[0];
+	assert_true(st >= 0);
+	return st;
 }
 
 /* Queues the eventq buffer of @line (unmask); the status byte is *st. */
 static void unmask(struct vdev_drv *drv, uint16_t line, uint8_t **st)
 {
-	struct vdev_drv_mem *mem = vdev_drv_get_mem(drv);
-	struct vdev_drv_seg segs[2];
-	vdev_le16 *g = vdev_drv_mem_alloc(mem, 2, 2, &segs[0].gpa);
-
-	*st = vdev_drv_mem_alloc(mem, 1, 1, &segs[1].gpa);
-	assert_non_null(g);
-	assert_non_null(*st);
-	*g = vdev_cpu_to_le16(line);
-	**st = 0xee;
-	segs[0].len = 2;
-	segs[1].len = 1;
-	assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(drv, 1), segs, 1, 1,
-					   (void *)(uintptr_t)(line + 1), 0),
-			 0);
-	assert_int_equal(vdev_drv_kick(drv, 1), 0);
+	assert_int_equal(tgpio_unmask(drv, line, st, 1), 0);
 }
 
 /* The same without the kick (a device the driver does not serve). */
 static void unmask_nokick(struct vdev_drv *drv, uint16_t line, uint8_t **st)
 {
-	struct vdev_drv_mem *mem = vdev_drv_get_mem(drv);
-	struct vdev_drv_seg segs[2];
-	vdev_le16 *g = vdev_drv_mem_alloc(mem, 2, 2, &segs[0].gpa);
-
-	*st = vdev_drv_mem_alloc(mem, 1, 1, &segs[1].gpa);
-	*g = vdev_cpu_to_le16(line);
-	**st = 0xee;
-	segs[0].len = 2;
-	segs[1].len = 1;
-	assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(drv, 1), segs, 1, 1,
-					   (void *)(uintptr_t)(line + 1), 0),
-			 0);
+	assert_int_equal(tgpio_unmask(drv, line, st, 0), 0);
 }
 
 /* Waits for an eventq completion: the line it was for, or -1. */
 static int event(struct vdev_drv *drv, int timeout_ms, uint32_t *len)
 {
-	void *tok;
-	int r = vdev_drv_wait(drv, 1, timeout_ms, &tok, len);
+	int line = tgpio_event(drv, timeout_ms);
 
-	if (r == -ETIMEDOUT)
-		return -1;
-	assert_int_equal(r, 0);
-	return (int)(uintptr_t)tok - 1;
+	assert_true(line >= -1);
+	*len = 1;
+	return line;
 }
 
 static int raw(struct vdev_drv *drv, const void *out, size_t olen,
@@ -686,40 +651,18 @@ static char ctl_path[64];
 
 static int ctl_connect(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = tctl_connect(ctl_path);
 
 	assert_true(fd >= 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ctl_path);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	return fd;
 }
 
-/* Sends @cmd (unless empty), runs the driver's loop until a reply line came. */
+/* Sends @cmd (unless empty), runs the driver's loop until a reply line
+ * came. */
 static void ctl(struct vdev_drv *drv, int fd, const char *cmd, char *reply,
 		size_t len)
 {
-	size_t got = 0;
-
-	if (*cmd)
-		assert_int_equal(send(fd, cmd, strlen(cmd), MSG_NOSIGNAL),
-				 (ssize_t)strlen(cmd));
-	for (int i = 0; i < 200; i++) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		vdev_drv_poll(drv, 10);
-		if (poll(&p, 1, 0) != 1)
-			continue;
-		n = recv(fd, reply + got, len - 1 - got, 0);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		reply[got] = 0;
-		if (memchr(reply, '\n', got))
-			return;
-	}
-	reply[got] = 0;
+	tctl_fd(fd, cmd, reply, len, drv);
 }
 
 static void test_control(void **state)

@@ -28,6 +28,7 @@
 #include <virtio/testing.h>
 #include <signal.h>
 
+#include "tdev.h"
 #include "tspawn.h"
 
 #define CFS "/sys/kernel/config"
@@ -133,48 +134,23 @@ static int sim_value(int line)
 static int req(struct vdev_drv *drv, uint16_t type, uint16_t gpio,
 	       uint32_t value, uint8_t *out)
 {
-	struct vdev_gpio_request r = {
-		.type = vdev_cpu_to_le16(type),
-		.gpio = vdev_cpu_to_le16(gpio),
-		.value = vdev_cpu_to_le32(value),
-	};
-	uint8_t resp[2] = { 0xee, 0xee };
-	uint32_t w = 0;
+	int st = tgpio_req(drv, type, gpio, value, out);
 
-	assert_int_equal(vdev_drv_xfer(drv, 0, &r, sizeof(r), resp,
-				       sizeof(resp), &w, 2000), 0);
-	if (out)
-		*out = resp[1];
-	return resp[0];
+	assert_true(st >= 0);
+	return st;
 }
 
 static void unmask(struct vdev_drv *drv, uint16_t line, uint8_t **st)
 {
-	struct vdev_drv_mem *mem = vdev_drv_get_mem(drv);
-	struct vdev_drv_seg segs[2];
-	vdev_le16 *g = vdev_drv_mem_alloc(mem, 2, 2, &segs[0].gpa);
-
-	*st = vdev_drv_mem_alloc(mem, 1, 1, &segs[1].gpa);
-	*g = vdev_cpu_to_le16(line);
-	**st = 0xee;
-	segs[0].len = 2;
-	segs[1].len = 1;
-	assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(drv, 1), segs, 1, 1,
-					   (void *)(uintptr_t)(line + 1), 0),
-			 0);
-	assert_int_equal(vdev_drv_kick(drv, 1), 0);
+	assert_int_equal(tgpio_unmask(drv, line, st, 1), 0);
 }
 
 static int event(struct vdev_drv *drv, int ms)
 {
-	void *tok;
-	uint32_t len;
-	int r = vdev_drv_wait(drv, 1, ms, &tok, &len);
+	int line = tgpio_event(drv, ms);
 
-	if (r == -ETIMEDOUT)
-		return -1;
-	assert_int_equal(r, 0);
-	return (int)(uintptr_t)tok - 1;
+	assert_true(line >= -1);
+	return line;
 }
 
 static void test_chip(void **state)

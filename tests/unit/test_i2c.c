@@ -28,6 +28,8 @@
 #include <virtio/testing.h>
 #include <virtio/transport.h>
 
+#include "tdev.h"
+
 #define EE 0x50
 #define TS 0x48
 #define TEN (VDEV_I2C_ADDR_10BIT | 0x123)
@@ -659,33 +661,10 @@ static void test_state(void **state)
 	}
 }
 
-static int ctl_cmd(struct vdev_drv *drv, const char *cmd, char *r, size_t len)
+static void ctl_cmd(struct vdev_drv *drv, const char *cmd, char *r,
+		    size_t len)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	size_t got = 0;
-
-	assert_true(fd >= 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ctl_path);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(send(fd, cmd, strlen(cmd), MSG_NOSIGNAL),
-			 (ssize_t)strlen(cmd));
-	for (int i = 0; i < 200 && !memchr(r, '\n', got); i++) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		vdev_drv_poll(drv, 10);
-		if (poll(&p, 1, 0) != 1)
-			continue;
-		n = recv(fd, r + got, len - 1 - got, 0);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		r[got] = 0;
-	}
-	r[got] = 0;
-	close(fd);
-	return (int)got;
+	tctl(ctl_path, cmd, r, len, drv);
 }
 
 static void test_control(void **state)

@@ -24,6 +24,7 @@
 #include <virtio/i2c.h>
 #include <virtio/testing.h>
 
+#include "tdev.h"
 #include "tspawn.h"
 
 static char bin[512], sock[64], ctl[64], log_path[64], ee[64];
@@ -73,29 +74,7 @@ static void need_bin(void)
 static void control(const char *path, const char *cmd, char *reply,
 		    size_t len)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	size_t got = 0;
-
-	assert_true(fd >= 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(send(fd, cmd, strlen(cmd), MSG_NOSIGNAL),
-			 (ssize_t)strlen(cmd));
-	while (got < len - 1) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		assert_int_equal(poll(&p, 1, 5000), 1);
-		n = recv(fd, reply + got, len - 1 - got, 0);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		if (memchr(reply, '\n', got))
-			break;
-	}
-	reply[got] = 0;
-	close(fd);
+	tctl(path, cmd, reply, len, NULL);
 }
 
 static void start(struct tspawn *t, const char *const *argv)
@@ -109,19 +88,7 @@ static void start(struct tspawn *t, const char *const *argv)
 /* Runs @argv to its end; its exit status, its output in @out. */
 static int run(const char *const *argv, char *out, size_t len)
 {
-	struct tspawn t;
-	int ret, fd;
-	ssize_t n;
-
-	unlink(log_path);
-	start(&t, argv);
-	ret = tspawn_wait(&t, 10000);
-	fd = open(log_path, O_RDONLY);
-	assert_true(fd >= 0);
-	n = read(fd, out, len - 1);
-	close(fd);
-	out[n > 0 ? n : 0] = 0;
-	return ret;
+	return trun(argv, log_path, out, len);
 }
 
 

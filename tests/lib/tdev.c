@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Test helpers for the gpio and i2c tests: see tdev.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <virtio/gpio.h>
+#include <virtio/testing.h>
+
+#include "tdev.h"
+#include "tspawn.h"
+
+int tgpio_req(struct vdev_drv *drv, uint16_t type, uint16_t gpio,
+	      uint32_t value, uint8_t *out)
+{
+	struct vdev_gpio_request r = {
+		.type = vdev_cpu_to_le16(type),
+		.gpio = vdev_cpu_to_le16(gpio),
+		.value = vdev_cpu_to_le32(value),
+	};
+	uint8_t resp[2] = { 0xee, 0xee };
+	uint32_t w = 0;
+
+	if (vdev_drv_xfer(drv, 0, &r, sizeof(r), resp, sizeof(resp), &w,
+			  2000) != 0 || w != 2)
+		return -EPROTO;
+	if (out)
+		*out = resp[1];
+	return resp[0];
+}
+
+int tgpio_unmask(struct vdev_drv *drv, uint16_t line, uint8_t **st,
+		 int kick)
+{
+	struct vdev_drv_mem *mem = vdev_drv_get_mem(drv);
+	struct vdev_drv_seg segs[2];
+	vdev_le16 *g = vdev_drv_mem_alloc(mem, 2, 2, &segs[0].gpa);
+
+	*st = vdev_drv_mem_alloc(mem, 1, 1, &segs[1].gpa);
+	if (!g || !*st)
+		return -ENOMEM;
+	*g = vdev_cpu_to_le16(line);
+	**st = 0xee;
+	segs[0].len = 2;
+	segs[1].len = 1;
+	if (vdev_drv_ring_add(vdev_drv_ring(drv, 1), segs, 1, 1,
+			      (void *)(uintptr_t)(line + 1), 0) != 0)
+		return -ENOSPC;
+	return kick ? vdev_drv_kick(drv, 1) : 0;
+}
+
+int tgpio_event(struct vdev_drv *drv, int ms)
+{
+	void *tok;
+	uint32_t len;
+	int r = vdev_drv_wait(drv, 1, ms, &tok, &len);
+
+	if (r == -ETIMEDOUT)
+		return -1;
+	if (r != 0 || len != 1)
+		return -2;
+	return (int)(uintptr_t)tok - 1;
+}
+
+int tctl_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+void tctl_fd(int fd, const char *cmd, char *reply, size_t len,
+	     struct vdev_drv *drv)
+{
+	size_t got = 0;
+
+	reply[0] = 0;
+	if (*cmd && send(fd, cmd, strlen(cmd), MSG_NOSIGNAL) !=
+			    (ssize_t)strlen(cmd))
+		return;
+	for (int i = 0; i < 200 && !memchr(reply, '\n', got); i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (drv)
+			vdev_drv_poll(drv, 10);
+		if (poll(&p, 1, drv ? 0 : 10) != 1)
+			continue;
+		n = recv(fd, reply + got, len - 1 - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		reply[got] = 0;
+	}
+}
+
+void tctl(const char *path, const char *cmd, char *reply, size_t len,
+	  struct vdev_drv *drv)
+{
+	int fd = tctl_connect(path);
+
+	reply[0] = 0;
+	if (fd < 0)
+		return;
+	tctl_fd(fd, cmd, reply, len, drv);
+	close(fd);
+}
+
+int trun(const char *const *argv, const char *log, char *out, size_t len)
+{
+	struct tspawn t;
+	int ret, fd;
+	ssize_t n;
+
+	unlink(log);
+	out[0] = 0;
+	ret = tspawn_start(&t, argv, &(struct tspawn_opts){ .fd = -1,
+							    .log = log });
+	if (ret < 0)
+		return ret;
+	ret = tspawn_wait(&t, 10000);
+	fd = open(log, O_RDONLY);
+	if (fd < 0)
+		return ret;
+	n = read(fd, out, len - 1);
+	close(fd);
+	out[n > 0 ? n : 0] = 0;
+	return ret;
+}
