@@ -103,8 +103,9 @@ static int find_bus(const char *bus, size_t len, char *path, size_t plen)
 			continue;
 		if (fgets(name, sizeof(name), f)) {
 			name[strcspn(name, "\n")] = 0;
-			if (strlen(name) == len && !strncmp(name, bus, len)) {
-				snprintf(path, plen, "/dev/%s", e->d_name);
+			if (strlen(name) == len && !strncmp(name, bus, len) &&
+			    snprintf(path, plen, "/dev/%s", e->d_name) <
+				    (int)plen) {
 				fclose(f);
 				closedir(dir);
 				return 0;
