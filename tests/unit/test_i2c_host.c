@@ -248,8 +248,8 @@ static void test_daemon(void **state)
 	snprintf(sock, sizeof(sock), "/tmp/vdev-i2c-host-%d.sock",
 		 (int)getpid());
 	/* vhost-device-i2c's format: bus number, decimal addresses */
-	snprintf(list, sizeof(list), "%s:80:81",
-		 adapter + strlen("/dev/i2c-"));
+	assert_true(snprintf(list, sizeof(list), "%s:80:81",
+			     adapter + strlen("/dev/i2c-")) < (int)sizeof(list));
 	assert_int_equal(tspawn_start(&t, argv, NULL), 0);
 	assert_int_equal(tspawn_drv_connect(&t, sock, 10000, &dc, &drv), 0);
 	assert_int_equal(vdev_drv_init(drv), 0);
