@@ -9,7 +9,7 @@
 #          kernel's sources and tools, busybox, e2fsprogs)
 #   cross: build + the aarch64 and s390x cross compilers, qemu-user and
 #          musl-gcc (scripts/test-target.sh)
-#   test:  build + cross + cmocka, clang's fuzzer runtime, valgrind, and
+#   test:  build + cross + cmocka, clang's fuzzer runtime, valgrind, gcovr, and
 #          what the guest tests need (QEMU, kernel sources, busybox,
 #          debootstrap for the Debian 13 root of QEMU 11, and the tools
 #          copied into guests: socat, aplay/arecord, gpiod, i2c-tools,
@@ -25,7 +25,7 @@ build_pkgs=(build-essential cmake ninja-build pkg-config clang libseccomp-dev
 cross_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross
             gcc-s390x-linux-gnu libc6-dev-s390x-cross
             qemu-user-static musl-tools dpkg-dev debian-archive-keyring)
-test_pkgs=(libcmocka-dev libclang-rt-14-dev llvm valgrind
+test_pkgs=(libcmocka-dev libclang-rt-14-dev llvm valgrind gcovr
            qemu-system-x86 qemu-system-common qemu-utils linux-source-6.1 patch
            busybox-static flex bison bc m4 libelf-dev libssl-dev cpio
            xz-utils zstd kmod procps util-linux e2fsprogs dosfstools

@@ -20,6 +20,8 @@
 #   6. benchmarks (release build; they print numbers and never fail on time)
 #   7. guest tests: real Linux guests (User-Mode Linux, QEMU TCG) driving
 #      the daemons; kernels are cached in $VDEV_GUEST_CACHE
+#   8. coverage (scripts/coverage.sh): lines of src/ and adapters/ run by
+#      the gcc ASan build's tests, against the floor in tests/coverage-floor
 # and ends with one line "N passed, N failed, N skipped".
 #
 # Environment: VDEV_BUILD_ROOT (default ./build), VDEV_FUZZ_BUDGET,
@@ -107,7 +109,10 @@ build_and_test() { # NAME CC [cmake args...]
 
 mkdir -p "$root"
 
-build_and_test gcc-asan gcc -DVDEV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+# The gcc ASan build is also the coverage build (scripts/coverage.sh at
+# the end): its unit, replay and KVM tests write the counts.
+build_and_test gcc-asan gcc -DVDEV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+	-DVDEV_COVERAGE=ON
 build_and_test clang clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 for t in x86_64-linux-musl aarch64-linux-gnu s390x-linux-gnu; do
@@ -296,6 +301,14 @@ elif [ -x "$top/tests/guest/run-all.sh" ]; then
 	fi
 else
 	echo "SKIP: no guest tests in this tree"; count SKIP guest
+fi
+
+stage "coverage of src/ and adapters/ (scripts/coverage.sh)"
+if [ -f "$root/gcc-asan/CMakeCache.txt" ] &&
+	"$top/scripts/coverage.sh" "$root/gcc-asan"; then
+	count PASS coverage
+else
+	count FAIL "coverage: below the floor (tests/coverage-floor) or not measured"
 fi
 
 stage "summary (${SECONDS}s in all)"

@@ -123,6 +123,16 @@ static const char *const sanitizer_calls[] = {
 	NULL,
 };
 
+/* What gcov calls at exit in a coverage build (VDEV_COVERAGE): it opens,
+ * locks and rewrites the .gcda file of every object. */
+#ifndef VDEV_COVERAGE
+#define VDEV_COVERAGE 0
+#endif
+static const char *const coverage_calls[] = {
+	"open", "openat", "mkdir", "mkdirat", "access", "faccessat",
+	NULL,
+};
+
 /* Names of the system calls, for the SIGSYS message: resolved while
  * installing (the handler must not allocate). */
 #define NAMES 512
@@ -268,6 +278,8 @@ int vdev_daemon_sandbox(const char *prog, const char *const *extra)
 		r = add_list(ctx, prog, base_calls, false);
 	if (!r && VDD_SANITIZED)
 		r = add_list(ctx, prog, sanitizer_calls, false);
+	if (!r && VDEV_COVERAGE)
+		r = add_list(ctx, prog, coverage_calls, false);
 	if (!r)
 		r = add_base(ctx);
 	if (!r)
