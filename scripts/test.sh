@@ -9,7 +9,8 @@
 #   3b. other targets (scripts/test-target.sh): x86-64 with musl, and
 #      aarch64 and big-endian s390x under qemu-user: release builds of the
 #      library, daemons and unit tests, the unit tests run there
-#   4. checks that libvdev.so exports only vdev_* symbols
+#   4. checks that libvdev.so exports only vdev_* symbols, and that its ABI
+#      and libvdev-daemon.so's are compatible with tests/abi (abidiff)
 #   5. libFuzzer (scripts/fuzz.sh): VDEV_FUZZ_BUDGET seconds in all
 #      (default 420) on two lanes, split evenly among the targets, three
 #      quarters in the normal mode and one quarter for the targets with
@@ -149,6 +150,17 @@ check_exports() {
 }
 check_exports "$root/clang/libvdev.so" vdev_ libvdev.so.0
 check_exports "$root/clang/src/daemon/libvdev-daemon.so" vdev_daemon_ libvdev-daemon.so.0
+
+stage "ABI of libvdev.so and libvdev-daemon.so against tests/abi (abidiff)"
+# A break must be a decision (scripts/abi-check.sh says how to make it).
+for what in --selftest "$root/clang"; do
+	"$top/scripts/abi-check.sh" "$what"
+	case $? in
+	0) count PASS "abi ${what##*/}" ;;
+	77) count SKIP "abi ${what##*/}" ;;
+	*) count FAIL "abi ${what##*/}" ;;
+	esac
+done
 
 stage "fuzzing (${fuzz_budget} s in all, scripts/fuzz.sh)"
 if [ "${VDEV_SKIP_FUZZ:-0}" = 1 ]; then
