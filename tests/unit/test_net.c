@@ -817,6 +817,114 @@ static void test_state(void **state)
 	destroy(&b);
 }
 
+/* The stream backend: QEMU's framing (4-byte big-endian length) both
+ * ways, frames split across reads, a peer that stops reading (tx waits
+ * for POLLOUT and loses nothing), and a peer that breaks the framing. */
+static void test_stream(void **state)
+{
+	for (unsigned k = 0; k < 4; k++) {
+		struct t t;
+		int sv[2];
+		struct vdev_net_config c = { .backend = VDEV_NET_STREAM,
+					     .use_fd = true };
+		struct vdev_net_hdr h = { 0 };
+		uint8_t f[1500], got[1600], lenb[4], *b;
+		uint32_t len;
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+					    0, sv),
+				 0);
+		c.fd = sv[0];
+		t.peer = sv[1];
+		memcpy(c.mac, MAC, 6);
+		make_dev(&t, &modes[k], 0, vdev_net_new(&c));
+		/* tx */
+		frame(f, 100, MAC, 1);
+		tx(&t, &h, f, 100);
+		assert_int_equal(recv(t.peer, lenb, 4, MSG_WAITALL), 4);
+		assert_memory_equal(lenb, "\0\0\0\x64", 4);
+		assert_int_equal(recv(t.peer, got, 100, MSG_WAITALL), 100);
+		assert_memory_equal(got, f, 100);
+		/* rx, one byte at a time at first */
+		post_rx(&t, 0, 8, 1600);
+		frame(f, 300, MAC, 2);
+		lenb[0] = lenb[1] = 0;
+		lenb[2] = 1;
+		lenb[3] = 300 - 256;
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(send(t.peer, lenb + i, 1, 0), 1);
+		assert_int_equal(send(t.peer, f, 10, 0), 10);
+		assert_null(rx_wait(&t, 0, &len, 20));
+		assert_int_equal(send(t.peer, f + 10, 290, 0), 290);
+		b = rx_wait(&t, 0, &len, 2000);
+		assert_non_null(b);
+		assert_int_equal(len, 312);
+		assert_memory_equal(b + 12, f, 300);
+		/* A peer that does not read: frames wait, none is lost or
+		 * cut. */
+		{
+			int small = 4096;
+
+			setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small,
+				   sizeof(small));
+		}
+		{
+			struct vdev_drv_mem *mem = vdev_drv_get_mem(t.drv);
+			size_t have = 0, want = 40 * 1404;
+			static uint8_t all[40 * 1404];
+			void *tok;
+
+			for (unsigned i = 0; i < 40; i++) {
+				struct vdev_drv_seg seg = { .len = 12 + 1400 };
+				uint8_t *buf = vdev_drv_mem_alloc(mem, seg.len,
+								  16, &seg.gpa);
+
+				assert_non_null(buf);
+				memcpy(buf, &h, 12);
+				frame(buf + 12, 1400, MAC, (uint8_t)i);
+				assert_int_equal(vdev_drv_ring_add(
+							 vdev_drv_ring(t.drv, 1),
+							 &seg, 1, 0, buf, 0),
+						 0);
+			}
+			vdev_drv_kick(t.drv, 1);
+			/* Read slowly: the socket fills, tx waits. */
+			for (int spin = 0; have < want && spin < 5000; spin++) {
+				ssize_t n = recv(t.peer, all + have,
+						 want - have < 3000 ?
+							 want - have : 3000,
+						 MSG_DONTWAIT);
+
+				if (n > 0)
+					have += (size_t)n;
+				vdev_drv_poll(t.drv, 1);
+			}
+			assert_int_equal(have, want);
+			for (unsigned i = 0; i < 40; i++) {
+				assert_int_equal(all[i * 1404 + 2] << 8 |
+							 all[i * 1404 + 3],
+						 1400);
+				frame(f, 1400, MAC, (uint8_t)i);
+				assert_memory_equal(all + i * 1404 + 4, f,
+						    1400);
+				assert_int_equal(vdev_drv_wait(t.drv, 1, 2000,
+							       &tok, &len),
+						 0);
+			}
+		}
+		/* A length over any frame ends the connection: nothing more
+		 * is read, and tx counts its frames as backend drops. */
+		assert_int_equal(send(t.peer, "\x00\x10\x00\x00", 4, 0), 4);
+		frame(f, 60, MAC, 3);
+		assert_int_equal(send(t.peer, "\0\0\0\x3c", 4, 0), 4);
+		assert_int_equal(send(t.peer, f, 60, 0), 60);
+		assert_null(rx_wait(&t, 0, &len, 100));
+		tx(&t, &h, f, 60);
+		assert_int_equal(stats(&t, 0).tx_backend, 1);
+		destroy(&t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -831,6 +939,7 @@ int main(void)
 		cmocka_unit_test(test_sink_source),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_state),
+		cmocka_unit_test(test_stream),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
