@@ -75,6 +75,9 @@ enum vdev_console_backend {
 	VDEV_CONSOLE_FILE,   /* output appended to @path; no input */
 	VDEV_CONSOLE_FDS,    /* @in_fd and @out_fd (stdio: 0 and 1); the
 				device dup()s them */
+	VDEV_CONSOLE_TCP,    /* listens on 127.0.0.1:@tcp_port, one client
+				at a time (vhost-device-console's
+				"network" backend) */
 };
 
 struct vdev_console_port {
@@ -83,6 +86,7 @@ struct vdev_console_port {
 	enum vdev_console_backend backend;
 	const char *path;    /* UNIX, FILE */
 	int in_fd, out_fd;   /* FDS; -1: none */
+	uint16_t tcp_port;   /* TCP */
 	bool drop;           /* drop output while the host side is away
 				instead of holding the guest back */
 };
@@ -95,6 +99,10 @@ struct vdev_console_config {
 	unsigned max_ports;
 	uint16_t cols, rows; /* console size; 0: 80 x 25 */
 	size_t buffer;       /* guest output held per port; 0: 64 KiB */
+	/* A control socket (NULL: none): lines "resize ID COLS ROWS",
+	 * "remove ID", "add ID SPEC" (SPEC as vdev_console_parse_port), each
+	 * answered "ok" or "error: ...". */
+	const char *control;
 	uint16_t queue_size; /* largest ring accepted; 0 = 1024 */
 };
 
@@ -112,6 +120,14 @@ VDEV_API int vdev_console_remove_port(struct vdev *dev, unsigned id);
 /* A console's new size: config space (port 0) and a RESIZE message. */
 VDEV_API int vdev_console_resize(struct vdev *dev, unsigned id,
 				 uint16_t cols, uint16_t rows);
+/*
+ * Parses a port description, "name=NAME,console=on|off,drop=on|off,
+ * backend=pty|unix:PATH|file:PATH|tcp:PORT|stdio|none" (any order, each
+ * optional; backend defaults to none), into @p. @spec is cut in place
+ * and @p points into it. -EINVAL on anything else.
+ */
+VDEV_API int vdev_console_parse_port(char *spec, struct vdev_console_port *p);
+
 /* The pty's path of port @id ("/dev/pts/N"), or NULL. */
 VDEV_API const char *vdev_console_pty_path(struct vdev *dev, unsigned id);
 

@@ -388,6 +388,107 @@ static void test_save_restore(void **state)
 	down(&f);
 }
 
+static void test_parse_port(void **state)
+{
+	struct vdev_console_port p;
+	char a[] = "name=org.qemu.guest_agent.0,console=off,backend=unix:/x.sock";
+	char b[] = "backend=tcp:12345,console=on,drop=on";
+	char c[] = "backend=stdio";
+	static const char *const bad[] = {
+		"name=", "console=maybe", "backend=tcp:0", "backend=tcp:70000",
+		"backend=unix:", "backend=serial", "colour=red", "name",
+	};
+
+	(void)state;
+	assert_int_equal(vdev_console_parse_port(a, &p), 0);
+	assert_string_equal(p.name, "org.qemu.guest_agent.0");
+	assert_false(p.console);
+	assert_int_equal(p.backend, VDEV_CONSOLE_UNIX);
+	assert_string_equal(p.path, "/x.sock");
+	assert_int_equal(vdev_console_parse_port(b, &p), 0);
+	assert_int_equal(p.backend, VDEV_CONSOLE_TCP);
+	assert_int_equal(p.tcp_port, 12345);
+	assert_true(p.console && p.drop);
+	assert_int_equal(vdev_console_parse_port(c, &p), 0);
+	assert_int_equal(p.backend, VDEV_CONSOLE_FDS);
+	assert_int_equal(p.in_fd, 0);
+	assert_int_equal(p.out_fd, 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char buf[64];
+
+		snprintf(buf, sizeof(buf), "%s", bad[i]);
+		if (vdev_console_parse_port(buf, &p) != -EINVAL)
+			fail_msg("'%s' accepted", bad[i]);
+	}
+}
+
+/* The control socket: resize, remove and add by line, errors said. */
+static void test_control_socket(void **state)
+{
+	struct vdev_console_port ports[2] = {
+		{ .console = true, .backend = VDEV_CONSOLE_NONE },
+		{ .name = NAME, .backend = VDEV_CONSOLE_NONE },
+	};
+	struct vdev_console_config cfg = { .ports = ports, .nports = 2,
+					   .max_ports = 3 };
+	struct vdev_drv_config dc = { .use_eventfds = true, .queue_size = 64 };
+	static const char *const cmds[][2] = {
+		{ "resize 0 100 40\n", "ok\n" },
+		{ "remove 1\n", "ok\n" },
+		{ "remove 1\n", "error: No such file or directory\n" },
+		{ "add 2 name=late,backend=none\n", "ok\n" },
+		{ "add 2 backend=stdio\n", "error: Invalid argument\n" },
+		{ "reboot\n", "error: resize ID COLS ROWS, remove ID or add ID "
+			      "SPEC\n" },
+	};
+	char ctl[64], buf[128];
+	struct fx f;
+	int k;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	f.host[0] = f.host[1] = -1;
+	snprintf(ctl, sizeof(ctl), "/tmp/con-ctl-%d.sock", (int)getpid());
+	cfg.control = ctl;
+	f.dev = vdev_console_new(&cfg);
+	assert_non_null(f.dev);
+	f.drv = vdev_drv_new(f.dev, &dc);
+	assert_non_null(f.drv);
+	assert_int_equal(vdev_drv_init(f.drv), 0);
+	stock(&f, 2, 16, 256);
+	ctrl_send(&f, 0, VDEV_CONSOLE_DEVICE_READY, 1);
+	ctrl_expect(&f, 0, VDEV_CONSOLE_DEVICE_ADD, 0, NULL, 0);
+	ctrl_expect(&f, 1, VDEV_CONSOLE_DEVICE_ADD, 0, NULL, 0);
+	ctrl_send(&f, 0, VDEV_CONSOLE_PORT_READY, 1);
+	ctrl_expect(&f, 0, VDEV_CONSOLE_CONSOLE_PORT, 1, NULL, 0);
+	ctrl_expect(&f, 0, VDEV_CONSOLE_PORT_OPEN, 0, NULL, 0);
+	k = connect_to(ctl);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		size_t want = strlen(cmds[i][1]);
+
+		assert_int_equal(write(k, cmds[i][0], strlen(cmds[i][0])),
+				 (ssize_t)strlen(cmds[i][0]));
+		host_read(&f, k, buf, want);
+		assert_memory_equal(buf, cmds[i][1], want);
+		if (i == 0) {
+			vdev_le16 size[2] = { vdev_cpu_to_le16(40),
+					      vdev_cpu_to_le16(100) };
+
+			ctrl_expect(&f, 0, VDEV_CONSOLE_RESIZE, 0, size,
+				    sizeof(size));
+		} else if (i == 1) {
+			ctrl_expect(&f, 1, VDEV_CONSOLE_DEVICE_REMOVE, 0, NULL,
+				    0);
+		} else if (i == 3) {
+			ctrl_expect(&f, 2, VDEV_CONSOLE_DEVICE_ADD, 0, NULL, 0);
+		}
+	}
+	close(k);
+	vdev_drv_free(f.drv);
+	vdev_free(f.dev);
+	assert_int_equal(access(ctl, F_OK), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +499,8 @@ int main(void)
 		cmocka_unit_test(test_bad_control),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_save_restore),
+		cmocka_unit_test(test_parse_port),
+		cmocka_unit_test(test_control_socket),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
@@ -158,7 +159,7 @@ void con_host_gone(struct vdev *dev, unsigned id)
 	struct con *c = vdev_priv(dev);
 	struct con_port *p = &c->port[id];
 
-	if (p->kind == VDEV_CONSOLE_UNIX) {
+	if (p->kind == VDEV_CONSOLE_UNIX || p->kind == VDEV_CONSOLE_TCP) {
 		unwatch_data(dev, p, id);
 		p->host_open = false;
 		if (p->guest_ready)
@@ -180,7 +181,7 @@ void con_input_ended(struct vdev *dev, unsigned id)
 	struct con *c = vdev_priv(dev);
 	struct con_port *p = &c->port[id];
 
-	if (p->kind == VDEV_CONSOLE_UNIX) {
+	if (p->kind == VDEV_CONSOLE_UNIX || p->kind == VDEV_CONSOLE_TCP) {
 		con_host_gone(dev, id);
 		return;
 	}
@@ -212,6 +213,29 @@ static int listen_on(const char *path)
 	if (fd < 0)
 		return -errno;
 	unlink(path);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(fd, 1) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static int listen_tcp(uint16_t port)
+{
+	struct sockaddr_in a = {
+		.sin_family = AF_INET,
+		.sin_port = htons(port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	int one = 1, fd;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    listen(fd, 1) < 0) {
 		int e = -errno;
@@ -308,6 +332,16 @@ int con_port_open(struct vdev *dev, unsigned id,
 		r = vdev_watch_fd(dev, con_rxq(id), p->lfd, POLLIN,
 				  accept_ready, p);
 		break;
+	case VDEV_CONSOLE_TCP:
+		p->lfd = listen_tcp(port->tcp_port);
+		if (p->lfd < 0) {
+			r = p->lfd;
+			p->lfd = -1;
+			return r;
+		}
+		r = vdev_watch_fd(dev, con_rxq(id), p->lfd, POLLIN,
+				  accept_ready, p);
+		break;
 	case VDEV_CONSOLE_FILE:
 		if (!port->path)
 			return -EINVAL;
@@ -352,7 +386,8 @@ void con_port_close(struct vdev *dev, unsigned id)
 	if (p->lfd >= 0) {
 		vdev_unwatch_fd(dev, con_rxq(id), p->lfd);
 		closefd(&p->lfd);
-		unlink(p->path);
+		if (p->path)
+			unlink(p->path);
 	}
 	closefd(&p->keep_fd);
 	free(p->path);

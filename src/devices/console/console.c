@@ -520,6 +520,7 @@ static void con_destroy(struct vdev *dev)
 {
 	struct con *c = vdev_priv(dev);
 
+	con_control_stop(c);
 	for (unsigned id = 0; id < c->max_ports; id++)
 		if (c->port[id].used)
 			con_port_close(dev, id);
@@ -677,6 +678,8 @@ struct vdev *vdev_console_new(const struct vdev_console_config *cfg)
 	for (unsigned i = 0; i < cfg->nports && !r; i++)
 		r = con_port_open(dev, i, &cfg->ports[i]);
 	pthread_mutex_unlock(&c->lock);
+	if (!r && cfg->control)
+		r = con_control_start(c, cfg->control);
 	if (r) {
 		vdev_free(dev);
 		errno = -r;

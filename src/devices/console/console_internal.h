@@ -46,8 +46,11 @@ struct con_port {
 	unsigned id;
 };
 
+struct vctl;
+
 struct con {
 	struct vdev *dev;
+	struct vctl *ctl;
 	pthread_mutex_t lock;
 	unsigned max_ports;
 	size_t cap;
@@ -80,5 +83,9 @@ void con_host_gone(struct vdev *dev, unsigned id);
 void con_input_ended(struct vdev *dev, unsigned id);
 /* EMERG_WRITE: one byte to port 0's host side, now. */
 void con_emerg(struct con *c, uint8_t byte);
+
+/* control.c: the control socket (console_config.control). */
+int con_control_start(struct con *c, const char *path);
+void con_control_stop(struct con *c);
 
 #endif
