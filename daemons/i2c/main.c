@@ -24,7 +24,7 @@ struct i2c_opts {
 	const char *control;
 	unsigned n;
 	struct vdev_i2c_client c[VDEV_I2C_MAX_CLIENTS];
-	char paths[VDEV_I2C_MAX_CLIENTS][256];
+	char paths[VDEV_I2C_MAX_CLIENTS][320];
 };
 
 #define F(member) VDEV_DAEMON_FIELD(struct i2c_opts, member)
@@ -135,7 +135,7 @@ static int parse_devices(struct i2c_opts *o)
 		const char *end = strchr(p, ',');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
 		const char *colon = memchr(p, ':', len);
-		char path[64];
+		char path[300];
 		const char *a;
 
 		if (!colon) {

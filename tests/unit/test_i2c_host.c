@@ -233,7 +233,7 @@ static void test_rdwr(void **state)
 static void test_daemon(void **state)
 {
 	const char *b = getenv("VDEV_BUILD_DIR");
-	char bin[512], sock[64], list[64];
+	char bin[512], sock[64], list[320];
 	const char *argv[] = { bin, "-s", sock, "-l", list, NULL };
 	struct vdev_drv_config dc = { .queue_size = 256 };
 	struct vdev_drv *drv;
