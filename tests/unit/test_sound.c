@@ -1153,6 +1153,43 @@ static void test_alsa_file(void **state)
 	assert_int_equal(pcm(&t, R_RELEASE, 1), S_OK);
 	destroy(&t);
 
+	/* The daemon's ALSA backend, inside its sandbox (the child gets
+	 * ALSA_CONFIG_PATH from us). */
+	if (vdev_has_capability(VDEV_CAP_BACKEND, "alsa")) {
+		const char *b = getenv("VDEV_BUILD_DIR");
+
+		snprintf(daemon_path, sizeof(daemon_path),
+			 "%s/daemons/sound/vdev-sound", b ? b : ".");
+	}
+	if (getenv("VDEV_BUILD_DIR") && access(daemon_path, X_OK) == 0) {
+		char sock[64];
+		struct tspawn ts;
+
+		snprintf(sock, sizeof(sock), "/tmp/vdev-snd-a-%d.sock",
+			 (int)getpid());
+		t = make_daemon(&ts, sock, (const char *[]){
+			"--socket", sock, "--backend", "alsa", "--device",
+			"vdevout", NULL });
+		assert_int_equal(std_params(&t, 0, 0), S_OK);
+		assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+		for (int i = 0; i < 4; i++)
+			io_add(&t, &io[i], 0, true, pattern + i * PERIOD,
+			       PERIOD);
+		assert_int_equal(pcm(&t, R_START, 0), S_OK);
+		for (int i = 0; i < 4; i++)
+			assert_ptr_equal(io_wait(&t, 2, 2000, NULL), &io[i]);
+		assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
+		assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+		vdev_drv_free(t.drv);
+		assert_int_equal(tspawn_stop(&ts, SIGTERM, 10000), 0);
+		read_file(wav, got, sizeof(got), &n);
+		assert_int_equal(n, 44 + 4 * PERIOD);
+		assert_memory_equal(got + 44, pattern, 4 * PERIOD);
+	} else {
+		print_message("vdev-sound not built: its ALSA backend not "
+			      "run as a daemon\n");
+	}
+
 	/* A PCM that does not exist: PREPARE says IO_ERR, nothing else
 	 * breaks. */
 	alsa_pcm = "vdevnosuch";
