@@ -6,7 +6,8 @@
 # kernel (virtio_snd built in) and with Debian 13's kernel (virtio_snd.ko).
 # QEMU 7.2 has no vhost-user-snd-pci: that case SKIPs saying so.  The
 # Debian 13 case also offers the virtio 1.3 controls (CTLS) and drives
-# them with amixer.  One boot
+# them with amixer.  snd-uml-alsa-aloop runs the ALSA backend against
+# UML's built-in snd-aloop (test_sound's test_alsa_aloop in the guest).  One boot
 # per frontend runs every check (snd.in-guest): the card is listed, an
 # aplay killed mid-stream leaves the device usable, aplay of 1 s of a known
 # S16_LE stereo 48 kHz pattern takes >= 0.9 s and leaves the daemon's
@@ -98,12 +99,34 @@ snd_case() {
 	guest_kernel stock
 }
 
+# snd_aloop_uml: the ALSA backend against the kernel's ALSA loopback in
+# User-Mode Linux (the host's kernel here has no ALSA: unit/sound SKIPs
+# its copy of the test).  test_sound runs in the guest with its libraries.
+snd_aloop_uml() {
+	local name=snd-uml-alsa-aloop why prog=${VDEV_BUILD_DIR:-}/tests/test_sound
+	why=$(uml_unavailable)
+	[ -z "$why" ] && why=$(guest_tools_missing aplay)
+	[ -z "$why" ] && [ ! -x "$prog" ] && why="no test program at $prog"
+	[ -z "$why" ] && ! grep -q 'backend:alsa\|VDEV_WITH_ALSA_FOUND 1' \
+		"${VDEV_BUILD_DIR:-}/generated/vdev_build_config.h" 2>/dev/null &&
+		why="libvdev built without alsa-lib"
+	[ -n "$why" ] && { guest_skip "$name" "$why"; return; }
+	local initrd=$GUEST_WORK/$name.cpio log=$GUEST_WORK/$name.log
+	guest_initramfs uml "$initrd" $(guest_tools aplay) -b "$prog" \
+		-n "$name" -e "VDEV_SND_TEST=$prog" \
+		"$GUEST_DIR/tests/snd-aloop.in-guest"
+	run_uml "$log" "$initrd" -- --
+	guest_check "$name" "$log"
+}
+
 if [ ! -x "$SND" ]; then
-	for c in uml qemu qemu11-custom qemu11-vfio-custom qemu11-deb13; do
+	for c in uml uml-alsa-aloop qemu qemu11-custom qemu11-vfio-custom \
+		qemu11-deb13; do
 		guest_skip "snd-$c" "no vdev-sound binary at $SND (pass the build dir)"
 	done
 else
 	snd_case uml snd-uml stock
+	snd_aloop_uml
 	snd_case qemu snd-qemu stock
 	snd_case qemu11 snd-qemu11-custom custom
 	snd_case qemu11-vfio snd-qemu11-vfio-custom custom
