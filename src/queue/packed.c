@@ -113,6 +113,10 @@ VQ_HOT int walk(struct vdev_queue *q, uint16_t pos, bool wrap,
 		id = vdev_le16_to_cpu(VQ_READ(d->id));
 		if (__builtin_expect(flags & VDEV_DESC_F_INDIRECT, 0)) {
 			ret = walk_indirect(q, w, addr, len, flags);
+		} else if (nd == 1 && !(flags & VDEV_DESC_F_NEXT)) {
+			/* Most chains of most devices are one buffer. */
+			ret = vq_walk_one(q, w, addr, len,
+					  flags & VDEV_DESC_F_WRITE);
 		} else {
 			ret = vq_walk_buf(q, w, addr, len,
 					  flags & VDEV_DESC_F_WRITE);
@@ -202,6 +206,43 @@ int vq_packed_pop(struct vdev_queue *q, struct vdev_req *req)
 	if (q->event_idx && q->kicks_enabled)
 		publish_avail_event(q);
 	return finish(q, req, &w, &end);
+}
+
+/* vdev_queue_pop_batch on a packed ring with nothing to resubmit: the
+ * pops of vq_packed_pop, with the device event written once, for where
+ * the batch stopped. */
+int vq_packed_pop_batch(struct vdev_queue *q, struct vdev_req **reqs,
+			unsigned n)
+{
+	unsigned got = 0, spent = 0, budget = q->budget, left = q->budget_left;
+	int ret = 0;
+
+	while (got < n) {
+		struct vdev_req *req = reqs[got];
+		struct chain_end end;
+		struct vq_walk w;
+
+		if (budget && spent == left) {
+			ret = -EBUSY;
+			break;
+		}
+		ret = walk(q, q->last_avail, q->avail_wrap, req, &w, &end);
+		if (ret)
+			break;
+		if (__builtin_expect(q->iflp != NULL, 0))
+			ifl_mark(q, q->last_avail, &end);
+		q->last_avail = end.pos;
+		q->avail_wrap = end.wrap;
+		spent++;
+		/* A chain sent back for want of iovecs still cost work. */
+		ret = finish(q, req, &w, &end);
+		if (__builtin_expect(ret == 0, 1))
+			got++;
+	}
+	q->budget_left -= spent;
+	if (spent && q->event_idx && q->kicks_enabled)
+		publish_avail_event(q);
+	return got ? (int)got : ret;
 }
 
 int vq_packed_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req)

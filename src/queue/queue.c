@@ -480,8 +480,9 @@ int vdev_queue_pop_batch(struct vdev_queue *q, struct vdev_req **reqs,
 
 	if (ret)
 		return ret;
-	if (!q->packed && q->nresub == 0)
-		return vq_split_pop_batch(q, reqs, n);
+	if (q->nresub == 0)
+		return q->packed ? vq_packed_pop_batch(q, reqs, n) :
+				   vq_split_pop_batch(q, reqs, n);
 	for (; i < n; i++) {
 		if (q->budget && q->budget_left == 0) {
 			ret = -EBUSY;

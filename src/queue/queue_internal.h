@@ -440,6 +440,8 @@ bool vq_split_has_avail(struct vdev_queue *q);
 
 int vq_packed_map(struct vdev_queue *q);
 int vq_packed_pop(struct vdev_queue *q, struct vdev_req *req);
+int vq_packed_pop_batch(struct vdev_queue *q, struct vdev_req **reqs,
+			unsigned n);
 int vq_packed_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req);
 #define VQ_F_AVAIL (1u << VDEV_PACKED_DESC_F_AVAIL)
 #define VQ_F_USED (1u << VDEV_PACKED_DESC_F_USED)
