@@ -647,19 +647,20 @@ int vdev_queue_push(struct vdev_queue *q, struct vdev_req *req,
 }
 
 /*
- * vdev_queue_push_batch's common case: a split ring, no inflight region,
- * no dirty log, every request current. The ring and the queue's state are
- * kept in locals: the compiler cannot tell the used ring's stores from
- * the queue. Returns how many requests it pushed from the start of @reqs.
+ * vdev_queue_push_batch's common case: no inflight region, no dirty log,
+ * every request current. The ring and the queue's state are kept in
+ * locals: the compiler cannot tell the used ring's stores from the queue.
+ * Returns how many requests it pushed from the start of @reqs.
  */
-static unsigned push_split_fast(struct vdev_queue *q,
-				struct vdev_req *const *reqs,
-				const uint32_t *written, unsigned n)
+static unsigned push_fast(struct vdev_queue *q, struct vdev_req *const *reqs,
+			  const uint32_t *written, unsigned n)
 {
-	struct vdev_vring_used_elem *ring = q->used->ring;
+	struct vdev_vring_used_elem *ring = q->packed ? NULL : q->used->ring;
+	struct vdev_packed_desc *pring = q->pdesc;
 	const uint32_t mine = VQ_PRIV_VALID | q->epoch;
 	const uint32_t slot_bits = VQ_PRIV_SLOT_MASK << VQ_PRIV_SLOT_SHIFT;
-	uint16_t u = q->used_idx, mask = q->mask;
+	uint16_t u = q->used_idx, mask = q->mask, size = q->size;
+	bool wrap = q->used_wrap;
 	uint64_t rd = 0, wr = 0;
 	unsigned i;
 
@@ -674,14 +675,19 @@ static unsigned push_split_fast(struct vdev_queue *q,
 			break;
 		if (len > req->in_bytes)
 			len = req->in_bytes;
-		ring[u & mask].id = vdev_cpu_to_le32(req->id);
-		ring[u & mask].len = vdev_cpu_to_le32(len);
-		u++;
+		if (ring) {
+			ring[u & mask].id = vdev_cpu_to_le32(req->id);
+			ring[u & mask].len = vdev_cpu_to_le32(len);
+			u++;
+		} else {
+			vq_packed_write_used(pring, size, &u, &wrap, req, len);
+		}
 		rd += req->out_bytes;
 		wr += len;
 		vq_req_done(q, req);
 	}
 	q->used_idx = u;
+	q->used_wrap = wrap;
 	q->pending += i;
 	q->inflight -= i;
 	/* The counters once per batch, not per request. */
@@ -699,9 +705,9 @@ int vdev_queue_push_batch(struct vdev_queue *q, struct vdev_req *const *reqs,
 
 	if (q->ready)
 		push_prepare(q);
-	if (__builtin_expect(q->ready && !q->packed && !q->broken &&
-			     !q->ifl && !q->t->log, 1)) {
-		i = done = push_split_fast(q, reqs, written, n);
+	if (__builtin_expect(q->ready && !q->broken && !q->ifl && !q->iflp &&
+			     !q->t->log, 1)) {
+		i = done = push_fast(q, reqs, written, n);
 		written = written ? written + i : NULL;
 		reqs += i;
 		n -= i;

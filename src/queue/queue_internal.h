@@ -446,13 +446,14 @@ int vq_packed_pop_id(struct vdev_queue *q, uint16_t id, struct vdev_req *req);
 #define VQ_F_AVAIL (1u << VDEV_PACKED_DESC_F_AVAIL)
 #define VQ_F_USED (1u << VDEV_PACKED_DESC_F_USED)
 
-/* One used descriptor per buffer, flags last; skip the chain's slots. */
-VQ_HOT void vq_packed_push_raw(struct vdev_queue *q,
-				      struct vdev_req *req, uint32_t written)
+/* One used descriptor per buffer, flags last, at *pos of @ring; *pos and
+ * *wrap move past the slots the chain occupied. */
+VQ_HOT void vq_packed_write_used(struct vdev_packed_desc *ring, uint16_t size,
+				 uint16_t *pos, bool *wrap,
+				 const struct vdev_req *req, uint32_t written)
 {
-	uint16_t i = q->used_idx;
-	struct vdev_packed_desc *d = &q->pdesc[i];
-	uint16_t flags = q->used_wrap ? (VQ_F_AVAIL | VQ_F_USED) : 0;
+	struct vdev_packed_desc *d = &ring[*pos];
+	uint16_t flags = *wrap ? (VQ_F_AVAIL | VQ_F_USED) : 0;
 	uint32_t nd = req->ndesc;
 
 	if (req->in_bytes)
@@ -460,16 +461,25 @@ VQ_HOT void vq_packed_push_raw(struct vdev_queue *q,
 	d->id = vdev_cpu_to_le16(req->id);
 	d->len = vdev_cpu_to_le32(written);
 	vq_store_release16(&d->flags, flags);
+	if (nd == 0 || nd > size)
+		nd = 1;
+	nd += *pos;
+	if (nd >= size) {
+		nd -= size;
+		*wrap = !*wrap;
+	}
+	*pos = (uint16_t)nd;
+}
+
+VQ_HOT void vq_packed_push_raw(struct vdev_queue *q,
+				      struct vdev_req *req, uint32_t written)
+{
+	uint16_t i = q->used_idx;
+
+	vq_packed_write_used(q->pdesc, q->size, &q->used_idx, &q->used_wrap,
+			     req, written);
 	if (__builtin_expect(q->t->log != NULL, 0))
 		vdev_mem_log_write(q->t, q->cfg.desc_addr + 16ull * i, 16);
-	if (nd == 0 || nd > q->size)
-		nd = 1;
-	nd += i;
-	if (nd >= q->size) {
-		nd -= q->size;
-		q->used_wrap = !q->used_wrap;
-	}
-	q->used_idx = (uint16_t)nd;
 }
 
 void vq_packed_push_tracked(struct vdev_queue *q, struct vdev_req *req,
