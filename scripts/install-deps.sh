@@ -3,7 +3,7 @@
 #
 # Installs what building and testing libvdev needs on Debian 12, from
 # Debian's own packages. Runs as root or through sudo. Usage:
-#   scripts/install-deps.sh [build|demo|cross|test]
+#   scripts/install-deps.sh [build|demo|cross|test|bench]
 #   build: compilers, CMake and the libraries the library uses
 #   demo:  build + what scripts/demo.sh's guest needs (the User-Mode Linux
 #          kernel's sources and tools, busybox, e2fsprogs)
@@ -14,6 +14,8 @@
 #          debootstrap for the Debian 13 root of QEMU 11, and the tools
 #          copied into guests: socat, aplay/arecord, gpiod, i2c-tools,
 #          evtest, iperf3), and abigail-tools for the ABI check
+#   bench: build + what benchmarks compare against and the tests do not
+#          need: DPDK's testpmd (tests/bench/xcore-dpdk.sh)
 set -euo pipefail
 
 what=${1:-test}
@@ -31,6 +33,9 @@ test_pkgs=(libcmocka-dev libclang-rt-14-dev llvm valgrind gcovr
            xz-utils zstd kmod procps util-linux e2fsprogs dosfstools
            python3 fio debootstrap abigail-tools
            socat alsa-utils gpiod i2c-tools evtest iperf3)
+# dpdk-dev: dpdk-testpmd with the vhost and virtio-user PMDs.
+bench_pkgs=(dpdk-dev librte-net-vhost23 librte-net-virtio23
+            librte-mempool-ring23)
 
 # The UML guest of scripts/demo.sh (a subset of test_pkgs).
 demo_pkgs=(linux-source-6.1 patch busybox-static flex bison bc m4
@@ -41,6 +46,7 @@ case $what in
 demo) pkgs+=("${demo_pkgs[@]}") ;;
 cross) pkgs+=("${cross_pkgs[@]}") ;;
 test) pkgs+=("${cross_pkgs[@]}" "${test_pkgs[@]}") ;;
+bench) pkgs+=("${bench_pkgs[@]}") ;;
 esac
 
 missing=()
