@@ -170,6 +170,14 @@ static struct vdev *console_create(void *ctx,
 	return dev;
 }
 
+/* System calls made while serving, beyond the library's (docs/sandbox.md):
+ * a port added through the control socket opens its backend then (a pty:
+ * /dev/ptmx and its ioctls; a file; a TCP listener), and a terminal's
+ * settings are restored at exit. */
+static const char *const console_syscalls[] = {
+	"open", "openat", "ioctl", "socket", NULL,
+};
+
 int main(int argc, char **argv)
 {
 	static const struct vdev_daemon d = {
@@ -179,6 +187,7 @@ int main(int argc, char **argv)
 		.options = console_options,
 		.check = console_check,
 		.create = console_create,
+		.syscalls = console_syscalls,
 	};
 	struct console_opts o = { .tcp_port = 12345 };
 	int r = vdev_daemon_main(&d, &o, argc, argv);
