@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -1431,6 +1433,43 @@ static void test_daemon_options(void **state)
 	assert_int_equal(tspawn_stop(&ts, SIGTERM, 10000), 0);
 }
 
+/* --socket-fd FD: an inherited listening socket, as vhost-device-sound
+ * takes it. */
+static void test_daemon_socket_fd(void **state)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct vdev_drv_config dc = { .queue_size = 256 };
+	const char *argv[] = { daemon_path, "--socket-fd", "3", NULL };
+	struct tspawn ts;
+	struct t t = { 0 };
+	uint8_t cfg[12];
+	int lfd;
+
+	(void)state;
+	need_daemon();
+	snprintf(a.sun_path, sizeof(a.sun_path), "/tmp/vdev-snd-fd-%d.sock",
+		 (int)getpid());
+	unlink(a.sun_path);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(tspawn_start(&ts, argv,
+				      &(const struct tspawn_opts){
+					      .fd = lfd, .fd_as = 3 }), 0);
+	close(lfd);
+	assert_int_equal(tspawn_drv_connect(&ts, a.sun_path, 10000, &dc,
+					    &t.drv), 0);
+	assert_int_equal(vdev_drv_init(t.drv), 0);
+	assert_int_equal(vdev_drv_config_read(t.drv, 0, cfg, 12), 0);
+	assert_int_equal(get32(cfg + 4), 2);
+	assert_int_equal(pcm(&t, R_START, 0), S_BAD_MSG);
+	assert_int_equal(std_params(&t, 0, 0), S_OK);
+	vdev_drv_free(t.drv);
+	assert_int_equal(tspawn_stop(&ts, SIGTERM, 10000), 0);
+	unlink(a.sun_path);
+}
+
 static int kill_leftovers(void **state)
 {
 	(void)state;
@@ -1457,6 +1496,8 @@ int main(void)
 		cmocka_unit_test(test_alsa_aloop),
 		cmocka_unit_test_teardown(test_daemon, kill_leftovers),
 		cmocka_unit_test_teardown(test_daemon_options,
+					  kill_leftovers),
+		cmocka_unit_test_teardown(test_daemon_socket_fd,
 					  kill_leftovers),
 	};
 
