@@ -463,6 +463,36 @@ static void read_file(const char *path, uint8_t *buf, size_t cap,
 	close(fd);
 }
 
+/* Plays @n periods of the pattern on prepared stream 0, four queued at a
+ * time, in real time (never faster), then STOP and RELEASE. */
+static void play_periods(struct t *t, unsigned n)
+{
+	struct io io[4];
+	unsigned queued = 0, done = 0;
+	int64_t t0;
+
+	for (; queued < 4 && queued < n; queued++)
+		io_add(t, &io[queued], 0, true, pattern + queued * PERIOD,
+		       PERIOD);
+	t0 = now_ms();
+	assert_int_equal(pcm(t, R_START, 0), S_OK);
+	while (done < n) {
+		struct io *d = io_wait(t, 2, 2000, NULL);
+
+		assert_non_null(d);
+		assert_int_equal(get32(d->status), S_OK);
+		done++;
+		if (queued < n) {
+			io_add(t, d, 0, true, pattern + queued * PERIOD,
+			       PERIOD);
+			queued++;
+		}
+	}
+	assert_true(now_ms() - t0 >= (int64_t)n * 10 - 1);
+	assert_int_equal(pcm(t, R_STOP, 0), S_OK);
+	assert_int_equal(pcm(t, R_RELEASE, 0), S_OK);
+}
+
 /* Playback into the file, paced by a fake clock: a period never
  * completes before the clock says it has been played. */
 static void test_playback_fake_clock(void **state)
@@ -1069,8 +1099,7 @@ static void test_alsa_file(void **state)
 	struct io io[4];
 	uint8_t got[PERIOD * 12];
 	size_t n;
-	int64_t t0;
-	int done = 0, fd;
+	int fd;
 	FILE *f;
 
 	(void)state;
@@ -1096,23 +1125,7 @@ static void test_alsa_file(void **state)
 	t = make(VDEV_SOUND_BACKEND_ALSA, false, false, 0);
 	assert_int_equal(std_params(&t, 0, 0), S_OK);
 	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
-	for (int i = 0; i < 4; i++)
-		io_add(&t, &io[i], 0, true, pattern + i * PERIOD, PERIOD);
-	t0 = now_ms();
-	assert_int_equal(pcm(&t, R_START, 0), S_OK);
-	while (done < 8) {
-		struct io *d = io_wait(&t, 2, 2000, NULL);
-
-		assert_non_null(d);
-		assert_int_equal(get32(d->status), S_OK);
-		done++;
-		if (done <= 4)
-			io_add(&t, d, 0, true, pattern + (done + 3) * PERIOD,
-			       PERIOD);
-	}
-	assert_true(now_ms() - t0 >= 79);
-	assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
-	assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+	play_periods(&t, 8);
 	read_file(wav, got, sizeof(got), &n);
 	assert_int_equal(n, 44 + 8 * PERIOD);
 	assert_memory_equal(got, "RIFF", 4);
@@ -1174,14 +1187,7 @@ static void test_alsa_file(void **state)
 			"vdevout", NULL });
 		assert_int_equal(std_params(&t, 0, 0), S_OK);
 		assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
-		for (int i = 0; i < 4; i++)
-			io_add(&t, &io[i], 0, true, pattern + i * PERIOD,
-			       PERIOD);
-		assert_int_equal(pcm(&t, R_START, 0), S_OK);
-		for (int i = 0; i < 4; i++)
-			assert_ptr_equal(io_wait(&t, 2, 2000, NULL), &io[i]);
-		assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
-		assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+		play_periods(&t, 4);
 		vdev_drv_free(t.drv);
 		assert_int_equal(tspawn_stop(&ts, SIGTERM, 10000), 0);
 		read_file(wav, got, sizeof(got), &n);
@@ -1330,8 +1336,6 @@ static void test_daemon(void **state)
 	struct io io[4];
 	uint8_t got[PERIOD * 8];
 	size_t n;
-	int64_t t0;
-	int done = 0;
 
 	(void)state;
 	need_daemon();
@@ -1344,23 +1348,7 @@ static void test_daemon(void **state)
 	assert_int_equal(std_params(&t, 1, 0), S_OK);
 	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
 	assert_int_equal(pcm(&t, R_PREPARE, 1), S_OK);
-	for (int i = 0; i < 4; i++)
-		io_add(&t, &io[i], 0, true, pattern + i * PERIOD, PERIOD);
-	t0 = now_ms();
-	assert_int_equal(pcm(&t, R_START, 0), S_OK);
-	while (done < 8) {
-		struct io *d = io_wait(&t, 2, 2000, NULL);
-
-		assert_non_null(d);
-		assert_int_equal(get32(d->status), S_OK);
-		done++;
-		if (done <= 4)
-			io_add(&t, d, 0, true, pattern + (done + 3) * PERIOD,
-			       PERIOD);
-	}
-	assert_true(now_ms() - t0 >= 79);
-	assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
-	assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+	play_periods(&t, 8);
 	read_file(out_path, got, sizeof(got), &n);
 	assert_int_equal(n, 8 * PERIOD);
 	assert_memory_equal(got, pattern, 8 * PERIOD);
