@@ -9,6 +9,9 @@
  * connection caps (--mem-max, --conn-max) and SEQPACKET (--seqpacket).
  */
 #include <errno.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -433,7 +436,19 @@ int main(int argc, char **argv)
 		.sockets = vsock_sockets,
 	};
 
-	int r = vdev_daemon_main(&d, &opts, argc, argv);
+	int r;
+
+#if defined(__GLIBC__)
+	/*
+	 * One malloc arena. glibc gives a serving thread its own arena, and
+	 * the first time such an arena's heap shrinks (a connection's buffer
+	 * freed) it opens /proc/sys/vm/overcommit_memory: in the sandbox
+	 * that openat kills the daemon (seen under UML, 17 s into a
+	 * transfer). The main arena shrinks with brk instead.
+	 */
+	mallopt(M_ARENA_MAX, 1);
+#endif
+	r = vdev_daemon_main(&d, &opts, argc, argv);
 
 	while (nowned)
 		free(owned[--nowned]);
