@@ -28,6 +28,7 @@ struct vdd_common {
 	bool thread_per_queue;
 	bool thread_per_device;
 	bool inband;
+	bool no_config_messages;   /* --no-config-messages */
 	uint32_t poll_us;
 	uint16_t queue_size;
 	uint16_t num_queues;
@@ -84,6 +85,7 @@ struct vdd_endpoint {
 	bool thread_per_queue; /* one worker per queue, not per device */
 	bool inband;           /* vhost-user: offer INBAND_NOTIFICATIONS */
 	unsigned poll_us;      /* vhost-user: busy-poll window, 0 = none */
+	bool no_config;        /* vhost-user: never offer PROTOCOL_F_CONFIG */
 };
 
 struct vdd_transport {

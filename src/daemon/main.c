@@ -258,6 +258,7 @@ static int serve(const struct vdev_daemon *d, void *ctx,
 					     !c->thread_per_device),
 			.inband = c->inband,
 			.poll_us = c->poll_us,
+			.no_config = c->no_config_messages,
 		};
 
 		i->t = t;

@@ -111,6 +111,13 @@ static const struct vdev_daemon_option common_options[] = {
 		  "(INBAND_NOTIFICATIONS), as User-Mode Linux's time-travel "
 		  "mode needs; slower than eventfds otherwise.",
 	  C(inband) },
+	{ .name = "no-config-messages", .type = VDEV_DAEMON_FLAG,
+	  .help = "Do not offer the config space over vhost-user "
+		  "(PROTOCOL_F_CONFIG). For QEMU's vhost-user-scsi, which "
+		  "builds the config itself: QEMU up to 8.1 warns on every "
+		  "start when it is offered. User-Mode Linux and the software "
+		  "driver read the config from the back-end: keep it for them.",
+	  C(no_config_messages) },
 	{ .name = "verbose", .short_name = 'v', .type = VDEV_DAEMON_CALL,
 	  .flags = VDEV_DAEMON_REPEAT, .parse = on_verbose,
 	  .help = "Log more: -v adds a line per connection, negotiation and "

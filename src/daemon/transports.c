@@ -36,6 +36,9 @@ static void *vu_open(struct vdev *dev, const struct vdd_endpoint *ep)
 				VDEV_VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS)
 				   : 0,
 		.poll_us = ep->poll_us,
+		.protocol_features_off =
+			ep->no_config ? VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_CONFIG)
+				      : 0,
 	};
 
 	return vdev_vhost_user_new(dev, &cfg);
