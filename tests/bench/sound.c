@@ -4,13 +4,18 @@
  * S16 stereo with 4 periods queued, run through the software driver
  * (eventfds, the device's timer on the driver's loop), for the null and
  * file backends with 10 ms and 1 ms periods. Prints per configuration:
- *  - jitter: completion time minus the ideal one (start + k periods), in
- *    us: min, median, p99, max (never negative: a period is never early);
+ *  - jitter: completion time minus the ideal one (START sent + k
+ *    periods), in us: min, median, p99, max. The device starts its clock
+ *    when it handles START, somewhere within the START round trip
+ *    ("start", us), so jitter overstates lateness by at most that;
  *  - latency: submit to completion of a period, in ms (4 periods queued:
  *    the guest's view of the device's buffer), and the latency_bytes the
  *    device reported, in ms;
  *  - CPU: user + system time of the process (device and driver) per
- *    second of audio.
+ *    second of audio;
+ *  - xruns: PCM_XRUN events the device sent (the driver came back more
+ *    than a period late; the device's clock starts again then, so the
+ *    jitter after it includes the gap).
  *
  * usage: bench_sound [seconds per configuration, default 2]
  */
@@ -25,6 +30,7 @@
 #include <virtio/testing.h>
 
 #define DEPTH 4
+#define EVENTS 16
 
 static int64_t now_us(void)
 {
@@ -89,12 +95,15 @@ static int run(const char *name, enum vdev_sound_backend be,
 	int64_t *jit = calloc(total, sizeof(*jit));
 	int64_t *lat = calloc(total, sizeof(*lat));
 	uint64_t lat_bytes = 0;
+	unsigned xruns = 0;
+	struct vdev_drv_seg evs[EVENTS];
+	void *ev;
 	struct slot s[DEPTH];
 	struct vdev_drv *drv;
 	struct vdev_drv_mem *m;
 	struct vdev *dev;
 	uint8_t req[24] = { 0 };
-	int64_t t0;
+	int64_t t0, start_us;
 	double c0, cpu;
 
 	snprintf(out, sizeof(out), "/tmp/vdev-bench-snd-%d.raw", (int)getpid());
@@ -107,6 +116,7 @@ static int run(const char *name, enum vdev_sound_backend be,
 	put32(req, 0x101);
 	put32(req + 8, period * DEPTH);
 	put32(req + 12, period);
+	put32(req + 16, 1u << 4); /* EVT_XRUNS */
 	req[20] = 2;
 	req[21] = VDEV_SND_FMT_S16;
 	req[22] = VDEV_SND_RATE_48000;
@@ -116,6 +126,16 @@ static int run(const char *name, enum vdev_sound_backend be,
 	if (ctl(drv, req, 8))
 		return 1;
 	m = vdev_drv_get_mem(drv);
+	for (int i = 0; i < EVENTS; i++) {
+		struct vdev_drv_seg e;
+
+		vdev_drv_mem_alloc(m, 8, 4, &e.gpa);
+		e.len = 8;
+		evs[i] = e;
+		vdev_drv_ring_add(vdev_drv_ring(drv, 1), &evs[i], 0, 1,
+				  &evs[i], 0);
+	}
+	vdev_drv_kick(drv, 1);
 	for (int i = 0; i < DEPTH; i++) {
 		s[i].hdr = vdev_drv_mem_alloc(m, 4, 4, &s[i].seg[0].gpa);
 		s[i].data = vdev_drv_mem_alloc(m, period, 64, &s[i].seg[1].gpa);
@@ -134,6 +154,7 @@ static int run(const char *name, enum vdev_sound_backend be,
 	c0 = cpu_s();
 	if (ctl(drv, req, 8))
 		return 1;
+	start_us = now_us() - t0;
 	while (got < total) {
 		struct slot *d;
 		uint32_t len;
@@ -151,15 +172,23 @@ static int run(const char *name, enum vdev_sound_backend be,
 		d->submitted = t;
 		vdev_drv_ring_add(vdev_drv_ring(drv, 2), d->seg, 2, 1, d, 0);
 		vdev_drv_kick(drv, 2);
+		while (vdev_drv_ring_get_used(vdev_drv_ring(drv, 1), &ev,
+					      &len) == 0) {
+			xruns++;
+			vdev_drv_ring_add(vdev_drv_ring(drv, 1), ev, 0, 1, ev,
+					  0);
+			vdev_drv_kick(drv, 1);
+		}
 	}
 	cpu = cpu_s() - c0;
 	qsort(jit, total, sizeof(*jit), cmp64);
 	qsort(lat, total, sizeof(*lat), cmp64);
-	printf("%-5s %2u ms  %6u  %6lld %6lld %6lld %7lld   %6.2f  %6.2f   %5.2f%%\n",
+	printf("%-5s %2u ms  %6u  %6lld %6lld %6lld %7lld   %6.2f  %6.2f   %5.2f%%  %5u  %5lld\n",
 	       name, period_ms, total, (long long)jit[0],
 	       (long long)jit[total / 2], (long long)jit[total * 99 / 100],
 	       (long long)jit[total - 1], lat[total / 2] / 1000.0,
-	       (double)lat_bytes / total / 192.0, cpu / seconds * 100);
+	       (double)lat_bytes / total / 192.0, cpu / seconds * 100, xruns,
+	       (long long)start_us);
 	vdev_drv_free(drv);
 	vdev_free(dev);
 	unlink(out);
@@ -176,9 +205,9 @@ int main(int argc, char **argv)
 		secs = 2;
 	printf("virtio-sound playback, 48 kHz S16 stereo, %d periods queued, "
 	       "%u s per line\n", DEPTH, secs);
-	printf("%-5s %5s  %6s  %6s %6s %6s %7s   %6s  %6s   %6s\n", "be",
+	printf("%-5s %5s  %6s  %6s %6s %6s %7s   %6s  %6s   %6s  %5s  %5s\n", "be",
 	       "period", "periods", "jit:min", "med", "p99", "max(us)",
-	       "lat(ms)", "rep(ms)", "cpu");
+	       "lat(ms)", "rep(ms)", "cpu", "xruns", "start");
 	return run("null", VDEV_SOUND_BACKEND_NULL, 10, secs) ||
 	       run("null", VDEV_SOUND_BACKEND_NULL, 1, secs) ||
 	       run("file", VDEV_SOUND_BACKEND_FILE, 10, secs) ||
