@@ -719,6 +719,78 @@ static void test_scsi_no_f_config(void **state)
 	unlink(img);
 }
 
+/*
+ * Issue 11: every daemon accepts every queue size a frontend may pick
+ * from 64 to 1024 (UML asks 256, QEMU 128 to 1024) with its default
+ * --queue-size, split and packed.
+ */
+static void test_queue_sizes(void **state)
+{
+	const char *b = getenv("VDEV_BUILD_DIR");
+	static const uint16_t sizes[] = { 64, 128, 256, 512, 1024 };
+	char blk[512], scsi[512], img[128];
+	struct {
+		const char *prog;
+		const char *args[4];
+	} daemons[3];
+	int fd;
+
+	(void)state;
+	need_rng();
+	snprintf(blk, sizeof(blk), "%s/daemons/blk/vdev-blk", b);
+	snprintf(scsi, sizeof(scsi), "%s/daemons/scsi/vdev-scsi", b);
+	snprintf(img, sizeof(img), "%s/q.img", dir);
+	fd = open(img, O_CREAT | O_RDWR, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	daemons[0].prog = rng;
+	daemons[0].args[0] = NULL;
+	daemons[1].prog = blk;
+	daemons[1].args[0] = "-b";
+	daemons[1].args[1] = img;
+	daemons[1].args[2] = NULL;
+	daemons[2].prog = scsi;
+	daemons[2].args[0] = img;
+	daemons[2].args[1] = NULL;
+	for (int d = 0; d < 3; d++) {
+		const char *argv[8] = { daemons[d].prog, "-s", sock };
+		struct tspawn t;
+		int n = 3;
+
+		if (access(daemons[d].prog, X_OK))
+			continue;
+		for (int a = 0; daemons[d].args[a]; a++)
+			argv[n++] = daemons[d].args[a];
+		argv[n] = NULL;
+		assert_int_equal(tspawn_start(&t, argv,
+					      &(struct tspawn_opts){
+						      .fd = -1,
+						      .log = log_path }), 0);
+		for (int packed = 0; packed < 2; packed++) {
+			for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]);
+			     i++) {
+				struct vdev_drv_config c = {
+					.queue_size = sizes[i],
+					.packed = packed,
+				};
+				struct vdev_drv *drv = NULL;
+
+				assert_int_equal(tspawn_drv_connect(&t, sock,
+								    10000, &c,
+								    &drv), 0);
+				if (vdev_drv_init(drv) != 0)
+					fail_msg("%s refused queue size %u%s",
+						 daemons[d].prog, sizes[i],
+						 packed ? " (packed)" : "");
+				vdev_drv_free(drv);
+			}
+		}
+		assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+	}
+	unlink(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -731,6 +803,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_stats, cleanup),
 		cmocka_unit_test_teardown(test_systemd_units, cleanup),
 		cmocka_unit_test_teardown(test_scsi_no_f_config, cleanup),
+		cmocka_unit_test_teardown(test_queue_sizes, cleanup),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
