@@ -1458,6 +1458,45 @@ static void test_daemon_socket_fd(void **state)
 	unlink(a.sun_path);
 }
 
+/* A worker per queue: START, STOP and RELEASE come on the control
+ * queue's thread while the I/O is held on the tx queue's; the RELEASE is
+ * answered once the other thread returned the buffers. */
+static void test_daemon_thread_per_queue(void **state)
+{
+	char sock[64];
+	struct tspawn ts;
+	struct t t;
+	struct io io[3];
+	void *tok;
+	uint32_t len;
+
+	(void)state;
+	need_daemon();
+	snprintf(sock, sizeof(sock), "/tmp/vdev-snd-q-%d.sock", (int)getpid());
+	t = make_daemon(&ts, sock, (const char *[]){
+		"--socket", sock, "--thread-per-queue", NULL });
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(std_params(&t, 0, 0), S_OK);
+		assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+		for (int i = 0; i < 3; i++)
+			io_add(&t, &io[i], 0, true, pattern, PERIOD);
+		assert_int_equal(pcm(&t, R_START, 0), S_OK);
+		/* the first period plays, the rest is held */
+		assert_ptr_equal(io_wait(&t, 2, 2000, NULL), &io[0]);
+		assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
+		assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+		for (int i = 1; i < 3; i++) {
+			assert_int_equal(vdev_drv_wait(t.drv, 2, 2000, &tok,
+						       &len), 0);
+			assert_ptr_equal(tok, &io[i]);
+		}
+		assert_int_equal(vdev_drv_ring_inflight(vdev_drv_ring(t.drv,
+								      2)), 0);
+	}
+	vdev_drv_free(t.drv);
+	assert_int_equal(tspawn_stop(&ts, SIGTERM, 10000), 0);
+}
+
 static int kill_leftovers(void **state)
 {
 	(void)state;
@@ -1486,6 +1525,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_daemon_options,
 					  kill_leftovers),
 		cmocka_unit_test_teardown(test_daemon_socket_fd,
+					  kill_leftovers),
+		cmocka_unit_test_teardown(test_daemon_thread_per_queue,
 					  kill_leftovers),
 	};
 
