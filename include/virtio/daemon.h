@@ -243,8 +243,9 @@ VDEV_API int vdev_daemon_main(const struct vdev_daemon *d, void *ctx,
  *  - @extra: NULL-terminated system call names, allowed with any
  *    arguments (the daemon's .syscalls).
  * Any other call kills the process with SIGSYS after a line on stderr
- * naming it (@prog: the program name it starts with). It cannot be
- * undone. Returns 0; -ENOSYS in a build without libseccomp; -EINVAL for a
+ * naming it (@prog: the program name it starts with), except open,
+ * openat and openat2, which fail with EACCES (glibc's malloc opens a
+ * /proc file when a thread's arena first shrinks). It cannot be undone. Returns 0; -ENOSYS in a build without libseccomp; -EINVAL for a
  * name no architecture has; another negative errno when the kernel
  * refused the filter (each but -ENOSYS after a line on stderr).
  */

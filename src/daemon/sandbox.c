@@ -242,6 +242,39 @@ static int add_base(scmp_filter_ctx ctx)
 	return r;
 }
 
+static bool listed(const char *const *list, const char *name)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		if (!strcmp(list[i], name))
+			return true;
+	return false;
+}
+
+/*
+ * Files are opened during setup, not while serving: open and openat fail
+ * with EACCES instead of killing, because glibc's malloc opens
+ * /proc/sys/vm/overcommit_memory the first time a thread's arena shrinks
+ * (a buffer freed on a serving thread) and copes when it cannot. A
+ * daemon, sanitizer or coverage build that allows them keeps them.
+ */
+static int refuse_open(scmp_filter_ctx ctx, const char *const *extra)
+{
+	static const char *const calls[] = { "open", "openat", "openat2" };
+
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		int nr = seccomp_syscall_resolve_name(calls[i]), r;
+
+		if (nr < 0 || listed(extra, calls[i]) ||
+		    (VDD_SANITIZED && listed(sanitizer_calls, calls[i])) ||
+		    (VDEV_COVERAGE && listed(coverage_calls, calls[i])))
+			continue;
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), nr, 0);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int add_list(scmp_filter_ctx ctx, const char *prog,
 		    const char *const *list, bool strict)
 {
@@ -284,6 +317,8 @@ int vdev_daemon_sandbox(const char *prog, const char *const *extra)
 		r = add_base(ctx);
 	if (!r)
 		r = add_list(ctx, prog, extra, true);
+	if (!r)
+		r = refuse_open(ctx, extra);
 	if (r) {
 		seccomp_release(ctx);
 		return r;
