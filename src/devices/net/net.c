@@ -56,8 +56,10 @@ void net_status_update(struct net *n, uint16_t set, uint16_t clear)
 
 void net_pairs_apply(struct net *n, unsigned pairs)
 {
-	unsigned old = __atomic_exchange_n(&n->curr_pairs, pairs,
-					   __ATOMIC_ACQ_REL);
+	unsigned old;
+
+	pthread_mutex_lock(&n->pairs_lock);
+	old = __atomic_exchange_n(&n->curr_pairs, pairs, __ATOMIC_ACQ_REL);
 
 	for (unsigned i = 0; i < n->max_pairs; i++) {
 		bool was = i < old, is = i < pairs;
@@ -69,6 +71,7 @@ void net_pairs_apply(struct net *n, unsigned pairs)
 		/* Its rx thread starts or stops watching the backend. */
 		vdev_queue_schedule(n->dev, 2 * i);
 	}
+	pthread_mutex_unlock(&n->pairs_lock);
 }
 
 /* What follows from the features: filters, pairs, offloads. */
@@ -86,8 +89,11 @@ static void apply_features(struct net *n, uint64_t f)
 		n->be->ops->set_offload(n->be, n->guest_offloads);
 	/* With the control queue the driver enables pairs (one until
 	 * VQ_PAIRS_SET); without it (a vhost-user frontend that keeps the
-	 * control queue) every pair whose rings run carries traffic. */
-	net_pairs_apply(n, ctrl ? 1 : n->max_pairs);
+	 * control queue and enables the rings of the pairs in use) a pair
+	 * joins when its rx ring first runs: a tap queue of a pair whose
+	 * rings never run would take flows nobody reads. */
+	n->lazy_pairs = !ctrl;
+	net_pairs_apply(n, 1);
 }
 
 static int net_features_ok(struct vdev *dev, uint64_t f)
@@ -136,6 +142,9 @@ static void net_handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
 	}
 	if (qidx >= 2 * n->max_pairs)
 		return;
+	if (n->lazy_pairs && !(qidx & 1) &&
+	    qidx / 2 >= __atomic_load_n(&n->curr_pairs, __ATOMIC_ACQUIRE))
+		net_pairs_apply(n, qidx / 2 + 1);
 	if (qidx & 1)
 		net_tx_run(&n->pair[qidx / 2]);
 	else
@@ -308,6 +317,7 @@ static void net_destroy(struct vdev *dev)
 		vdev_unwatch_fd(dev, 0, n->be->ops->aux_fd(n->be));
 	n->be->ops->free(n->be);
 	pthread_mutex_destroy(&n->lock);
+	pthread_mutex_destroy(&n->pairs_lock);
 	free(n->ctrl_buf);
 	free(n);
 }
@@ -475,6 +485,7 @@ struct vdev *vdev_net_new(const struct vdev_net_config *cfg)
 	n->mtu = cfg->mtu;
 	n->link_up = !cfg->link_down;
 	pthread_mutex_init(&n->lock, NULL);
+	pthread_mutex_init(&n->pairs_lock, NULL);
 	memcpy(n->cfg_mac, cfg->mac, 6);
 	if (!memcmp(n->cfg_mac, "\0\0\0\0\0\0", 6))
 		random_mac(n->cfg_mac);
@@ -488,6 +499,7 @@ struct vdev *vdev_net_new(const struct vdev_net_config *cfg)
 		err = errno;
 		be->ops->free(be);
 		pthread_mutex_destroy(&n->lock);
+		pthread_mutex_destroy(&n->pairs_lock);
 		free(n);
 		errno = err;
 		return NULL;

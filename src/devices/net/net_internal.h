@@ -194,6 +194,10 @@ struct net {
 	struct net_filter filter;
 	uint32_t filter_gen;     /* atomic: bumped on every filter change */
 	unsigned curr_pairs;     /* atomic: pairs carrying traffic */
+	pthread_mutex_t pairs_lock; /* serialises net_pairs_apply */
+	/* No control queue (a vhost-user frontend keeps it): a pair starts
+	 * carrying traffic when its rx ring first runs. */
+	bool lazy_pairs;
 	uint64_t guest_offloads;
 	bool link_up;            /* atomic */
 	bool announce_pending;   /* restored: announce at start */

@@ -31,9 +31,11 @@ net_unavailable() {
 	ip netns exec "$NS" ip link set lo up
 }
 
-# net_case FE NAME MB [PROMISC]
+# net_case FE NAME MB [PROMISC [PAIRS]]: with PAIRS > 1 the daemon and
+# the frontend run that many pairs and 8 flows go each way (the daemon's
+# SIGUSR1 counters say which pairs carried them).
 net_case() {
-	local fe=$1 name=$2 mb=$3 promisc=${4:-0} why
+	local fe=$1 name=$2 mb=$3 promisc=${4:-0} pairs=${5:-1} why
 	why=$(fe_unavailable "$fe")
 	[ -n "$why" ] && { guest_skip "$name" "$why"; return; }
 	local sock=$GUEST_WORK/net-$fe.sock log=$GUEST_WORK/$name.log
@@ -43,10 +45,12 @@ net_case() {
 	head -c $((mb << 20)) /dev/urandom >"$data"
 	guest_initramfs "$fe" "$initrd" -M virtio_net -n "$name" \
 		-e VDEV_NET_MB="$mb" -e VDEV_NET_PROMISC="$promisc" \
+		-e VDEV_NET_FLOWS=$((pairs > 1 ? 8 : 0)) \
 		"$GUEST_DIR/tests/net.in-guest"
 	rm -f "$sock"
 	bg_start "$dlog" ip netns exec "$NS" "$NET" --transport "$(fe_transport "$fe")" \
 		-s "$sock" --tap "$tap" --mac 52:54:00:12:34:56 --log-level info \
+		--queues "$pairs" \
 		${VDEV_NET_ARGS:-}
 	local dpid=$BG_PID
 	wait_socket "$sock" || hostfail="vdev-net did not create $sock"
@@ -58,7 +62,16 @@ net_case() {
 	local spid=$BG_PID
 	bg_start "$GUEST_WORK/src-$fe.log" ip netns exec "$NS" socat -u \
 		"FILE:$data" TCP-LISTEN:5002,reuseaddr
-	local rpid=$BG_PID
+	local rpid=$BG_PID fpids=()
+	if [ "$pairs" -gt 1 ]; then
+		head -c 1048576 /dev/urandom >"$GUEST_WORK/net-small"
+		bg_start /dev/null ip netns exec "$NS" socat -u \
+			TCP-LISTEN:5003,reuseaddr,fork OPEN:/dev/null
+		fpids+=("$BG_PID")
+		bg_start /dev/null ip netns exec "$NS" socat -u \
+			"FILE:$GUEST_WORK/net-small" TCP-LISTEN:5004,reuseaddr,fork
+		fpids+=("$BG_PID")
+	fi
 	case $fe in
 	uml|*-vfio) fe_device "$fe" devs "$sock" net ;;
 	*)	# QEMU 7.2 under TCG crashes (SIGSEGV in
@@ -69,9 +82,13 @@ net_case() {
 		local vec=
 		[ "$(qemu_version "$(fe_qemu "$fe")" | cut -d. -f1)" -lt 8 ] &&
 			vec=,vectors=0
+		local mq=
+		[ "$pairs" -gt 1 ] && [ -z "$vec" ] &&
+			vec=",vectors=$((2 * pairs + 2))"
+		[ "$pairs" -gt 1 ] && mq=",mq=on"
 		devs=(-chardev "socket,id=nc0,path=$sock"
-		-netdev vhost-user,id=n0,chardev=nc0
-		-device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56$vec") ;;
+		-netdev "vhost-user,id=n0,chardev=nc0,queues=$pairs"
+		-device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56$vec$mq") ;;
 	esac
 	# UML: its default minute is for a boot; this one moves data too.
 	[ -z "$hostfail" ] && fe_run "$fe" "$log" "$initrd" 180 -- "${devs[@]}"
@@ -81,6 +98,9 @@ net_case() {
 	done
 	bg_stop "$spid"
 	bg_stop "$rpid"
+	for i in "${fpids[@]}"; do bg_stop "$i"; done
+	# The per-queue counters, into the daemon's log.
+	kill -USR1 "$dpid" 2>/dev/null && sleep 0.3
 	bg_stop "$dpid"
 	if [ -z "$hostfail" ]; then
 		local tx rx
@@ -92,6 +112,24 @@ net_case() {
 			hostfail="host->guest sha256 differs (guest ${rx:-none})"
 		elif [ "$promisc" = 1 ] && ! grep -q 'rx mode promisc on' "$dlog"; then
 			hostfail="promiscuous mode did not reach the daemon as CTRL_RX"
+		elif [ "$pairs" -gt 1 ]; then
+			local used=0 p q n
+			for ((p = 0; p < pairs; p++)); do
+				for q in $((2 * p)) $((2 * p + 1)); do
+					n=$(grep -a "queue $q: " "$dlog" | tail -n 1 |
+						sed 's/.*queue [0-9]*: \([0-9]*\) requests.*/\1/')
+					if [ "${n:-0}" -gt 0 ]; then
+						used=$((used + 1))
+						break
+					fi
+				done
+			done
+			# Linux uses one pair per CPU (curr_queue_pairs =
+			# num_online_cpus) and these guests have one: the
+			# flows must pass, the second pair idles.
+			echo "  $used of $pairs queue pairs carried traffic (1-CPU guest)"
+			[ "$used" -ge 1 ] ||
+				hostfail="no queue pair carried traffic"
 		fi
 	fi
 	grep -a 'net: features' "$dlog" | tail -n 1 | sed 's/^/  daemon: /'
@@ -115,8 +153,9 @@ else
 	# VDEV_NET_FRONTENDS picks some (default: all).
 	for fe in ${VDEV_NET_FRONTENDS:-$GUEST_FRONTENDS}; do
 		case $fe in
-		uml) net_case uml net-uml "${VDEV_NET_MB_UML:-8}" 1 ;;
+		uml) net_case uml net-uml "${VDEV_NET_MB_UML:-8}" 1 2 ;;
 		*-vfio) net_case "$fe" "net-$fe" "${VDEV_NET_MB_QEMU:-8}" 1 ;;
+		qemu11) net_case "$fe" "net-$fe" "${VDEV_NET_MB_QEMU:-8}" 0 2 ;;
 		*) net_case "$fe" "net-$fe" "${VDEV_NET_MB_QEMU:-8}" ;;
 		esac
 	done
