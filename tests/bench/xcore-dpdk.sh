@@ -34,6 +34,11 @@ pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	rm -rf "$work"
+	# testpmd's runtime directories (--file-prefix)
+	local d
+	for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk"; do
+		rm -rf "$d/vdev-vh$$" "$d/vdev-vu$$"
+	done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
