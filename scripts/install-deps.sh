@@ -32,7 +32,8 @@ test_pkgs=(libcmocka-dev libclang-rt-14-dev llvm valgrind gcovr
            busybox-static flex bison bc m4 libelf-dev libssl-dev cpio
            xz-utils zstd kmod procps util-linux e2fsprogs dosfstools
            python3 fio debootstrap abigail-tools
-           socat alsa-utils gpiod i2c-tools evtest iperf3)
+           socat alsa-utils gpiod i2c-tools evtest iperf3
+           libvirt-daemon-system libvirt-clients)
 # dpdk-dev: dpdk-testpmd with the vhost and virtio-user PMDs.
 bench_pkgs=(dpdk-dev librte-net-vhost23 librte-net-virtio23
             librte-mempool-ring23)
