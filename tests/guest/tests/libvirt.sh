@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# vdev-blk as a libvirt <disk type='vhostuser'>: Debian's libvirtd runs a
+# vdev-blk as a libvirt <disk type='vhostuser'>, and vdev-rng through
+# <qemu:commandline> (libvirt has no element for it): Debian's libvirtd runs a
 # TCG domain (memfd shared memory, the stock kernel and the blk initramfs)
 # whose QEMU runs as libvirt-qemu, which may connect to the socket only
 # because the daemon made it group kvm, mode 0660 (--socket-group,
@@ -131,4 +132,77 @@ echo "guest ran $((SECONDS - t0)) s under libvirt"
 bg_stop "$blk_pid"
 GUEST_DAEMON_LOGS+=("/var/log/libvirt/qemu/$dom.log")
 guest_check "$name" "$log" "$(blk_verify "$img")"
+
+# A device libvirt has no element for (rng; scsi and the wave-2 devices go
+# the same way): the README's <qemu:commandline> domain, on vdev-rng
+# serving a known file, with the same socket options.
+name=libvirt-rng
+RNG=${VDEV_RNG:-$(daemon_bin vdev-rng)}
+if [ ! -x "$RNG" ]; then
+	guest_skip "$name" "no vdev-rng binary at $RNG"
+	guest_finish
+	exit
+fi
+data=$GUEST_WORK/rng.bin rsock=$GUEST_WORK/rng.sock rlog=$GUEST_WORK/$name.log
+head -c 65536 /dev/urandom >"$data"
+rinitrd=$GUEST_WORK/rng.cpio
+guest_initramfs qemu "$rinitrd" -M virtio_rng -n "$name" \
+	"$GUEST_DIR/tests/rng.in-guest"
+chmod 0644 "$rinitrd"
+bg_start "$GUEST_WORK/vdev-rng.log" "$RNG" -s "$rsock" -f "$data" \
+	--socket-group kvm --socket-mode 0660
+rng_pid=$BG_PID
+wait_socket "$rsock" || echo "vdev-rng did not create $rsock"
+rdom=$dom-rng
+cat >"$GUEST_WORK/$rdom.xml" <<XML
+<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>$rdom</name>
+  <memory unit='MiB'>256</memory>
+  <vcpu>1</vcpu>
+  <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>$kernel</kernel>
+    <initrd>$rinitrd</initrd>
+    <cmdline>console=ttyS0 quiet panic=-1 rng_core.default_quality=0</cmdline>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <serial type='file'><source path='$rlog'/><target port='0'/></serial>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+  </devices>
+  <qemu:commandline>
+    <qemu:arg value='-chardev'/><qemu:arg value='socket,id=vrng,path=$rsock'/>
+    <qemu:arg value='-device'/><qemu:arg value='vhost-user-rng-pci,chardev=vrng'/>
+  </qemu:commandline>
+</domain>
+XML
+t0=$SECONDS
+if ! out=$("${virsh[@]}" create "$GUEST_WORK/$rdom.xml" 2>&1); then
+	bg_stop "$rng_pid"
+	guest_result FAIL "$name" "virsh create failed: $(echo "$out" | tr '\n' ' ')"
+	guest_finish
+	exit
+fi
+for ((i = 0; i < GUEST_BOOT_TIMEOUT * 5; i++)); do
+	grep -aq 'VDEV-GUEST-RESULT:' "$rlog" 2>/dev/null && break
+	"${virsh[@]}" domstate "$rdom" >/dev/null 2>&1 || break
+	sleep 0.2
+done
+"${virsh[@]}" destroy "$rdom" >/dev/null 2>&1
+echo "guest ran $((SECONDS - t0)) s under libvirt"
+bg_stop "$rng_pid"
+GUEST_DAEMON_LOGS+=("/var/log/libvirt/qemu/$rdom.log")
+# Every chunk the guest read must be a run of the served file.
+hex=$(od -An -v -tx1 "$data" | tr -d '\n')
+rfail=
+while read -r _ idx chunk; do
+	[[ "$hex" == *" $chunk"* ]] || { rfail="chunk $idx is not from the served file"; break; }
+done < <(grep -a '^RNG-CHUNK ' "$rlog" | tr -d '\r' | sed 's/  */ /')
+grep -aq '^RNG-CHUNK ' "$rlog" || rfail=${rfail:-"no chunks in the guest output"}
+guest_check "$name" "$rlog" "$rfail"
 guest_finish
