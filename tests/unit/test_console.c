@@ -126,6 +126,20 @@ static void ctrl_expect(struct fx *f, uint32_t id, uint16_t ev, uint16_t val,
 		assert_memory_equal((uint8_t *)tok + sizeof(m), extra, elen);
 }
 
+static void handshake_open(struct fx *f)
+{
+	stock(f, 2, 32, 256);
+	ctrl_send(f, 0, VDEV_CONSOLE_DEVICE_READY, 1);
+	for (unsigned i = 0; i < 3; i++)
+		ctrl_expect(f, i, VDEV_CONSOLE_DEVICE_ADD, 0, NULL, 0);
+	ctrl_send(f, 2, VDEV_CONSOLE_PORT_READY, 1);
+	ctrl_expect(f, 2, VDEV_CONSOLE_PORT_NAME, 1, "held", 4);
+	ctrl_expect(f, 2, VDEV_CONSOLE_PORT_OPEN, 1, NULL, 0);
+	/* host input waits for the guest to open the port */
+	assert_int_equal(vdev_drv_wait(f->drv, 6, 200, NULL, NULL), -ETIMEDOUT);
+	ctrl_send(f, 2, VDEV_CONSOLE_PORT_OPEN, 1);
+}
+
 static void handshake(struct fx *f)
 {
 	stock(f, 2, 32, 256);
@@ -388,6 +402,29 @@ static void test_save_restore(void **state)
 	down(&f);
 }
 
+/* A host client that connected and sent before the driver was ready:
+ * its bytes reach the guest once the port is. */
+static void test_early_client(void **state)
+{
+	uint32_t len;
+	void *tok;
+	struct fx f;
+	int k;
+
+	(void)state;
+	up(&f, false);
+	k = connect_to(f.sock);
+	assert_int_equal(write(k, "early", 5), 5);
+	vdev_drv_poll(f.drv, 50);
+	stock(&f, 6, 4, 64);
+	handshake_open(&f);
+	assert_int_equal(vdev_drv_wait(f.drv, 6, 3000, &tok, &len), 0);
+	assert_int_equal(len, 5);
+	assert_memory_equal(tok, "early", 5);
+	close(k);
+	down(&f);
+}
+
 static void test_parse_port(void **state)
 {
 	struct vdev_console_port p;
@@ -499,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_bad_control),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_save_restore),
+		cmocka_unit_test(test_early_client),
 		cmocka_unit_test(test_parse_port),
 		cmocka_unit_test(test_control_socket),
 	};

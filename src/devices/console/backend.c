@@ -48,7 +48,7 @@ void con_watch_in(struct vdev *dev, struct con_port *p, unsigned id, bool on)
 
 void con_watch_out(struct vdev *dev, struct con_port *p, unsigned id, bool on)
 {
-	if (p->out_fd < 0 || p->out_on == on)
+	if (p->out_fd < 0 || p->out_on == on || p->kind == VDEV_CONSOLE_FILE)
 		return;
 	if (!vdev_watch_fd_events(dev, con_txq(id), p->out_fd,
 				  on ? POLLOUT : 0))
@@ -103,7 +103,8 @@ static int watch_data(struct vdev *dev, struct con_port *p, unsigned id)
 				  p);
 		p->in_on = !r;
 	}
-	if (!r && p->out_fd >= 0) {
+	/* A regular file is always writable, and epoll refuses it. */
+	if (!r && p->out_fd >= 0 && p->kind != VDEV_CONSOLE_FILE) {
 		r = vdev_watch_fd(dev, con_txq(id), p->out_fd, 0, out_ready, p);
 		p->out_on = false;
 	}
@@ -114,7 +115,7 @@ static void unwatch_data(struct vdev *dev, struct con_port *p, unsigned id)
 {
 	if (p->in_fd >= 0)
 		vdev_unwatch_fd(dev, con_rxq(id), p->in_fd);
-	if (p->out_fd >= 0)
+	if (p->out_fd >= 0 && p->kind != VDEV_CONSOLE_FILE)
 		vdev_unwatch_fd(dev, con_txq(id), p->out_fd);
 	closefd(&p->in_fd);
 	closefd(&p->out_fd);
@@ -146,6 +147,7 @@ static void accept_ready(void *arg, int fd, uint32_t events)
 		return;
 	}
 	p->host_open = true;
+	vdev_log(VDEV_LOG_INFO, "console: port %u: host side connected", p->id);
 	if (p->guest_ready)
 		con_ctrl(c, p->id, VDEV_CONSOLE_PORT_OPEN, 1, NULL, 0);
 	pthread_mutex_unlock(&c->lock);
@@ -162,6 +164,7 @@ void con_host_gone(struct vdev *dev, unsigned id)
 	if (p->kind == VDEV_CONSOLE_UNIX || p->kind == VDEV_CONSOLE_TCP) {
 		unwatch_data(dev, p, id);
 		p->host_open = false;
+		vdev_log(VDEV_LOG_INFO, "console: port %u: host side gone", id);
 		if (p->guest_ready)
 			con_ctrl(c, id, VDEV_CONSOLE_PORT_OPEN, 0, NULL, 0);
 		return;

@@ -143,17 +143,21 @@ static void ctrl_msg(struct vdev *dev, struct con *c,
 		}
 		p->guest_ready = true;
 		port_announce(c, id);
+		/* Its rx buffers may all be there already, kicked before
+		 * anything waited on them: look now. */
+		vdev_queue_schedule(dev, con_rxq(id));
 		return;
 	case VDEV_CONSOLE_PORT_OPEN:
 		if (!p || !p->used)
 			break;
 		p->guest_open = value != 0;
+		if (p->guest_open)
+			vdev_queue_schedule(dev, con_rxq(id));
 		return;
 	default:
 		break;
 	}
 	c->ctrl_bad++;
-	(void)dev;
 }
 
 static void ctrl_tx(struct vdev *dev, struct vdev_queue *q)
@@ -197,7 +201,16 @@ void con_rx(struct vdev *dev, unsigned id, struct vdev_queue *q)
 	bool pushed = false, gone = false;
 
 	pthread_mutex_lock(&c->lock);
-	while (p->used && p->in_fd >= 0) {
+	/* Linux drops what reaches a port the guest has not opened
+	 * (virtio_console.c, in_intr): host input waits for the guest's
+	 * PORT_OPEN, as with QEMU's virtio-serial. A console is open from
+	 * the start. */
+	if (vdev_has_feature(dev, VDEV_CONSOLE_F_MULTIPORT) && !p->guest_open &&
+	    !p->console)
+		con_watch_in(dev, p, id, false);
+	while (p->used && p->in_fd >= 0 &&
+	       (p->guest_open || p->console ||
+		!vdev_has_feature(dev, VDEV_CONSOLE_F_MULTIPORT))) {
 		struct vdev_req req = { .iov = iov, .iov_max = CON_IOV };
 		ssize_t n;
 		int r = vdev_queue_pop(q, &req);
@@ -206,9 +219,13 @@ void con_rx(struct vdev *dev, unsigned id, struct vdev_queue *q)
 			continue;
 		if (r < 0) {
 			/* No buffer: stop reading until the driver gives
-			 * one (its kick runs this again). */
-			if (r == -EAGAIN)
+			 * one (its kick runs this again). The round's budget
+			 * spent (a callback pops outside the core's rounds):
+			 * go on in the next round. */
+			if (r == -EAGAIN || r == -EBUSY)
 				con_watch_in(dev, p, id, false);
+			if (r == -EBUSY)
+				vdev_queue_schedule(dev, con_rxq(id));
 			break;
 		}
 		n = req.nin ? readv(p->in_fd, req.in, req.nin) : 0;
@@ -310,6 +327,8 @@ void con_tx(struct vdev *dev, unsigned id, struct vdev_queue *q)
 				continue;
 			if (r < 0) {
 				flush(dev, p, id); /* what is held */
+				if (r == -EBUSY)
+					vdev_queue_schedule(dev, con_txq(id));
 				break;
 			}
 			p->has_cur = true;
@@ -423,9 +442,15 @@ static void con_reset(struct vdev *dev)
 
 static int con_start(struct vdev *dev)
 {
+	struct con *c = vdev_priv(dev);
+
 	/* Without MULTIPORT port 0 is the console and needs no handshake:
-	 * its host input may flow at once. */
-	vdev_queue_schedule(dev, 0);
+	 * its host input may flow at once. Every port looks at its rings
+	 * (a restored device has buffers already). */
+	for (unsigned id = 0; id < c->max_ports; id++) {
+		vdev_queue_schedule(dev, con_rxq(id));
+		vdev_queue_schedule(dev, con_txq(id));
+	}
 	return 0;
 }
 

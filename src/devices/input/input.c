@@ -240,9 +240,16 @@ static void deliver(struct vdev *dev, struct vdev_queue *q)
 		if (vdev_queue_avail_count(q, n) < (int)n)
 			break;
 		for (; got < n; got++) {
+			int r;
+
 			req[got].iov = iov[got];
 			req[got].iov_max = INPUT_IOV;
-			if (vdev_queue_pop(q, &req[got]) < 0)
+			r = vdev_queue_pop(q, &req[got]);
+			/* A source's callback pops outside the core's
+			 * rounds: a spent budget goes on in the next. */
+			if (r == -EBUSY)
+				vdev_queue_schedule(dev, 0);
+			if (r < 0)
 				break;
 			if (req[got].in_bytes < sizeof(struct vdev_input_event))
 				bad = true;
