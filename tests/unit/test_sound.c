@@ -5,7 +5,7 @@
  * short buffers; playback and capture through the file backend checked
  * byte for byte; pacing against a fake clock (never early) and against
  * the real one; RELEASE after the I/O; events (XRUN, jacks); malformed I/O
- * messages; save/restore of a running stream; and the daemon, vdev-sound,
+ * messages; save/restore of a running stream; and the daemon, vdev-snd,
  * over vhost-user with vhost-device-sound's options and UML's queue size.
  */
 #include <errno.h>
@@ -120,15 +120,15 @@ static void need_daemon(void)
 
 	if (b)
 		snprintf(daemon_path, sizeof(daemon_path),
-			 "%s/daemons/sound/vdev-sound", b);
+			 "%s/daemons/snd/vdev-snd", b);
 	if (!b || access(daemon_path, X_OK) != 0) {
-		print_message("vdev-sound not built (VDEV_BUILD_DIR unset or "
+		print_message("vdev-snd not built (VDEV_BUILD_DIR unset or "
 			      "daemons off): skipped\n");
 		skip();
 	}
 }
 
-/* vdev-sound with @args (NULL-terminated) on @sock, the driver connected
+/* vdev-snd with @args (NULL-terminated) on @sock, the driver connected
  * with queues of 256 (what User-Mode Linux asks). */
 static struct t make_daemon(struct tspawn *ts, const char *sock,
 			    const char *const *args)
@@ -1174,7 +1174,7 @@ static void test_alsa_file(void **state)
 		const char *b = getenv("VDEV_BUILD_DIR");
 
 		snprintf(daemon_path, sizeof(daemon_path),
-			 "%s/daemons/sound/vdev-sound", b ? b : ".");
+			 "%s/daemons/snd/vdev-snd", b ? b : ".");
 	}
 	if (getenv("VDEV_BUILD_DIR") && access(daemon_path, X_OK) == 0) {
 		char sock[64];
@@ -1194,7 +1194,7 @@ static void test_alsa_file(void **state)
 		assert_int_equal(n, 44 + 4 * PERIOD);
 		assert_memory_equal(got + 44, pattern, 4 * PERIOD);
 	} else {
-		print_message("vdev-sound not built: its ALSA backend not "
+		print_message("vdev-snd not built: its ALSA backend not "
 			      "run as a daemon\n");
 	}
 

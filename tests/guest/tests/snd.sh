@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# virtio-sound through daemons/sound (file backend) with real Linux
+# virtio-sound through daemons/snd (file backend) with real Linux
 # drivers and Debian's aplay/arecord: UML (virtio_uml, id 25, queues of
 # 256), QEMU 11.1 (vhost-user-snd-pci, and vfio-user) with the custom
 # kernel (virtio_snd built in) and with Debian 13's kernel (virtio_snd.ko).
@@ -16,7 +16,7 @@
 . "$(dirname "$0")/../lib.sh"
 guest_setup
 
-SND=${VDEV_SND:-$(daemon_bin vdev-sound)}
+SND=${VDEV_SND:-$(daemon_bin vdev-snd)}
 PLAY=$GUEST_WORK/snd-play.raw
 IN=$GUEST_WORK/snd-in.raw
 head -c 192000 /dev/urandom >"$PLAY"
@@ -80,11 +80,11 @@ snd_case() {
 		-e VDEV_SND_CTLS=$ctls \
 		"$GUEST_DIR/tests/snd.in-guest"
 	rm -f "$sock" "$out"
-	bg_start "$GUEST_WORK/vdev-sound-$name.log" "$SND" \
+	bg_start "$GUEST_WORK/vdev-snd-$name.log" "$SND" \
 		--transport "$(fe_transport "$fe")" --socket "$sock" \
 		--backend file --out "$out" --in "$IN" "${dargs[@]}"
 	local pid=$BG_PID
-	wait_socket "$sock" || hostfail="vdev-sound did not create $sock"
+	wait_socket "$sock" || hostfail="vdev-snd did not create $sock"
 	fe_device "$fe" devs "$sock" snd "$props"
 	[ -z "$hostfail" ] && fe_run "$fe" "$log" "$initrd" -- "${devs[@]}"
 	bg_stop "$pid"
@@ -122,7 +122,7 @@ snd_aloop_uml() {
 if [ ! -x "$SND" ]; then
 	for c in uml uml-alsa-aloop qemu qemu11-custom qemu11-vfio-custom \
 		qemu11-deb13; do
-		guest_skip "snd-$c" "no vdev-sound binary at $SND (pass the build dir)"
+		guest_skip "snd-$c" "no vdev-snd binary at $SND (pass the build dir)"
 	done
 else
 	snd_case uml snd-uml stock

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * vdev-sound: the virtio-sound back-end daemon, a drop-in for rust-vmm's
+ * vdev-snd: the virtio-sound back-end daemon, a drop-in for rust-vmm's
  * vhost-device-sound: --socket PATH, --socket-fd FD and --backend
  * null|alsa|pipewire (pipewire is the ALSA PCM "pipewire" that
  * pipewire-alsa provides), plus the file backend (--out, --in), the ALSA
@@ -39,7 +39,7 @@ static int parse_stream(void *ctx, const char *arg)
 	size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
 
 	if (o->nstreams == VDEV_SOUND_MAX_STREAMS) {
-		fprintf(stderr, "vdev-sound: at most %d streams\n",
+		fprintf(stderr, "vdev-snd: at most %d streams\n",
 			VDEV_SOUND_MAX_STREAMS);
 		return -EINVAL;
 	}
@@ -48,14 +48,14 @@ static int parse_stream(void *ctx, const char *arg)
 	} else if (n == 2 && !strncmp(arg, "in", 2)) {
 		s.direction = VDEV_SND_D_INPUT;
 	} else {
-		fprintf(stderr, "vdev-sound: --stream %s: out or in, then "
+		fprintf(stderr, "vdev-snd: --stream %s: out or in, then "
 				"optionally :CHANNELS\n", arg);
 		return -EINVAL;
 	}
 	if (colon) {
 		uint64_t ch;
 
-		if (vdev_daemon_parse_uint("vdev-sound", "stream", colon + 1,
+		if (vdev_daemon_parse_uint("vdev-snd", "stream", colon + 1,
 					   1, VDEV_SOUND_MAX_CHANNELS,
 					   &ch) < 0)
 			return -EINVAL;
@@ -111,12 +111,12 @@ static int snd_check(void *ctx, const struct vdev_daemon_instance *in)
 
 	(void)in;
 	if (o->backend == BE_FILE && !o->out && !o->in) {
-		fprintf(stderr, "vdev-sound: --backend file needs --out FILE "
+		fprintf(stderr, "vdev-snd: --backend file needs --out FILE "
 				"and/or --in FILE\n");
 		return -EINVAL;
 	}
 	if (o->backend != BE_FILE && (o->out || o->in)) {
-		fprintf(stderr, "vdev-sound: --out and --in go with --backend "
+		fprintf(stderr, "vdev-snd: --out and --in go with --backend "
 				"file\n");
 		return -EINVAL;
 	}
@@ -153,7 +153,7 @@ static struct vdev *snd_create(void *ctx, const struct vdev_daemon_instance *in)
 	}
 	dev = vdev_sound_new(&c);
 	if (!dev && errno == ENOTSUP)
-		fprintf(stderr, "vdev-sound: this libvdev was built without "
+		fprintf(stderr, "vdev-snd: this libvdev was built without "
 				"alsa-lib\n");
 	return dev;
 }
@@ -212,7 +212,7 @@ static const char *const snd_syscalls[] = {
 int main(int argc, char **argv)
 {
 	static const struct vdev_daemon d = {
-		.name = "vdev-sound",
+		.name = "vdev-snd",
 		.type = "sound",
 		.summary = "virtio-sound device back-end (libvdev)",
 		.description =
@@ -231,7 +231,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	if (!args) {
-		perror("vdev-sound");
+		perror("vdev-snd");
 		return 1;
 	}
 	o.device = "default";
