@@ -26,9 +26,6 @@ net_unavailable() {
 	[ "$(id -u)" = 0 ] || { echo "needs root (a tap in a network namespace)"; return; }
 	[ -c /dev/net/tun ] || { echo "no /dev/net/tun"; return; }
 	command -v socat >/dev/null || { echo "no socat on the host (scripts/install-deps.sh test)"; return; }
-	ip netns add "$NS" 2>/dev/null || { echo "cannot create a network namespace (ip netns add)"; return; }
-	NS_UP=1
-	ip netns exec "$NS" ip link set lo up
 }
 
 # net_case FE NAME MB [PROMISC [PAIRS]]: with PAIRS > 1 the daemon and
@@ -190,6 +187,16 @@ net_pair_case() {
 why=
 [ -x "$NET" ] || why="no vdev-net binary at $NET (pass the build dir)"
 [ -z "$why" ] && why=$(net_unavailable)
+# Made here, not in net_unavailable's subshell, so the EXIT trap knows to
+# delete it.
+if [ -z "$why" ] && [ "${VDEV_NET_FRONTENDS:-}" != pair ]; then
+	if ip netns add "$NS" 2>/dev/null; then
+		NS_UP=1
+		ip netns exec "$NS" ip link set lo up
+	else
+		why="cannot create a network namespace (ip netns add)"
+	fi
+fi
 # The two-guest case needs neither root nor a tap.
 if [ ! -x "$NET" ]; then
 	guest_skip net-uml-pair "no vdev-net binary at $NET"
