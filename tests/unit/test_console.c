@@ -307,12 +307,12 @@ static void test_hotplug_resize_emerg(void **state)
 	assert_int_equal(vdev_console_remove_port(f.dev, 1), 0);
 	ctrl_expect(&f, 1, VDEV_CONSOLE_DEVICE_REMOVE, 0, NULL, 0);
 	assert_int_equal(vdev_console_remove_port(f.dev, 1), -ENOENT);
-	/* resize: a RESIZE for the console (rows, then cols, as Linux
-	 * reads them) and config space */
+	/* resize: a RESIZE for the console (cols, then rows) and config
+	 * space */
 	before = vdev_drv_config_interrupts(f.drv);
 	assert_int_equal(vdev_console_resize(f.dev, 0, 132, 43), 0);
-	size[0] = vdev_cpu_to_le16(43);
-	size[1] = vdev_cpu_to_le16(132);
+	size[0] = vdev_cpu_to_le16(132);
+	size[1] = vdev_cpu_to_le16(43);
 	ctrl_expect(&f, 0, VDEV_CONSOLE_RESIZE, 0, size, sizeof(size));
 	assert_int_equal(vdev_drv_config_read(f.drv, 0, &cs, sizeof(cs)), 0);
 	assert_int_equal(vdev_le16_to_cpu(cs.cols), 132);
@@ -508,8 +508,8 @@ static void test_control_socket(void **state)
 		host_read(&f, k, buf, want);
 		assert_memory_equal(buf, cmds[i][1], want);
 		if (i == 0) {
-			vdev_le16 size[2] = { vdev_cpu_to_le16(40),
-					      vdev_cpu_to_le16(100) };
+			vdev_le16 size[2] = { vdev_cpu_to_le16(100),
+					      vdev_cpu_to_le16(40) };
 
 			ctrl_expect(&f, 0, VDEV_CONSOLE_RESIZE, 0, size,
 				    sizeof(size));

@@ -614,9 +614,9 @@ int vdev_console_resize(struct vdev *dev, unsigned id, uint16_t cols,
 {
 	struct con *c = vdev_priv(dev);
 	struct vdev_console_config_space *cfg = vdev_config(dev);
-	/* Linux reads rows first (virtio_console.c, RESIZE), though the
-	 * spec's struct says cols first: the driver is what guests run. */
-	vdev_le16 size[2] = { vdev_cpu_to_le16(rows), vdev_cpu_to_le16(cols) };
+	/* struct virtio_console_resize: cols, then rows (as Linux 6.1
+	 * reads it too: console.sh's stty size proves the order). */
+	vdev_le16 size[2] = { vdev_cpu_to_le16(cols), vdev_cpu_to_le16(rows) };
 
 	if (id >= c->max_ports)
 		return -ENOENT;
