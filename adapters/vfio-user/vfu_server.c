@@ -194,6 +194,8 @@ static void vfu_disconnect(struct vdev_vfio_user *s)
 	close(s->conn_fd);
 	s->conn_fd = -1;
 	s->version_done = false;
+	vdev_log(VDEV_LOG_INFO, "vfio-user %s: client disconnected",
+		 vdev_get_info(s->dev)->name);
 	vfu_dma_clear(s);
 	vfu_irq_clear(s);
 	if (s->capture) {
@@ -253,6 +255,8 @@ static void vfu_accept(struct vdev_vfio_user *s)
 	vfu_unwatch(s, s->listen_fd);
 	s->conn_fd = fd;
 	vfu_watch(s, fd);
+	vdev_log(VDEV_LOG_INFO, "vfio-user %s: client connected",
+		 vdev_get_info(s->dev)->name);
 }
 
 static void close_fds(struct vfu_msg *m)

@@ -99,5 +99,9 @@ int vfu_h_version(struct vdev_vfio_user *s, struct vfu_msg *m,
 	memcpy(r->body, &v, sizeof(v));
 	memcpy(r->body + sizeof(v), json, (size_t)n + 1);
 	s->version_done = true;
+	vdev_log(VDEV_LOG_INFO, "vfio-user %s: negotiated protocol %u.%u, "
+		 "client: %u fds, %u bytes per transfer",
+		 vdev_get_info(s->dev)->name, VFU_VERSION_MAJOR, s->minor,
+		 s->client_max_fds, s->client_max_xfer);
 	return 0;
 }

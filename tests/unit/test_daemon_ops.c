@@ -27,10 +27,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <virtio/caps.h>
 #include <virtio/testing.h>
 #include <virtio/vhost-user.h>
 
 #include "tspawn.h"
+#include "vfu_client.h"
 #include "vhu_frontend.h"
 
 static char rng[512];
@@ -403,6 +405,26 @@ static void test_verbose_and_journal(void **state)
 	    !strstr(out, "vdev-rng: info: vhost-user rng: negotiated features") ||
 	    !strstr(out, "vdev-rng: info: vhost-user rng: frontend disconnected"))
 		fail_msg("-v lines missing in:\n%s", out);
+	/* The same three lines for a vfio-user client (where built). */
+	if (vdev_has_capability(VDEV_CAP_TRANSPORT, "vfio-user")) {
+		start(&t, (const char *[]){ "-s", sock, "-v", "--transport",
+					    "vfio-user", NULL });
+		assert_int_equal(tspawn_wait_socket(&t, sock, 10000, NULL), 0);
+		{
+			struct vfu_client *vc = vfu_client_connect(sock);
+
+			assert_non_null(vc);
+			assert_int_equal(vfu_client_version(vc), 0);
+			vfu_client_free(vc);
+		}
+		if (!log_has("vfio-user rng: client disconnected", 10000))
+			fail_msg("no vfio-user disconnect line");
+		assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+		read_log(out, sizeof(out));
+		if (!strstr(out, "info: vfio-user rng: client connected") ||
+		    !strstr(out, "info: vfio-user rng: negotiated protocol 0."))
+			fail_msg("vfio-user -v lines missing in:\n%s", out);
+	}
 	/* Without -v: none of them. */
 	start(&t, (const char *[]){ "-s", sock, NULL });
 	serves(&t, sock);
