@@ -111,8 +111,9 @@ VDEV_API uint16_t vdev_queue_size(const struct vdev_queue *q);
  * Sets size, ring addresses and features and resets the ring state.
  * -EINVAL: size 0, over 32768, or not a power of two for a split ring;
  * a ring address misaligned (split: desc 16, avail 2, used 4; packed: 16,
- * 4, 4). -EFAULT: a ring part not inside one region of guest memory.
- * -EBUSY: requests are in flight.
+ * 4, 4). -EFAULT: a ring part not inside one region of guest memory, or
+ * not aligned in the host's mapping of it (a region whose host offset
+ * is odd). -EBUSY: requests are in flight.
  */
 VDEV_API int vdev_queue_configure(struct vdev_queue *q,
 				  const struct vdev_queue_config *cfg);

@@ -38,7 +38,10 @@ int vq_packed_map(struct vdev_queue *q)
 	void *drv = vq_mem_ptr(q->t, c->driver_addr, 4);
 	void *dev = vq_mem_ptr_w(q->t, c->device_addr, 4);
 
-	if (!d || !drv || !dev)
+	/* Aligned in host memory too (see vq_split_map). */
+	if (!d || !drv || !dev || !VQ_ALIGNED(d, struct vdev_packed_desc) ||
+	    !VQ_ALIGNED(drv, struct vdev_packed_event) ||
+	    !VQ_ALIGNED(dev, struct vdev_packed_event))
 		return -EFAULT;
 	q->pdesc = d;
 	q->drv_event = drv;

@@ -36,6 +36,10 @@ struct vq_slot {
 	unsigned inflight; /* requests translated with @t, not yet pushed */
 };
 
+/* Whether host pointer @p may be accessed as a @type. */
+#define VQ_ALIGNED(p, type) \
+	(((uintptr_t)(p) & (_Alignof(type) - 1)) == 0)
+
 struct vdev_queue {
 	/* Hot: read on every pop/push. */
 	uint16_t size;

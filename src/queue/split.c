@@ -58,6 +58,14 @@ int vq_split_map(struct vdev_queue *q)
 
 	if (!d || !a || !u)
 		return -EFAULT;
+	/* The guest addresses are aligned (vdev_queue_configure), but a
+	 * region's host mapping need not be: a frontend picks the offsets.
+	 * The rings are accessed as C structs, so they must be aligned
+	 * here too. */
+	if (!VQ_ALIGNED(d, struct vdev_vring_desc) ||
+	    !VQ_ALIGNED(a, struct vdev_vring_avail) ||
+	    !VQ_ALIGNED(u, struct vdev_vring_used))
+		return -EFAULT;
 	q->desc = d;
 	q->avail = a;
 	q->used = u;

@@ -360,9 +360,53 @@ static void split_last_index(void **state)
 	h_teardown(&h);
 }
 
+/*
+ * Guest ring addresses aligned, the region's host mapping not (a frontend
+ * chooses its offsets): the rings are not used as C structs there
+ * (UBSan found vq_split_kicks writing a misaligned used ring through
+ * fuzz_vhost_user). Refused as memory the queue cannot use; the same
+ * layout at an aligned host address works.
+ */
+static void ring_misaligned_in_host(void **state)
+{
+	static uint8_t buf[3 * 4096 + 64] __attribute__((aligned(64)));
+	const uint64_t base = 0x10000;
+	struct vdev_queue_config c = {
+		.size = 16, .desc_addr = base, .driver_addr = base + 0x1000,
+		.device_addr = base + 0x2000,
+		.features = VDEV_BIT(VDEV_F_VERSION_1),
+	};
+
+	(void)state;
+	for (unsigned off = 0; off <= 2; off += 2) {
+		for (int packed = 0; packed < 2; packed++) {
+			struct vdev_mem_region r = {
+				.guest_addr = base, .size = 3 * 4096,
+				.host = buf + off, .fd = -1,
+			};
+			struct vdev_mem *m = vdev_mem_new();
+			struct vdev_queue *q;
+
+			assert_non_null(m);
+			assert_int_equal(vdev_mem_add(m, &r), 0);
+			q = vdev_queue_new(m, 0);
+			assert_non_null(q);
+			c.features = VDEV_BIT(VDEV_F_VERSION_1) |
+				     (packed ? VDEV_BIT(VDEV_F_RING_PACKED) :
+					       0);
+			assert_int_equal(vdev_queue_configure(q, &c),
+					 off ? -EFAULT : 0);
+			assert_int_equal(vdev_queue_ready(q), !off);
+			vdev_queue_free(q);
+			vdev_mem_free(m);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(ring_misaligned_in_host),
 		cmocka_unit_test(split_avail_ahead),
 		cmocka_unit_test(split_head_range),
 		cmocka_unit_test(split_next_range),
