@@ -163,7 +163,7 @@ if [ "$long" = 1 ]; then
 		[ "$fl" = 1 ] && { tag=$name.flip; mode="double fetch"; }
 		[ -f "$b/$tag.result" ] || continue
 		head -1 "$b/$tag.result" | sed -E \
-			's/^FUZZ: (PASS|FAIL) ([a-z_]+)( \(double fetch\))? ([0-9]+) runs in ([0-9]+) s \(([0-9]+)\/s, ([0-9]*) new corpus entries, peak ([0-9]*) MB\).*/| \2 | '"$mode"' | \4 | \5 | \6 | \7 | \8 |/'
+			's/^FUZZ: (PASS|FAIL) ([a-z0-9_]+)( \(double fetch\))? ([0-9]+) runs in ([0-9]+) s \(([0-9]+)\/s, ([0-9]*) new corpus entries, peak ([0-9]*) MB\).*/| \2 | '"$mode"' | \4 | \5 | \6 | \7 | \8 |/'
 	done
 fi
 echo "fuzz: $pass passed, $fail failed"
