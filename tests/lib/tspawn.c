@@ -223,13 +223,44 @@ fail:
 	_exit(127);
 }
 
+/* An ELF executable for this process's machine: a program of the build
+ * (qemu-user shows the emulated program as /proc/self/exe). */
+static bool target_elf(const char *path)
+{
+	static int self = -1;
+	unsigned char h[20];
+	int fd;
+	bool target = false;
+
+	if (self < 0) {
+		fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && read(fd, h, sizeof(h)) == (ssize_t)sizeof(h))
+			self = h[5] == 2 ? h[18] << 8 | h[19] : h[19] << 8 | h[18];
+		if (fd >= 0)
+			close(fd);
+		if (self < 0)
+			return false;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (read(fd, h, sizeof(h)) == (ssize_t)sizeof(h) &&
+	    !memcmp(h, "\x7f" "ELF", 4))
+		target = (h[5] == 2 ? h[18] << 8 | h[19] :
+				      h[19] << 8 | h[18]) == self;
+	close(fd);
+	return target;
+}
+
 /*
  * A cross build runs its programs through an emulator (qemu-user), named
  * by VDEV_TEST_EMULATOR as words separated by spaces (CMake sets it from
  * CMAKE_CROSSCOMPILING_EMULATOR): without binfmt_misc the kernel cannot
  * exec a foreign binary, so the daemons a test starts go through it too.
- * Fills @out with the emulator's words, then @argv; returns @out, or NULL
- * if it does not fit.
+ * A host wrapper (setpriv, systemd-socket-activate) stays in front: the
+ * emulator goes right before the first program of the build in @argv,
+ * the one the wrapper would exec. Fills @out with @argv and the emulator's words;
+ * returns @out, or NULL if it does not fit.
  */
 static const char *const *with_emulator(const char *const argv[],
 					const char *out[], size_t max,
@@ -238,11 +269,23 @@ static const char *const *with_emulator(const char *const argv[],
 	const char *emu = getenv("VDEV_TEST_EMULATOR");
 	size_t n = 0, i = 0;
 	char *save = NULL, *w;
+	size_t at = 0;
 
 	if (!emu || !*emu)
 		return argv;
 	if (snprintf(words, words_len, "%s", emu) >= (int)words_len)
 		return NULL;
+	for (size_t j = 0; argv[j]; j++) {
+		if (target_elf(argv[j])) {
+			at = j;
+			break;
+		}
+	}
+	for (; i < at; i++) {
+		if (n + 1 >= max)
+			return NULL;
+		out[n++] = argv[i];
+	}
 	for (w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
 		if (n + 1 >= max)
 			return NULL;

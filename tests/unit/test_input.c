@@ -720,7 +720,9 @@ static void test_bad_config(void **state)
 	assert_int_equal(errno, ENOENT);
 	ic = (struct vdev_input_config){ .evdev = "/dev/null" };
 	assert_null(vdev_input_new(&ic));
-	assert_int_equal(errno, ENOTTY);
+	/* qemu-user answers an evdev ioctl it cannot translate ENOSYS. */
+	assert_int_equal(errno,
+			 getenv("VDEV_TEST_EMULATOR") ? ENOSYS : ENOTTY);
 	assert_int_equal(vdev_input_caps_set(&c, 0x20, 0), -EINVAL);
 	assert_int_equal(vdev_input_caps_set(&c, 1, 1024), -EINVAL);
 }
