@@ -133,6 +133,10 @@ static const char *const coverage_calls[] = {
 	NULL,
 };
 
+/* The vhost-user capture (VDEV_VHOST_USER_CAPTURE, a debugging aid) names
+ * each fd a message carries by its /proc/self/fd link. Only while it is on. */
+static const char *const capture_calls[] = { "readlink", "readlinkat", NULL };
+
 /* Names of the system calls, for the SIGSYS message: resolved while
  * installing (the handler must not allocate). */
 #define NAMES 512
@@ -313,6 +317,8 @@ int vdev_daemon_sandbox(const char *prog, const char *const *extra)
 		r = add_list(ctx, prog, sanitizer_calls, false);
 	if (!r && VDEV_COVERAGE)
 		r = add_list(ctx, prog, coverage_calls, false);
+	if (!r && getenv("VDEV_VHOST_USER_CAPTURE"))
+		r = add_list(ctx, prog, capture_calls, false);
 	if (!r)
 		r = add_base(ctx);
 	if (!r)
