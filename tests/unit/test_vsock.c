@@ -172,7 +172,7 @@ static void bulk(struct guest *g, int fd, uint32_t gport, uint32_t hport,
 				k = credit;
 			if (!k)
 				break;
-			if (g_send_raw(g, &(struct vdev_vsock_hdr){
+			if (g_send_host(g, &(struct vdev_vsock_hdr){
 					       .src_cid = CID, .dst_cid = 2,
 					       .src_port = gport,
 					       .dst_port = hport, .len = k,
@@ -762,25 +762,25 @@ static void test_malformed(void **state)
 	(void)state;
 	/* len past the payload: dropped, no answer. */
 	h.len = 100;
-	g_send_raw(g, &h, "abc", 3, 1000);
+	g_send_host(g, &h, "abc", 3, 1000);
 	assert_int_equal(g_recv(g, &p, 100), -ETIMEDOUT);
 	/* Over the packet maximum: dropped. */
 	h.len = VSOCK_PKT_MAX + 1;
-	g_send_raw(g, &h, NULL, 0, 1000);
+	g_send_host(g, &h, NULL, 0, 1000);
 	assert_int_equal(g_recv(g, &p, 100), -ETIMEDOUT);
 	/* A spoofed source CID: dropped. */
 	h.len = 0;
 	h.src_cid = CID + 1;
-	g_send_raw(g, &h, NULL, 0, 1000);
+	g_send_host(g, &h, NULL, 0, 1000);
 	assert_int_equal(g_recv(g, &p, 100), -ETIMEDOUT);
 	/* An unknown op and an unknown type: RST. */
 	h.src_cid = CID;
 	h.op = 99;
-	g_send_raw(g, &h, NULL, 0, 1000);
+	g_send_host(g, &h, NULL, 0, 1000);
 	expect_op(g, &p, VDEV_VSOCK_OP_RST);
 	h.op = VDEV_VSOCK_OP_REQUEST;
 	h.type = 7;
-	g_send_raw(g, &h, NULL, 0, 1000);
+	g_send_host(g, &h, NULL, 0, 1000);
 	expect_op(g, &p, VDEV_VSOCK_OP_RST);
 	/* A header cut short (20 bytes): dropped. */
 	{
@@ -804,7 +804,7 @@ static void test_malformed(void **state)
 				     .src_port = GPORT, .dst_port = hport,
 				     .type = 1, .op = VDEV_VSOCK_OP_RESPONSE,
 				     .len = 3, .buf_alloc = 4096 };
-	g_send_raw(g, &h, "xyz", 3, 1000);
+	g_send_host(g, &h, "xyz", 3, 1000);
 	assert_int_equal(write(fd, "ok", 2), 2);
 	expect_op(g, &p, VDEV_VSOCK_OP_RW);
 	assert_memory_equal(p.data, "ok", 2);
