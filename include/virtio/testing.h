@@ -230,8 +230,9 @@ VDEV_API struct vdev_drv *vdev_drv_new(struct vdev *dev,
  * per write, as one SET_CONFIG; config interrupts are counted when the
  * driver's loop runs (vdev_drv_wait, vdev_drv_poll). vdev_drv_free()
  * disconnects, which resets the device in the daemon. NULL with errno:
- * ENOENT/ECONNREFUSED (nobody listening in time), ETIMEDOUT or EPROTO (the
- * back-end stalled or broke the protocol), ENOMEM.
+ * ENOENT/ECONNREFUSED (nobody listening in time), ECONNRESET (the back-end
+ * closed the connection), ETIMEDOUT or EPROTO (the back-end stalled or
+ * broke the protocol), ENOMEM.
  */
 VDEV_API struct vdev_drv *vdev_drv_connect_vhost_user(
 	const char *path, const struct vdev_drv_config *cfg);

@@ -143,6 +143,16 @@ static int recv_reply(struct vdev_drv *drv, uint32_t request,
 	return 0;
 }
 
+/* A back-end that closed the connection: a send may see it first (EPIPE)
+ * or the reply may (ECONNRESET), by timing alone; callers get one errno. */
+static int fe_send(int sock, const struct vhu_msg *m, const int *fds,
+		   unsigned nfds)
+{
+	int ret = vhu_msg_send(sock, m, fds, nfds);
+
+	return ret == -EPIPE ? -ECONNRESET : ret;
+}
+
 /* A request without a reply of its own: acked when REPLY_ACK is in use
  * (the ack's value, a positive errno, comes back negated). */
 static int request(struct vdev_drv *drv, struct vhu_msg *m, const int *fds,
@@ -155,7 +165,7 @@ static int request(struct vdev_drv *drv, struct vhu_msg *m, const int *fds,
 
 	if (ack)
 		m->flags |= VHU_FLAG_NEED_REPLY;
-	ret = vhu_msg_send(l->sock, m, fds, nfds);
+	ret = fe_send(l->sock, m, fds, nfds);
 	if (ret < 0 || !ack)
 		return ret;
 	ret = recv_reply(drv, m->request, &r);
@@ -169,7 +179,7 @@ static int request(struct vdev_drv *drv, struct vhu_msg *m, const int *fds,
 /* A request with a reply (GET_*): @r receives it. */
 static int query(struct vdev_drv *drv, struct vhu_msg *m, struct vhu_msg *r)
 {
-	int ret = vhu_msg_send(L(drv)->sock, m, NULL, 0);
+	int ret = fe_send(L(drv)->sock, m, NULL, 0);
 
 	return ret < 0 ? ret : recv_reply(drv, m->request, r);
 }
@@ -551,7 +561,7 @@ static int hello(struct vdev_drv *drv, const struct vdev_drv_config *cfg,
 	int ret;
 
 	msg_init(&m, VHU_SET_OWNER, 0);
-	ret = vhu_msg_send(l->sock, &m, NULL, 0);
+	ret = fe_send(l->sock, &m, NULL, 0);
 	if (!ret)
 		ret = get_u64(drv, VHU_GET_FEATURES, &f);
 	if (ret < 0)
