@@ -255,8 +255,10 @@ if [ -d "$root/release" ] && cmake --install "$root/release" --prefix "$inst" >/
 		$(pc --cflags --libs libvdev-daemon) &&
 	LD_LIBRARY_PATH=$inst/lib "$top/tests/install/template-daemon.sh" \
 		"$root/template-daemon" "$root/template-client" &&
-	LD_LIBRARY_PATH=$inst/lib "$root/tick-daemon" --print-capabilities |
-		grep -q '"type": "tick"' &&
+	# Captured whole: `| grep -q` under pipefail fails when grep exits
+	# before the program's last write.
+	grep -q '"type": "tick"' <<<"$(LD_LIBRARY_PATH=$inst/lib \
+		"$root/tick-daemon" --print-capabilities)" &&
 	test -s "$inst/share/man/man1/vdev-rng.1" &&
 	test -s "$inst/share/qemu/vhost-user/50-vdev-blk.json" &&
 	# The descriptor and the units name the program where --prefix put

@@ -45,8 +45,8 @@ script=$1 out=$2
 [ -f "$script" ] || { echo "mkinitramfs: no test script $script" >&2; exit 1; }
 name=${name:-$(basename "$script" .sh)}
 # A dynamic busybox (package busybox) would find no libc in the guest.
-[ -x "$BUSYBOX" ] && ! LC_ALL=C readelf -l "$BUSYBOX" 2>/dev/null |
-	grep -q 'program interpreter' ||
+[ -x "$BUSYBOX" ] && ! grep -q 'program interpreter' \
+	<<<"$(LC_ALL=C readelf -l "$BUSYBOX" 2>/dev/null)" ||
 	{ echo "mkinitramfs: $BUSYBOX is not a static busybox (busybox-static)" >&2; exit 1; }
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/vdev-initramfs.XXXXXX")
@@ -105,7 +105,9 @@ put_bin() {
 	[ -f "$src" ] && [ -x "$src" ] || die "-b $src: not an executable file"
 	put "$src" "$dst"
 	# Static executables (and scripts) need nothing more.
-	LC_ALL=C readelf -l "$src" 2>/dev/null | grep -q 'program interpreter' ||
+	# Captured whole: under pipefail a readelf cut short by grep -q
+	# (SIGPIPE) would make a dynamic program look static.
+	grep -q 'program interpreter' <<<"$(LC_ALL=C readelf -l "$src" 2>/dev/null)" ||
 		return 0
 	local out
 	out=$(LC_ALL=C ldd "$src") || die "-b $src: ldd failed"

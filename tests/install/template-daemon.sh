@@ -16,9 +16,14 @@ pid=
 
 fail() { echo "template daemon: $*"; exit 1; }
 
-"$prog" --help | grep -q -- '--socket-path PATH' || fail "--help lacks the common options"
-"$prog" --help | grep -q -- '--max-len BYTES' || fail "--help lacks --max-len"
-"$prog" --print-capabilities | grep -q '"type": "template"' || fail "--print-capabilities"
+# Output is captured whole before grep sees it: under pipefail,
+# `prog | grep -q` fails whenever grep exits before prog's last write
+# (SIGPIPE), which a loaded machine makes happen.
+help=$("$prog" --help) || fail "--help failed"
+grep -q -- '--socket-path PATH' <<<"$help" || fail "--help lacks the common options"
+grep -q -- '--max-len BYTES' <<<"$help" || fail "--help lacks --max-len"
+caps=$("$prog" --print-capabilities) || fail "--print-capabilities failed"
+grep -q '"type": "template"' <<<"$caps" || fail "--print-capabilities lacks the type"
 "$prog" -s "$dir/s" --max-len 0 2>/dev/null && fail "accepted --max-len 0"
 "$prog" -s "$dir/s" --queue-size 256 --poll-us 10 --num-queues 1 \
 	--thread-per-queue & pid=$!

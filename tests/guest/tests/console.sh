@@ -63,7 +63,7 @@ console_case() { # FE
 		case $c in
 		ping)
 			# a console's tty writes "\r\n" for "\n"
-			if tr -d '\r' <"$clog" 2>/dev/null | grep -qx ping && [[ $line == *PASS* ]]; then
+			if grep -qx ping <<<"$(tr -d '\r' <"$clog" 2>/dev/null)" && [[ $line == *PASS* ]]; then
 				guest_result PASS "console-$fe-ping" "ping reached the console's file [${GUEST_SECS:-?}s]"
 			else
 				guest_result FAIL "console-$fe-ping" "no ping in $clog ($(head -c 80 "$clog" 2>/dev/null | tr '\n' ' ')); guest: $line"

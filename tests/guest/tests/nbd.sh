@@ -27,10 +27,10 @@ nbd_unavailable() {
 	[ -n "$QEMU_NBD" ] && [ -n "$QEMU_IMG" ] ||
 		{ echo "no qemu-nbd/qemu-img (Debian qemu-utils)"; return; }
 	"$BLK" --print-capabilities >/dev/null 2>&1 || true
-	"$BLK" --help 2>&1 | grep -q -- '--nbd' ||
+	grep -q -- '--nbd' <<<"$("$BLK" --help 2>&1)" ||
 		{ echo "vdev-blk has no --nbd"; return; }
-	"$BLK" -s /nonexistent/x --nbd nbd://127.0.0.1:1/x 2>&1 |
-		grep -q 'no NBD support' &&
+	grep -q 'no NBD support' <<<"$("$BLK" -s /nonexistent/x \
+		--nbd nbd://127.0.0.1:1/x 2>&1)" &&
 		{ echo "this libvdev was built without libnbd"; return; }
 }
 
