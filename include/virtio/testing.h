@@ -282,7 +282,9 @@ VDEV_API int vdev_drv_kick(struct vdev_drv *drv, unsigned qidx);
 
 /*
  * Waits up to @timeout_ms for a completion on @qidx, running the driver's
- * loop (device timers, eventfd kicks) meanwhile. 0 with *token, *len set;
+ * loop (device timers, eventfd kicks) meanwhile; the loop runs at least
+ * once, so a @timeout_ms of 0 polls: it handles what is already pending
+ * without sleeping. -1 waits for ever. 0 with *token, *len set;
  * -ETIMEDOUT; -EPROTO as vdev_drv_ring_get_used.
  */
 VDEV_API int vdev_drv_wait(struct vdev_drv *drv, unsigned qidx,

@@ -301,6 +301,7 @@ int vdev_drv_wait(struct vdev_drv *drv, unsigned qidx, int timeout_ms,
 		  void **token, uint32_t *len)
 {
 	int64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	bool ran = false;
 	void *tok;
 	uint32_t l;
 
@@ -320,9 +321,15 @@ int vdev_drv_wait(struct vdev_drv *drv, unsigned qidx, int timeout_ms,
 			return r;
 		}
 		left = timeout_ms < 0 ? -1 : deadline - now_ms();
-		if (timeout_ms >= 0 && left <= 0)
-			return -ETIMEDOUT;
+		/* Even a zero timeout runs the loop once: a kick still in its
+		 * eventfd is handled, so polling with 0 makes progress. */
+		if (timeout_ms >= 0 && left <= 0) {
+			if (ran)
+				return -ETIMEDOUT;
+			left = 0;
+		}
 		r = vdev_loop_run_once(drv->loop, (int)left);
+		ran = true;
 		if (r < 0 && r != -EINTR)
 			return r;
 	}

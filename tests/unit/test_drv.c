@@ -163,6 +163,38 @@ static void test_xfer_and_interrupts(void **state)
 	}
 }
 
+/* With eventfd kicks the device sees a request only when the driver's
+ * loop runs: a wait with a zero timeout must run it, not give up first. */
+static void test_wait_zero_polls(void **state)
+{
+	struct vdev_drv_config dc = { .use_eventfds = true };
+	struct vdev_drv *drv;
+	struct vdev_drv_seg seg[2];
+	uint8_t *out, *in;
+	void *tok = NULL;
+	uint32_t len = 0;
+
+	assert_non_null(tdev_new(&T, 1, 256, 1));
+	drv = vdev_drv_new(T.dev, &dc);
+	assert_int_equal(vdev_drv_init(drv), 0);
+	out = vdev_drv_mem_alloc(vdev_drv_get_mem(drv), 16, 16, &seg[0].gpa);
+	in = vdev_drv_mem_alloc(vdev_drv_get_mem(drv), 16, 16, &seg[1].gpa);
+	assert_non_null(out);
+	assert_non_null(in);
+	memset(out, 0x5a, 16);
+	seg[0].len = seg[1].len = 16;
+	assert_int_equal(vdev_drv_wait(drv, 0, 0, NULL, NULL), -ETIMEDOUT);
+	assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(drv, 0), seg, 1, 1,
+					   out, 0), 0);
+	assert_int_equal(vdev_drv_kick(drv, 0), 0);
+	assert_int_equal(vdev_drv_wait(drv, 0, 0, &tok, &len), 0);
+	assert_ptr_equal(tok, out);
+	assert_int_equal(len, 16);
+	assert_memory_equal(in, out, 16);
+	vdev_drv_free(drv);
+	vdev_free(T.dev);
+}
+
 static void test_config(void **state)
 {
 	struct vdev_drv *drv;
@@ -190,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_negotiation),
 		cmocka_unit_test(test_default_sizes),
 		cmocka_unit_test(test_xfer_and_interrupts),
+		cmocka_unit_test(test_wait_zero_polls),
 		cmocka_unit_test(test_config),
 	};
 
