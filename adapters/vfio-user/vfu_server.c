@@ -36,31 +36,26 @@ int vfu_reply_alloc(struct vfu_reply *r, uint32_t len)
 	return 0;
 }
 
-static int vfu_listen(const char *path)
+/* Replaces a stale socket, never a live one or another kind of file; the
+ * path appears listening, with its group and mode (peer_listen.c). */
+static int vfu_listen(const char *path,
+		      const struct vdev_vfio_user_config *cfg)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, e;
+	struct vpeer_sockperm perm = {
+		.set_gid = cfg->set_socket_group,
+		.set_mode = cfg->set_socket_mode,
+		.gid = cfg->socket_gid,
+		.mode = cfg->socket_mode,
+	};
+	int fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	strcpy(sa.sun_path, path);
-	/* Replace a stale socket, never a live one or another kind of
-	 * file. */
-	e = vpeer_claim_socket_path(path);
-	if (e) {
-		errno = -e;
-		return -1;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, 1) < 0) {
-		e = errno;
-		close(fd);
-		errno = e;
+	fd = vpeer_listen_unix(path, 1, &perm);
+	if (fd < 0) {
+		errno = -fd;
 		return -1;
 	}
 	return fd;
@@ -144,7 +139,7 @@ vdev_vfio_user_new(struct vdev *dev, const struct vdev_vfio_user_config *cfg,
 			e = ENOMEM;
 			goto fail;
 		}
-		s->listen_fd = vfu_listen(s->path);
+		s->listen_fd = vfu_listen(s->path, cfg);
 		if (s->listen_fd < 0) {
 			e = errno;
 			goto fail;

@@ -177,29 +177,28 @@ static int fill_addr(struct sockaddr_un *sa, const char *path)
 	return 0;
 }
 
-static int open_listen(struct vdev_vhost_user *vu, const char *path)
+static int open_listen(struct vdev_vhost_user *vu,
+		       const struct vdev_vhost_user_config *cfg)
 {
+	struct vpeer_sockperm perm = {
+		.set_gid = cfg->set_socket_group,
+		.set_mode = cfg->set_socket_mode,
+		.gid = cfg->socket_gid,
+		.mode = cfg->socket_mode,
+	};
 	struct sockaddr_un sa;
 	int fd, ret;
 
-	ret = fill_addr(&sa, path);
+	ret = fill_addr(&sa, cfg->path);
 	if (ret)
 		return ret;
 	/* A stale socket from an earlier run is replaced; a live one (a
-	 * daemon still serving it) and any other file are left alone. */
-	ret = vpeer_claim_socket_path(path);
-	if (ret)
-		return ret;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	 * daemon still serving it) and any other file are left alone. The
+	 * path appears listening, with its group and mode. */
+	fd = vpeer_listen_unix(cfg->path, 1, &perm);
 	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, 1) < 0) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	vu->unlink_path = strdup(path);
+		return fd;
+	vu->unlink_path = strdup(cfg->path);
 	vu->listen_fd = fd;
 	return 0;
 }
@@ -376,7 +375,7 @@ vdev_vhost_user_new(struct vdev *dev, const struct vdev_vhost_user_config *cfg)
 		goto fail;
 	switch (cfg->mode) {
 	case VDEV_VHOST_USER_LISTEN:
-		ret = open_listen(vu, cfg->path);
+		ret = open_listen(vu, cfg);
 		break;
 	case VDEV_VHOST_USER_CONNECT:
 		ret = open_connect(vu, cfg->path);

@@ -66,6 +66,15 @@ struct vdev_vfio_user_config {
 	const struct vdev_pci_config *pci;
 	/* Largest REGION_READ/WRITE count accepted; 0 = 1 MiB. */
 	uint32_t max_data_xfer_size;
+	/* @socket_path: who may connect. The socket gets group @socket_gid
+	 * when @set_socket_group, and permission bits @socket_mode (0 ..
+	 * 0777) when @set_socket_mode, before it appears at the path: a
+	 * client that finds the path finds it listening with them.
+	 * Otherwise it has the process's group and bind()'s mode. */
+	bool set_socket_group;
+	bool set_socket_mode;
+	uint32_t socket_gid;
+	uint32_t socket_mode;
 };
 
 /*
@@ -75,7 +84,10 @@ struct vdev_vfio_user_config {
  * watcher); without it the embedder polls vdev_vfio_user_fd() and calls
  * vdev_vfio_user_dispatch(). Fails with EINVAL (no path and no fd, or
  * @conn_fd not a stream socket), ENOTSOCK or EBADF (@conn_fd not a socket;
- * it stays the caller's), ENOMEM, or the errno of socket/bind/listen.
+ * it stays the caller's), ENOMEM, EADDRINUSE (a live socket at the
+ * path; a stale one is replaced), EEXIST (another kind of file there),
+ * EPERM (a group the process may not give), or the errno of
+ * socket/bind/listen.
  */
 VDEV_API struct vdev_vfio_user *
 vdev_vfio_user_new(struct vdev *dev, const struct vdev_vfio_user_config *cfg,

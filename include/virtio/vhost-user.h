@@ -88,6 +88,15 @@ struct vdev_vhost_user_config {
 	 * that sees no kick needed sends none; costs a CPU while the guest
 	 * is busy. */
 	unsigned poll_us;
+	/* LISTEN: who may connect. The socket gets group @socket_gid when
+	 * @set_socket_group, and permission bits @socket_mode (0 .. 0777)
+	 * when @set_socket_mode, before it appears at @path: a frontend
+	 * that finds the path finds it listening with them. Otherwise it
+	 * has the process's group and bind()'s mode (0777 less the umask). */
+	bool set_socket_group;
+	bool set_socket_mode;
+	uint32_t socket_gid;
+	uint32_t socket_mode;
 };
 
 /* Implemented protocol features that are off unless asked for. */
@@ -112,7 +121,10 @@ struct vdev_vhost_user_config {
  * the device's memory map, transport callbacks and queue watchers, starts
  * the queue workers and opens the socket (LISTEN binds and listens, CONNECT
  * connects once). Fails with EINVAL (bad config: no path, path too long,
- * fd < 0 in FD mode), or the errno of socket()/bind()/connect().
+ * fd < 0 in FD mode, socket mode above 0777), EADDRINUSE (LISTEN: a live
+ * socket is at @path; a stale one is replaced), EEXIST (LISTEN: another
+ * kind of file is), EPERM (a group the process may not give), or the
+ * errno of socket()/bind()/connect().
  */
 VDEV_API struct vdev_vhost_user *
 vdev_vhost_user_new(struct vdev *dev, const struct vdev_vhost_user_config *cfg);

@@ -86,6 +86,10 @@ struct vdd_endpoint {
 	bool inband;           /* vhost-user: offer INBAND_NOTIFICATIONS */
 	unsigned poll_us;      /* vhost-user: busy-poll window, 0 = none */
 	bool no_config;        /* vhost-user: never offer PROTOCOL_F_CONFIG */
+	/* The listening socket's group and mode, set by the adapter
+	 * before the path appears (--socket-group, --socket-mode). */
+	bool set_gid, set_mode;
+	unsigned gid, mode;
 };
 
 struct vdd_transport {
@@ -117,13 +121,13 @@ struct vdd_sockperm {
 };
 int vdd_sockperm_parse(const char *prog, const struct vdd_common *c,
 		       struct vdd_sockperm *p);
-int vdd_sockperm_apply(const char *prog, const char *path,
-		       const struct vdd_sockperm *p);
-/* Says in one line why the socket @path (or the inherited --fd) could not
- * be served, from the transport's errno @err. */
 size_t vdd_socket_path_max(void);
+/* Says in one line why the socket @path (or the inherited --fd) could not
+ * be served, from the transport's errno @err (@p: the group and mode it
+ * was to get). */
 void vdd_explain_endpoint(const char *prog, const char *tname,
-			  const char *path, int fd, int err);
+			  const char *path, int fd, int err,
+			  const struct vdd_sockperm *p);
 /* --user/--group (privs.c): looks the names up (before any device is
  * made: NSS may need files and sockets); 0 or -EINVAL/-EPERM after
  * printing why. */

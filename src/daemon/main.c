@@ -259,6 +259,10 @@ static int serve(const struct vdev_daemon *d, void *ctx,
 			.inband = c->inband,
 			.poll_us = c->poll_us,
 			.no_config = c->no_config_messages,
+			.set_gid = perm.set_gid,
+			.set_mode = perm.set_mode,
+			.gid = perm.gid,
+			.mode = perm.mode,
 		};
 
 		i->t = t;
@@ -303,15 +307,7 @@ static int serve(const struct vdev_daemon *d, void *ctx,
 		i->h = t->open(i->dev, &ep);
 		if (!i->h) {
 			vdd_explain_endpoint(d->name, tname, ep.path, c->fd,
-					     errno);
-			vdev_free(i->dev);
-			i->dev = NULL;
-			goto out;
-		}
-		if (ep.path && !ep.connect &&
-		    vdd_sockperm_apply(d->name, ep.path, &perm) < 0) {
-			t->close(i->h);
-			i->h = NULL;
+					     errno, &perm);
 			vdev_free(i->dev);
 			i->dev = NULL;
 			goto out;

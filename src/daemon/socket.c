@@ -83,27 +83,9 @@ int vdd_sockperm_parse(const char *prog, const struct vdd_common *c,
 	return 0;
 }
 
-int vdd_sockperm_apply(const char *prog, const char *path,
-		       const struct vdd_sockperm *p)
-{
-	/* The group first: chown may clear mode bits on some systems. */
-	if (p->set_gid && chown(path, (uid_t)-1, (gid_t)p->gid) < 0) {
-		fprintf(stderr, "%s: --socket-group: cannot give %s to group "
-			"%u: %s%s\n", prog, path, p->gid, strerror(errno),
-			errno == EPERM ? " (only root, or a member of the "
-					 "group, may)" : "");
-		return -1;
-	}
-	if (p->set_mode && chmod(path, (mode_t)p->mode) < 0) {
-		fprintf(stderr, "%s: --socket-mode: cannot set %s to %04o: "
-			"%s\n", prog, path, p->mode, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 void vdd_explain_endpoint(const char *prog, const char *tname,
-			  const char *path, int fd, int err)
+			  const char *path, int fd, int err,
+			  const struct vdd_sockperm *p)
 {
 	const char *why;
 
@@ -113,6 +95,14 @@ void vdd_explain_endpoint(const char *prog, const char *tname,
 					  "listening or connected)" :
 			err == EBADF ? " (no such open file descriptor: was "
 				       "it passed to the daemon?)" : "");
+		return;
+	}
+	/* Creating a file in a directory one may not write is EACCES; EPERM
+	 * is chown's: a group the daemon's user is not in. */
+	if (err == EPERM && p && p->set_gid) {
+		fprintf(stderr, "%s: --socket-group: cannot give %s to group "
+			"%u: %s (only root, or a member of the group, may)\n",
+			prog, path, p->gid, strerror(err));
 		return;
 	}
 	switch (err) {

@@ -39,6 +39,10 @@ static void *vu_open(struct vdev *dev, const struct vdd_endpoint *ep)
 		.protocol_features_off =
 			ep->no_config ? VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_CONFIG)
 				      : 0,
+		.set_socket_group = ep->set_gid,
+		.set_socket_mode = ep->set_mode,
+		.socket_gid = ep->gid,
+		.socket_mode = ep->mode,
 	};
 
 	return vdev_vhost_user_new(dev, &cfg);
@@ -90,6 +94,10 @@ static void *vfud_open(struct vdev *dev, const struct vdd_endpoint *ep)
 	struct vdev_vfio_user_config cfg = {
 		.socket_path = ep->fd >= 0 ? NULL : ep->path,
 		.conn_fd = ep->fd,
+		.set_socket_group = ep->set_gid,
+		.set_socket_mode = ep->set_mode,
+		.socket_gid = ep->gid,
+		.socket_mode = ep->mode,
 	};
 	struct vdev_watcher w;
 	struct vfu_daemon *d;

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -195,6 +196,105 @@ static void test_socket_group_and_mode(void **state)
 	assert_int_equal(lstat(sock, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+}
+
+/* Spins until @sock exists (10 s at most), then at once: its mode, and
+ * whether a connect succeeds. */
+static void catch_socket(mode_t *mode, int *conn_err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	for (unsigned long i = 0;; i++) {
+		if (lstat(sock, &st) == 0)
+			break;
+		assert_int_equal(errno, ENOENT);
+		/* 10 s of lstat calls, about; a yield now and then lets a
+		 * loaded machine run the daemon. */
+		assert_true(i < 20000000ul);
+		if (!(i % 1024))
+			sched_yield();
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	*conn_err = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ?
+			    errno : 0;
+	close(fd);
+	*mode = st.st_mode;
+}
+
+/* The path appears only when it listens with its final group and mode:
+ * a frontend polling for it (libvirt's QEMU with reconnect) must never
+ * find it refusing connections, or open to others for a moment. */
+static void socket_appears_ready(const char *transport)
+{
+	char m[16];
+	int bad_mode = 0, refused = 0;
+	mode_t mode;
+	struct tspawn t;
+	int err;
+
+	for (int i = 0; i < 40; i++) {
+		/* A mode bind() never gives: the umask only clears bits. */
+		snprintf(m, sizeof(m), "%o", i & 1 ? 0620u : 0660u);
+		unlink(sock);
+		start(&t, (const char *[]){ "-s", sock, "--socket-mode", m,
+					    "--transport", transport, NULL });
+		catch_socket(&mode, &err);
+		if (!S_ISSOCK(mode) || (mode & 07777) != strtoul(m, NULL, 8))
+			bad_mode++;
+		if (err)
+			refused++;
+		assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+	}
+	if (bad_mode || refused)
+		fail_msg("%s: of 40 sockets, %d appeared with another mode "
+			 "and %d refused a connection at first sight",
+			 transport, bad_mode, refused);
+	/* Nothing of the making is left beside the socket. */
+	char cmd[256], out[256] = "";
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | grep -v '^log$'", dir);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	size_t n = fread(out, 1, sizeof(out) - 1, f);
+	pclose(f);
+	out[n] = 0;
+	if (n)
+		fail_msg("left in %s:\n%s", dir, out);
+}
+
+static void test_socket_appears_ready(void **state)
+{
+	char longp[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+	struct tspawn t;
+	size_t n;
+
+	(void)state;
+	need_rng();
+	/* The longest path a socket can have: the socket is made in a
+	 * directory whose path is longer still, so it is bound through
+	 * /proc/self/fd, and still appears with its mode. */
+	n = (size_t)snprintf(longp, sizeof(longp), "%s/", dir);
+	memset(longp + n, 'x', sizeof(longp) - 1 - n);
+	longp[sizeof(longp) - 1] = 0;
+	start(&t, (const char *[]){ "-s", longp, "--socket-mode", "0620",
+				    NULL });
+	assert_int_equal(tspawn_wait_socket(&t, longp, 10000, NULL), 0);
+	assert_int_equal(lstat(longp, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0620);
+	serves(&t, longp);
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
+	assert_int_equal(lstat(longp, &st), -1);
+	socket_appears_ready("vhost-user");
+	if (vdev_has_capability(VDEV_CAP_TRANSPORT, "vfio-user"))
+		socket_appears_ready("vfio-user");
+	else
+		print_message("vfio-user not built: its half skipped\n");
 }
 
 /* A second daemon on a live socket is refused and the first keeps
@@ -822,6 +922,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_socket_group_and_mode, cleanup),
+		cmocka_unit_test_teardown(test_socket_appears_ready, cleanup),
 		cmocka_unit_test_teardown(test_live_socket_refused, cleanup),
 		cmocka_unit_test_teardown(test_socket_numbering, cleanup),
 		cmocka_unit_test_teardown(test_print_capabilities, cleanup),
