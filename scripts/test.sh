@@ -148,8 +148,12 @@ check_exports() {
 		count PASS "exports $(basename "$so")"
 	fi
 }
-check_exports "$root/clang/libvdev.so" vdev_ libvdev.so.0
-check_exports "$root/clang/src/daemon/libvdev-daemon.so" vdev_daemon_ libvdev-daemon.so.0
+# The SONAMEs the CMake files ask for (bumped on an ABI break).
+soversion() { sed -n "s/^set($1 \([0-9]*\)).*/\1/p" "$2"; }
+check_exports "$root/clang/libvdev.so" vdev_ \
+	"libvdev.so.$(soversion VDEV_SOVERSION "$top/CMakeLists.txt")"
+check_exports "$root/clang/src/daemon/libvdev-daemon.so" vdev_daemon_ \
+	"libvdev-daemon.so.$(soversion VDEV_DAEMON_SOVERSION "$top/src/daemon/CMakeLists.txt")"
 
 stage "ABI of libvdev.so and libvdev-daemon.so against tests/abi (abidiff)"
 # A break must be a decision (scripts/abi-check.sh says how to make it).
