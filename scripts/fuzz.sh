@@ -22,8 +22,14 @@
 #    0: no cap), for a run that must end by a deadline.
 #    Takes hours; run it niced, e.g.
 #      VDEV_FUZZ_LONG=1 nice scripts/fuzz.sh build/fuzz
-#    It ends with a Markdown table: target, mode, runs, seconds, runs/s,
-#    new corpus entries, peak RSS.
+#    It ends with a Markdown table: target, mode, PASS/FAIL, runs,
+#    seconds, runs/s, new corpus entries, peak RSS, and the 1-minute load
+#    average at the start and end of the run (a niced run's rate follows
+#    the load).
+#    docs/fuzzing.md has the numbers of the last long run.
+#
+# VDEV_FUZZ_TARGETS (both modes): only these targets, by name with or
+# without the fuzz_ prefix ("scsi vsock"); default all.
 #
 # Corpora: the seeds in tests/fuzz/corpus/NAME are copied to
 # BUILD_DIR/corpus-NAME, which keeps what the runs find; a crash input is
@@ -48,9 +54,15 @@ flip_runs=${VDEV_FUZZ_FLIP_RUNS:-0}
 flip_targets=$(grep -l flipper_fuzz_start "$top"/tests/fuzz/fuzz_*.c |
 	xargs -r -n1 basename | sed 's/\.c$//')
 
+only=" "
+for n in ${VDEV_FUZZ_TARGETS:-}; do only+="fuzz_${n#fuzz_} "; done
+# selected NAME: true when NAME is to run.
+selected() { [ "$only" = " " ] || [[ "$only" == *" $1 "* ]]; }
+
 normal=()
 for fz in "$b"/tests/fuzz_*; do
-	[ -x "$fz" ] && normal+=("$(basename "$fz")")
+	[ -x "$fz" ] && selected "$(basename "$fz")" &&
+		normal+=("$(basename "$fz")")
 done
 if [ ${#normal[@]} -eq 0 ]; then
 	echo "FUZZ: FAIL no fuzz targets in $b/tests"
@@ -60,6 +72,7 @@ fi
 flip=()
 missing=()
 for n in $flip_targets; do
+	selected "$n" || continue
 	if [ -x "$b/tests/$n" ]; then flip+=("$n"); else missing+=("$n"); fi
 done
 
@@ -67,29 +80,31 @@ done
 # BUILD_DIR/NAME[.flip].result.
 run_one() {
 	local name=$1 fl=$2; shift 2
-	local tag=$name label=$name corpus work t0 t1 rc st n secs rate
+	local tag=$name label=$name corpus work t0 t1 rc st n secs rate l0 l1
 	[ "$fl" = 1 ] && { tag=$name.flip; label="$name (double fetch)"; }
 	corpus=$top/tests/fuzz/corpus/${name#fuzz_}
 	work=$b/corpus-$name
 	mkdir -p "$work"
 	[ -d "$corpus" ] && cp -n "$corpus"/* "$work"/ 2>/dev/null
 	t0=$(date +%s.%N)
+	l0=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)
 	(cd "$b" && VDEV_FUZZ_FLIP=$fl "$b/tests/$name" "$@" \
 		-print_final_stats=1 -artifact_prefix="$b/$tag-" "$work" \
 		>"$b/$tag.log" 2>&1)
 	rc=$?
 	t1=$(date +%s.%N)
+	l1=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)
 	n=$(awk '/stat::number_of_executed_units/ {print $2; exit}' "$b/$tag.log")
 	n=${n:-0}
 	secs=$(awk -v a="$t0" -v z="$t1" 'BEGIN {printf "%.0f", z - a}')
 	rate=$(awk -v n="$n" -v s="$secs" 'BEGIN {printf "%.0f", (s > 0 ? n / s : n)}')
 	st=PASS
 	[ $rc -eq 0 ] || st=FAIL
-	printf 'FUZZ: %s %s %s runs in %s s (%s/s, %s new corpus entries, peak %s MB)\n' \
+	printf 'FUZZ: %s %s %s runs in %s s (%s/s, %s new corpus entries, peak %s MB, load %s-%s)\n' \
 		"$st" "$label" "$n" "$secs" "$rate" \
 		"$(awk '/stat::new_units_added/ {print $2; exit}' "$b/$tag.log")" \
 		"$(awk '/stat::peak_rss_mb/ {print $2; exit}' "$b/$tag.log")" \
-		>"$b/$tag.result"
+		"${l0:-?}" "${l1:-?}" >"$b/$tag.result"
 	if [ $rc -ne 0 ]; then
 		echo "---- $label: end of $b/$tag.log" >>"$b/$tag.result"
 		tail -40 "$b/$tag.log" >>"$b/$tag.result"
@@ -155,15 +170,15 @@ for n in "${missing[@]}"; do
 done
 if [ "$long" = 1 ]; then
 	echo
-	echo "| target | mode | runs | seconds | runs/s | new corpus entries | peak RSS MB |"
-	echo "|---|---|---:|---:|---:|---:|---:|"
+	echo "| target | mode | result | runs | seconds | runs/s | new corpus entries | peak RSS MB | load start-end |"
+	echo "|---|---|---|---:|---:|---:|---:|---:|---|"
 	for p in "${plan[@]}"; do
 		read -r name fl _ <<<"$p"
 		tag=$name mode=normal
 		[ "$fl" = 1 ] && { tag=$name.flip; mode="double fetch"; }
 		[ -f "$b/$tag.result" ] || continue
 		head -1 "$b/$tag.result" | sed -E \
-			's/^FUZZ: (PASS|FAIL) ([a-z0-9_]+)( \(double fetch\))? ([0-9]+) runs in ([0-9]+) s \(([0-9]+)\/s, ([0-9]*) new corpus entries, peak ([0-9]*) MB\).*/| \2 | '"$mode"' | \4 | \5 | \6 | \7 | \8 |/'
+			's/^FUZZ: (PASS|FAIL) ([a-z0-9_]+)( \(double fetch\))? ([0-9]+) runs in ([0-9]+) s \(([0-9]+)\/s, ([0-9]*) new corpus entries, peak ([0-9]*) MB, load ([0-9.?]+-[0-9.?]+)\).*/| \2 | '"$mode"' | \1 | \4 | \5 | \6 | \7 | \8 | \9 |/'
 	done
 fi
 echo "fuzz: $pass passed, $fail failed"
