@@ -1062,6 +1062,106 @@ static void test_controls(void **state)
 	destroy(&t);
 }
 
+/* Plays @n bytes of @in as mono 8 kHz @fmt through the file backend
+ * (volume control 0 at @pct) and returns what reached the file. */
+static void play_mono(struct t *t, uint8_t fmt, unsigned pct,
+		      const uint8_t *in, uint8_t *got, size_t n)
+{
+	struct io io;
+	size_t len;
+
+	assert_int_equal(ctl_write(t, 0, (uint32_t[]){ pct, pct }, 2), S_OK);
+	assert_int_equal(set_params(t, 0, 2 * (uint32_t)n, (uint32_t)n, 0, 1,
+				    fmt, VDEV_SND_RATE_8000), S_OK);
+	assert_int_equal(pcm(t, R_PREPARE, 0), S_OK);
+	io_add(t, &io, 0, true, in, (uint32_t)n);
+	assert_int_equal(pcm(t, R_START, 0), S_OK);
+	fake_ns += 10 * MS;
+	assert_ptr_equal(io_wait(t, 2, 1000, NULL), &io);
+	assert_int_equal(pcm(t, R_STOP, 0), S_OK);
+	assert_int_equal(pcm(t, R_RELEASE, 0), S_OK);
+	read_file(out_path, got, n, &len);
+	assert_int_equal(len, n);
+}
+
+/* Volume on mu-law and A-law: expanded, scaled (toward zero) and
+ * compressed again; the expected bytes are G.711's (computed with
+ * Python's audioop, the classic Sun tables). 100 % is bit-exact, 0 % is
+ * the format's silence; capture goes through the same. */
+static void test_controls_companded(void **state)
+{
+	static const uint8_t mu_in[8] = { 0x00, 0x80, 0x7f, 0xff,
+					  0x10, 0x9a, 0x45, 0xc3 };
+	static const uint8_t mu_50[8] = { 0x10, 0x90, 0xff, 0xff,
+					  0x20, 0xaa, 0x53, 0xd1 };
+	static const uint8_t mu_25[8] = { 0x20, 0xa0, 0xff, 0xff,
+					  0x2f, 0xb9, 0x5f, 0xde };
+	static const uint8_t a_in[8] = { 0x55, 0xd5, 0x2a, 0xaa,
+					 0x00, 0x80, 0x13, 0xe7 };
+	static const uint8_t a_50[8] = { 0x55, 0xd5, 0x3a, 0xba,
+					 0x10, 0x90, 0x63, 0xf7 };
+	static const uint8_t a_25[8] = { 0x55, 0xd5, 0x0a, 0x8a,
+					 0x60, 0xe0, 0x73, 0xc7 };
+	/* pattern[0..39] captured as A-law at 25 % */
+	static const uint8_t cap_25[40] = {
+		0x60, 0x67, 0x6e, 0x75, 0x7c, 0x03, 0x0a, 0x11, 0x18, 0x1f,
+		0x51, 0x53, 0x55, 0x56, 0x42, 0x49, 0x5f, 0x5c, 0x58, 0xe5,
+		0xec, 0xf3, 0xfa, 0x81, 0x88, 0x8f, 0x96, 0x9d, 0xd1, 0xd2,
+		0xd4, 0xd6, 0xc0, 0xc7, 0xce, 0xdd, 0xd9, 0x63, 0x6a, 0x71,
+	};
+	uint8_t got[8], silence[8];
+	struct t t;
+
+	(void)state;
+	with_controls = true;
+	t = make(VDEV_SOUND_BACKEND_FILE, true, false, 0);
+	with_controls = false;
+	fake_ns = 1000 * MS;
+	play_mono(&t, VDEV_SND_FMT_MU_LAW, 50, mu_in, got, 8);
+	assert_memory_equal(got, mu_50, 8);
+	play_mono(&t, VDEV_SND_FMT_MU_LAW, 25, mu_in, got, 8);
+	assert_memory_equal(got, mu_25, 8);
+	play_mono(&t, VDEV_SND_FMT_MU_LAW, 100, mu_in, got, 8);
+	assert_memory_equal(got, mu_in, 8);
+	play_mono(&t, VDEV_SND_FMT_MU_LAW, 0, mu_in, got, 8);
+	memset(silence, 0xff, 8);
+	assert_memory_equal(got, silence, 8);
+	play_mono(&t, VDEV_SND_FMT_A_LAW, 50, a_in, got, 8);
+	assert_memory_equal(got, a_50, 8);
+	play_mono(&t, VDEV_SND_FMT_A_LAW, 25, a_in, got, 8);
+	assert_memory_equal(got, a_25, 8);
+	play_mono(&t, VDEV_SND_FMT_A_LAW, 100, a_in, got, 8);
+	assert_memory_equal(got, a_in, 8);
+	play_mono(&t, VDEV_SND_FMT_A_LAW, 0, a_in, got, 8);
+	memset(silence, 0xd5, 8);
+	assert_memory_equal(got, silence, 8);
+	/* the switch off is silence too, whatever the volume */
+	assert_int_equal(ctl_write(&t, 1, (uint32_t[]){ 0, 0 }, 2), S_OK);
+	play_mono(&t, VDEV_SND_FMT_MU_LAW, 100, mu_in, got, 8);
+	memset(silence, 0xff, 8);
+	assert_memory_equal(got, silence, 8);
+	/* capture: the input file's bytes, scaled */
+	{
+		struct io rio;
+
+		assert_int_equal(ctl_write(&t, 2, (uint32_t[]){ 25, 25 }, 2),
+				 S_OK);
+		assert_int_equal(set_params(&t, 1, 80, 40, 0, 1,
+					    VDEV_SND_FMT_A_LAW,
+					    VDEV_SND_RATE_8000), S_OK);
+		assert_int_equal(pcm(&t, R_PREPARE, 1), S_OK);
+		io_add(&t, &rio, 1, false, NULL, 40);
+		assert_int_equal(pcm(&t, R_START, 1), S_OK);
+		fake_ns += 10 * MS;
+		assert_ptr_equal(io_wait(&t, 3, 1000, NULL), &rio);
+		assert_int_equal(get32(rio.status), S_OK);
+		assert_memory_equal(rio.data, cap_25, 40);
+		assert_int_equal(pcm(&t, R_STOP, 1), S_OK);
+		assert_int_equal(pcm(&t, R_RELEASE, 1), S_OK);
+	}
+	destroy(&t);
+}
+
 static void test_new_errors(void **state)
 {
 	struct vdev_sound_stream bad = { .direction = 2 };
@@ -1519,6 +1619,7 @@ int main(void)
 		cmocka_unit_test(test_save_restore),
 		cmocka_unit_test(test_new_errors),
 		cmocka_unit_test(test_controls),
+		cmocka_unit_test(test_controls_companded),
 		cmocka_unit_test(test_alsa_file),
 		cmocka_unit_test(test_alsa_aloop),
 		cmocka_unit_test_teardown(test_daemon, kill_leftovers),

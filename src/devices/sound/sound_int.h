@@ -269,6 +269,8 @@ void snd_kctl_info_item(const struct snd_dev *snd, uint32_t id, uint8_t *p);
 void snd_kctl_defaults(struct snd_stream *s);
 bool snd_gain_identity(const struct snd_stream *s);
 void snd_gain_apply(const struct snd_stream *s, uint8_t *buf, size_t len);
+/* sound_g711.c: a mu-law or A-law (@format) sample at @pct percent. */
+uint8_t snd_g711_scale(unsigned format, uint8_t sample, unsigned pct);
 /* The backend's I/O for the next part of @io, through the gain. */
 long snd_be_io(struct snd_stream *s, struct snd_io *io);
 

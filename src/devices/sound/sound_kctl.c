@@ -7,8 +7,8 @@
  * Switch", the index telling streams of a direction apart). They act in
  * software on the frames, whatever the backend: 100 % and on pass the
  * frames unchanged (bit-exact), a switch off gives the format's silence.
- * Companded formats (mu-law, A-law) get the switch only: their volume is
- * reported as set but not applied.
+ * Companded formats (mu-law, A-law) are expanded, scaled and compressed
+ * again (sound_g711.c).
  */
 #include <string.h>
 #include <virtio/iov.h>
@@ -252,10 +252,10 @@ void snd_gain_apply(const struct snd_stream *s, uint8_t *buf, size_t len)
 				memcpy(&u, &d, 8);
 				put32(p, (uint32_t)u);
 				put32(p + 4, (uint32_t)(u >> 32));
-			} else if (!s->on[c]) {
-				/* companded: silence is 0xff (mu) / 0xd5 (A) */
-				*p = s->format == VDEV_SND_FMT_MU_LAW ? 0xff
-								      : 0xd5;
+			} else {
+				/* mu-law, A-law: expanded, scaled, compressed
+				 * (0 %: their silence, 0xff / 0xd5) */
+				*p = snd_g711_scale(s->format, *p, pct);
 			}
 		}
 	}
