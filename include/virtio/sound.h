@@ -136,6 +136,22 @@ VDEV_API int vdev_sound_set_jack(struct vdev *dev, unsigned jack,
 VDEV_API int vdev_sound_set_volume(struct vdev *dev, unsigned stream,
 				   unsigned percent, bool muted);
 
+/* Counters since the device was made (a reset keeps them). */
+struct vdev_sound_stats {
+	uint64_t events;            /* delivered on the eventq */
+	uint64_t events_dropped;    /* the oldest waiting event, dropped when
+				       64 waited for an eventq buffer */
+	uint64_t periods_elapsed;   /* PCM_PERIOD_ELAPSED events queued */
+	uint64_t periods_coalesced; /* periods that elapsed while their
+				       stream's event still waited for an
+				       eventq buffer: told by that event */
+	uint64_t xruns;             /* PCM_XRUN events queued */
+};
+
+/* -EINVAL: not a sound device. Safe from any thread. */
+VDEV_API int vdev_sound_get_stats(struct vdev *dev,
+				  struct vdev_sound_stats *st);
+
 VDEV_END_DECLS
 
 #endif /* VIRTIO_SOUND_H */

@@ -36,7 +36,7 @@ enum {
 	R_PREPARE, R_RELEASE, R_START, R_STOP, R_CHMAP_INFO = 0x200,
 	S_OK = 0x8000, S_BAD_MSG, S_NOT_SUPP, S_IO_ERR,
 	EVT_JACK_CONNECTED = 0x1000, EVT_JACK_DISCONNECTED,
-	EVT_XRUN = 0x1101, EVT_CTL_NOTIFY = 0x1200,
+	EVT_PERIOD = 0x1100, EVT_XRUN, EVT_CTL_NOTIFY = 0x1200,
 	R_CTL_INFO = 0x300, R_CTL_ENUM_ITEMS, R_CTL_READ, R_CTL_WRITE,
 	R_CTL_TLV_READ, R_CTL_TLV_WRITE, R_CTL_TLV_COMMAND,
 };
@@ -281,7 +281,8 @@ static void test_config_and_info(void **state)
 	put32(req + 8, 2);
 	put32(req + 12, 32);
 	assert_int_equal(ctl(&t, req, 16, r, sizeof(r)), S_OK);
-	assert_int_equal(get32(r + 4 + 4), 1u << 4); /* EVT_XRUNS */
+	/* EVT_SHMEM_PERIODS, EVT_XRUNS */
+	assert_int_equal(get32(r + 4 + 4), 1u << 3 | 1u << 4);
 	assert_true(r[4 + 16] & (1u << VDEV_SND_RATE_48000));
 	assert_int_equal(r[4 + 24], VDEV_SND_D_OUTPUT);
 	assert_int_equal(r[4 + 25], 1);
@@ -795,6 +796,88 @@ static void test_events(void **state)
 	assert_null(io_wait(&t, 2, 30, NULL));
 	fake_ns += 10 * MS;
 	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
+	destroy(&t);
+}
+
+/*
+ * PCM_PERIOD_ELAPSED for a stream that negotiated EVT_SHMEM_PERIODS: one
+ * per period, when the period has elapsed on the stream's clock (never
+ * before); not queued twice while the driver gives no eventq buffer (the
+ * periods in between are counted); none without the feature; a buffer of
+ * two periods tells two.
+ */
+static void test_period_events(void **state)
+{
+	struct t t = make(VDEV_SOUND_BACKEND_NULL, true, false, 0);
+	struct vdev_sound_stats st;
+	uint8_t *ev[4];
+	struct io io[8];
+	void *tok;
+	uint32_t len;
+
+	(void)state;
+	fake_ns = 100 * MS;
+	evt_add(&t, ev, 1);
+	assert_int_equal(std_params(&t, 0, 1u << 3), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	io_add(&t, &io[0], 0, true, pattern, PERIOD);
+	assert_int_equal(pcm(&t, R_START, 0), S_OK);
+	fake_ns += 10 * MS - 1;
+	assert_int_equal(vdev_drv_wait(t.drv, 1, 30, &tok, &len), -ETIMEDOUT);
+	fake_ns += 1;
+	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io[0]);
+	assert_int_equal(vdev_drv_wait(t.drv, 1, 1000, &tok, &len), 0);
+	assert_int_equal(len, 8);
+	assert_int_equal(get32(tok), EVT_PERIOD);
+	assert_int_equal(get32((uint8_t *)tok + 4), 0);
+	/* eight periods with no eventq buffer: one event waits, seven more
+	 * periods are counted in it */
+	for (int i = 0; i < 8; i++)
+		io_add(&t, &io[i], 0, true, pattern, PERIOD);
+	/* held (placed on the clock) before it moves */
+	assert_null(io_wait(&t, 2, 30, NULL));
+	fake_ns += 80 * MS;
+	for (int i = 0; i < 8; i++)
+		assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io[i]);
+	evt_add(&t, ev, 4);
+	assert_int_equal(vdev_drv_wait(t.drv, 1, 1000, &tok, &len), 0);
+	assert_int_equal(get32(tok), EVT_PERIOD);
+	assert_int_equal(vdev_drv_wait(t.drv, 1, 30, &tok, &len), -ETIMEDOUT);
+	assert_int_equal(vdev_sound_get_stats(t.dev, &st), 0);
+	assert_int_equal(st.periods_elapsed, 2);
+	assert_int_equal(st.periods_coalesced, 7);
+	assert_int_equal(st.events, 2);
+	assert_int_equal(st.events_dropped, 0);
+	/* a buffer of two periods: two boundaries crossed at its
+	 * completion, one event that tells both */
+	{
+		static uint8_t two[2 * PERIOD];
+
+		io_add(&t, &io[0], 0, true, two, 2 * PERIOD);
+		assert_null(io_wait(&t, 2, 30, NULL));
+		fake_ns += 20 * MS;
+		assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io[0]);
+		assert_int_equal(vdev_drv_wait(t.drv, 1, 1000, &tok, &len), 0);
+		assert_int_equal(get32(tok), EVT_PERIOD);
+		assert_int_equal(vdev_sound_get_stats(t.dev, &st), 0);
+		assert_int_equal(st.periods_elapsed + st.periods_coalesced, 11);
+	}
+	assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
+	assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+	/* without the feature: the completions alone */
+	assert_int_equal(std_params(&t, 0, 0), S_OK);
+	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
+	io_add(&t, &io[0], 0, true, pattern, PERIOD);
+	assert_int_equal(pcm(&t, R_START, 0), S_OK);
+	fake_ns += 10 * MS;
+	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io[0]);
+	assert_int_equal(vdev_drv_wait(t.drv, 1, 30, &tok, &len), -ETIMEDOUT);
+	/* bits the device does not offer are refused */
+	assert_int_equal(pcm(&t, R_STOP, 0), S_OK);
+	assert_int_equal(pcm(&t, R_RELEASE, 0), S_OK);
+	assert_int_equal(std_params(&t, 0, 1u << 2), S_NOT_SUPP);
+	assert_int_equal(std_params(&t, 0, 1u << 0), S_NOT_SUPP);
+	assert_int_equal(vdev_sound_get_stats(NULL, &st), -EINVAL);
 	destroy(&t);
 }
 
@@ -1616,6 +1699,7 @@ int main(void)
 		cmocka_unit_test(test_release_after_io),
 		cmocka_unit_test(test_io_bad),
 		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_period_events),
 		cmocka_unit_test(test_save_restore),
 		cmocka_unit_test(test_new_errors),
 		cmocka_unit_test(test_controls),

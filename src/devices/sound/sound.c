@@ -178,6 +178,7 @@ static void stream_reset(struct snd_stream *s)
 	s->release_ready = false;
 	s->state = SND_ST_INIT;
 	s->have_params = false;
+	s->period_acc = 0;
 	snd_kctl_defaults(s);
 }
 
@@ -190,6 +191,8 @@ static void snd_reset(struct vdev *dev)
 		stream_reset(&snd->streams[i]);
 	snd->evq_count = 0;
 	snd->evq_head = 0;
+	for (unsigned i = 0; i < snd->nstreams; i++)
+		snd->streams[i].period_evt_queued = false;
 	pthread_mutex_unlock(&snd->lock);
 }
 
@@ -286,7 +289,7 @@ static int load_stream(struct snd_stream *s, const uint8_t *p)
 	if (!s->period_bytes || !s->buffer_bytes ||
 	    s->period_bytes % s->frame_bytes ||
 	    s->buffer_bytes % s->period_bytes ||
-	    (s->features & ~(1u << SND_PCM_F_EVT_XRUNS)) || st == SND_ST_INIT)
+	    (s->features & ~SND_PCM_FEATURES) || st == SND_ST_INIT)
 		return -EBADMSG;
 	s->be_bytes = get32(p + 20) | (uint64_t)get32(p + 24) << 32;
 	s->have_params = true;
@@ -448,6 +451,19 @@ int vdev_sound_set_volume(struct vdev *dev, unsigned stream, unsigned percent,
 		snd_event(snd, SND_EVT_CTL_NOTIFY, 2 * stream | 1u << 16);
 		snd_event(snd, SND_EVT_CTL_NOTIFY, (2 * stream + 1) | 1u << 16);
 	}
+	pthread_mutex_unlock(&snd->lock);
+	return 0;
+}
+
+int vdev_sound_get_stats(struct vdev *dev, struct vdev_sound_stats *st)
+{
+	struct snd_dev *snd;
+
+	if (!dev || !st || vdev_get_info(dev)->device_id != VDEV_ID_SOUND)
+		return -EINVAL;
+	snd = vdev_priv(dev);
+	pthread_mutex_lock(&snd->lock);
+	*st = snd->stats;
 	pthread_mutex_unlock(&snd->lock);
 	return 0;
 }

@@ -113,7 +113,8 @@ static void info_item(struct snd_dev *snd, uint32_t code, uint32_t id,
 	case SND_R_PCM_INFO:
 		s = &snd->streams[id];
 		put32(p, 0);
-		put32(p + 4, 1u << SND_PCM_F_EVT_XRUNS);
+		put32(p + 4, 1u << SND_PCM_F_EVT_XRUNS |
+				     1u << SND_PCM_F_EVT_SHMEM_PERIODS);
 		put64(p + 8, s->info.formats);
 		put64(p + 16, s->info.rates);
 		p[24] = s->info.direction;
@@ -213,7 +214,7 @@ static uint32_t set_params(struct snd_stream *s, const uint8_t *req,
 	channels = req[20];
 	format = req[21];
 	rate = req[22];
-	if (features & ~(1u << SND_PCM_F_EVT_XRUNS))
+	if (features & ~SND_PCM_FEATURES)
 		return SND_S_NOT_SUPP;
 	if (buffer_bytes > SND_BUFFER_MAX)
 		return SND_S_NOT_SUPP;
@@ -256,6 +257,7 @@ static uint32_t prepare(struct snd_stream *s)
 			return SND_S_IO_ERR;
 		s->be_open = true;
 	}
+	s->period_acc = 0; /* the position starts again */
 	s->state = SND_ST_PREPARED;
 	return SND_S_OK;
 }

@@ -53,6 +53,10 @@ enum {
 #define SND_PCM_F_MSG_POLLING     2
 #define SND_PCM_F_EVT_SHMEM_PERIODS 3
 #define SND_PCM_F_EVT_XRUNS       4
+/* What SET_PARAMS may select here: the notifications (no shared memory,
+ * no polling mode). */
+#define SND_PCM_FEATURES                                                  \
+	(1u << SND_PCM_F_EVT_XRUNS | 1u << SND_PCM_F_EVT_SHMEM_PERIODS)
 
 /* Channel positions used here (virtio_snd chmap enum). */
 enum {
@@ -207,6 +211,11 @@ struct snd_stream {
 	 * applied in software to the frames. */
 	uint8_t vol[VDEV_SOUND_MAX_CHANNELS];
 	uint8_t on[VDEV_SOUND_MAX_CHANNELS];
+	/* EVT_SHMEM_PERIODS: bytes played or captured in real time since
+	 * the last period boundary (from PREPARE on), and whether this
+	 * stream's PCM_PERIOD_ELAPSED waits in the event ring. */
+	uint32_t period_acc;
+	bool period_evt_queued;
 };
 
 #define SND_EVQ_MAX 64
@@ -227,7 +236,7 @@ struct snd_dev {
 	/* Events waiting for an eventq buffer (a ring). */
 	struct { uint32_t type, data; } evq[SND_EVQ_MAX];
 	unsigned evq_head, evq_count;
-	unsigned ev_dropped;
+	struct vdev_sound_stats stats;
 
 	struct snd_io *free_io;   /* recycled holders */
 	bool ctls;                /* VIRTIO_SND_F_CTLS offered */
@@ -255,6 +264,8 @@ void snd_io_flush(struct snd_stream *s, struct vdev_queue *q,
  * data queue's thread. */
 void snd_io_kick(struct snd_stream *s);
 void snd_event(struct snd_dev *snd, uint32_t type, uint32_t data);
+/* @n periods of @s elapsed in real time (lock held). */
+void snd_periods_elapsed(struct snd_stream *s, uint32_t n);
 void snd_evt_handle(struct snd_dev *snd, struct vdev_queue *q);
 uint64_t snd_now(struct snd_dev *snd);
 void snd_timer_disarm(struct snd_stream *s);

@@ -17,6 +17,19 @@
  * the frames when the period is due; a backend that cannot (an ALSA PCM
  * whose buffer is full) is waited for on its poll fd, so a completion is
  * never earlier than both the clock and the backend allow.
+ *
+ * PCM_PERIOD_ELAPSED (a stream that negotiated EVT_SHMEM_PERIODS): the
+ * spec defines it for the shared-memory transport, where nothing else
+ * tells the driver that the device moved on; with messages, the
+ * completion of a period-sized buffer is the notification (5.14.6.8), and
+ * Linux ignores the event. A driver that asks for it anyway gets one each
+ * time the stream's position crosses a period boundary, when the buffer
+ * that holds the boundary completes (same clock, never early; late by at
+ * most that buffer's tail when buffers are longer than a period). Like an
+ * interrupt, it is not queued twice: while a stream's event waits for an
+ * eventq buffer, further periods are counted (periods_coalesced) and told
+ * by that one event, so a driver that does not feed the eventq costs at
+ * most one ring slot per stream.
  */
 #include <errno.h>
 #include <poll.h>
@@ -116,15 +129,37 @@ void snd_event(struct snd_dev *snd, uint32_t type, uint32_t data)
 
 	if (snd->evq_count == SND_EVQ_MAX) {
 		/* The driver does not take events: keep the newest. */
+		if (snd->evq[snd->evq_head].type == SND_EVT_PCM_PERIOD_ELAPSED &&
+		    snd->evq[snd->evq_head].data < snd->nstreams)
+			snd->streams[snd->evq[snd->evq_head].data]
+				.period_evt_queued = false;
 		snd->evq_head = (snd->evq_head + 1) % SND_EVQ_MAX;
 		snd->evq_count--;
-		snd->ev_dropped++;
+		snd->stats.events_dropped++;
 	}
+	if (type == SND_EVT_PCM_XRUN)
+		snd->stats.xruns++;
 	slot = (snd->evq_head + snd->evq_count) % SND_EVQ_MAX;
 	snd->evq[slot].type = type;
 	snd->evq[slot].data = data;
 	snd->evq_count++;
 	vdev_queue_schedule(snd->dev, SND_Q_EVT);
+}
+
+void snd_periods_elapsed(struct snd_stream *s, uint32_t n)
+{
+	struct snd_dev *snd = s->snd;
+
+	if (!n || !(s->features & (1u << SND_PCM_F_EVT_SHMEM_PERIODS)))
+		return;
+	if (s->period_evt_queued) {
+		snd->stats.periods_coalesced += n;
+		return;
+	}
+	s->period_evt_queued = true;
+	snd->stats.periods_elapsed++;
+	snd->stats.periods_coalesced += n - 1;
+	snd_event(snd, SND_EVT_PCM_PERIOD_ELAPSED, s->id);
 }
 
 void snd_evt_handle(struct snd_dev *snd, struct vdev_queue *q)
@@ -158,6 +193,9 @@ void snd_evt_handle(struct snd_dev *snd, struct vdev_queue *q)
 		vdev_iov_from_buf(req.in, req.nin, 0, ev, sizeof(ev));
 		vdev_queue_push(q, &req, SND_EVENT_LEN);
 		pushed = true;
+		snd->stats.events++;
+		if (t == SND_EVT_PCM_PERIOD_ELAPSED && d < snd->nstreams)
+			snd->streams[d].period_evt_queued = false;
 		snd->evq_head = (snd->evq_head + 1) % SND_EVQ_MAX;
 		snd->evq_count--;
 	}
@@ -374,9 +412,17 @@ static bool service(struct snd_stream *s, struct vdev_queue *q)
 	while (s->head && s->head->done == s->head->len &&
 	       now >= s->head->due) {
 		struct snd_io *io = dequeue(s);
+		uint32_t periods = 0;
 
+		/* The stream's position moved on by the buffer. */
+		s->period_acc += io->len;
+		while (s->period_acc >= s->period_bytes) {
+			s->period_acc -= s->period_bytes;
+			periods++;
+		}
 		finish(s, q, io, io->err ? SND_S_IO_ERR : SND_S_OK);
 		pushed = true;
+		snd_periods_elapsed(s, periods);
 	}
 	if (s->head) {
 		uint64_t at = s->head->due;
