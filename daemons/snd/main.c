@@ -4,7 +4,8 @@
  * vhost-device-sound: --socket PATH, --socket-fd FD and --backend
  * null|alsa|pipewire (pipewire is the ALSA PCM "pipewire" that
  * pipewire-alsa provides), plus the file backend (--out, --in), the ALSA
- * PCM name (--device), the streams (--stream, repeatable) and jacks, and
+ * PCM name (--device), the controls on the ALSA mixer (--mixer,
+ * --capture-mixer, --mixer-device), the streams (--stream, repeatable) and jacks, and
  * the common options of include/virtio/daemon.h (--queue-size up to 1024
  * and beyond: User-Mode Linux asks 256, which vhost-device-sound's 64
  * refuses).
@@ -20,6 +21,7 @@ struct snd_opts {
 	unsigned backend;  /* index in backends[] */
 	const char *device;
 	const char *out, *in;
+	const char *mixer_device, *mixer, *capture_mixer;
 	uint32_t jacks;
 	bool controls;
 	unsigned nstreams;
@@ -99,9 +101,28 @@ static const struct vdev_daemon_option snd_options[] = {
 	  .min = 0, .max = VDEV_SOUND_MAX_JACKS, F(jacks) },
 	{ .name = "controls", .type = VDEV_DAEMON_FLAG,
 	  .help = "Offer VIRTIO_SND_F_CTLS (virtio 1.3): a volume and a "
-		  "switch per stream, applied to the frames (QEMU: "
-		  "vhost-user-snd-pci,controls=on; Linux 6.7+).",
+		  "switch per stream, applied to the frames, or with "
+		  "--backend alsa on the card's mixer (--mixer) when it has "
+		  "the element (QEMU: vhost-user-snd-pci,controls=on; Linux "
+		  "6.7+).",
 	  F(controls) },
+	{ .name = "mixer", .type = VDEV_DAEMON_STRING, .arg = "NAME",
+	  .def = "Master, else PCM",
+	  .help = "--backend alsa with --controls: the mixer control (as "
+		  "amixer names it) the first playback stream's volume and "
+		  "switch act on (NAME Playback Volume / Switch); \"none\": "
+		  "in software.",
+	  F(mixer) },
+	{ .name = "capture-mixer", .type = VDEV_DAEMON_STRING, .arg = "NAME",
+	  .def = "Capture",
+	  .help = "The same for the first capture stream (NAME Capture "
+		  "Volume / Switch, or NAME Volume / Switch).",
+	  F(capture_mixer) },
+	{ .name = "mixer-device", .type = VDEV_DAEMON_STRING, .arg = "CTL",
+	  .def = "the card of --device",
+	  .help = "The ALSA control device of those controls (\"hw:0\" for "
+		  "--device hw:0,0 or plughw:0,0; else the PCM's name).",
+	  F(mixer_device) },
 	{ 0 },
 };
 
@@ -113,6 +134,13 @@ static int snd_check(void *ctx, const struct vdev_daemon_instance *in)
 	if (o->backend == BE_FILE && !o->out && !o->in) {
 		fprintf(stderr, "vdev-snd: --backend file needs --out FILE "
 				"and/or --in FILE\n");
+		return -EINVAL;
+	}
+	if ((o->mixer || o->capture_mixer || o->mixer_device) &&
+	    (o->backend != BE_ALSA || !o->controls)) {
+		fprintf(stderr, "vdev-snd: --mixer, --capture-mixer and "
+				"--mixer-device go with --backend alsa and "
+				"--controls\n");
 		return -EINVAL;
 	}
 	if (o->backend != BE_FILE && (o->out || o->in)) {
@@ -155,6 +183,18 @@ static struct vdev *snd_create(void *ctx, const struct vdev_daemon_instance *in)
 	if (!dev && errno == ENOTSUP)
 		fprintf(stderr, "vdev-snd: this libvdev was built without "
 				"alsa-lib\n");
+	if (dev && (o->mixer || o->capture_mixer || o->mixer_device)) {
+		int err = vdev_sound_set_mixer(dev, o->mixer_device, o->mixer,
+					       o->capture_mixer);
+
+		if (err < 0) {
+			fprintf(stderr, "vdev-snd: mixer: %s\n",
+				strerror(-err));
+			vdev_free(dev);
+			errno = -err;
+			return NULL;
+		}
+	}
 	return dev;
 }
 

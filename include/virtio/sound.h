@@ -102,7 +102,9 @@ struct vdev_sound_config {
 	 * Offer VIRTIO_SND_F_CTLS (virtio 1.3): per stream a volume and a
 	 * switch control (ALSA's "PCM Playback Volume" / "... Switch",
 	 * "Capture Volume" / "Capture Switch"), applied in software to the
-	 * frames (100 % and on: unchanged). Off by default, as every
+	 * frames (100 % and on: unchanged; mu-law and A-law are expanded,
+	 * scaled and compressed again), or, with the ALSA backend, on the
+	 * card's mixer (vdev_sound_set_mixer). Off by default, as every
 	 * optional feature.
 	 */
 	bool controls;
@@ -129,12 +131,33 @@ VDEV_API struct vdev *vdev_sound_new(const struct vdev_sound_config *cfg);
 VDEV_API int vdev_sound_set_jack(struct vdev *dev, unsigned jack,
 				 bool connected);
 
-/* Sets stream @stream's volume (0..100 %, every channel) and switch from
- * the host; with CTLS the driver gets CTL_NOTIFY for both controls.
+/* Sets stream @stream's volume (0..100 %, every channel; of the
+ * element's range when it is on the ALSA mixer) and switch from the host;
+ * with CTLS the driver gets CTL_NOTIFY for both controls.
  * -EINVAL: not a sound device, no such stream, @percent over 100. Safe
  * from any thread. */
 VDEV_API int vdev_sound_set_volume(struct vdev *dev, unsigned stream,
 				   unsigned percent, bool muted);
+
+/*
+ * ALSA backend with @controls: the mixer that the volume and the switch
+ * of the first output and the first input stream act on, by the simple
+ * names amixer shows. The driver sees the element as it is (type,
+ * members, range, step, dB TLV), its writes go to the element, and
+ * changes made on the host reach it as CTL_NOTIFY. vdev_sound_new maps
+ * the defaults (all three NULL); this call maps again:
+ * @ctl: the control device (NULL: the card of the PCM, "hw:X" for "hw:X,Y"
+ * or "plughw:X,Y", else the PCM's own name); @playback: NULL tries
+ * "Master" then "PCM" ("NAME Playback Volume" / "NAME Playback Switch");
+ * @capture: NULL tries "Capture" ("NAME Capture Volume", "NAME Volume",
+ * and the switches alike). "none", or no such element or control device:
+ * software, as with the other backends (the other streams always are).
+ * 0 (also when nothing was found: the log says so); -EINVAL: not a sound
+ * device on the ALSA backend with controls; -ENOMEM. Call it before the
+ * driver starts the device.
+ */
+VDEV_API int vdev_sound_set_mixer(struct vdev *dev, const char *ctl,
+				  const char *playback, const char *capture);
 
 /* Counters since the device was made (a reset keeps them). */
 struct vdev_sound_stats {

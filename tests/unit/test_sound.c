@@ -30,6 +30,10 @@
 #include <virtio/transport.h>
 
 #include "tspawn.h"
+#include "vdev_build_config.h"
+#if VDEV_WITH_ALSA_FOUND
+#include <alsa/asoundlib.h>
+#endif
 
 enum {
 	R_JACK_INFO = 1, R_JACK_REMAP, R_PCM_INFO = 0x100, R_SET_PARAMS,
@@ -1010,9 +1014,30 @@ static void test_controls(void **state)
 	assert_int_equal(ctl(&t, q, 16, NULL, 100), S_NOT_SUPP);
 	destroy(&t);
 
+	/* the ALSA backend whose card has no control device: software */
+	if (vdev_has_capability(VDEV_CAP_BACKEND, "alsa")) {
+		alsa_pcm = "hw:vdevnosuchcard,0";
+		with_controls = true;
+		t = make(VDEV_SOUND_BACKEND_ALSA, true, false, 0);
+		alsa_pcm = NULL;
+		assert_int_equal(vdev_sound_set_mixer(t.dev, NULL, "Master",
+						      NULL), 0);
+		assert_int_equal(ctl(&t, q, 16, r, 4 + 96), S_OK);
+		assert_int_equal(get32(r + 4 + 76), 100); /* software */
+		assert_int_equal(ctl_write(&t, 0, (uint32_t[]){ 50, 50 }, 2),
+				 S_OK);
+		assert_int_equal(ctl_id(&t, R_CTL_READ, 0, r, 4 + 512), S_OK);
+		assert_int_equal(get32(r + 4), 50);
+		destroy(&t);
+	}
 	with_controls = true;
 	t = make(VDEV_SOUND_BACKEND_FILE, true, false, 0);
 	with_controls = false;
+	/* no ALSA mixer for another backend */
+	assert_int_equal(vdev_sound_set_mixer(t.dev, NULL, NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(vdev_sound_set_mixer(NULL, NULL, NULL, NULL),
+			 -EINVAL);
 	assert_int_equal(vdev_drv_features(t.drv) & 1, 1);
 	assert_int_equal(vdev_drv_config_read(t.drv, 0, cfg, 16), 0);
 	assert_int_equal(get32(cfg + 12), 4);
@@ -1509,6 +1534,220 @@ static void test_alsa_aloop(void **state)
 	destroy(&c);
 }
 
+#if VDEV_WITH_ALSA_FOUND
+/* The test's own view of the card's elements (as amixer would be). */
+static snd_ctl_t *mix_ctl;
+
+static void mix_id(snd_ctl_elem_id_t *id, const char *name)
+{
+	snd_ctl_elem_id_clear(id);
+	snd_ctl_elem_id_set_interface(id, SND_CTL_ELEM_IFACE_MIXER);
+	snd_ctl_elem_id_set_name(id, name);
+}
+
+static void mix_get(const char *name, long *v, unsigned n)
+{
+	snd_ctl_elem_id_t *id;
+	snd_ctl_elem_value_t *val;
+
+	snd_ctl_elem_id_alloca(&id);
+	snd_ctl_elem_value_alloca(&val);
+	mix_id(id, name);
+	snd_ctl_elem_value_set_id(val, id);
+	assert_int_equal(snd_ctl_elem_read(mix_ctl, val), 0);
+	for (unsigned i = 0; i < n; i++)
+		v[i] = snd_ctl_elem_value_get_integer(val, i);
+}
+
+static void mix_set(const char *name, const long *v, unsigned n)
+{
+	snd_ctl_elem_id_t *id;
+	snd_ctl_elem_value_t *val;
+
+	snd_ctl_elem_id_alloca(&id);
+	snd_ctl_elem_value_alloca(&val);
+	mix_id(id, name);
+	snd_ctl_elem_value_set_id(val, id);
+	for (unsigned i = 0; i < n; i++)
+		snd_ctl_elem_value_set_integer(val, i, v[i]);
+	assert_true(snd_ctl_elem_write(mix_ctl, val) >= 0);
+}
+
+static const char *const mix_names[] = {
+	"Vdevtest Playback Volume", "Vdevtest Playback Switch",
+	"Vdevtest Capture Volume",
+};
+
+static void mix_remove(void)
+{
+	snd_ctl_elem_id_t *id;
+
+	snd_ctl_elem_id_alloca(&id);
+	for (unsigned i = 0; i < 3; i++) {
+		mix_id(id, mix_names[i]);
+		snd_ctl_elem_remove(mix_ctl, id);
+	}
+}
+#endif
+
+/*
+ * CTLS on a real ALSA mixer: user elements added to the kernel's loopback
+ * card (as alsa-lib's softvol does), a stereo playback volume 0..200 with
+ * a dB scale, a playback switch, a mono capture volume -10..10 and no
+ * capture switch. The driver sees each element as it is (type, count,
+ * range, TLV word for word), its writes reach the kernel's element (read
+ * back through a control handle of the test's own), bad values are
+ * refused, a change made on the host comes as CTL_NOTIFY (the device's
+ * own writes do not), the control without an element stays in software,
+ * and vdev_sound_set_volume sets the element. Needs a card: the host here
+ * has none (SKIP); UML's snd-aloop runs it (snd-uml-alsa-aloop).
+ */
+static void test_alsa_mixer(void **state)
+{
+#if VDEV_WITH_ALSA_FOUND
+	struct vdev_sound_config c = {
+		.backend = VDEV_SOUND_BACKEND_ALSA,
+		.alsa_device = "hw:Loopback,0,0",
+		.controls = true,
+	};
+	struct vdev_drv_config dc = { .use_eventfds = true, .queue_size = 64 };
+	/* SNDRV_CTL_TLVT_DB_SCALE: -50.00 dB, 0.25 dB a step, muted at 0 */
+	const unsigned int tlv[4] = { 1, 8, (unsigned int)-5000,
+				      25 | 0x10000 };
+	snd_ctl_elem_id_t *id;
+	uint8_t q[16], r[4 + 512], *ev[4];
+	long v[2];
+	struct t t;
+	void *tok;
+	uint32_t len;
+
+	(void)state;
+	if (access("/proc/asound/Loopback", F_OK) != 0) {
+		print_message("no ALSA card here to hold mixer elements "
+			      "(/proc/asound/Loopback: %s): skipped\n",
+			      access("/proc/asound", F_OK) ?
+				      "the kernel has no ALSA at all" :
+				      "no snd-aloop");
+		skip();
+	}
+	/* The kernel gives a user element to the handle that added it until
+	 * that one is closed (softvol's PCM adds and closes the same way):
+	 * one handle adds, a second is the test's view. */
+	assert_int_equal(snd_ctl_open(&mix_ctl, "hw:Loopback", 0), 0);
+	mix_remove(); /* a run that died before its end */
+	snd_ctl_elem_id_alloca(&id);
+	mix_id(id, mix_names[0]);
+	assert_int_equal(snd_ctl_elem_add_integer(mix_ctl, id, 2, 0, 200, 1),
+			 0);
+	assert_true(snd_ctl_elem_tlv_write(mix_ctl, id, tlv) >= 0);
+	mix_id(id, mix_names[1]);
+	assert_int_equal(snd_ctl_elem_add_boolean(mix_ctl, id, 2), 0);
+	mix_id(id, mix_names[2]);
+	assert_int_equal(snd_ctl_elem_add_integer(mix_ctl, id, 1, -10, 10, 1),
+			 0);
+	mix_set(mix_names[0], (long[]){ 200, 200 }, 2);
+	mix_set(mix_names[1], (long[]){ 1, 1 }, 2);
+	snd_ctl_close(mix_ctl);
+	assert_int_equal(snd_ctl_open(&mix_ctl, "hw:Loopback", 0), 0);
+
+	t.dev = vdev_sound_new(&c);
+	assert_non_null(t.dev);
+	/* the defaults (Master, PCM, Capture) are not on this card: a
+	 * name of the test's own */
+	assert_int_equal(vdev_sound_set_mixer(t.dev, NULL, "Vdevtest",
+					      "Vdevtest"), 0);
+	t.drv = vdev_drv_new(t.dev, &dc);
+	assert_non_null(t.drv);
+	assert_int_equal(vdev_drv_init(t.drv), 0);
+	evt_add(&t, ev, 4);
+	/* what the driver sees */
+	put32(q, R_CTL_INFO);
+	put32(q + 4, 0);
+	put32(q + 8, 4);
+	put32(q + 12, 96);
+	assert_int_equal(ctl(&t, q, 16, r, 4 + 4 * 96), S_OK);
+	assert_string_equal((char *)r + 4 + 24, "PCM Playback Volume");
+	assert_int_equal(get32(r + 4 + 8), 1);           /* integer */
+	assert_int_equal(get32(r + 4 + 12) & 0x13, 0x13); /* R, W, TLV R */
+	assert_int_equal(get32(r + 4 + 16), 2);
+	assert_int_equal(get32(r + 4 + 72), 0);
+	assert_int_equal(get32(r + 4 + 76), 200);
+	assert_int_equal(get32(r + 100 + 8), 0);         /* boolean */
+	assert_int_equal(get32(r + 100 + 16), 2);
+	assert_string_equal((char *)r + 196 + 24, "Capture Volume");
+	assert_int_equal(get32(r + 196 + 16), 1);        /* mono */
+	assert_int_equal(get32(r + 196 + 72), (uint32_t)-10);
+	assert_int_equal(get32(r + 196 + 76), 10);
+	assert_int_equal(get32(r + 196 + 12) & 0x10, 0); /* no TLV */
+	/* the capture switch: software, as the stream has two channels */
+	assert_int_equal(get32(r + 292 + 16), 2);
+	/* the element's dB scale, word for word */
+	assert_int_equal(ctl_id(&t, R_CTL_TLV_READ, 0, r, 4 + 64), S_OK);
+	assert_int_equal(get32(r + 4), 1);
+	assert_int_equal(get32(r + 8), 8);
+	assert_int_equal(get32(r + 12), (uint32_t)-5000);
+	assert_int_equal(get32(r + 16), 25 | 0x10000);
+	assert_int_equal(ctl_id(&t, R_CTL_TLV_READ, 2, r, 4 + 64), S_BAD_MSG);
+	/* the driver's writes reach the card */
+	assert_int_equal(ctl_write(&t, 0, (uint32_t[]){ 150, 20 }, 2), S_OK);
+	mix_get(mix_names[0], v, 2);
+	assert_int_equal(v[0], 150);
+	assert_int_equal(v[1], 20);
+	assert_int_equal(ctl_id(&t, R_CTL_READ, 0, r, 4 + 512), S_OK);
+	assert_int_equal(get32(r + 4), 150);
+	assert_int_equal(get32(r + 8), 20);
+	assert_int_equal(ctl_write(&t, 0, (uint32_t[]){ 201, 0 }, 2),
+			 S_BAD_MSG);
+	assert_int_equal(ctl_write(&t, 2, (uint32_t[]){ (uint32_t)-11 }, 1),
+			 S_BAD_MSG);
+	mix_get(mix_names[0], v, 2);
+	assert_int_equal(v[0], 150);
+	assert_int_equal(ctl_write(&t, 2, (uint32_t[]){ (uint32_t)-7 }, 1),
+			 S_OK);
+	mix_get(mix_names[2], v, 1);
+	assert_int_equal(v[0], -7);
+	assert_int_equal(ctl_id(&t, R_CTL_READ, 2, r, 4 + 512), S_OK);
+	assert_int_equal(get32(r + 4), (uint32_t)-7);
+	assert_int_equal(ctl_write(&t, 1, (uint32_t[]){ 0, 1 }, 2), S_OK);
+	mix_get(mix_names[1], v, 2);
+	assert_int_equal(v[0], 0);
+	assert_int_equal(v[1], 1);
+	assert_int_equal(ctl_write(&t, 3, (uint32_t[]){ 0, 1 }, 2), S_OK);
+	/* its own writes are not notified back */
+	assert_int_equal(vdev_drv_wait(t.drv, 1, 100, &tok, &len), -ETIMEDOUT);
+	/* a change on the host is */
+	mix_set(mix_names[0], (long[]){ 33, 44 }, 2);
+	assert_int_equal(vdev_drv_wait(t.drv, 1, 2000, &tok, &len), 0);
+	assert_int_equal(get32(tok), EVT_CTL_NOTIFY);
+	assert_int_equal(get32((uint8_t *)tok + 4), 0 | 1u << 16);
+	assert_int_equal(ctl_id(&t, R_CTL_READ, 0, r, 4 + 512), S_OK);
+	assert_int_equal(get32(r + 4), 33);
+	assert_int_equal(get32(r + 8), 44);
+	/* the host API sets the elements: 50 % of 0..200, switch off */
+	assert_int_equal(vdev_sound_set_volume(t.dev, 0, 50, true), 0);
+	mix_get(mix_names[0], v, 2);
+	assert_int_equal(v[0], 100);
+	assert_int_equal(v[1], 100);
+	mix_get(mix_names[1], v, 2);
+	assert_int_equal(v[0], 0);
+	assert_int_equal(v[1], 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(vdev_drv_wait(t.drv, 1, 2000, &tok, &len), 0);
+		assert_int_equal(get32(tok), EVT_CTL_NOTIFY);
+	}
+	assert_int_equal(vdev_drv_wait(t.drv, 1, 100, &tok, &len), -ETIMEDOUT);
+	destroy(&t);
+	mix_remove();
+	snd_ctl_close(mix_ctl);
+	print_message("mixer: elements on hw:Loopback read, written, "
+		      "notified\n");
+#else
+	(void)state;
+	print_message("libvdev built without alsa-lib: skipped\n");
+	skip();
+#endif
+}
+
 /* The daemon as vhost-device-sound is started: --socket, --backend; the
  * file backend plays and captures byte for byte in real time. */
 static void test_daemon(void **state)
@@ -1706,6 +1945,7 @@ int main(void)
 		cmocka_unit_test(test_controls_companded),
 		cmocka_unit_test(test_alsa_file),
 		cmocka_unit_test(test_alsa_aloop),
+		cmocka_unit_test(test_alsa_mixer),
 		cmocka_unit_test_teardown(test_daemon, kill_leftovers),
 		cmocka_unit_test_teardown(test_daemon_options,
 					  kill_leftovers),

@@ -379,6 +379,9 @@ static void snd_destroy(struct vdev *dev)
 {
 	struct snd_dev *snd = vdev_priv(dev);
 
+#if VDEV_WITH_ALSA_FOUND
+	snd_amix_close(snd);
+#endif
 	for (unsigned i = 0; i < snd->nstreams; i++) {
 		struct snd_stream *s = &snd->streams[i];
 
@@ -444,8 +447,16 @@ int vdev_sound_set_volume(struct vdev *dev, unsigned stream, unsigned percent,
 		return -EINVAL;
 	pthread_mutex_lock(&snd->lock);
 	s = &snd->streams[stream];
-	memset(s->vol, (int)percent, sizeof(s->vol));
-	memset(s->on, !muted, sizeof(s->on));
+	/* A control on the mixer: the element is set, software stays at
+	 * 100 % and on. */
+	if (!s->mixel[0])
+		memset(s->vol, (int)percent, sizeof(s->vol));
+	if (!s->mixel[1])
+		memset(s->on, !muted, sizeof(s->on));
+#if VDEV_WITH_ALSA_FOUND
+	if (s->mixel[0] || s->mixel[1])
+		snd_amix_set(snd, s, percent, muted);
+#endif
 	/* CTL_NOTIFY {le16 control_id, le16 mask (VALUE)} for both. */
 	if (snd->ctls && vdev_has_feature(dev, SND_F_CTLS)) {
 		snd_event(snd, SND_EVT_CTL_NOTIFY, 2 * stream | 1u << 16);
@@ -453,6 +464,32 @@ int vdev_sound_set_volume(struct vdev *dev, unsigned stream, unsigned percent,
 	}
 	pthread_mutex_unlock(&snd->lock);
 	return 0;
+}
+
+int vdev_sound_set_mixer(struct vdev *dev, const char *ctl,
+			 const char *playback, const char *capture)
+{
+	struct snd_dev *snd;
+	int err = -EINVAL;
+
+	if (!dev || vdev_get_info(dev)->device_id != VDEV_ID_SOUND)
+		return -EINVAL;
+	snd = vdev_priv(dev);
+#if VDEV_WITH_ALSA_FOUND
+	if (snd->nstreams && snd->streams[0].be == &snd_be_alsa &&
+	    snd->ctls) {
+		pthread_mutex_lock(&snd->lock);
+		snd_amix_close(snd);
+		err = snd_amix_open(snd, ctl, playback, capture);
+		pthread_mutex_unlock(&snd->lock);
+	}
+#else
+	(void)snd;
+	(void)ctl;
+	(void)playback;
+	(void)capture;
+#endif
+	return err;
 }
 
 int vdev_sound_get_stats(struct vdev *dev, struct vdev_sound_stats *st)
@@ -632,6 +669,16 @@ struct vdev *vdev_sound_new(const struct vdev_sound_config *cfg)
 			return NULL;
 		}
 	}
+#if VDEV_WITH_ALSA_FOUND
+	if (be == &snd_be_alsa && snd->ctls) {
+		err = snd_amix_open(snd, NULL, NULL, NULL);
+		if (err < 0) {
+			vdev_free(snd->dev);
+			errno = -err;
+			return NULL;
+		}
+	}
+#endif
 	return snd->dev;
 fail:
 	err = errno;

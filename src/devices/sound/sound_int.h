@@ -137,6 +137,8 @@ struct snd_io {
 };
 
 struct snd_stream;
+struct snd_amix;   /* be_alsa_mix.c: the ALSA control device */
+struct snd_mixel;  /* one of its elements */
 
 struct snd_backend_ops {
 	/* A session starts (first PREPARE after RELEASE) / ends (RELEASE,
@@ -211,6 +213,9 @@ struct snd_stream {
 	 * applied in software to the frames. */
 	uint8_t vol[VDEV_SOUND_MAX_CHANNELS];
 	uint8_t on[VDEV_SOUND_MAX_CHANNELS];
+	/* The ALSA mixer elements the volume [0] and the switch [1] act on
+	 * instead (be_alsa_mix.c); NULL: software, as above. */
+	struct snd_mixel *mixel[2];
 	/* EVT_SHMEM_PERIODS: bytes played or captured in real time since
 	 * the last period boundary (from PREPARE on), and whether this
 	 * stream's PCM_PERIOD_ELAPSED waits in the event ring. */
@@ -239,6 +244,7 @@ struct snd_dev {
 	struct vdev_sound_stats stats;
 
 	struct snd_io *free_io;   /* recycled holders */
+	struct snd_amix *amix;    /* ALSA mixer; NULL: none */
 	bool ctls;                /* VIRTIO_SND_F_CTLS offered */
 };
 
@@ -284,6 +290,22 @@ void snd_gain_apply(const struct snd_stream *s, uint8_t *buf, size_t len);
 uint8_t snd_g711_scale(unsigned format, uint8_t sample, unsigned pct);
 /* The backend's I/O for the next part of @io, through the gain. */
 long snd_be_io(struct snd_stream *s, struct snd_io *io);
+
+/* be_alsa_mix.c (built with alsa-lib): maps the first stream of each
+ * direction's controls to mixer elements of @ctl_name (NULL: the PCM's
+ * card) named @playback / @capture (NULL: the defaults; "none": not
+ * mapped). 0 also when nothing was mapped; -ENOMEM. */
+int snd_amix_open(struct snd_dev *snd, const char *ctl_name,
+		  const char *playback, const char *capture);
+void snd_amix_close(struct snd_dev *snd);
+/* Overrides type, access, count and range of a CTL_INFO item. */
+void snd_amix_info(const struct snd_mixel *e, uint8_t *p);
+uint32_t snd_amix_request(struct snd_dev *snd, struct snd_mixel *e,
+			  struct vdev_req *vr, uint32_t code,
+			  const uint8_t *req, uint32_t req_len,
+			  uint32_t *extra);
+void snd_amix_set(struct snd_dev *snd, struct snd_stream *s, unsigned pct,
+		  bool muted);
 
 /* Sizes */
 unsigned snd_format_bytes(unsigned fmt); /* 0: unsupported */

@@ -8,12 +8,15 @@
  * software on the frames, whatever the backend: 100 % and on pass the
  * frames unchanged (bit-exact), a switch off gives the format's silence.
  * Companded formats (mu-law, A-law) are expanded, scaled and compressed
- * again (sound_g711.c).
+ * again (sound_g711.c). With the ALSA backend, a control that has a mixer
+ * element acts on the element instead (be_alsa_mix.c) and is described
+ * as the element is.
  */
 #include <string.h>
 #include <virtio/iov.h>
 
 #include "sound_int.h"
+#include "vdev_build_config.h"
 
 enum { ROLE_VOLUME = 1, ROLE_MUTE = 2 };
 enum { TYPE_BOOLEAN = 0, TYPE_INTEGER = 1 };
@@ -77,6 +80,10 @@ void snd_kctl_info_item(const struct snd_dev *snd, uint32_t id, uint8_t *p)
 		put32(p + 76, SND_VOL_MAX); /* max */
 		put32(p + 80, 1);           /* step */
 	}
+#if VDEV_WITH_ALSA_FOUND
+	if (s->mixel[!vol])
+		snd_amix_info(s->mixel[!vol], p);
+#endif
 }
 
 static uint32_t ctl_read(struct snd_stream *s, bool vol, struct vdev_req *vr,
@@ -145,6 +152,11 @@ uint32_t snd_kctl_request(struct snd_dev *snd, struct vdev_req *vr,
 	if (id >= snd_kctl_count(snd))
 		return SND_S_BAD_MSG;
 	s = ctl_stream(snd, id, &vol);
+#if VDEV_WITH_ALSA_FOUND
+	if (s->mixel[!vol])
+		return snd_amix_request(snd, s->mixel[!vol], vr, code, req,
+					req_len, extra);
+#endif
 	switch (code) {
 	case SND_R_CTL_ENUM_ITEMS:
 		return SND_S_BAD_MSG; /* no enumerated element here */
