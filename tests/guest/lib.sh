@@ -437,7 +437,10 @@ run_uml() {
 # TCG (this machine's /dev/kvm cannot run Linux, see notes), pc machine,
 # memfd shared memory for vhost-user, PVH boot of the extracted vmlinux
 # (vmlinuz when none was extracted).  Always under timeout.
-# QEMU_BIN overrides the QEMU binary for one call (e.g. QEMU_BIN=$QEMU10).
+# QEMU_BIN overrides the QEMU binary for one call (e.g. QEMU_BIN=$QEMU10);
+# QEMU_SMP the number of vCPUs (default 1; under TCG each is a host
+# thread, so ask for more only where a case needs them, e.g. a multiqueue
+# device, whose Linux driver uses one queue pair per online CPU).
 run_qemu() {
 	local QEMU=${QEMU_BIN:-$QEMU}
 	local log=$1 initrd=$2 tmo=$GUEST_BOOT_TIMEOUT
@@ -455,11 +458,12 @@ run_qemu() {
 	[ -f "$kernel" ] || kernel=$kdir/vmlinuz
 	local accel=${VDEV_GUEST_ACCEL:-tcg}
 	echo "frontend: QEMU $(qemu_version "$QEMU")" \
-		"pc, kernel: ${GUEST_KERNEL_NAME:-stock} $(cat "$kdir/version") ($boot)," \
+		"pc, ${QEMU_SMP:-1} vCPU, kernel: ${GUEST_KERNEL_NAME:-stock} $(cat "$kdir/version") ($boot)," \
 		"accel: $accel"
 	local t0
 	t0=$(date +%s.%N)
-	timeout -s KILL "$tmo" "$QEMU" -accel "$accel" -M pc -m 256M -smp 1 \
+	timeout -s KILL "$tmo" "$QEMU" -accel "$accel" -M pc -m 256M \
+		-smp "${QEMU_SMP:-1}" \
 		-nodefaults -no-user-config -nographic -serial stdio -no-reboot \
 		-object memory-backend-memfd,id=mem,size=256M,share=on \
 		-numa node,memdev=mem \
