@@ -214,6 +214,39 @@ static struct vdev *net_create(void *ctx,
 	return dev;
 }
 
+/* Each queue's packets and drops by reason beside the generic counters
+ * (SIGUSR1, --stats-socket): queue 2p is pair p's rx, 2p + 1 its tx; the
+ * control queue has none. */
+static int net_counters(void *ctx, struct vdev *dev, unsigned queue,
+			struct vdev_daemon_counter *out, unsigned max)
+{
+	struct vdev_net_stats s;
+	bool rx = queue % 2 == 0;
+
+	(void)ctx;
+	if (max < 5 || vdev_net_get_stats(dev, queue / 2, &s) < 0)
+		return 0;
+	out[0] = (struct vdev_daemon_counter){ "packets",
+					       rx ? s.rx_packets : s.tx_packets };
+	out[1] = (struct vdev_daemon_counter){ "bytes",
+					       rx ? s.rx_bytes : s.tx_bytes };
+	if (rx) {
+		out[2] = (struct vdev_daemon_counter){ "drop_filtered",
+						       s.rx_filtered };
+		out[3] = (struct vdev_daemon_counter){ "drop_no_buffer",
+						       s.rx_no_buffer };
+		out[4] = (struct vdev_daemon_counter){ "drop_bad", s.rx_bad };
+	} else {
+		out[2] = (struct vdev_daemon_counter){ "drop_bad_hdr",
+						       s.tx_bad_hdr };
+		out[3] = (struct vdev_daemon_counter){ "drop_bad_len",
+						       s.tx_bad_len };
+		out[4] = (struct vdev_daemon_counter){ "drop_backend",
+						       s.tx_backend };
+	}
+	return 5;
+}
+
 /* System calls made while serving, beyond the library's (docs/sandbox.md):
  * the tap backend sets TUNSETOFFLOAD when the guest acks offloads. */
 static const char *const net_syscalls[] = { "ioctl", NULL };
@@ -239,5 +272,6 @@ int main(int argc, char **argv)
 	};
 	struct net_opts o = { .queues = 1 };
 
+	vdev_daemon_set_counters(net_counters);
 	return vdev_daemon_main(&d, &o, argc, argv);
 }

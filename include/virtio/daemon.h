@@ -72,7 +72,9 @@
  * log; --stats-socket PATH serves them as JSON, one document per
  * connection: {"daemon": NAME, "devices": [{"index", "socket", "device",
  * "queues": [{"index", "requests", "read_bytes", "written_bytes",
- * "errors", "notifies"}]}]}.
+ * "errors", "notifies"[, "counters": {NAME: N, ...}]}]}]}. "counters" are
+ * the device's own (packets, drops by reason ...), which a daemon adds
+ * with vdev_daemon_set_counters().
  *
  * A socket path another process still serves is refused (EADDRINUSE from
  * the adapter); a stale one, whose process is gone, is replaced.
@@ -219,6 +221,33 @@ struct vdev_daemon {
 	 * the daemon refuse to start. */
 	const char *const *syscalls;
 };
+
+/* One device-specific counter of a queue (vdev_daemon_set_counters). */
+struct vdev_daemon_counter {
+	const char *name; /* [a-z0-9_]+, e.g. "drop_bad_hdr"; static */
+	uint64_t value;
+};
+
+/* The most counters one queue may add. */
+#define VDEV_DAEMON_COUNTERS_MAX 16
+
+/*
+ * A daemon's own counters, beside the generic ones of each queue, on
+ * SIGUSR1 (appended to the queue's log line: "...; packets 5, bytes 300")
+ * and --stats-socket (the queue's "counters" object). For queue @queue of
+ * device @dev, @fn fills at most @max entries of @out and returns how
+ * many (0, or a negative errno: none); @ctx is vdev_daemon_main()'s. It
+ * runs on the thread that called vdev_daemon_main() while the queues are
+ * served, so it reads counters the queue threads update atomically (as
+ * the devices' own *_get_stats() do). An entry whose name is not
+ * [a-z0-9_]+ is left out. Call before vdev_daemon_main(); NULL removes
+ * the hook. The setting is the process's, as vdev_daemon_main() is.
+ */
+typedef int vdev_daemon_counters_fn(void *ctx, struct vdev *dev,
+				    unsigned queue,
+				    struct vdev_daemon_counter *out,
+				    unsigned max);
+VDEV_API void vdev_daemon_set_counters(vdev_daemon_counters_fn *fn);
 
 /*
  * Runs the daemon: parses @argv into @ctx (the struct the options'

@@ -142,6 +142,8 @@ struct vdd_stats_dev {
 	struct vdev *dev;  /* NULL: not made (yet) */
 	const char *path;  /* its socket, or NULL for --fd */
 };
+/* The ctx of vdev_daemon_main(), for the counters hook. */
+void vdd_stats_set_ctx(void *ctx);
 int vdd_stats_json(const struct vdev_daemon *d,
 		   const struct vdd_stats_dev *devs, unsigned n, FILE *f);
 void vdd_stats_log(const struct vdev_daemon *d,

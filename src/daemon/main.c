@@ -390,6 +390,7 @@ int vdev_daemon_main(const struct vdev_daemon *d, void *ctx, int argc,
 	r = answer(d, &c);
 	if (r >= 0)
 		return r;
+	vdd_stats_set_ctx(ctx);
 	tname = vdd_transport_choices()[c.transport];
 	t = tname ? vdd_transport_find(tname) : NULL;
 	if (!t) {

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A daemon's counters for operators: per device and queue, the requests,
- * bytes and errors of vdev_queue_get_stats(), printed to the log on
- * SIGUSR1 and served as JSON to whoever connects to --stats-socket (one
+ * bytes and errors of vdev_queue_get_stats() and the daemon's own
+ * (vdev_daemon_set_counters: packets, drops by reason ...), printed to the
+ * log on SIGUSR1 and served as JSON to whoever connects to --stats-socket (one
  * document per connection, then closed), as qemu-storage-daemon's
  * query-blockstats answers.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,53 @@
 #include <virtio/device.h>
 
 #include "daemon_internal.h"
+
+static vdev_daemon_counters_fn *counters_fn;
+static void *counters_ctx;
+
+void vdev_daemon_set_counters(vdev_daemon_counters_fn *fn)
+{
+	counters_fn = fn;
+}
+
+void vdd_stats_set_ctx(void *ctx)
+{
+	counters_ctx = ctx;
+}
+
+static bool counter_name_ok(const char *s)
+{
+	if (!s || !*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		      *s == '_'))
+			return false;
+	return true;
+}
+
+/* The daemon's counters of queue @q into @out: how many, names checked
+ * (they go into JSON keys and log lines unquoted). */
+static unsigned counters_get(struct vdev *dev, unsigned q,
+			     struct vdev_daemon_counter *out)
+{
+	struct vdev_daemon_counter raw[VDEV_DAEMON_COUNTERS_MAX];
+	unsigned n = 0;
+	int r;
+
+	if (!counters_fn)
+		return 0;
+	memset(raw, 0, sizeof(raw));
+	r = counters_fn(counters_ctx, dev, q, raw, VDEV_DAEMON_COUNTERS_MAX);
+	if (r <= 0)
+		return 0;
+	if (r > VDEV_DAEMON_COUNTERS_MAX)
+		r = VDEV_DAEMON_COUNTERS_MAX;
+	for (int i = 0; i < r; i++)
+		if (counter_name_ok(raw[i].name))
+			out[n++] = raw[i];
+	return n;
+}
 
 static void json_str(FILE *f, const char *s)
 {
@@ -54,7 +103,9 @@ int vdd_stats_json(const struct vdev_daemon *d, const struct vdd_stats_dev *devs
 		json_str(f, info->name ? info->name : "");
 		fputs(", \"queues\": [", f);
 		for (unsigned q = 0; q < vdev_num_queues(devs[i].dev); q++) {
+			struct vdev_daemon_counter c[VDEV_DAEMON_COUNTERS_MAX];
 			struct vdev_queue_stats st;
+			unsigned nc;
 
 			if (vdev_queue_get_stats(vdev_get_queue(devs[i].dev, q),
 						 &st, sizeof(st)) < 0)
@@ -64,9 +115,19 @@ int vdd_stats_json(const struct vdev_daemon *d, const struct vdd_stats_dev *devs
 				", \"read_bytes\": %" PRIu64
 				", \"written_bytes\": %" PRIu64
 				", \"errors\": %" PRIu64
-				", \"notifies\": %" PRIu64 "}",
+				", \"notifies\": %" PRIu64,
 				q ? "," : "", q, st.requests, st.read_bytes,
 				st.written_bytes, st.errors, st.notifies);
+			nc = counters_get(devs[i].dev, q, c);
+			if (nc) {
+				fputs(", \"counters\": {", f);
+				for (unsigned k = 0; k < nc; k++)
+					fprintf(f, "%s\"%s\": %" PRIu64,
+						k ? ", " : "", c[k].name,
+						c[k].value);
+				fputc('}', f);
+			}
+			fputc('}', f);
 		}
 		fputs("]}", f);
 	}
@@ -81,8 +142,11 @@ void vdd_stats_log(const struct vdev_daemon *d,
 		if (!devs[i].dev)
 			continue;
 		for (unsigned q = 0; q < vdev_num_queues(devs[i].dev); q++) {
+			struct vdev_daemon_counter c[VDEV_DAEMON_COUNTERS_MAX];
 			struct vdev_queue_stats st;
-			char line[256];
+			char line[1024];
+			unsigned nc;
+			size_t len;
 
 			if (vdev_queue_get_stats(vdev_get_queue(devs[i].dev, q),
 						 &st, sizeof(st)) < 0)
@@ -94,6 +158,13 @@ void vdd_stats_log(const struct vdev_daemon *d,
 				 devs[i].path ? devs[i].path : "--fd", q,
 				 st.requests, st.read_bytes, st.written_bytes,
 				 st.errors, st.notifies);
+			nc = counters_get(devs[i].dev, q, c);
+			for (unsigned k = 0; k < nc; k++) {
+				len = strlen(line);
+				snprintf(line + len, sizeof(line) - len,
+					 "%s%s %" PRIu64, k ? ", " : "; ",
+					 c[k].name, c[k].value);
+			}
 			vdd_log_always(line);
 		}
 	}

@@ -4,10 +4,12 @@
  * (which, like User-Mode Linux, takes the control queue): a frame sent by
  * the driver reaches the --dgram-remote socket, one sent to the --dgram
  * socket reaches the driver, RX mode commands filter; --sink generates
- * frames; bad command lines are refused.
+ * frames; a frame with a bad header is dropped and its reason counted on
+ * --stats-socket and SIGUSR1; bad command lines are refused.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,7 +26,7 @@
 #include <virtio/testing.h>
 #include "tspawn.h"
 
-static char bin[512], sock[64], local[64], remote[64];
+static char bin[512], sock[64], local[64], remote[64], stats[64], dlog[64];
 
 static int group_setup(void **state)
 {
@@ -35,6 +37,8 @@ static int group_setup(void **state)
 	snprintf(sock, sizeof(sock), "/tmp/vdev-netd-%d.sock", (int)getpid());
 	snprintf(local, sizeof(local), "/tmp/vdev-netd-%d.l", (int)getpid());
 	snprintf(remote, sizeof(remote), "/tmp/vdev-netd-%d.r", (int)getpid());
+	snprintf(stats, sizeof(stats), "/tmp/vdev-netd-%d.st", (int)getpid());
+	snprintf(dlog, sizeof(dlog), "/tmp/vdev-netd-%d.log", (int)getpid());
 	return 0;
 }
 
@@ -44,6 +48,8 @@ static int cleanup(void **state)
 	unlink(sock);
 	unlink(local);
 	unlink(remote);
+	unlink(stats);
+	unlink(dlog);
 	return 0;
 }
 
@@ -182,6 +188,115 @@ static void test_sink(void **state)
 	assert_int_equal(tspawn_stop(&t, SIGTERM, 5000), 0);
 }
 
+/* Reads what the stats socket answers into @buf. */
+static void read_stats(char *buf, size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t used = 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	strcpy(sa.sun_path, stats);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		assert_int_equal(poll(&p, 1, 10000), 1);
+		n = read(fd, buf + used, len - used - 1);
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		used += (size_t)n;
+	}
+	buf[used] = 0;
+	close(fd);
+}
+
+/* Whether the daemon's log has @what within @ms. */
+static bool log_has(const char *what, int ms)
+{
+	static char out[16384];
+
+	for (int waited = 0; waited < ms; waited += 20) {
+		FILE *f = fopen(dlog, "r");
+		size_t n = 0;
+
+		if (f) {
+			n = fread(out, 1, sizeof(out) - 1, f);
+			fclose(f);
+		}
+		out[n] = 0;
+		if (strstr(out, what))
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+/* A frame whose header names an undefined gso_type is dropped and counted
+ * as drop_bad_hdr on its tx queue, next to the good frame that follows; the
+ * operator reads both on --stats-socket and SIGUSR1. */
+static void test_stats_bad_hdr(void **state)
+{
+	const char *argv[] = { bin, "-s", sock, "--sink", "--stats-socket",
+			       stats, NULL };
+	/* Queue 1 (tx): two requests of 12 + 100 bytes, one dropped. */
+	static const char *const want_tx[2] = {
+		"{\"index\": 1, \"requests\": 2, \"read_bytes\": 224, "
+		"\"written_bytes\": 0, \"errors\": 0, \"notifies\": ",
+		"\"counters\": {\"packets\": 1, \"bytes\": 100, "
+		"\"drop_bad_hdr\": 1, \"drop_bad_len\": 0, "
+		"\"drop_backend\": 0}},",
+	};
+	static char json[16384];
+	uint8_t f[12 + 100] = { 0 };
+	const char *q1;
+	struct tspawn t;
+	struct vdev_drv *drv;
+	uint32_t w;
+
+	need();
+	assert_int_equal(tspawn_start(&t, argv,
+				      &(struct tspawn_opts){ .fd = -1,
+							     .log = dlog }),
+			 0);
+	assert_int_equal(tspawn_wait_socket(&t, sock, 10000, NULL), 0);
+	drv = vdev_drv_connect_vhost_user(
+		sock, &(struct vdev_drv_config){ .queue_size = 256 });
+	assert_non_null(drv);
+	assert_int_equal(vdev_drv_init(drv), 0);
+	memset(f + 12, 0xff, 6);
+	f[1] = 2; /* gso_type: not one the spec defines */
+	assert_int_equal(vdev_drv_xfer(drv, 1, f, sizeof(f), NULL, 0, &w,
+				       5000),
+			 0);
+	f[1] = 0;
+	assert_int_equal(vdev_drv_xfer(drv, 1, f, sizeof(f), NULL, 0, &w,
+				       5000),
+			 0);
+	read_stats(json, sizeof(json));
+	q1 = strstr(json, want_tx[0]);
+	if (!q1 || !strstr(q1, want_tx[1]) ||
+	    strchr(q1, '\n') < strstr(q1, want_tx[1]) ||
+	    !strstr(json, "\"counters\": {\"packets\": 0, \"bytes\": 0, "
+			  "\"drop_filtered\": 0, \"drop_no_buffer\": 0, "
+			  "\"drop_bad\": 0}}"))
+		fail_msg("stats JSON:\n%s\nwanted the tx queue as\n%s...%s",
+			 json, want_tx[0], want_tx[1]);
+	/* The control queue (2) has no counters of its own. */
+	assert_non_null(strstr(json, "{\"index\": 2, "));
+	assert_null(strstr(strstr(json, "{\"index\": 2, "), "counters"));
+	assert_int_equal(kill(t.pid, SIGUSR1), 0);
+	if (!log_has("queue 1: 2 requests, 224 bytes read, 0 bytes written, "
+		     "0 errors, ", 10000) ||
+	    !log_has(" interrupts; packets 1, bytes 100, drop_bad_hdr 1, "
+		     "drop_bad_len 0, drop_backend 0\n", 100))
+		fail_msg("no SIGUSR1 counters in the log");
+	vdev_drv_free(drv);
+	assert_int_equal(tspawn_stop(&t, SIGTERM, 5000), 0);
+}
+
 static void test_bad_args(void **state)
 {
 	static const char *const bad[][8] = {
@@ -219,6 +334,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_dgram, cleanup),
 		cmocka_unit_test_teardown(test_sink, cleanup),
+		cmocka_unit_test_teardown(test_stats_bad_hdr, cleanup),
 		cmocka_unit_test_teardown(test_bad_args, cleanup),
 	};
 
