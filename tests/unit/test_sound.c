@@ -1748,6 +1748,135 @@ static void test_alsa_mixer(void **state)
 #endif
 }
 
+/*
+ * CTLS on a mixer the test controls, on the host: an alsa-lib external
+ * control plugin (tests/alsa/ctl_vdevtest.c) whose elements every opener
+ * shares, loaded through an asoundrc of the test's own. In the device
+ * made here, then in vdev-snd (--mixer-device, --mixer, --capture-mixer
+ * none; under its sandbox in a release build, the plugin loaded before
+ * it): the element as the driver sees it, a driver's write reaching the
+ * mixer, a change made by the test reaching the driver as CTL_NOTIFY.
+ */
+static void test_alsa_mixer_plugin(void **state)
+{
+#if VDEV_WITH_ALSA_FOUND
+	char conf[64], st[64], fifo[80], lib[600], sock[64], sarg[80];
+	const char *b = getenv("VDEV_BUILD_DIR");
+	struct vdev_sound_config c = { .backend = VDEV_SOUND_BACKEND_ALSA,
+				       .alsa_device = "vdevnull",
+				       .controls = true };
+	struct vdev_drv_config dc = { .use_eventfds = true, .queue_size = 64 };
+	uint8_t q[16], r[4 + 512], *ev[4];
+	struct tspawn ts;
+	long v[2];
+	FILE *f;
+	int fd;
+
+	(void)state;
+	snprintf(lib, sizeof(lib), "%s/tests/alsa/libasound_module_ctl_vdevtest.so",
+		 b ? b : ".");
+	if (!b || access(lib, R_OK) != 0) {
+		print_message("no test mixer plugin at %s (VDEV_BUILD_DIR "
+			      "unset?): skipped\n", lib);
+		skip();
+	}
+	snprintf(st, sizeof(st), "/tmp/vdev-mix-st-XXXXXX");
+	fd = mkstemp(st);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(fifo, sizeof(fifo), "%s.fifo", st);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	snprintf(conf, sizeof(conf), "/tmp/vdev-mix-conf-XXXXXX");
+	fd = mkstemp(conf);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "ctl_type.vdevtest { lib \"%s\" }\n"
+		   "ctl.vdevtest { type vdevtest state \"%s\" fifo \"%s\" }\n"
+		   "pcm.vdevnull { type null }\n", lib, st, fifo);
+	fclose(f);
+	setenv("ALSA_CONFIG_PATH", conf, 1);
+	assert_int_equal(snd_ctl_open(&mix_ctl, "vdevtest", 0), 0);
+	mix_set(mix_names[0], (long[]){ 200, 200 }, 2);
+	put32(q, R_CTL_INFO);
+	put32(q + 4, 0);
+	put32(q + 8, 2);
+	put32(q + 12, 96);
+
+	for (int daemon = 0; daemon < 2; daemon++) {
+		struct t t;
+		void *tok;
+		uint32_t len;
+
+		if (!daemon) {
+			t.dev = vdev_sound_new(&c);
+			assert_non_null(t.dev);
+			assert_int_equal(vdev_sound_set_mixer(t.dev, "vdevtest",
+							      "Vdevtest",
+							      "none"), 0);
+			t.drv = vdev_drv_new(t.dev, &dc);
+			assert_non_null(t.drv);
+			assert_int_equal(vdev_drv_init(t.drv), 0);
+		} else {
+			need_daemon();
+			snprintf(sock, sizeof(sock), "/tmp/vdev-snd-mix-%d.sock",
+				 (int)getpid());
+			snprintf(sarg, sizeof(sarg), "--socket=%s", sock);
+			t = make_daemon(&ts, sock, (const char *[]){
+				sarg, "--backend", "alsa", "--device",
+				"vdevnull", "--controls", "--mixer-device",
+				"vdevtest", "--mixer", "Vdevtest",
+				"--capture-mixer", "none", NULL });
+		}
+		evt_add(&t, ev, 4);
+		assert_int_equal(ctl(&t, q, 16, r, 4 + 2 * 96), S_OK);
+		assert_string_equal((char *)r + 4 + 24, "PCM Playback Volume");
+		assert_int_equal(get32(r + 4 + 16), 2);
+		assert_int_equal(get32(r + 4 + 76), 200);
+		assert_int_equal(get32(r + 4 + 12) & 0x13, 0x13);
+		assert_int_equal(get32(r + 100 + 8), 0); /* boolean */
+		assert_int_equal(ctl_id(&t, R_CTL_TLV_READ, 0, r, 4 + 64), S_OK);
+		assert_int_equal(get32(r + 12), (uint32_t)-5000);
+		assert_int_equal(get32(r + 16), 25 | 0x10000);
+		assert_int_equal(ctl_write(&t, 0, (uint32_t[]){ 150, 20 }, 2),
+				 S_OK);
+		mix_get(mix_names[0], v, 2);
+		assert_int_equal(v[0], 150);
+		assert_int_equal(v[1], 20);
+		assert_int_equal(ctl_write(&t, 0, (uint32_t[]){ 201, 0 }, 2),
+				 S_BAD_MSG);
+		/* its own write is not notified back */
+		assert_int_equal(vdev_drv_wait(t.drv, 1, 100, &tok, &len),
+				 -ETIMEDOUT);
+		mix_set(mix_names[0], (long[]){ 33, 44 }, 2);
+		assert_int_equal(vdev_drv_wait(t.drv, 1, 2000, &tok, &len), 0);
+		assert_int_equal(get32(tok), EVT_CTL_NOTIFY);
+		assert_int_equal(get32((uint8_t *)tok + 4), 0 | 1u << 16);
+		assert_int_equal(ctl_id(&t, R_CTL_READ, 0, r, 4 + 512), S_OK);
+		assert_int_equal(get32(r + 4), 33);
+		assert_int_equal(get32(r + 8), 44);
+		/* the capture stream's controls stay in software */
+		assert_int_equal(ctl_id(&t, R_CTL_READ, 2, r, 4 + 512), S_OK);
+		assert_int_equal(get32(r + 4), 100);
+		if (daemon) {
+			vdev_drv_free(t.drv);
+			assert_int_equal(tspawn_stop(&ts, SIGTERM, 10000), 0);
+			unlink(sock);
+		} else {
+			destroy(&t);
+		}
+	}
+	snd_ctl_close(mix_ctl);
+	unsetenv("ALSA_CONFIG_PATH");
+	unlink(conf);
+	unlink(fifo);
+	unlink(st);
+#else
+	(void)state;
+	print_message("libvdev built without alsa-lib: skipped\n");
+	skip();
+#endif
+}
+
 /* The daemon as vhost-device-sound is started: --socket, --backend; the
  * file backend plays and captures byte for byte in real time. */
 static void test_daemon(void **state)
@@ -1946,6 +2075,8 @@ int main(void)
 		cmocka_unit_test(test_alsa_file),
 		cmocka_unit_test(test_alsa_aloop),
 		cmocka_unit_test(test_alsa_mixer),
+		cmocka_unit_test_teardown(test_alsa_mixer_plugin,
+					  kill_leftovers),
 		cmocka_unit_test_teardown(test_daemon, kill_leftovers),
 		cmocka_unit_test_teardown(test_daemon_options,
 					  kill_leftovers),

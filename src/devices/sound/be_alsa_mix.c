@@ -99,6 +99,33 @@ static int read_values(struct snd_amix *m, struct snd_mixel *e, long *out)
 	return 0;
 }
 
+/* A plugin's info may leave the numid 0 (alsa-lib's ctl_ext does), and
+ * the TLV of an element is asked for by numid: the element list has it. */
+static void resolve_numid(struct snd_amix *m, struct snd_mixel *e)
+{
+	snd_ctl_elem_list_t *l;
+	unsigned n;
+
+	snd_ctl_elem_list_alloca(&l);
+	if (snd_ctl_elem_list(m->ctl, l) < 0)
+		return;
+	n = snd_ctl_elem_list_get_count(l);
+	if (!n || n > 65536 || snd_ctl_elem_list_alloc_space(l, n) < 0)
+		return;
+	if (snd_ctl_elem_list(m->ctl, l) == 0)
+		for (unsigned i = 0; i < snd_ctl_elem_list_get_used(l); i++)
+			if (snd_ctl_elem_list_get_interface(l, i) ==
+				    SND_CTL_ELEM_IFACE_MIXER &&
+			    !snd_ctl_elem_list_get_index(l, i) &&
+			    !strcmp(snd_ctl_elem_list_get_name(l, i),
+				    snd_ctl_elem_id_get_name(e->id))) {
+				e->numid = snd_ctl_elem_list_get_numid(l, i);
+				snd_ctl_elem_id_set_numid(e->id, e->numid);
+				break;
+			}
+	snd_ctl_elem_list_free_space(l);
+}
+
 /* Element @name (mixer interface, index 0) if it is of the kind wanted. */
 static bool find(struct snd_amix *m, const char *name, bool integer,
 		 struct snd_mixel *e)
@@ -123,6 +150,8 @@ static bool find(struct snd_amix *m, const char *name, bool integer,
 		goto no;
 	snd_ctl_elem_info_get_id(info, e->id);
 	e->numid = snd_ctl_elem_info_get_numid(info);
+	if (!e->numid)
+		resolve_numid(m, e);
 	e->integer = integer;
 	e->min = integer ? snd_ctl_elem_info_get_min(info) : 0;
 	e->max = integer ? snd_ctl_elem_info_get_max(info) : 1;
@@ -450,9 +479,20 @@ static void amix_poll(void *arg, int fd, uint32_t events)
 			continue;
 		mask = snd_ctl_event_elem_get_mask(ev);
 		numid = snd_ctl_event_elem_get_numid(ev);
-		for (unsigned i = 0; i < 4 && !e; i++)
-			if (m->el[i].id && m->el[i].numid == numid)
-				e = &m->el[i];
+		/* by numid (a card's events carry it); by name and index
+		 * when either side has none (a plugin's may not) */
+		for (unsigned i = 0; i < 4 && !e; i++) {
+			struct snd_mixel *c = &m->el[i];
+
+			if (!c->id)
+				continue;
+			if (numid && c->numid ? numid == c->numid :
+			    !strcmp(snd_ctl_event_elem_get_name(ev),
+				    snd_ctl_elem_id_get_name(c->id)) &&
+				    snd_ctl_event_elem_get_index(ev) ==
+					    snd_ctl_elem_id_get_index(c->id))
+				e = c;
+		}
 		if (!e)
 			continue;
 		if (mask == SND_CTL_EVENT_MASK_REMOVE) {
