@@ -50,7 +50,11 @@ snd_verify_out() {
 # snd_case FE NAME KERNEL [MODULES [CTLS]]: one boot of frontend FE.
 # CTLS=1: the daemon offers VIRTIO_SND_F_CTLS (--controls, QEMU's
 # controls=on) and the guest reads and writes the controls with amixer
-# first (a kernel with virtio_kctl.c: 6.7+, so Debian 13's).
+# first (a kernel with virtio_kctl.c: 6.7+, so Debian 13's).  With the
+# test mixer plugin built (tests/alsa), a second vdev-snd (the ALSA
+# backend on a null PCM, one output stream) maps its playback controls to
+# that mixer, card 1 in the guest: amixer sees the mixer's range and dB
+# scale, and its write reaches the mixer on the host.
 snd_case() {
 	local fe=$1 name=$2 kernel=$3 mods=${4:-} ctls=${5:-0} why
 	local tools="aplay arecord" dargs=() props=
@@ -72,12 +76,15 @@ snd_case() {
 	fi
 	local sock=$GUEST_WORK/snd-$name.sock log=$GUEST_WORK/$name.log
 	local initrd=$GUEST_WORK/$name.cpio out=$GUEST_WORK/snd-$name.out
-	local devs=() hostfail= step
+	local devs=() hostfail= step mix=0 mpid=
+	local mixlib=${VDEV_BUILD_DIR:-}/tests/alsa/libasound_module_ctl_vdevtest.so
+	local msock=$GUEST_WORK/snd-$name-mix.sock mst=$GUEST_WORK/snd-$name-mix.st
+	[ "$ctls" = 1 ] && [ -r "$mixlib" ] && mix=1
 	guest_initramfs "$fe" "$initrd" ${mods:+-M "$mods"} \
 		$(guest_tools $tools) -n "$name" \
 		-f "$PLAY:/snd/play.raw" -f "$IN:/snd/in.raw" \
 		-e VDEV_SND_PLAY=/snd/play.raw -e VDEV_SND_IN=/snd/in.raw \
-		-e VDEV_SND_CTLS=$ctls \
+		-e VDEV_SND_CTLS=$ctls -e VDEV_SND_MIXER=$mix \
 		"$GUEST_DIR/tests/snd.in-guest"
 	rm -f "$sock" "$out"
 	bg_start "$GUEST_WORK/vdev-snd-$name.log" "$SND" \
@@ -86,15 +93,43 @@ snd_case() {
 	local pid=$BG_PID
 	wait_socket "$sock" || hostfail="vdev-snd did not create $sock"
 	fe_device "$fe" devs "$sock" snd "$props"
+	if [ "$mix" = 1 ] && [ -z "$hostfail" ]; then
+		# the mixer's values (long[2][2]: volume, switch), 120 and on
+		printf '\170\0\0\0\0\0\0\0\170\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0' >"$mst"
+		rm -f "$mst.fifo" "$msock"
+		mkfifo "$mst.fifo"
+		printf '%s\n' "ctl_type.vdevtest { lib \"$mixlib\" }" \
+			"ctl.vdevtest { type vdevtest state \"$mst\" fifo \"$mst.fifo\" }" \
+			"pcm.vdevnull { type null }" >"$mst.conf"
+		bg_start "$GUEST_WORK/vdev-snd-$name-mix.log" \
+			env ALSA_CONFIG_PATH="$mst.conf" "$SND" \
+			--transport "$(fe_transport "$fe")" --socket "$msock" \
+			--backend alsa --device vdevnull --controls \
+			--mixer-device vdevtest --mixer Vdevtest \
+			--capture-mixer none --stream out
+		mpid=$BG_PID
+		wait_socket "$msock" || hostfail="vdev-snd (mixer) did not create $msock"
+		fe_device "$fe" devs "$msock" snd "$props"
+	fi
 	[ -z "$hostfail" ] && fe_run "$fe" "$log" "$initrd" -- "${devs[@]}"
 	bg_stop "$pid"
-	for step in card ctls kill play record; do
+	[ -n "$mpid" ] && bg_stop "$mpid"
+	for step in card ctls mixer kill play record; do
 		[ "$step" = ctls ] && [ "$ctls" != 1 ] && continue
+		[ "$step" = mixer ] && [ "$mix" != 1 ] && continue
 		grep -aq "^SND-STEP $step PASS" "$log" &&
 			echo "  $name: $step PASS" || echo "  $name: $step not passed"
 	done
 	[ -z "$hostfail" ] && grep -aq '^SND-STEP play PASS' "$log" &&
 		hostfail=$(snd_verify_out "$out")
+	# the guest's amixer write reached the host's mixer
+	if [ -z "$hostfail" ] && [ "$mix" = 1 ] &&
+		grep -aq '^SND-STEP mixer PASS' "$log"; then
+		local mv
+		mv=$(od -An -tu8 -N16 "$mst" | tr -s ' ')
+		[ "$mv" = " 150 20" ] ||
+			hostfail="the host mixer holds '$mv' after the guest's cset 150,20"
+	fi
 	guest_check "$name" "$log" "$hostfail"
 	guest_kernel stock
 }
