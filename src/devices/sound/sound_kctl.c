@@ -5,8 +5,8 @@
  * 100 percent, linear, with a dB TLV) and a switch (BOOLEAN per channel,
  * 1 = sound), named as ALSA names them ("PCM Playback Volume", "Capture
  * Switch", the index telling streams of a direction apart). They act in
- * software on the frames, whatever the backend: 100 % and on pass the
- * frames unchanged (bit-exact), a switch off gives the format's silence.
+ * software on the frames: 100 % and on pass the frames unchanged
+ * (bit-exact), a switch off gives the format's silence.
  * Companded formats (mu-law, A-law) are expanded, scaled and compressed
  * again (sound_g711.c). With the ALSA backend, a control that has a mixer
  * element acts on the element instead (be_alsa_mix.c) and is described
