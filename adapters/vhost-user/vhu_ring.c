@@ -161,6 +161,14 @@ static void decode_base(struct vdev_vhost_user *vu, struct vhu_ring *r)
 		r->st.used_wrap = (v >> 31) & 1;
 		if (v == 0 && packed_first_lap(vu, r))
 			r->st.avail_wrap = r->st.used_wrap = true;
+		/* DPDK (virtio-user, and its vhost library's reading) sends
+		 * only the avail half, 0x8000 for a new ring, and means
+		 * used = avail. In the full encoding an empty used half with
+		 * the avail wrap set would be a whole ring in flight. */
+		if (!(v >> 16) && (v & 0x8000)) {
+			r->st.used_idx = r->st.avail_idx;
+			r->st.used_wrap = true;
+		}
 	} else {
 		r->st.avail_idx = (uint16_t)v;
 		r->st.used_idx = split_used_idx(vu, r, (uint16_t)v);

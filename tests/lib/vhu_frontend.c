@@ -359,7 +359,7 @@ int vhu_fe_setup(struct vhu_fe *fe, struct vhu_fe_guest *g, uint16_t qsize,
 				       false);
 	if (!ret)
 		ret = vhu_fe_set_state(fe, VHU_FE_SET_VRING_BASE, 0,
-				       packed && !fe->uml ? 0x80008000u : 0,
+				       packed && !fe->uml ? (fe->dpdk ? 0x8000u : 0x80008000u) : 0,
 				       false);
 	if (ret)
 		return ret;

@@ -65,6 +65,9 @@ struct vhu_fe {
 	/* Behave like User-Mode Linux: a two-slot memory table, base 0 even
 	 * for packed rings, no SET_VRING_CALL/KICK (in-band only). */
 	bool uml;
+	/* Behave like DPDK's virtio-user: a packed ring's base has only the
+	 * avail half (0x8000), used = avail implied. */
+	bool dpdk;
 };
 
 struct vhu_fe_msg {
