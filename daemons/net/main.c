@@ -18,7 +18,7 @@ struct net_opts {
 	const char *tap, *stream, *stream_server, *dgram, *dgram_remote;
 	uint32_t tap_fd; /* 0: not given; else fd + 1 */
 	bool sink;
-	uint32_t source_len;
+	uint32_t source_len, source_count;
 	uint8_t mac[6];
 	uint16_t mtu;
 	uint16_t queues;
@@ -96,6 +96,11 @@ static const struct vdev_daemon_option net_options[] = {
 	{ .name = "source-len", .type = VDEV_DAEMON_UINT, .arg = "BYTES",
 	  .def = "0 (none)", .help = "Size of the frames --sink generates.",
 	  .max = 65553, F(source_len) },
+	{ .name = "source-count", .type = VDEV_DAEMON_UINT, .arg = "N",
+	  .def = "0 (no end)",
+	  .help = "Frames --sink generates in all, then none: a run of "
+		  "known length whose count the driver's must equal.",
+	  F(source_count) },
 	{ .name = "mac", .type = VDEV_DAEMON_CALL, .arg = "MAC",
 	  .def = "random (locally administered)",
 	  .help = "The device's MAC address.", .parse = parse_mac },
@@ -138,6 +143,10 @@ static int net_check(void *ctx, const struct vdev_daemon_instance *in)
 	}
 	if (o->source_len && !o->sink) {
 		fprintf(stderr, "vdev-net: --source-len needs --sink\n");
+		return -EINVAL;
+	}
+	if (o->source_count && !o->source_len) {
+		fprintf(stderr, "vdev-net: --source-count needs --source-len\n");
 		return -EINVAL;
 	}
 	if (o->source_len && o->source_len < 14) {
@@ -207,6 +216,8 @@ static struct vdev *net_create(void *ctx,
 		c.remote = nth(b2, sizeof(b2), o->dgram_remote, in);
 	}
 	dev = vdev_net_new(&c);
+	if (dev && o->source_count)
+		vdev_net_set_source_limit(dev, o->source_count);
 	if (!dev)
 		fprintf(stderr, "vdev-net: backend %s: %s\n",
 			c.tap_name ? c.tap_name : c.path ? c.path : "sink",

@@ -196,6 +196,12 @@ VDEV_API int vdev_net_announce(struct vdev *dev);
 VDEV_API int vdev_net_get_rx_mode(struct vdev *dev, unsigned *pairs,
 				  bool *promisc, bool *allmulti);
 
+/* SINK: from this call on the source generates @frames more frames in all
+ * (every pair together), then none, so a run of known length can be
+ * checked frame for frame against the driver's count; 0 lifts the limit.
+ * From any thread. -ENOTSUP: not the sink backend. */
+VDEV_API int vdev_net_set_source_limit(struct vdev *dev, uint64_t frames);
+
 /* Prints every pair's counters to @fd, one line per pair (SIGUSR1 in the
  * daemon). */
 VDEV_API void vdev_net_print_stats(struct vdev *dev, int fd);

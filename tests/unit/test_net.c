@@ -751,6 +751,34 @@ static void test_sink_source(void **state)
 	destroy(&t);
 }
 
+/* A limited source makes exactly that many frames, then waits with the
+ * driver's buffers untouched; lifting the limit lets it go on. */
+static void test_source_limit(void **state)
+{
+	struct t t = { .peer = -1 };
+	uint32_t len;
+
+	make_dev(&t, &modes[1], 0, sink_dev(1, 60));
+	assert_int_equal(vdev_net_set_source_limit(t.dev, 5), 0);
+	post_rx(&t, 0, 8, 1500);
+	for (unsigned i = 0; i < 5; i++)
+		assert_non_null(rx_wait(&t, 0, &len, 2000));
+	assert_null(rx_wait(&t, 0, &len, 50));
+	assert_int_equal(stats(&t, 0).rx_packets, 5);
+	assert_int_equal(vdev_net_set_source_limit(t.dev, 0), 0);
+	post_rx(&t, 0, 1, 1500); /* a kick runs rx again */
+	assert_non_null(rx_wait(&t, 0, &len, 2000));
+	destroy(&t);
+	{
+		struct t w = { .peer = -1 };
+
+		make(&w, &modes[0], 0, 0);
+		assert_int_equal(vdev_net_set_source_limit(w.dev, 5),
+				 -ENOTSUP);
+		destroy(&w);
+	}
+}
+
 static void test_bad_config(void **state)
 {
 	struct vdev_net_config c = { .backend = VDEV_NET_SINK,
@@ -974,6 +1002,7 @@ int main(void)
 		cmocka_unit_test(test_mq),
 		cmocka_unit_test(test_lazy_pairs),
 		cmocka_unit_test(test_sink_source),
+		cmocka_unit_test(test_source_limit),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_state),
 		cmocka_unit_test(test_stream),

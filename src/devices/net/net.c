@@ -557,6 +557,21 @@ int vdev_net_set_link(struct vdev *dev, bool up)
 	return 0;
 }
 
+int vdev_net_set_source_limit(struct vdev *dev, uint64_t frames)
+{
+	struct net *n = net_of(dev);
+
+	int ret;
+
+	if (!n)
+		return -EINVAL;
+	ret = net_sink_set_limit(n->be, frames);
+	/* A source that ran dry waits for nobody: wake its pairs. */
+	for (unsigned i = 0; ret == 0 && i < n->max_pairs; i++)
+		vdev_queue_schedule(dev, 2 * i);
+	return ret;
+}
+
 int vdev_net_announce(struct vdev *dev)
 {
 	struct net *n = net_of(dev);

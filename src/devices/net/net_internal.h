@@ -71,6 +71,9 @@ struct net_backend *net_tap_new(const struct vdev_net_config *cfg,
 struct net_backend *net_sock_new(const struct vdev_net_config *cfg);
 struct net_backend *net_sink_new(const struct vdev_net_config *cfg,
 				 unsigned pairs);
+/* The sink's source: @frames more in all, 0 unlimited; -ENOTSUP: @b is
+ * not the sink. */
+int net_sink_set_limit(struct net_backend *b, uint64_t frames);
 /* A generated frame of @len bytes to @mac, numbered @seq. */
 void net_sink_frame(uint8_t *buf, size_t len, const uint8_t mac[6],
 		    uint64_t seq);

@@ -14,6 +14,9 @@
 struct sink {
 	struct net_backend b;
 	uint64_t seq[VDEV_NET_PAIRS_MAX];
+	/* Atomic, shared by the pairs' rx threads: frames still to make
+	 * when limited (a fixed-length run), else UINT64_MAX. */
+	uint64_t left;
 };
 
 static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -43,6 +46,22 @@ static int sink_send(struct net_backend *b, unsigned pair,
 	return 0;
 }
 
+/* One more frame allowed? Never drops below zero, whichever pair asks. */
+static bool take_one(struct sink *s)
+{
+	uint64_t left = __atomic_load_n(&s->left, __ATOMIC_RELAXED);
+
+	while (left != UINT64_MAX) {
+		if (!left)
+			return false;
+		if (__atomic_compare_exchange_n(&s->left, &left, left - 1,
+						true, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			return true;
+	}
+	return true;
+}
+
 static ssize_t sink_recv(struct net_backend *b, unsigned pair, void *buf,
 			 size_t cap)
 {
@@ -50,6 +69,8 @@ static ssize_t sink_recv(struct net_backend *b, unsigned pair, void *buf,
 	uint8_t *p = buf;
 
 	if (!b->source_len || cap < b->source_len)
+		return -EAGAIN;
+	if (!take_one(s))
 		return -EAGAIN;
 	/* The template is written once; only the sequence number moves. */
 	if (s->seq[pair] == 0 || p[12] != 0x88)
@@ -81,6 +102,15 @@ static const struct net_backend_ops sink_ops = {
 	.free = sink_free,
 };
 
+int net_sink_set_limit(struct net_backend *b, uint64_t frames)
+{
+	if (b->ops != &sink_ops)
+		return -ENOTSUP;
+	__atomic_store_n(&((struct sink *)b)->left,
+			 frames ? frames : UINT64_MAX, __ATOMIC_RELAXED);
+	return 0;
+}
+
 struct net_backend *net_sink_new(const struct vdev_net_config *cfg,
 				 unsigned pairs)
 {
@@ -91,5 +121,6 @@ struct net_backend *net_sink_new(const struct vdev_net_config *cfg,
 	s->b.ops = &sink_ops;
 	s->b.pairs = pairs;
 	s->b.source_len = cfg->source_len;
+	s->left = UINT64_MAX;
 	return &s->b;
 }
