@@ -13,9 +13,10 @@
 #          what the guest tests need (QEMU, kernel sources, busybox,
 #          debootstrap for the Debian 13 root of QEMU 11, and the tools
 #          copied into guests: socat, aplay/arecord, gpiod, i2c-tools,
-#          evtest, iperf3), and abigail-tools for the ABI check
-#   bench: build + what benchmarks compare against and the tests do not
-#          need: DPDK's testpmd (tests/bench/xcore-dpdk.sh)
+#          evtest, iperf3), abigail-tools for the ABI check, and DPDK's
+#          testpmd (the virtio-user frontend of tests/guest/tests/net-dpdk.sh)
+#   bench: build + DPDK's testpmd (tests/bench/xcore-dpdk.sh,
+#          tests/bench/net/testpmd.sh)
 set -euo pipefail
 
 what=${1:-test}
@@ -34,9 +35,11 @@ test_pkgs=(libcmocka-dev libclang-rt-14-dev llvm valgrind gcovr
            python3 fio debootstrap abigail-tools
            socat alsa-utils gpiod i2c-tools evtest iperf3
            libvirt-daemon-system libvirt-clients)
-# dpdk-dev: dpdk-testpmd with the vhost and virtio-user PMDs.
-bench_pkgs=(dpdk-dev librte-net-vhost23 librte-net-virtio23
-            librte-mempool-ring23)
+# dpdk-dev: dpdk-testpmd with the vhost and virtio-user PMDs; the guest
+# tests use virtio-user as a frontend, the benchmarks both.
+dpdk_pkgs=(dpdk-dev librte-net-vhost23 librte-net-virtio23
+           librte-mempool-ring23)
+bench_pkgs=("${dpdk_pkgs[@]}")
 
 # The UML guest of scripts/demo.sh (a subset of test_pkgs).
 demo_pkgs=(linux-source-6.1 patch busybox-static flex bison bc m4
@@ -46,7 +49,7 @@ pkgs=("${build_pkgs[@]}")
 case $what in
 demo) pkgs+=("${demo_pkgs[@]}") ;;
 cross) pkgs+=("${cross_pkgs[@]}") ;;
-test) pkgs+=("${cross_pkgs[@]}" "${test_pkgs[@]}") ;;
+test) pkgs+=("${cross_pkgs[@]}" "${test_pkgs[@]}" "${dpdk_pkgs[@]}") ;;
 bench) pkgs+=("${bench_pkgs[@]}") ;;
 esac
 
