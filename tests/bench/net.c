@@ -18,7 +18,9 @@
  * time.
  *
  * usage: bench_net [packets per row, default 2000000] [vhost-user only:
- *        "vu"] — the daemon is found next to this program's build tree
+ *        "vu", in process only: "ip" (for callgrind: instructions per
+ *        packet), then optionally one row: split-64, packed-1500, ...]
+ *        — the daemon is found next to this program's build tree
  *        (../daemons/net/vdev-net) or at $VDEV_NET.
  */
 #include <errno.h>
@@ -147,11 +149,18 @@ static void row(const char *how, bool packed, uint32_t len, double tx,
 	fflush(stdout);
 }
 
-static void inproc(unsigned long n)
+/* @only: "split-64", "packed-1500", ... or NULL for every row. */
+static void inproc(unsigned long n, const char *only)
 {
 	for (int packed = 0; packed < 2; packed++) {
 		for (int k = 0; k < 2; k++) {
 			uint32_t len = k ? 1500 : 64;
+			char name[32];
+
+			snprintf(name, sizeof(name), "%s-%u",
+				 packed ? "packed" : "split", len);
+			if (only && strcmp(only, name))
+				continue;
 			struct vdev_net_config c = { .backend = VDEV_NET_SINK,
 						     .source_len = len };
 			struct vdev_drv_config dc = { .queue_size = RING,
@@ -250,13 +259,16 @@ int main(int argc, char **argv)
 {
 	unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 0) : 2000000;
 	bool vu_only = argc > 2 && !strcmp(argv[2], "vu");
+	bool ip_only = argc > 2 && !strcmp(argv[2], "ip");
 
 	if (!n)
 		n = 2000000;
 	printf("virtio-net on the sink/source backend, %lu packets per row, "
 	       "ring %u\n", n, RING);
 	if (!vu_only)
-		inproc(n);
+		inproc(n, ip_only && argc > 3 ? argv[3] : NULL);
+	if (ip_only)
+		return 0;
 	vhost_user(n, "0");
 	vhost_user(n, "1000");
 	return 0;

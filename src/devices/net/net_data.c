@@ -49,26 +49,72 @@ static void refresh_filter(struct net_pair *p)
 	pthread_mutex_unlock(&n->lock);
 }
 
-enum deliver { DELIVERED, DROPPED, NO_ROOM, BUSY };
+enum deliver { DELIVERED, DROPPED, NO_ROOM, BUSY, FULL };
+
+/* Completes the chains filled so far, in one push. */
+static void rx_flush(struct net_pair *p, struct vdev_queue *q)
+{
+	if (!p->rx_nreq)
+		return;
+	vdev_queue_push_batch(q, p->rx_batch, p->rx_written, p->rx_nreq);
+	p->rx_nreq = p->rx_niov = p->rx_nframes = 0;
+}
+
+/* Writes @hdr then @frame as one stream over @r's device-writable
+ * buffers, from *@done on; the bytes written into @r. */
+static uint32_t fill(struct vdev_req *r, const struct vdev_net_hdr *hdr,
+		     const uint8_t *frame, size_t total, size_t *done)
+{
+	size_t w = 0;
+
+	/* The common case: the whole frame fits the first buffer. */
+	if (!*done && r->nin && r->in[0].iov_len >= total) {
+		memcpy(r->in[0].iov_base, hdr, NET_HDR_LEN);
+		memcpy((uint8_t *)r->in[0].iov_base + NET_HDR_LEN, frame,
+		       total - NET_HDR_LEN);
+		*done = total;
+		return (uint32_t)total;
+	}
+	while (w < r->in_bytes && *done < total) {
+		size_t room = r->in_bytes - w, c;
+
+		if (*done < NET_HDR_LEN)
+			c = vdev_iov_from_buf(r->in, r->nin, w,
+					      (const uint8_t *)hdr + *done,
+					      NET_HDR_LEN - *done < room ?
+						      NET_HDR_LEN - *done :
+						      room);
+		else
+			c = vdev_iov_from_buf(r->in, r->nin, w,
+					      frame + (*done - NET_HDR_LEN),
+					      total - *done < room ?
+						      total - *done : room);
+		if (!c)
+			break;
+		w += c;
+		*done += c;
+	}
+	return (uint32_t)w;
+}
 
 /* Puts @hdr + @frame into as many buffers as it takes (mergeable) or into
- * one. */
+ * one, after the chains already filled (p->reqs from p->rx_nreq on); they
+ * are pushed by rx_flush. FULL: the batch left too little room, flush
+ * and try again. */
 static enum deliver deliver(struct net_pair *p, struct vdev_queue *q,
 			    uint64_t features, struct vdev_net_hdr *hdr,
 			    const uint8_t *frame, size_t len)
 {
 	bool mrg = features & VDEV_BIT(VDEV_NET_F_MRG_RXBUF);
 	size_t total = NET_HDR_LEN + len, have = 0, done = 0;
-	unsigned n = 0, pool = 0;
-	uint32_t written[NET_RX_CHAINS_MAX];
-	struct vdev_req *reqs[NET_RX_CHAINS_MAX];
+	unsigned first = p->rx_nreq, n = 0, pool = p->rx_niov;
 	int ret = 0;
 
 	while (have < total) {
-		struct vdev_req *r = &p->reqs[n];
+		struct vdev_req *r = &p->reqs[first + n];
 		unsigned room = NET_RX_IOV_POOL - pool;
 
-		if (n == NET_RX_CHAINS_MAX || !room || (n && !mrg)) {
+		if (first + n == NET_RX_CHAINS_MAX || !room || (n && !mrg)) {
 			ret = -E2BIG;
 			break;
 		}
@@ -86,7 +132,9 @@ static enum deliver deliver(struct net_pair *p, struct vdev_queue *q,
 	if (ret < 0) {
 		/* Give the buffers back untouched, newest first. */
 		while (n)
-			vdev_queue_unpop(q, &p->reqs[--n]);
+			vdev_queue_unpop(q, &p->reqs[first + --n]);
+		if (ret == -E2BIG && first)
+			return FULL; /* room enough once the batch is out */
 		if (ret == -E2BIG) {
 			net_stat_add(p, ST_RX_NO_BUFFER, 1);
 			return DROPPED;
@@ -94,35 +142,15 @@ static enum deliver deliver(struct net_pair *p, struct vdev_queue *q,
 		return ret == -EBUSY ? BUSY : NO_ROOM;
 	}
 	hdr->num_buffers = vdev_cpu_to_le16(mrg ? (uint16_t)n : 0);
-	/* The header then the frame, as one stream over the buffers. */
 	for (unsigned i = 0; i < n; i++) {
-		struct vdev_req *r = &p->reqs[i];
-		size_t w = 0;
+		struct vdev_req *r = &p->reqs[first + i];
 
-		while (w < r->in_bytes && done < total) {
-			size_t room = r->in_bytes - w, c;
-
-			if (done < NET_HDR_LEN)
-				c = vdev_iov_from_buf(
-					r->in, r->nin, w,
-					(const uint8_t *)hdr + done,
-					NET_HDR_LEN - done < room ?
-						NET_HDR_LEN - done : room);
-			else
-				c = vdev_iov_from_buf(
-					r->in, r->nin, w,
-					frame + (done - NET_HDR_LEN),
-					total - done < room ? total - done :
-							      room);
-			if (!c)
-				break;
-			w += c;
-			done += c;
-		}
-		written[i] = (uint32_t)w;
-		reqs[i] = r;
+		p->rx_written[first + i] = fill(r, hdr, frame, total, &done);
+		p->rx_batch[first + i] = r;
 	}
-	vdev_queue_push_batch(q, reqs, written, n);
+	p->rx_nreq = first + n;
+	p->rx_niov = pool;
+	p->rx_nframes++;
 	net_stat_add(p, ST_RX_PACKETS, 1);
 	net_stat_add(p, ST_RX_BYTES, len);
 	return DELIVERED;
@@ -191,6 +219,11 @@ void net_rx_run(struct net_pair *p)
 			continue;
 		}
 		d = deliver(p, q, features, &hdr, frame, len);
+		if (d == FULL) {
+			rx_flush(p, q);
+			pushed = true;
+			continue; /* the same frame, with the whole pool */
+		}
 		if (d == NO_ROOM || d == BUSY) {
 			/* Keep the frame; stop reading until the driver
 			 * gives buffers (its kick runs us again). */
@@ -200,6 +233,13 @@ void net_rx_run(struct net_pair *p)
 			break;
 		}
 		p->rx_pending = 0;
+		if (d == DELIVERED && p->rx_nframes >= NET_RX_BATCH) {
+			rx_flush(p, q);
+			pushed = true;
+		}
+	}
+	if (p->rx_nreq) {
+		rx_flush(p, q);
 		pushed = true;
 	}
 	if (pushed)
@@ -271,51 +311,95 @@ static int tx_one(struct net_pair *p, struct vdev_req *r, uint64_t features)
 			     len + (be->vnet_hdr ? NET_HDR_LEN : 0));
 }
 
+/* Pops up to NET_TX_BATCH chains into p->txr; their count (chains the
+ * queue completed itself for too many iovecs are counted as runts). *more:
+ * the ring may have more. */
+static unsigned tx_pop(struct net_pair *p, struct vdev_queue *q, bool *more,
+		       bool *pushed)
+{
+	unsigned n = 0, used = 0;
+
+	*more = false;
+	while (n < NET_TX_BATCH) {
+		struct vdev_req *r = &p->txr[n];
+		int ret;
+
+		if (NET_TX_IOV_POOL - used < NET_IOV_MAX) {
+			*more = true;
+			break;
+		}
+		r->iov = p->tx_iov + used;
+		r->iov_max = NET_IOV_MAX;
+		ret = vdev_queue_pop(q, r);
+		if (ret == -EMSGSIZE) {
+			net_stat_add(p, ST_TX_BAD_LEN, 1);
+			*pushed = true;
+			continue;
+		}
+		if (ret < 0)
+			return n;
+		used += r->nout + r->nin;
+		p->txp[n++] = r;
+	}
+	*more = true;
+	return n;
+}
+
 void net_tx_run(struct net_pair *p)
 {
 	struct net *n = p->n;
 	struct vdev_queue *q = vdev_get_queue(n->dev, 2 * p->idx + 1);
 	uint64_t features = vdev_features(n->dev);
-	bool pushed = false;
+	bool pushed = false, more = true;
 
 	if (p->tx_waiting)
 		return;
-	for (;;) {
-		struct vdev_req r = { .iov = p->tx_iov, .iov_max = NET_IOV_MAX };
-		int ret = vdev_queue_pop(q, &r);
+	while (more) {
+		unsigned cnt = tx_pop(p, q, &more, &pushed), done = 0;
+		uint64_t pkts = 0, bytes = 0, fails = 0;
 
-		if (ret == -EMSGSIZE) {
-			net_stat_add(p, ST_TX_BAD_LEN, 1);
-			pushed = true;
-			continue;
-		}
-		if (ret < 0)
-			break;
-		ret = tx_one(p, &r, features);
-		if (ret == -EAGAIN) {
-			int fd = n->be->ops->tx_fd(n->be, p->idx);
+		for (; done < cnt; done++) {
+			struct vdev_req *r = p->txp[done];
+			int ret = tx_one(p, r, features);
 
-			vdev_queue_unpop(q, &r);
-			if (fd >= 0 &&
-			    vdev_watch_fd_events(n->dev, 2 * p->idx + 1, fd,
-						 POLLOUT) == 0) {
-				p->tx_waiting = true;
-				break;
+			if (ret == -EAGAIN) {
+				int fd = n->be->ops->tx_fd(n->be, p->idx);
+
+				if (fd >= 0 &&
+				    vdev_watch_fd_events(n->dev,
+							 2 * p->idx + 1, fd,
+							 POLLOUT) == 0) {
+					/* The rest goes back, newest
+					 * first, for when it can be sent. */
+					for (unsigned i = cnt; i > done; i--)
+						vdev_queue_unpop(q,
+								 p->txp[i - 1]);
+					p->tx_waiting = true;
+					more = false;
+					break;
+				}
+				/* Nothing to wait on: drop it rather than
+				 * spin. */
+				fails++;
+			} else if (ret == 0) {
+				pkts++;
+				bytes += r->out_bytes - NET_HDR_LEN;
+			} else if (ret != -EINVAL) {
+				fails++;
 			}
-			/* Nothing to wait on: drop it rather than spin. */
-			ret = vdev_queue_pop(q, &r);
-			if (ret < 0)
-				break;
-			net_stat_add(p, ST_TX_BACKEND, 1);
-		} else if (ret == 0) {
-			net_stat_add(p, ST_TX_PACKETS, 1);
-			net_stat_add(p, ST_TX_BYTES,
-				     r.out_bytes - NET_HDR_LEN);
-		} else if (ret != -EINVAL) {
-			net_stat_add(p, ST_TX_BACKEND, 1);
 		}
-		vdev_queue_push(q, &r, 0);
-		pushed = true;
+		if (pkts) {
+			net_stat_add(p, ST_TX_PACKETS, pkts);
+			net_stat_add(p, ST_TX_BYTES, bytes);
+		}
+		if (fails)
+			net_stat_add(p, ST_TX_BACKEND, fails);
+		if (done) {
+			vdev_queue_push_batch(q, p->txp, NULL, done);
+			pushed = true;
+		}
+		if (!cnt)
+			break;
 	}
 	if (pushed)
 		vdev_queue_notify(q);

@@ -154,6 +154,11 @@ uint8_t net_ctrl_apply(struct net_filter *f, const uint8_t *cmd, size_t len,
 #define NET_RX_CHAINS_MAX 256   /* buffers one received frame may fill */
 #define NET_RX_IOV_POOL   4096
 #define NET_ROUND_FRAMES  256   /* frames per rx round before yielding */
+#define NET_RX_BATCH      32    /* frames filled before one push */
+/* tx pops up to this many chains, then completes them with one push and
+ * at most one notification; each pop has a whole frame's iovecs free. */
+#define NET_TX_BATCH      32
+#define NET_TX_IOV_POOL   (2 * NET_IOV_MAX)
 #define NET_CTRL_MAX      (2 + 8 + 2 * 6 * 1024) /* longest command read */
 
 struct net_stats_raw {
@@ -179,10 +184,17 @@ struct net_pair {
 	uint32_t filt_gen;
 	struct vdev_req reqs[NET_RX_CHAINS_MAX];
 	struct iovec *rx_iov;    /* NET_RX_IOV_POOL entries */
+	/* Chains filled and not pushed yet: reqs[0..rx_nreq), using
+	 * rx_iov[0..rx_niov); pushed together (net_data.c rx_flush). */
+	unsigned rx_nreq, rx_niov, rx_nframes;
+	struct vdev_req *rx_batch[NET_RX_CHAINS_MAX];
+	uint32_t rx_written[NET_RX_CHAINS_MAX];
 	/* tx side: only queue 2i+1's thread */
 	uint8_t *txbuf;
 	bool tx_waiting;         /* backend full: waiting for POLLOUT */
-	struct iovec tx_iov[NET_IOV_MAX];
+	struct vdev_req txr[NET_TX_BATCH];   /* popped, pushed together */
+	struct vdev_req *txp[NET_TX_BATCH];
+	struct iovec tx_iov[NET_TX_IOV_POOL];
 	struct iovec tx_send[NET_IOV_MAX + 1];
 	struct net_stats_raw st;
 };
