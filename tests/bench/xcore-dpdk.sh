@@ -23,82 +23,56 @@ set -uo pipefail
 [ $# -ge 1 ] || { sed -n '3,20p' "$0" >&2; exit 2; }
 BUILD=$(cd "$1" && pwd) || exit 2
 XCORE=$BUILD/tests/bench_xcore
-TESTPMD=$(command -v dpdk-testpmd || true)
 REPEAT=${VDEV_BENCH_REPEAT:-3}
 SECS=${VDEV_BENCH_SECS:-3}
 [ -x "$XCORE" ] || { echo "no $XCORE" >&2; exit 1; }
+. "$(dirname "$0")/lib/testpmd.sh"
 [ -n "$TESTPMD" ] || { echo "SKIP: no dpdk-testpmd (scripts/install-deps.sh bench)"; exit 0; }
 
 work=$(mktemp -d /tmp/vdev-xcore.XXXXXX)
-pids=()
 cleanup() {
-	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	tp_cleanup
 	rm -rf "$work"
-	# testpmd's runtime directories (--file-prefix)
-	local d
-	for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk"; do
-		rm -rf "$d/vdev-vh$$" "$d/vdev-vu$$"
-	done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The CPUs bench_xcore uses: the first two this shell may run on.
-cpus=($(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0))[:2])'))
-[ ${#cpus[@]} -ge 2 ] || { echo "SKIP: needs two CPUs"; exit 0; }
-dev_cpu=${cpus[0]} drv_cpu=${cpus[1]}
-
-free_huge=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
-if [ "${free_huge:-0}" -ge 512 ]; then
-	mem=(-m 512) memnote="2 MiB hugepages"
-else
-	mem=(--no-huge -m 512) memnote="--no-huge (no free hugepages here)"
-fi
+tp_cpus || { echo "SKIP: needs two CPUs"; exit 0; }
+dev_cpu=$TP_CPU0 drv_cpu=$TP_CPU1
+tp_mem
+memnote=$TP_MEMNOTE
 
 # dpdk_rate RING BURST: the vhost side's median Rx-pps over SECS seconds.
 dpdk_rate() {
 	local ring=$1 burst=$2 sock=$work/vh.sock
 	local vlog=$work/vhost.log ulog=$work/user.log packed=0 p1 p2
+	local opts=(--port-topology=loop --nb-cores=1 --rxd=256 --txd=256
+		--burst="$burst" --total-num-mbufs=16384 --stats-period=1)
 	[ "$ring" = packed ] && packed=1
 	rm -f "$sock"
-	# Main lcores (statistics only) on the other CPU, forwarding lcore
-	# on the device's (vhost) or the driver's (virtio-user) CPU.
-	"$TESTPMD" -l "$dev_cpu,$drv_cpu" --main-lcore "$drv_cpu" --no-pci \
-		"${mem[@]}" --file-prefix "vdev-vh$$" \
-		--vdev "net_vhost0,iface=$sock,queues=1" -- \
-		--forward-mode=rxonly --port-topology=loop --nb-cores=1 \
-		--rxd=256 --txd=256 --burst="$burst" --total-num-mbufs=16384 \
-		--stats-period=1 >"$vlog" 2>&1 </dev/null &
-	p1=$!
-	pids+=("$p1")
+	# Forwarding lcore on the device's (vhost) or the driver's
+	# (virtio-user) CPU, main lcore (statistics only) on the other.
+	tp_start "$vlog" "$dev_cpu" "$drv_cpu" \
+		"net_vhost0,iface=$sock,queues=1" --forward-mode=rxonly "${opts[@]}"
+	p1=$TP_PID
 	for _ in $(seq 300); do [ -S "$sock" ] && break; sleep 0.1; done
-	"$TESTPMD" -l "$drv_cpu,$dev_cpu" --main-lcore "$dev_cpu" --no-pci \
-		"${mem[@]}" --file-prefix "vdev-vu$$" \
-		--vdev "net_virtio_user0,path=$sock,queues=1,queue_size=256,packed_vq=$packed" -- \
-		--forward-mode=txonly --port-topology=loop --nb-cores=1 \
-		--rxd=256 --txd=256 --burst="$burst" --total-num-mbufs=16384 \
-		--stats-period=1 >"$ulog" 2>&1 </dev/null &
-	p2=$!
-	pids+=("$p2")
+	tp_start "$ulog" "$drv_cpu" "$dev_cpu" \
+		"net_virtio_user0,path=$sock,queues=1,queue_size=256,packed_vq=$packed" \
+		--forward-mode=txonly "${opts[@]}"
+	p2=$TP_PID
 	# Until the vhost side has counted SECS + 1 seconds of packets.
 	for _ in $(seq $((10 * (SECS + 30)))); do
-		[ "$(grep -a 'Rx-pps:' "$vlog" | awk '$2 > 0' | wc -l)" -gt "$SECS" ] &&
+		[ "$(grep -ao 'Rx-pps: *[0-9]*' "$vlog" | awk '$2 > 0' | wc -l)" -gt "$SECS" ] &&
 			break
 		kill -0 "$p2" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -INT "$p2" "$p1" 2>/dev/null
-	for _ in $(seq 50); do
-		kill -0 "$p1" 2>/dev/null || kill -0 "$p2" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$p1" "$p2" 2>/dev/null
-	wait "$p1" "$p2" 2>/dev/null
+	# In a $(...) subshell: its testpmds and runtime dirs end here.
+	tp_cleanup
 	# Per-second Rx-pps of the vhost port once packets flow; the first
 	# such second is partly start-up.
-	grep -a 'Rx-pps:' "$vlog" | awk '$2 > 0 {print $2}' | tail -n +2 |
-		head -n "$SECS" | sort -n |
-		awk '{v[NR] = $1} END { if (NR) printf "%.2f\n", v[int((NR + 1) / 2)] / 1e6; else print "-" }'
+	tp_rates "$vlog" Rx-pps 1 "$SECS"
 	if ! grep -aq 'Rx-pps:' "$vlog"; then
 		echo "xcore-dpdk: testpmd gave no rate; its logs:" >&2
 		tail -n 8 "$vlog" "$ulog" >&2
