@@ -268,7 +268,11 @@ static int tx_one(struct net_pair *p, struct vdev_req *r, uint64_t features)
 		net_stat_add(p, ST_TX_BAD_LEN, 1);
 		return -EINVAL;
 	}
-	vdev_iov_to_buf(r->out, r->nout, 0, &h, NET_HDR_LEN);
+	/* Read once, into a private copy, whatever the layout. */
+	if (r->out[0].iov_len >= NET_HDR_LEN)
+		memcpy(&h, r->out[0].iov_base, NET_HDR_LEN);
+	else
+		vdev_iov_to_buf(r->out, r->nout, 0, &h, NET_HDR_LEN);
 	len = r->out_bytes - NET_HDR_LEN;
 	v = net_hdr_check_tx(&h, features, len, n->mtu);
 	if (v != NET_HDR_OK) {

@@ -75,9 +75,15 @@ static ssize_t sink_recv(struct net_backend *b, unsigned pair, void *buf,
 	/* The template is written once; only the sequence number moves. */
 	if (s->seq[pair] == 0 || p[12] != 0x88)
 		net_sink_frame(p, b->source_len, bcast, s->seq[pair]);
-	else
-		for (int i = 0; i < 8 && 14 + i < (int)b->source_len; i++)
+	else if (b->source_len >= 22) {
+		/* Little-endian, as net_sink_frame writes it. */
+		vdev_le64 le = vdev_cpu_to_le64(s->seq[pair]);
+
+		memcpy(p + 14, &le, 8);
+	} else {
+		for (int i = 0; 14 + i < (int)b->source_len; i++)
 			p[14 + i] = (uint8_t)(s->seq[pair] >> (8 * i));
+	}
 	s->seq[pair]++;
 	return b->source_len;
 }
