@@ -465,13 +465,14 @@ static void amix_poll(void *arg, int fd, uint32_t events)
 	struct snd_dev *snd = arg;
 	struct snd_amix *m;
 	snd_ctl_event_t *ev;
+	int r = 0;
 
 	(void)fd;
 	(void)events;
 	snd_ctl_event_alloca(&ev);
 	pthread_mutex_lock(&snd->lock);
 	m = snd->amix;
-	while (m && snd_ctl_read(m->ctl, ev) > 0) {
+	while (m && (r = snd_ctl_read(m->ctl, ev)) > 0) {
 		unsigned mask, numid, vmask = 0;
 		struct snd_mixel *e = NULL;
 
@@ -517,6 +518,15 @@ static void amix_poll(void *arg, int fd, uint32_t events)
 		if (vmask && vdev_has_feature(snd->dev, SND_F_CTLS))
 			snd_event(snd, SND_EVT_CTL_NOTIFY,
 				  e->ctl_id | vmask << 16);
+	}
+	/* A card that went away (a USB one unplugged) keeps its fd readable
+	 * with an error: stop watching rather than spin. The controls stay,
+	 * their requests get IO_ERR. */
+	if (m && r < 0 && r != -EAGAIN && m->watched) {
+		vdev_unwatch_fd(snd->dev, SND_Q_CTL, m->fd);
+		m->watched = false;
+		vdev_log(VDEV_LOG_WARN, "sound: ALSA mixer events: %s; no "
+			 "longer watched", snd_strerror(r));
 	}
 	pthread_mutex_unlock(&snd->lock);
 }
