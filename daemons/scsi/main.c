@@ -131,7 +131,9 @@ static const struct vdev_daemon_option scsi_options[] = {
 	{ .name = "read-only", .short_name = 'r', .type = VDEV_DAEMON_FLAG,
 	  .help = "Every LUN write-protected.", F(cfg.read_only) },
 	{ .name = "solid-state", .type = VDEV_DAEMON_FLAG,
-	  .help = "Report a non-rotating medium.", F(cfg.solid_state) },
+	  .help = "Report a non-rotating medium for every LUN (without "
+		  "it, for those on tmpfs or a non-rotational disk).",
+	  F(cfg.solid_state) },
 	{ .name = "serial", .type = VDEV_DAEMON_CALL, .arg = "PREFIX",
 	  .def = "vdev-scsi",
 	  .help = "VPD serial number prefix, up to 32 bytes; the LUN number "

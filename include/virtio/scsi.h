@@ -180,7 +180,10 @@ struct vdev_scsi_config {
 	const char *const *paths;
 	unsigned num_luns;
 	bool read_only;      /* every LUN write-protected */
-	bool solid_state;    /* VPD 0xb1 reports a non-rotating medium */
+	/* VPD 0xb1 reports a non-rotating medium for every LUN; without it,
+	 * for the LUNs whose image is in memory (tmpfs) or on a disk the
+	 * host kernel calls non-rotational. */
+	bool solid_state;
 	bool hotplug;        /* offer VIRTIO_SCSI_F_HOTPLUG */
 	/* Serial number prefix of VPD page 0x80 (the LUN number is
 	 * appended); NULL = "vdev-scsi". At most 32 bytes are used. */

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 
 #include "storage/storage_internal.h"
@@ -80,6 +81,41 @@ static bool on_memory_fs(int fd)
 	if (fstatfs(fd, &sfs) < 0)
 		return false;
 	return sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC;
+}
+
+/* "0" in one sysfs file; false when it says otherwise or is not there. */
+static bool sysfs_zero(const char *path)
+{
+	char c = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	return c == '0';
+}
+
+/*
+ * Whether block device @dev (the disk itself, or a partition: its disk's
+ * queue) is non-rotational. Anonymous devices (btrfs, overlayfs, NFS)
+ * have no queue: not known.
+ */
+static bool blockdev_nonrot(dev_t dev)
+{
+	char path[96];
+
+	if (!major(dev))
+		return false;
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/queue/rotational",
+		 major(dev), minor(dev));
+	if (sysfs_zero(path))
+		return true;
+	snprintf(path, sizeof(path),
+		 "/sys/dev/block/%u:%u/../queue/rotational", major(dev),
+		 minor(dev));
+	return sysfs_zero(path);
 }
 
 static int open_fd(struct stg_image *img, const struct stg_open_opts *o)
@@ -175,6 +211,13 @@ static int probe_file(struct stg_image *img, const struct stg_open_opts *o)
 	img->id = stg_fnv(img->id, &st.st_rdev, sizeof(st.st_rdev));
 	img->in_memory = S_ISREG(st.st_mode) && !img->direct &&
 			 on_memory_fs(img->fd);
+	/* What a SCSI LUN reports as its medium (VPD page 0xb1): a guest
+	 * treats a rotating disk differently (Linux feeds every completion
+	 * to its entropy pool and keeps seek-saving heuristics). */
+	img->nonrot = S_ISREG(st.st_mode)
+			      ? on_memory_fs(img->fd) ||
+					blockdev_nonrot(st.st_dev)
+			      : blockdev_nonrot(st.st_rdev);
 	img->mem_align = 1;
 	img->len_align = 1;
 	if (img->direct) {
@@ -230,6 +273,7 @@ static int open_memory(struct stg_image *img, const struct stg_open_opts *o)
 {
 	img->block_size = o->block_size ? o->block_size : 512;
 	img->phys_block = img->block_size;
+	img->nonrot = true;
 	img->size = o->mem_size & ~(uint64_t)(img->block_size - 1);
 	img->mem_align = img->len_align = 1;
 	if (!img->size)

@@ -71,6 +71,9 @@ struct stg_image {
 	bool direct;
 	bool blockdev;
 	bool in_memory;          /* a file on tmpfs/ramfs */
+	/* No seek cost: memory, tmpfs/ramfs, or a disk the kernel calls
+	 * non-rotational (sysfs). false: rotating, or not known. */
+	bool nonrot;
 	uint64_t size;           /* bytes, a multiple of block_size */
 	uint32_t block_size;     /* logical block */
 	uint32_t phys_block;     /* physical block (>= block_size) */

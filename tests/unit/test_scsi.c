@@ -884,12 +884,44 @@ static void test_multi_segment(void **state)
 	vdev_drv_mem_reset_to(m, mark);
 }
 
+/* VPD 0xb1 without --solid-state: the medium of each LUN's image. */
+static void test_vpd_medium(void **state)
+{
+	struct fx *f = *state;
+	char shm[] = "/dev/shm/vdev-scsi-test-XXXXXX";
+	uint8_t b[255];
+	struct res r;
+	int fd;
+
+	assert_int_equal(fx_open(f), 0);
+	vpd(f, 0, 0xb1, b, &r);
+	assert_good(&r);
+	/* 1: non-rotating; 0: not reported (never "rotating at N rpm") */
+	assert_int_equal(b[4] << 8 | b[5], fx_scsi(f)->luns[0].img->nonrot);
+	fx_close(f);
+
+	fd = mkstemp(shm);
+	if (fd < 0) {
+		print_message("SKIP: no /dev/shm (%s)\n", strerror(errno));
+		skip();
+	}
+	assert_int_equal(ftruncate(fd, LUN1_SIZE), 0);
+	f->paths[1] = shm;
+	assert_int_equal(fx_open(f), 0);
+	unlink(shm);
+	close(fd);
+	vpd(f, 1, 0xb1, b, &r);
+	assert_good(&r);
+	assert_int_equal(b[4] << 8 | b[5], 1); /* tmpfs */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		SCSI_TEST(test_config),
 		SCSI_TEST(test_inquiry_standard),
 		SCSI_TEST(test_inquiry_vpd),
+		SCSI_TEST(test_vpd_medium),
 		SCSI_TEST(test_tur_and_missing_lun),
 		SCSI_TEST(test_read_capacity),
 		SCSI_TEST(test_read_write),

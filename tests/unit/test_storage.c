@@ -660,7 +660,51 @@ static void test_memory(void **state)
 	assert_memory_equal(buf, z, 8192);
 }
 
+/* The medium: memory and tmpfs have no seek cost (a SCSI LUN reports
+ * them non-rotating). */
+static void test_medium(void **state)
+{
+	struct fx *f = *state;
+	char shm[] = "/dev/shm/vdev-stg-test-XXXXXX";
+	int fd = mkstemp(shm);
+
+	if (fd < 0) {
+		print_message("SKIP: no /dev/shm (%s)\n", strerror(errno));
+		skip();
+	}
+	assert_int_equal(ftruncate(fd, IMG), 0);
+	f->o.path = shm;
+	fx_open(f, STG_ENGINE_SYNC);
+	unlink(shm);
+	close(fd);
+	assert_true(f->img->in_memory);
+	assert_true(f->img->nonrot);
+	fx_close(f);
+	f->o.path = NULL;
+	f->o.mem_size = IMG;
+	fx_open(f, STG_ENGINE_RAM);
+	assert_true(f->img->nonrot);
+}
+
 /* ---- a block device ----------------------------------------------------- */
+
+/* What the kernel says of the loop device @dev (/dev/loopN): 1 rotating,
+ * 0 not, -1 unknown. */
+static int sysfs_rotational(const char *dev)
+{
+	char path[64], c = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/queue/rotational",
+		 dev + 5);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	return c == '0' ? 0 : c == '1' ? 1 : -1;
+}
 
 /* A loop device over the test's file, or -1 (not root, no loop driver). */
 static int loop_attach(struct fx *f, char *dev, size_t len)
@@ -707,6 +751,9 @@ static void test_blockdev(void **state)
 	f->q = stg_queue_new(NULL, 0, 64, &f->img, 1, NULL, NULL);
 	assert_true(f->img->blockdev);
 	assert_int_equal(f->img->size, IMG);
+	/* the medium is the kernel's word for the device */
+	if (sysfs_rotational(dev) >= 0)
+		assert_int_equal(f->img->nonrot, sysfs_rotational(dev) == 0);
 	{
 		unsigned pbs = 0;
 
@@ -902,6 +949,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test(test_capabilities),
 		cmocka_unit_test_setup_teardown(test_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_medium, setup, teardown),
 		ENGINE_TEST(test_rw, e_sync),
 		ENGINE_TEST(test_parallel, e_sync),
 		ENGINE_TEST(test_discard_zeroes, e_sync),

@@ -437,6 +437,8 @@ static int open_lun(struct scsi_dev *s, unsigned i,
 	if (!l->img)
 		return -errno;
 	l->ro = cfg->read_only;
+	/* Told so, or the image's medium is (memory, an SSD). */
+	l->nonrot = s->solid_state || l->img->nonrot;
 	l->nblocks = l->img->size / s->lbs;
 	s->imgs[i] = l->img;
 	snprintf(l->serial, sizeof(l->serial), "%.32s-%u", prefix, i);

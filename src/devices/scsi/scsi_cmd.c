@@ -199,7 +199,8 @@ static size_t inquiry_vpd(struct scsi_cmd *c, uint8_t page, uint8_t *b)
 		len = 64;
 		break;
 	case 0xb1:
-		put16(b + 4, s->solid_state ? 1 : 0);
+		/* MEDIUM ROTATION RATE: 1 non-rotating, 0 not reported. */
+		put16(b + 4, l->nonrot ? 1 : 0);
 		len = 64;
 		break;
 	case 0xb2:
@@ -639,6 +640,11 @@ static bool cmd_write_same_16(struct scsi_cmd *c)
 	io(c, STG_WRITE_SAME, lba * lbs, (uint64_t)nb * lbs, t->dio, 1,
 	   unmap ? STG_UNMAP : 0);
 	return false;
+}
+
+bool scsi_cmd_has_steps(const struct scsi_task *t)
+{
+	return t->c.cdb[0] == OP_UNMAP;
 }
 
 bool scsi_cmd_io_done(struct scsi_task *t, int res)

@@ -92,6 +92,7 @@ enum scsi_ua {
 struct scsi_lun {
 	struct stg_image *img;
 	bool ro;
+	bool nonrot;                /* VPD 0xb1: a non-rotating medium */
 	uint64_t nblocks;
 	atomic_int ua;              /* enum scsi_ua; set by the control queue */
 	char serial[48];   /* prefix (32 at most) "-" LUN */
@@ -237,6 +238,9 @@ bool scsi_cmd_exec(struct scsi_task *t);
 /* The image layer finished a step of @t's command with @res: true when
  * the command is over (results in t->c), false when it went on. */
 bool scsi_cmd_io_done(struct scsi_task *t, int res);
+/* Whether the task's command may take more than one step on the image
+ * layer (UNMAP: one per descriptor). */
+bool scsi_cmd_has_steps(const struct scsi_task *t);
 
 /* scsi_req.c */
 void scsi_handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q);
