@@ -153,20 +153,11 @@ static void task_drop(struct scsi_task *t)
 	q->pushed = true;
 }
 
-static void io_done(struct stg_req *io, int res)
+/* Out of the task set (q->lock held): the TMFs that wait for it. */
+static uint8_t task_unlink(struct scsi_queue *q, struct scsi_task *t)
 {
-	struct scsi_task *t = task_of_io(io);
-	struct scsi_queue *q = t->q;
-	uint8_t mask;
-	bool aborted;
+	uint8_t mask = t->tmf_mask;
 
-	pthread_mutex_lock(&q->lock);
-	aborted = t->abort;
-	pthread_mutex_unlock(&q->lock);
-	/* An aborted command takes no further step. */
-	if (!aborted && !scsi_cmd_io_done(t, res))
-		return;
-	pthread_mutex_lock(&q->lock);
 	if (t->prev)
 		t->prev->next = t->next;
 	else
@@ -174,9 +165,36 @@ static void io_done(struct stg_req *io, int res)
 	if (t->next)
 		t->next->prev = t->prev;
 	t->in_set = false;
-	mask = t->tmf_mask;
 	t->tmf_mask = 0;
+	return mask;
+}
+
+static void io_done(struct stg_req *io, int res)
+{
+	struct scsi_task *t = task_of_io(io);
+	struct scsi_queue *q = t->q;
+	uint8_t mask = 0;
+	bool aborted, last;
+
+	/* A command of one step (all but UNMAP), or an aborted one (it
+	 * takes no further step), leaves the set in the same hold of the
+	 * lock that read its abort mark: no TMF can mark it after that. */
+	pthread_mutex_lock(&q->lock);
+	aborted = t->abort;
+	last = aborted || !scsi_cmd_has_steps(t);
+	if (last)
+		mask = task_unlink(q, t);
 	pthread_mutex_unlock(&q->lock);
+	if (!aborted && !scsi_cmd_io_done(t, res)) {
+		if (last)
+			abort(); /* a one-step command went on: a bug */
+		return;
+	}
+	if (!last) {
+		pthread_mutex_lock(&q->lock);
+		mask = task_unlink(q, t);
+		pthread_mutex_unlock(&q->lock);
+	}
 	task_end(t);
 	for (unsigned i = 0; mask; i++, mask >>= 1)
 		if (mask & 1)
