@@ -164,9 +164,16 @@ guest_kernel() {
 #   qemu11       QEMU 11 in the Debian 13 root, vhost-user
 #   qemu11-vfio  QEMU 11 in the Debian 13 root, vfio-user (vfio-user-pci);
 #                the daemon runs with --transport vfio-user
-GUEST_FRONTENDS="uml qemu qemu11 qemu11-vfio"
+# VDEV_GUEST_FRONTENDS="uml ..." runs the cases of those frontends only,
+# the others SKIP as "not selected" (scripts/coverage-guest.sh).
+GUEST_FRONTENDS=${VDEV_GUEST_FRONTENDS:-uml qemu qemu11 qemu11-vfio}
 
 fe_unavailable() { # FE: why FE cannot run here, nothing when it can
+	if [ -n "${VDEV_GUEST_FRONTENDS:-}" ] &&
+		[[ " $VDEV_GUEST_FRONTENDS " != *" $1 "* ]]; then
+		echo "frontend $1 not selected (VDEV_GUEST_FRONTENDS=$VDEV_GUEST_FRONTENDS)"
+		return
+	fi
 	case $1 in
 	uml) uml_unavailable ;;
 	qemu) qemu_unavailable ;;

@@ -3,15 +3,17 @@
 # Runs every guest test: tests/guest/tests/*.sh, each a host-side script
 # that prints "GUEST-TEST: PASS|FAIL|SKIP <name> <detail>" lines.  A new
 # device adds one such file, nothing else.
-# usage: run-all.sh BUILD_DIR [TEST-NAME-GLOB]
+# usage: run-all.sh BUILD_DIR [TEST-NAME-GLOB...]
 #   BUILD_DIR   libvdev build tree (daemons: BUILD_DIR/daemons/<dev>/vdev-<dev>)
 # Ends with the line "N passed, N failed, N skipped"; exits 1 on a failure.
 set -uo pipefail
 dir=$(cd "$(dirname "$0")" && pwd)
-[ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [GLOB]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [GLOB...]" >&2; exit 2; }
 VDEV_BUILD_DIR=$(cd "$1" && pwd) || exit 2
 export VDEV_BUILD_DIR
-glob=${2:-*}
+shift
+globs=("$@")
+[ $# -gt 0 ] || globs=('*')
 t0=$(date +%s)
 
 assign=$("$dir/build.sh") || exit 1
@@ -33,8 +35,13 @@ for p in $VDEV_GUEST_BUILD_FAILED; do
 	echo "GUEST-TEST: FAIL build-$p the $p guest image did not build"
 	fail=$((fail + 1))
 done
-for t in "$dir"/tests/$glob.sh; do
-	[ -f "$t" ] || continue
+tests=()
+for glob in "${globs[@]}"; do
+	for t in "$dir"/tests/$glob.sh; do
+		[ -f "$t" ] && tests+=("$t")
+	done
+done
+for t in "${tests[@]}"; do
 	echo "=== $(basename "$t")"
 	out=$(mktemp)
 	bash "$t" 2>&1 | tee "$out"
