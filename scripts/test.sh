@@ -21,8 +21,13 @@
 #   6. benchmarks (release build; they print numbers and never fail on time)
 #   7. guest tests: real Linux guests (User-Mode Linux, QEMU TCG) driving
 #      the daemons; kernels are cached in $VDEV_GUEST_CACHE
+#   7b. the guest tier of the coverage (scripts/coverage-guest.sh): the
+#      guest cases that reach lines the unit tier does not (net, console
+#      and scsi-features on UML), against a gcc coverage build of the
+#      daemons (no sanitizer)
 #   8. coverage (scripts/coverage.sh): lines of src/ and adapters/ run by
-#      the gcc ASan build's tests, against the floor in tests/coverage-floor
+#      the gcc ASan build's tests (the unit tier) and by 7b (the guest
+#      tier), against the floors in tests/coverage-floor
 # and ends with one line "N passed, N failed, N skipped".
 #
 # Environment: VDEV_BUILD_ROOT (default ./build), VDEV_FUZZ_BUDGET,
@@ -110,8 +115,10 @@ build_and_test() { # NAME CC [cmake args...]
 
 mkdir -p "$root"
 
-# The gcc ASan build is also the coverage build (scripts/coverage.sh at
-# the end): its unit, replay and KVM tests write the counts.
+# The gcc ASan build is also the coverage build of the unit tier
+# (scripts/coverage.sh at the end): its unit, replay and KVM tests write
+# the counts; those of an earlier run in this directory are dropped.
+[ -d "$root/gcc-asan" ] && find "$root/gcc-asan" -name '*.gcda' -delete
 build_and_test gcc-asan gcc -DVDEV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
 	-DVDEV_COVERAGE=ON
 build_and_test clang clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -321,9 +328,32 @@ else
 	echo "SKIP: no guest tests in this tree"; count SKIP guest
 fi
 
-stage "coverage of src/ and adapters/ (scripts/coverage.sh)"
+# The guest tier of the coverage (scripts/coverage-guest.sh says which
+# cases and why): its own build of the daemons, gcc -O0 with --coverage
+# and no sanitizer. Without it scripts/coverage.sh checks the unit floor
+# only, and says so.
+stage "guest tier of the coverage (scripts/coverage-guest.sh)"
+cg=$root/coverage-guest
+rm -f "$cg/coverage-guest.status" "$cg/coverage-guest.json"
+if [ "${VDEV_SKIP_GUEST:-0}" = 1 ]; then
+	echo "SKIP: VDEV_SKIP_GUEST=1"; count SKIP "coverage: guest tier"
+	mkdir -p "$cg" && echo "skipped: VDEV_SKIP_GUEST=1" >"$cg/coverage-guest.status"
+elif ! configure "$cg" gcc -DCMAKE_BUILD_TYPE=Debug -DVDEV_COVERAGE=ON \
+	-DVDEV_BUILD_EXAMPLES=OFF -DVDEV_BUILD_BENCH=OFF ||
+	! ninja -C "$cg" -j"$jobs" $("$top/scripts/coverage-guest.sh" --targets); then
+	cat "$cg.configure.log" 2>/dev/null; count FAIL "coverage: guest tier build"
+elif "$top/scripts/coverage-guest.sh" "$cg"; then
+	case $(head -n1 "$cg/coverage-guest.status") in
+	complete) count PASS "coverage: guest tier" ;;
+	*) count SKIP "coverage: guest tier" ;;
+	esac
+else
+	count FAIL "coverage: guest tier ($(head -n1 "$cg/coverage-guest.status" 2>/dev/null))"
+fi
+
+stage "coverage of src/ and adapters/, unit and guest tiers (scripts/coverage.sh)"
 if [ -f "$root/gcc-asan/CMakeCache.txt" ] &&
-	"$top/scripts/coverage.sh" "$root/gcc-asan"; then
+	"$top/scripts/coverage.sh" "$root/gcc-asan" "$cg"; then
 	count PASS coverage
 else
 	count FAIL "coverage: below the floor (tests/coverage-floor) or not measured"
