@@ -20,6 +20,7 @@
 #include <virtio/transport.h>
 
 #include "core/thread.h"
+#include "core/sized.h"
 struct vdev_kvm {
 	int vm_fd;
 	struct vdev *dev;
@@ -241,8 +242,8 @@ static int kvm_setup(struct vdev_kvm *k)
 	return 0;
 }
 
-struct vdev_kvm *vdev_kvm_attach(int vm_fd, struct vdev *dev,
-				 const struct vdev_kvm_config *cfg)
+static struct vdev_kvm *kvm_attach(int vm_fd, struct vdev *dev,
+				   const struct vdev_kvm_config *cfg)
 {
 	struct vdev_kvm *k;
 	int rc;
@@ -319,7 +320,7 @@ struct vdev_mmio *vdev_kvm_mmio(struct vdev_kvm *k)
 	return k->mmio;
 }
 
-void vdev_kvm_get_stats(struct vdev_kvm *k, struct vdev_kvm_stats *st)
+static void get_stats(struct vdev_kvm *k, struct vdev_kvm_stats *st)
 {
 	st->mmio_exits = atomic_load(&k->mmio_exits);
 	st->notify_exits = atomic_load(&k->notify_exits);
@@ -328,4 +329,28 @@ void vdev_kvm_get_stats(struct vdev_kvm *k, struct vdev_kvm_stats *st)
 	st->reasserts = atomic_load(&k->reasserts);
 	st->level = k->level;
 	st->ioeventfd = k->ioeventfd;
+}
+
+/* The caller's config at the size it was compiled with (api.h). */
+struct vdev_kvm *(vdev_kvm_attach)(int vm_fd, struct vdev *dev,
+				   const struct vdev_kvm_config *cfg,
+				   size_t size)
+{
+	struct vdev_kvm_config c;
+
+	if (cfg && !VSIZED_IN(c, cfg, size))
+		return NULL;
+	return kvm_attach(vm_fd, dev, cfg ? &c : NULL);
+}
+
+/* Into the caller's struct at the size it was compiled with (api.h). */
+void(vdev_kvm_get_stats)(struct vdev_kvm *k, struct vdev_kvm_stats *st,
+			 size_t size)
+{
+	struct vdev_kvm_stats s;
+
+	if (!st)
+		return;
+	get_stats(k, &s);
+	vsized_out(st, size, &s, sizeof(s));
 }

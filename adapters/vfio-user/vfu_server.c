@@ -19,6 +19,7 @@
 
 #include "adapters/vfio-user/vfu_internal.h"
 #include "peer/peer_io.h"
+#include "core/sized.h"
 
 /* The longest one message may take to arrive, or its reply to leave, all
  * of it: a client that stops in the middle of a message, or trickles it
@@ -93,9 +94,9 @@ static void vfu_unwatch(struct vdev_vfio_user *s, int fd)
 		s->w.del(s->w.opaque, fd);
 }
 
-struct vdev_vfio_user *
-vdev_vfio_user_new(struct vdev *dev, const struct vdev_vfio_user_config *cfg,
-		   const struct vdev_watcher *w)
+static struct vdev_vfio_user *
+vfio_user_new(struct vdev *dev, const struct vdev_vfio_user_config *cfg,
+	      const struct vdev_watcher *w)
 {
 	struct vdev_vfio_user *s;
 	const char *cap;
@@ -480,4 +481,25 @@ static void vfu_on_event(void *arg, int fd, uint32_t events)
 	(void)fd;
 	(void)events;
 	vdev_vfio_user_dispatch(arg);
+}
+
+/* The caller's config, and the PCI identity it points to, at the sizes it
+ * was compiled with (api.h). */
+struct vdev_vfio_user *
+(vdev_vfio_user_new)(struct vdev *dev,
+		     const struct vdev_vfio_user_config *cfg,
+		     const struct vdev_watcher *w, size_t size,
+		     size_t pci_size)
+{
+	struct vdev_vfio_user_config c;
+	struct vdev_pci_config pci;
+
+	if (cfg && !VSIZED_IN(c, cfg, size))
+		return NULL;
+	if (cfg && c.pci) {
+		c.pci = VSIZED_IN(pci, c.pci, pci_size);
+		if (!c.pci)
+			return NULL;
+	}
+	return vfio_user_new(dev, cfg ? &c : NULL, w);
 }

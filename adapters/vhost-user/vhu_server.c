@@ -20,6 +20,7 @@
 #include "core/thread.h"
 #include "peer/peer_io.h"
 #include "vhu_internal.h"
+#include "core/sized.h"
 
 #define P(f) VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_##f)
 
@@ -337,8 +338,8 @@ static void stop_workers(struct vdev_vhost_user *vu)
 	vu->workers = NULL;
 }
 
-struct vdev_vhost_user *
-vdev_vhost_user_new(struct vdev *dev, const struct vdev_vhost_user_config *cfg)
+static struct vdev_vhost_user *
+vhost_user_new(struct vdev *dev, const struct vdev_vhost_user_config *cfg)
 {
 	struct vdev_vhost_user *vu;
 	int ret = -ENOMEM;
@@ -466,4 +467,16 @@ unsigned vdev_vhost_user_connections(const struct vdev_vhost_user *vu)
 bool vdev_vhost_user_connected(const struct vdev_vhost_user *vu)
 {
 	return __atomic_load_n(&vu->conn_fd, __ATOMIC_ACQUIRE) >= 0;
+}
+
+/* The caller's config at the size it was compiled with (api.h). */
+struct vdev_vhost_user *
+(vdev_vhost_user_new)(struct vdev *dev,
+		      const struct vdev_vhost_user_config *cfg, size_t size)
+{
+	struct vdev_vhost_user_config c;
+
+	if (cfg && !VSIZED_IN(c, cfg, size))
+		return NULL;
+	return vhost_user_new(dev, cfg ? &c : NULL);
 }

@@ -156,7 +156,10 @@ struct vdev_blk_config {
  * the format's name); EROFS: a read-only NBD export without @read_only;
  * errno of open/fstat/connect.
  */
-VDEV_API struct vdev *vdev_blk_new(const struct vdev_blk_config *cfg);
+VDEV_API struct vdev *vdev_blk_new(const struct vdev_blk_config *cfg,
+				   size_t size);
+#define vdev_blk_new(...) \
+	vdev_blk_new(__VA_ARGS__, sizeof(struct vdev_blk_config))
 
 /* The backend @dev really uses (AUTO and URING resolve to URING or SYNC). */
 VDEV_API enum vdev_blk_backend vdev_blk_backend(const struct vdev *dev);

@@ -108,12 +108,20 @@ struct vdev_console_config {
 
 /* NULL with errno: EINVAL (bad config, a name too long), or the errno of
  * a backend that could not be set up (EADDRINUSE: a live socket). */
-VDEV_API struct vdev *vdev_console_new(const struct vdev_console_config *cfg);
+VDEV_API struct vdev *vdev_console_new(const struct vdev_console_config *cfg,
+				   size_t size,
+				   size_t port_size);
+#define vdev_console_new(...) \
+	vdev_console_new(__VA_ARGS__, sizeof(struct vdev_console_config), \
+			 sizeof(struct vdev_console_port))
 
 /* Adds port @id (a free one below max_ports) while the device runs: the
  * driver hears DEVICE_ADD. -EINVAL, -EEXIST, or a backend's error. */
 VDEV_API int vdev_console_add_port(struct vdev *dev, unsigned id,
-				   const struct vdev_console_port *port);
+				   const struct vdev_console_port *port,
+				   size_t size);
+#define vdev_console_add_port(...) \
+	vdev_console_add_port(__VA_ARGS__, sizeof(struct vdev_console_port))
 /* Removes port @id: the driver hears DEVICE_REMOVE, the backend is
  * closed and held output is lost. -ENOENT. */
 VDEV_API int vdev_console_remove_port(struct vdev *dev, unsigned id);
@@ -126,7 +134,10 @@ VDEV_API int vdev_console_resize(struct vdev *dev, unsigned id,
  * optional; backend defaults to none), into @p. @spec is cut in place
  * and @p points into it. -EINVAL on anything else.
  */
-VDEV_API int vdev_console_parse_port(char *spec, struct vdev_console_port *p);
+VDEV_API int vdev_console_parse_port(char *spec, struct vdev_console_port *p,
+				     size_t size);
+#define vdev_console_parse_port(...) \
+	vdev_console_parse_port(__VA_ARGS__, sizeof(struct vdev_console_port))
 
 /* The pty's path of port @id ("/dev/pts/N"), or NULL. */
 VDEV_API const char *vdev_console_pty_path(struct vdev *dev, unsigned id);

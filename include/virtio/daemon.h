@@ -257,7 +257,14 @@ VDEV_API void vdev_daemon_set_counters(vdev_daemon_counters_fn *fn);
  * status (see above); never calls exit().
  */
 VDEV_API int vdev_daemon_main(const struct vdev_daemon *d, void *ctx,
-			      int argc, char **argv);
+			      int argc, char **argv, size_t dsize,
+			      size_t osize);
+/* The sizes of the daemon table and of one option entry, as the caller
+ * compiled them (api.h): the last arguments of every call that reads the
+ * table, which the macros of the calls' names pass. */
+#define VDEV_DAEMON_SIZES \
+	sizeof(struct vdev_daemon), sizeof(struct vdev_daemon_option)
+#define vdev_daemon_main(...) vdev_daemon_main(__VA_ARGS__, VDEV_DAEMON_SIZES)
 
 /*
  * The sandbox (what vdev_daemon_main() does after setup; a program that
@@ -293,14 +300,28 @@ VDEV_API bool vdev_daemon_sandbox_available(void);
  *   qemu_json:    the descriptor for <datadir>/qemu/vhost-user/,
  *                 naming @binary (the installed path of the program).
  */
-VDEV_API int vdev_daemon_write_help(const struct vdev_daemon *d, FILE *f);
-VDEV_API int vdev_daemon_write_man(const struct vdev_daemon *d, FILE *f);
+VDEV_API int vdev_daemon_write_help(const struct vdev_daemon *d, FILE *f,
+				    size_t dsize, size_t osize);
+VDEV_API int vdev_daemon_write_man(const struct vdev_daemon *d, FILE *f,
+				   size_t dsize, size_t osize);
 VDEV_API int vdev_daemon_write_markdown(const struct vdev_daemon *d,
-					FILE *f);
+					FILE *f, size_t dsize, size_t osize);
 VDEV_API int vdev_daemon_write_capabilities(const struct vdev_daemon *d,
-					    FILE *f);
+					    FILE *f, size_t dsize,
+					    size_t osize);
 VDEV_API int vdev_daemon_write_qemu_json(const struct vdev_daemon *d,
-					 const char *binary, FILE *f);
+					 const char *binary, FILE *f,
+					 size_t dsize, size_t osize);
+#define vdev_daemon_write_help(...) \
+	vdev_daemon_write_help(__VA_ARGS__, VDEV_DAEMON_SIZES)
+#define vdev_daemon_write_man(...) \
+	vdev_daemon_write_man(__VA_ARGS__, VDEV_DAEMON_SIZES)
+#define vdev_daemon_write_markdown(...) \
+	vdev_daemon_write_markdown(__VA_ARGS__, VDEV_DAEMON_SIZES)
+#define vdev_daemon_write_capabilities(...) \
+	vdev_daemon_write_capabilities(__VA_ARGS__, VDEV_DAEMON_SIZES)
+#define vdev_daemon_write_qemu_json(...) \
+	vdev_daemon_write_qemu_json(__VA_ARGS__, VDEV_DAEMON_SIZES)
 
 /*
  * Parses an unsigned number for option @opt of program @prog, in

@@ -215,12 +215,17 @@ struct vdev_ops {
 };
 
 /*
- * A device. @info and @ops are copied/kept by pointer respectively: @ops
- * must outlive the device. @priv is the model's private data
- * (vdev_priv()). EINVAL: bad info (no queues, too many, config too large).
+ * A device. @info and @ops are copied, each at the size the caller
+ * compiled it with (api.h: callers write vdev_new(&info, &ops, priv)).
+ * @priv is the model's private data (vdev_priv()). EINVAL: bad info (no
+ * queues, too many, config too large), no ops->handle, or an info or ops
+ * from a newer libvdev that sets what this one does not know.
  */
 VDEV_API struct vdev *vdev_new(const struct vdev_info *info,
-			       const struct vdev_ops *ops, void *priv);
+			       const struct vdev_ops *ops, void *priv,
+			       size_t info_size, size_t ops_size);
+#define vdev_new(...)                                                       \
+	vdev_new(__VA_ARGS__, sizeof(struct vdev_info), sizeof(struct vdev_ops))
 
 /* Stops every queue, calls ops->destroy, frees. Accepts NULL. */
 VDEV_API void vdev_free(struct vdev *dev);

@@ -116,7 +116,10 @@ struct vdev_gpio_config {
  * libgpiod), ENODEV/ENOENT/EACCES (the host chip could not be opened),
  * EADDRINUSE (@control is a live socket of someone else), ENOMEM.
  */
-VDEV_API struct vdev *vdev_gpio_new(const struct vdev_gpio_config *cfg);
+VDEV_API struct vdev *vdev_gpio_new(const struct vdev_gpio_config *cfg,
+				   size_t size);
+#define vdev_gpio_new(...) \
+	vdev_gpio_new(__VA_ARGS__, sizeof(struct vdev_gpio_config))
 
 /*
  * The simulated chip seen from the host (what the control socket does).

@@ -99,7 +99,12 @@ struct vdev_i2c_config {
  * EEPROM file, ENOTSUP (an adapter that can neither I2C_RDWR nor SMBus),
  * EADDRINUSE/EEXIST (@control), ENOMEM.
  */
-VDEV_API struct vdev *vdev_i2c_new(const struct vdev_i2c_config *cfg);
+VDEV_API struct vdev *vdev_i2c_new(const struct vdev_i2c_config *cfg,
+				   size_t size,
+				   size_t client_size);
+#define vdev_i2c_new(...) \
+	vdev_i2c_new(__VA_ARGS__, sizeof(struct vdev_i2c_config), \
+			 sizeof(struct vdev_i2c_client))
 
 /*
  * The simulated clients from the host (what the control socket does).

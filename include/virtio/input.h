@@ -157,7 +157,10 @@ struct vdev_input_config {
  * device) or the control socket, EBUSY (grab refused: another process
  * grabbed the evdev device).
  */
-VDEV_API struct vdev *vdev_input_new(const struct vdev_input_config *cfg);
+VDEV_API struct vdev *vdev_input_new(const struct vdev_input_config *cfg,
+				   size_t size);
+#define vdev_input_new(...) \
+	vdev_input_new(__VA_ARGS__, sizeof(struct vdev_input_config))
 
 /*
  * Hands @n events to the device, from any thread: they must end with
@@ -179,7 +182,9 @@ struct vdev_input_stats {
 
 /* Counters since the device was made (a reset keeps them). */
 VDEV_API void vdev_input_get_stats(struct vdev *dev,
-				   struct vdev_input_stats *st);
+				   struct vdev_input_stats *st, size_t size);
+#define vdev_input_get_stats(...) \
+	vdev_input_get_stats(__VA_ARGS__, sizeof(struct vdev_input_stats))
 
 VDEV_END_DECLS
 

@@ -82,7 +82,10 @@ struct vdev_kvm_config {
  * thread creation. On failure nothing stays registered.
  */
 VDEV_API struct vdev_kvm *vdev_kvm_attach(int vm_fd, struct vdev *dev,
-					  const struct vdev_kvm_config *cfg);
+					  const struct vdev_kvm_config *cfg,
+					  size_t size);
+#define vdev_kvm_attach(...) \
+	vdev_kvm_attach(__VA_ARGS__, sizeof(struct vdev_kvm_config))
 
 /*
  * Resets the device, stops its thread, unregisters the ioeventfds and the
@@ -114,7 +117,9 @@ struct vdev_kvm_stats {
 
 /* Counters so far. Safe from any thread. */
 VDEV_API void vdev_kvm_get_stats(struct vdev_kvm *k,
-				 struct vdev_kvm_stats *st);
+				 struct vdev_kvm_stats *st, size_t size);
+#define vdev_kvm_get_stats(...) \
+	vdev_kvm_get_stats(__VA_ARGS__, sizeof(struct vdev_kvm_stats))
 
 VDEV_END_DECLS
 

@@ -164,7 +164,10 @@ struct vdev_mmio_config {
  * NULL, no set_irq, or @dev's config space does not fit in the window.
  */
 VDEV_API struct vdev_mmio *vdev_mmio_new(struct vdev *dev,
-					 const struct vdev_mmio_config *cfg);
+					 const struct vdev_mmio_config *cfg,
+					 size_t size);
+#define vdev_mmio_new(...) \
+	vdev_mmio_new(__VA_ARGS__, sizeof(struct vdev_mmio_config))
 /* Detaches from the device (transport callbacks cleared). Accepts NULL. */
 VDEV_API void vdev_mmio_free(struct vdev_mmio *m);
 

@@ -165,7 +165,10 @@ struct vdev_net_config {
  * opening the backend (EPERM/EACCES for a tap without CAP_NET_ADMIN,
  * ENOENT for a stream path nobody listens on).
  */
-VDEV_API struct vdev *vdev_net_new(const struct vdev_net_config *cfg);
+VDEV_API struct vdev *vdev_net_new(const struct vdev_net_config *cfg,
+				   size_t size);
+#define vdev_net_new(...) \
+	vdev_net_new(__VA_ARGS__, sizeof(struct vdev_net_config))
 
 /* Counters of one queue pair; drops by reason. */
 struct vdev_net_stats {
@@ -182,7 +185,9 @@ struct vdev_net_stats {
 /* Adds pair @pair's counters into @st (zeroed first). -EINVAL: not a net
  * device or no such pair. */
 VDEV_API int vdev_net_get_stats(struct vdev *dev, unsigned pair,
-				struct vdev_net_stats *st);
+				struct vdev_net_stats *st, size_t size);
+#define vdev_net_get_stats(...) \
+	vdev_net_get_stats(__VA_ARGS__, sizeof(struct vdev_net_stats))
 /* The device's MAC as the driver last set it. */
 VDEV_API int vdev_net_get_mac(struct vdev *dev, uint8_t mac[6]);
 /* Sets the link state (STATUS); a config interrupt tells the driver. */

@@ -118,7 +118,11 @@ struct vdev_pci_ops {
 VDEV_API struct vdev_pci *vdev_pci_new(struct vdev *dev,
 				       const struct vdev_pci_config *cfg,
 				       const struct vdev_pci_ops *ops,
-				       void *opaque);
+				       void *opaque, size_t cfg_size,
+				       size_t ops_size);
+#define vdev_pci_new(...)                                                   \
+	vdev_pci_new(__VA_ARGS__, sizeof(struct vdev_pci_config),          \
+		     sizeof(struct vdev_pci_ops))
 VDEV_API void vdev_pci_free(struct vdev_pci *pci);
 
 VDEV_API struct vdev *vdev_pci_device(const struct vdev_pci *pci);

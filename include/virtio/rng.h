@@ -28,7 +28,10 @@ struct vdev_rng_config {
 };
 
 /* EINVAL: max_bytes without period_ms; errno of open() on the source. */
-VDEV_API struct vdev *vdev_rng_new(const struct vdev_rng_config *cfg);
+VDEV_API struct vdev *vdev_rng_new(const struct vdev_rng_config *cfg,
+				   size_t size);
+#define vdev_rng_new(...) \
+	vdev_rng_new(__VA_ARGS__, sizeof(struct vdev_rng_config))
 
 VDEV_END_DECLS
 

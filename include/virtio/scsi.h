@@ -210,7 +210,10 @@ struct vdev_scsi_config {
  * its name); ENOTSUP: a backend or NBD this build lacks; EROFS: a
  * read-only NBD export without @read_only; errno of open/fstat/connect.
  */
-VDEV_API struct vdev *vdev_scsi_new(const struct vdev_scsi_config *cfg);
+VDEV_API struct vdev *vdev_scsi_new(const struct vdev_scsi_config *cfg,
+				   size_t size);
+#define vdev_scsi_new(...) \
+	vdev_scsi_new(__VA_ARGS__, sizeof(struct vdev_scsi_config))
 
 /* The backend the LUNs' files really use (AUTO and URING resolve to URING
  * or SYNC; NBD when LUN 0 is an export). */

@@ -123,7 +123,12 @@ struct vdev_sound_config {
  * streams or jacks, a FILE backend without any path; ENOTSUP: the backend
  * was not built in (vdev_capabilities() lists "backend:alsa").
  */
-VDEV_API struct vdev *vdev_sound_new(const struct vdev_sound_config *cfg);
+VDEV_API struct vdev *vdev_sound_new(const struct vdev_sound_config *cfg,
+				   size_t size,
+				   size_t stream_size);
+#define vdev_sound_new(...) \
+	vdev_sound_new(__VA_ARGS__, sizeof(struct vdev_sound_config), \
+			 sizeof(struct vdev_sound_stream))
 
 /* Plugs or unplugs jack @jack; the driver gets JACK_CONNECTED or
  * JACK_DISCONNECTED. -EINVAL: not a sound device or no such jack. Safe

@@ -210,7 +210,10 @@ struct vdev_drv_config {
  * driver before the device.
  */
 VDEV_API struct vdev_drv *vdev_drv_new(struct vdev *dev,
-				       const struct vdev_drv_config *cfg);
+				       const struct vdev_drv_config *cfg,
+				       size_t size);
+#define vdev_drv_new(...) \
+	vdev_drv_new(__VA_ARGS__, sizeof(struct vdev_drv_config))
 
 /*
  * The same driver for a device served by a vhost-user back-end (a daemon)
@@ -235,13 +238,17 @@ VDEV_API struct vdev_drv *vdev_drv_new(struct vdev *dev,
  * broke the protocol), ENOMEM.
  */
 VDEV_API struct vdev_drv *vdev_drv_connect_vhost_user(
-	const char *path, const struct vdev_drv_config *cfg);
+	const char *path, const struct vdev_drv_config *cfg, size_t size);
+#define vdev_drv_connect_vhost_user(...) \
+	vdev_drv_connect_vhost_user(__VA_ARGS__, sizeof(struct vdev_drv_config))
 /* The same on a connected stream socket @fd (a socketpair whose other end
  * a daemon got with --fd, or a connection a daemon made with --connect).
  * The driver owns @fd from the call on, also when it fails (ENOTSOCK:
  * not a stream socket). */
 VDEV_API struct vdev_drv *vdev_drv_vhost_user_fd(
-	int fd, const struct vdev_drv_config *cfg);
+	int fd, const struct vdev_drv_config *cfg, size_t size);
+#define vdev_drv_vhost_user_fd(...) \
+	vdev_drv_vhost_user_fd(__VA_ARGS__, sizeof(struct vdev_drv_config))
 
 VDEV_API void vdev_drv_free(struct vdev_drv *drv);
 

@@ -91,7 +91,10 @@ struct vdev_vfio_user_config {
  */
 VDEV_API struct vdev_vfio_user *
 vdev_vfio_user_new(struct vdev *dev, const struct vdev_vfio_user_config *cfg,
-		   const struct vdev_watcher *w);
+		   const struct vdev_watcher *w, size_t size, size_t pci_size);
+#define vdev_vfio_user_new(...)                                             \
+	vdev_vfio_user_new(__VA_ARGS__, sizeof(struct vdev_vfio_user_config), \
+			   sizeof(struct vdev_pci_config))
 VDEV_API void vdev_vfio_user_free(struct vdev_vfio_user *s);
 
 /* The fd to wait on for input now: the client connection when there is

@@ -127,7 +127,10 @@ struct vdev_vhost_user_config {
  * errno of socket()/bind()/connect().
  */
 VDEV_API struct vdev_vhost_user *
-vdev_vhost_user_new(struct vdev *dev, const struct vdev_vhost_user_config *cfg);
+vdev_vhost_user_new(struct vdev *dev, const struct vdev_vhost_user_config *cfg,
+		    size_t size);
+#define vdev_vhost_user_new(...) \
+	vdev_vhost_user_new(__VA_ARGS__, sizeof(struct vdev_vhost_user_config))
 
 /*
  * Stops the workers, closes the connection and every fd received, removes

@@ -104,7 +104,10 @@ struct vdev_vsock_config {
  * created (an old socket file left there is replaced) and removed by
  * vdev_free().
  */
-VDEV_API struct vdev *vdev_vsock_new(const struct vdev_vsock_config *cfg);
+VDEV_API struct vdev *vdev_vsock_new(const struct vdev_vsock_config *cfg,
+				   size_t size);
+#define vdev_vsock_new(...) \
+	vdev_vsock_new(__VA_ARGS__, sizeof(struct vdev_vsock_config))
 
 VDEV_END_DECLS
 

@@ -72,7 +72,8 @@ struct vcore_vq {
 
 struct vdev {
 	struct vdev_info info;
-	const struct vdev_ops *ops;
+	const struct vdev_ops *ops; /* &ops_copy */
+	struct vdev_ops ops_copy;
 	void *priv;
 
 	uint64_t offered;

@@ -12,6 +12,7 @@
 #include <virtio/transport.h>
 
 #include "core/core_internal.h"
+#include "core/sized.h"
 
 /* Largest config space any transport can expose (virtio-pci's device
  * config window is one BAR page in practice; 4 KiB is plenty). */
@@ -41,9 +42,14 @@ static void init_config_lock(struct vdev *dev)
 	pthread_mutexattr_destroy(&a);
 }
 
-struct vdev *vdev_new(const struct vdev_info *info, const struct vdev_ops *ops,
-		      void *priv)
+struct vdev *(vdev_new)(const struct vdev_info *uinfo,
+			const struct vdev_ops *uops, void *priv,
+			size_t info_size, size_t ops_size)
 {
+	struct vdev_info info_copy;
+	struct vdev_ops ops_copy;
+	const struct vdev_info *info = VSIZED_IN(info_copy, uinfo, info_size);
+	const struct vdev_ops *ops = VSIZED_IN(ops_copy, uops, ops_size);
 	struct vdev *dev;
 
 	if (!info || !ops || !ops->handle || info->num_queues == 0 ||
@@ -59,7 +65,10 @@ struct vdev *vdev_new(const struct vdev_info *info, const struct vdev_ops *ops,
 	dev->info = *info;
 	if (!dev->info.max_queue_size)
 		dev->info.max_queue_size = VDEV_QUEUE_SIZE_MAX;
-	dev->ops = ops;
+	/* The model's table as this library knows it (a copy: an older
+	 * model's has fewer callbacks, the rest are NULL). */
+	dev->ops_copy = *ops;
+	dev->ops = &dev->ops_copy;
 	dev->priv = priv;
 	dev->offered = info->features | VDEV_BIT(VDEV_F_VERSION_1) |
 		       (VDEV_RING_FEATURES & ~info->ring_features_mask);

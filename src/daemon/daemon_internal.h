@@ -122,6 +122,12 @@ struct vdd_sockperm {
 int vdd_sockperm_parse(const char *prog, const struct vdd_common *c,
 		       struct vdd_sockperm *p);
 size_t vdd_socket_path_max(void);
+/* The daemon table @d (@dsize bytes, its options @osize bytes each, as
+ * the program was compiled) in this library's layout: *@c, with its
+ * options in *@opts (free() it). 0, -EINVAL (NULL, a size refused, no
+ * end to the options) or -ENOMEM. */
+int vdd_daemon_in(const struct vdev_daemon *d, size_t dsize, size_t osize,
+		  struct vdev_daemon *c, struct vdev_daemon_option **opts);
 /* Says in one line why the socket @path (or the inherited --fd) could not
  * be served, from the transport's errno @err (@p: the group and mode it
  * was to get). */

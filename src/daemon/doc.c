@@ -103,7 +103,7 @@ static int finish(FILE *f)
 	return fflush(f) || ferror(f) ? -EIO : 0;
 }
 
-int vdev_daemon_write_help(const struct vdev_daemon *d, FILE *f)
+static int write_help(const struct vdev_daemon *d, FILE *f)
 {
 	struct vdd_opt *v;
 	size_t n;
@@ -208,7 +208,7 @@ static void paragraphs(FILE *f, const char *s)
 	}
 }
 
-int vdev_daemon_write_man(const struct vdev_daemon *d, FILE *f)
+static int write_man(const struct vdev_daemon *d, FILE *f)
 {
 	struct vdd_opt *v;
 	size_t n;
@@ -326,7 +326,7 @@ static void md_table(FILE *f, const struct vdd_opt *v, size_t n, bool common)
 	}
 }
 
-int vdev_daemon_write_markdown(const struct vdev_daemon *d, FILE *f)
+static int write_markdown(const struct vdev_daemon *d, FILE *f)
 {
 	struct vdd_opt *v;
 	size_t n;
@@ -371,7 +371,7 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-int vdev_daemon_write_capabilities(const struct vdev_daemon *d, FILE *f)
+static int write_capabilities(const struct vdev_daemon *d, FILE *f)
 {
 	struct vdd_opt *v;
 	size_t n;
@@ -396,7 +396,7 @@ int vdev_daemon_write_capabilities(const struct vdev_daemon *d, FILE *f)
 	return finish(f);
 }
 
-int vdev_daemon_write_qemu_json(const struct vdev_daemon *d,
+static int write_qemu_json(const struct vdev_daemon *d,
 				const char *binary, FILE *f)
 {
 	struct vdd_opt *v;
@@ -427,4 +427,49 @@ int vdev_daemon_write_qemu_json(const struct vdev_daemon *d,
 	json_str(f, binary);
 	fputs("\n}\n", f);
 	return finish(f);
+}
+
+/* Each document from the table at the sizes the program was compiled
+ * with (sized.c). */
+#define WRITE_SIZED(name, ...)                                              \
+	do {                                                                \
+		struct vdev_daemon c;                                       \
+		struct vdev_daemon_option *o;                               \
+		int r = vdd_daemon_in(d, dsize, osize, &c, &o);             \
+                                                                            \
+		if (!r)                                                     \
+			r = name(&c, __VA_ARGS__);                          \
+		free(o);                                                    \
+		return r;                                                   \
+	} while (0)
+
+int(vdev_daemon_write_help)(const struct vdev_daemon *d, FILE *f,
+			    size_t dsize, size_t osize)
+{
+	WRITE_SIZED(write_help, f);
+}
+
+int(vdev_daemon_write_man)(const struct vdev_daemon *d, FILE *f, size_t dsize,
+			   size_t osize)
+{
+	WRITE_SIZED(write_man, f);
+}
+
+int(vdev_daemon_write_markdown)(const struct vdev_daemon *d, FILE *f,
+				size_t dsize, size_t osize)
+{
+	WRITE_SIZED(write_markdown, f);
+}
+
+int(vdev_daemon_write_capabilities)(const struct vdev_daemon *d, FILE *f,
+				    size_t dsize, size_t osize)
+{
+	WRITE_SIZED(write_capabilities, f);
+}
+
+int(vdev_daemon_write_qemu_json)(const struct vdev_daemon *d,
+				 const char *binary, FILE *f, size_t dsize,
+				 size_t osize)
+{
+	WRITE_SIZED(write_qemu_json, binary, f);
 }

@@ -356,8 +356,8 @@ out:
 	return status;
 }
 
-int vdev_daemon_main(const struct vdev_daemon *d, void *ctx, int argc,
-		     char **argv)
+static int daemon_main(const struct vdev_daemon *d, void *ctx, int argc,
+		       char **argv)
 {
 	struct vdd_common c = {
 		.fd = -1,
@@ -422,4 +422,27 @@ int vdev_daemon_main(const struct vdev_daemon *d, void *ctx, int argc,
 	if (vdd_privs_resolve(d->name, &c) < 0)
 		return 1;
 	return serve(d, ctx, &c, t, tname, own, nown);
+}
+
+/* The table at the sizes the program was compiled with (sized.c). */
+int(vdev_daemon_main)(const struct vdev_daemon *d, void *ctx, int argc,
+		      char **argv, size_t dsize, size_t osize)
+{
+	struct vdev_daemon c;
+	struct vdev_daemon_option *o;
+	int r;
+
+	if (!d)
+		return daemon_main(NULL, ctx, argc, argv);
+	r = vdd_daemon_in(d, dsize, osize, &c, &o);
+	if (r < 0) {
+		fprintf(stderr, "vdev_daemon_main: the daemon table: %s (a "
+			"program built against a newer libvdev-daemon that "
+			"asks for what this one does not know?)\n",
+			strerror(-r));
+		return 1;
+	}
+	r = daemon_main(&c, ctx, argc, argv);
+	free(o);
+	return r;
 }

@@ -16,6 +16,7 @@
 #include <virtio/transport.h>
 
 #include "testing/drv_internal.h"
+#include "core/sized.h"
 
 struct local {
 	struct vdev_transport_ops tops;
@@ -160,8 +161,8 @@ const struct drv_link vdrv_local_link = {
 	.fini = local_fini,
 };
 
-struct vdev_drv *vdev_drv_new(struct vdev *dev,
-			      const struct vdev_drv_config *cfg)
+static struct vdev_drv *drv_new(struct vdev *dev,
+				const struct vdev_drv_config *cfg)
 {
 	struct vdev_watcher w;
 	struct vdev_drv *drv;
@@ -197,4 +198,15 @@ struct vdev_drv *vdev_drv_new(struct vdev *dev,
 	vdev_loop_watcher(drv->loop, &w);
 	vdev_set_watcher(dev, &w);
 	return drv;
+}
+
+/* The caller's config at the size it was compiled with (api.h). */
+struct vdev_drv *(vdev_drv_new)(struct vdev *dev,
+				const struct vdev_drv_config *cfg, size_t size)
+{
+	struct vdev_drv_config c;
+
+	if (cfg && !VSIZED_IN(c, cfg, size))
+		return NULL;
+	return drv_new(dev, cfg ? &c : NULL);
 }

@@ -38,6 +38,7 @@
 #include "adapters/vhost-user/vhu_internal.h"
 #include "peer/peer_io.h"
 #include "testing/drv_internal.h"
+#include "core/sized.h"
 
 #define PF(f) VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_##f)
 /* What this frontend can use when the back-end offers it. */
@@ -657,12 +658,14 @@ static struct vdev_drv *attach(int sock, const struct vdev_drv_config *cfg)
 	return drv;
 }
 
-struct vdev_drv *vdev_drv_connect_vhost_user(const char *path,
-					     const struct vdev_drv_config *cfg)
+struct vdev_drv *(vdev_drv_connect_vhost_user)(
+	const char *path, const struct vdev_drv_config *ucfg, size_t size)
 {
+	struct vdev_drv_config c;
+	const struct vdev_drv_config *cfg = VSIZED_IN(c, ucfg, size);
 	int sock;
 
-	if (!path) {
+	if (!path || (ucfg && !cfg)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -675,11 +678,20 @@ struct vdev_drv *vdev_drv_connect_vhost_user(const char *path,
 	return attach(sock, cfg);
 }
 
-struct vdev_drv *vdev_drv_vhost_user_fd(int fd,
-					const struct vdev_drv_config *cfg)
+struct vdev_drv *(vdev_drv_vhost_user_fd)(
+	int fd, const struct vdev_drv_config *ucfg, size_t size)
 {
+	struct vdev_drv_config c;
+	const struct vdev_drv_config *cfg = VSIZED_IN(c, ucfg, size);
 	int type = 0;
 	socklen_t len = sizeof(type);
+
+	if (ucfg && !cfg) {
+		if (fd >= 0)
+			close(fd); /* ours from the call on, as documented */
+		errno = EINVAL;
+		return NULL;
+	}
 
 	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
 	    type != SOCK_STREAM) {

@@ -16,6 +16,7 @@
 #include <virtio/transport.h>
 
 #include "core/crc32.h"
+#include "core/sized.h"
 
 /* The VendorID reported when the model leaves it at 0 ("VDEV"). */
 #define MMIO_DEFAULT_VENDOR 0x56454456u
@@ -148,8 +149,8 @@ static void mmio_reset_regs(struct vdev_mmio *m)
 	mmio_ack(m, VDEV_MMIO_INT_VRING | VDEV_MMIO_INT_CONFIG);
 }
 
-struct vdev_mmio *vdev_mmio_new(struct vdev *dev,
-				const struct vdev_mmio_config *cfg)
+static struct vdev_mmio *mmio_new(struct vdev *dev,
+				  const struct vdev_mmio_config *cfg)
 {
 	struct vdev_mmio *m;
 
@@ -751,4 +752,16 @@ int vdev_mmio_write(struct vdev_mmio *m, uint64_t offset, const void *data,
 	}
 	pthread_mutex_unlock(&m->lock);
 	return rc < 0 ? rc : 0;
+}
+
+/* The caller's config at the size it was compiled with (api.h). */
+struct vdev_mmio *(vdev_mmio_new)(struct vdev *dev,
+				  const struct vdev_mmio_config *cfg,
+				  size_t size)
+{
+	struct vdev_mmio_config c;
+
+	if (cfg && !VSIZED_IN(c, cfg, size))
+		return NULL;
+	return mmio_new(dev, cfg ? &c : NULL);
 }

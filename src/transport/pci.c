@@ -12,6 +12,7 @@
 #include <virtio/transport.h>
 
 #include "transport/pci_internal.h"
+#include "core/sized.h"
 
 #define PCI_VENDOR_ID     0x00
 #define PCI_DEVICE_ID     0x02
@@ -174,9 +175,9 @@ static void pci_cfg_init(struct vdev_pci *pci,
 	wmask_set(pci, PCI_PCICFG_DATA, 0xffffffffu, 4);
 }
 
-struct vdev_pci *vdev_pci_new(struct vdev *dev,
-			      const struct vdev_pci_config *cfg,
-			      const struct vdev_pci_ops *ops, void *opaque)
+static struct vdev_pci *pci_new(struct vdev *dev,
+				const struct vdev_pci_config *cfg,
+				const struct vdev_pci_ops *ops, void *opaque)
 {
 	static const struct vdev_pci_config defaults;
 	struct vdev_pci *pci;
@@ -398,4 +399,20 @@ void vdev_pci_reset(struct vdev_pci *pci)
 	memset(pci->cfg + PCI_CAP_PCICFG + 4, 0, 1);
 	memset(pci->cfg + PCI_CAP_PCICFG + 8, 0, 12);
 	pci_irq_reset(pci);
+}
+
+/* The caller's config and ops at the sizes it was compiled with (api.h). */
+struct vdev_pci *(vdev_pci_new)(struct vdev *dev,
+				const struct vdev_pci_config *cfg,
+				const struct vdev_pci_ops *ops, void *opaque,
+				size_t cfg_size, size_t ops_size)
+{
+	struct vdev_pci_config c;
+	struct vdev_pci_ops o;
+
+	if (cfg && !VSIZED_IN(c, cfg, cfg_size))
+		return NULL;
+	if (ops && !VSIZED_IN(o, ops, ops_size))
+		return NULL;
+	return pci_new(dev, cfg ? &c : NULL, ops ? &o : NULL, opaque);
 }

@@ -394,14 +394,16 @@ static void test_bad_tables(void **state)
 	}
 }
 
-static char *doc(int (*fn)(const struct vdev_daemon *, FILE *))
+/* @fn: the call itself, so it takes the sizes the macro would pass. */
+static char *doc(int (*fn)(const struct vdev_daemon *, FILE *, size_t,
+			   size_t))
 {
 	char *buf;
 	size_t len;
 	FILE *f = open_memstream(&buf, &len);
 
 	assert_non_null(f);
-	assert_int_equal(fn(&daemon_def, f), 0);
+	assert_int_equal(fn(&daemon_def, f, VDEV_DAEMON_SIZES), 0);
 	fclose(f);
 	return buf;
 }

@@ -11,6 +11,7 @@
 #include <virtio/state.h>
 
 #include "blk_internal.h"
+#include "core/sized.h"
 
 #define BLK_STATE_VERSION 1
 #define BLK_TAG_WRITEBACK VDEV_STATE_TAG('B', 'L', 'K', 'W')
@@ -329,7 +330,7 @@ static void fill_config(struct blk_dev *b, uint64_t features)
 	}
 }
 
-struct vdev *vdev_blk_new(const struct vdev_blk_config *cfg)
+static struct vdev *blk_new_cfg(const struct vdev_blk_config *cfg)
 {
 	struct vdev_info info = { 0 };
 	struct blk_dev *b;
@@ -413,4 +414,19 @@ fail:
 	free_blk(b);
 	errno = -ret;
 	return NULL;
+}
+
+/* The caller's config at the size it was compiled with (api.h). */
+struct vdev *(vdev_blk_new)(const struct vdev_blk_config *cfg, size_t size)
+{
+	struct vdev_blk_config c;
+	struct vdev *dev;
+	int e;
+
+	if (cfg && !VSIZED_IN(c, cfg, size))
+		return NULL;
+	dev = blk_new_cfg(cfg ? &c : NULL);
+	e = errno;
+	errno = e;
+	return dev;
 }

@@ -23,6 +23,7 @@
 #include <virtio/transport.h>
 
 #include "console_internal.h"
+#include "core/sized.h"
 
 #define CON_STATE_VERSION 1
 /* one section per port: 'C', 'P', id, 0 */
@@ -564,8 +565,8 @@ static const struct vdev_ops con_ops = {
 	.destroy = con_destroy,
 };
 
-int vdev_console_add_port(struct vdev *dev, unsigned id,
-			  const struct vdev_console_port *port)
+static int add_port(struct vdev *dev, unsigned id,
+		    const struct vdev_console_port *port)
 {
 	struct con *c = vdev_priv(dev);
 	int r;
@@ -648,7 +649,7 @@ const char *vdev_console_pty_path(struct vdev *dev, unsigned id)
 	return c->port[id].pty;
 }
 
-struct vdev *vdev_console_new(const struct vdev_console_config *cfg)
+static struct vdev *console_new_cfg(const struct vdev_console_config *cfg)
 {
 	struct vdev_info info = {
 		.name = "console",
@@ -711,4 +712,40 @@ struct vdev *vdev_console_new(const struct vdev_console_config *cfg)
 		return NULL;
 	}
 	return dev;
+}
+
+/* The caller's config at the size it was compiled with (api.h). */
+struct vdev *(vdev_console_new)(const struct vdev_console_config *cfg,
+				 size_t size, size_t port_size)
+{
+	struct vdev_console_config c;
+	struct vdev_console_port *ports = NULL;
+	struct vdev *dev;
+	int e;
+
+	if (cfg && !VSIZED_IN(c, cfg, size))
+		return NULL;
+	/* More than the most is refused by the device, unread. */
+	if (cfg && c.ports && c.nports && c.nports <= VDEV_CONSOLE_PORTS_MAX) {
+		ports = vsized_array(c.ports, c.nports, port_size,
+				sizeof(*ports));
+		if (!ports)
+			return NULL;
+		c.ports = ports;
+	}
+	dev = console_new_cfg(cfg ? &c : NULL);
+	e = errno;
+	free(ports);
+	errno = e;
+	return dev;
+}
+
+int(vdev_console_add_port)(struct vdev *dev, unsigned id,
+			   const struct vdev_console_port *port, size_t size)
+{
+	struct vdev_console_port c;
+
+	if (!port || !VSIZED_IN(c, port, size))
+		return -EINVAL;
+	return add_port(dev, id, &c);
 }

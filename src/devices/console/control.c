@@ -24,7 +24,7 @@ static int onoff(const char *v, bool *out)
 	return 0;
 }
 
-int vdev_console_parse_port(char *spec, struct vdev_console_port *p)
+static int parse_port(char *spec, struct vdev_console_port *p)
 {
 	char *save = NULL, *kv;
 
@@ -100,7 +100,7 @@ static void command(void *arg, char *line, char *reply, size_t len)
 		   !line[n]) {
 		struct vdev_console_port p;
 
-		r = vdev_console_parse_port(spec, &p);
+		r = parse_port(spec, &p);
 		if (!r && p.backend == VDEV_CONSOLE_FDS)
 			r = -EINVAL; /* stdio is the daemon's, given once */
 		if (!r)
@@ -135,4 +135,22 @@ void con_control_stop(struct con *c)
 {
 	vctl_free(c->ctl);
 	c->ctl = NULL;
+}
+
+/* Written at the size the caller compiled the port with (api.h): fields
+ * it does not know are left out, bytes it has beyond ours zeroed. */
+int(vdev_console_parse_port)(char *spec, struct vdev_console_port *p,
+			     size_t size)
+{
+	struct vdev_console_port c;
+	int r;
+
+	if (!p || !size)
+		return -EINVAL;
+	r = parse_port(spec, &c);
+	if (r < 0)
+		return r;
+	memset(p, 0, size);
+	memcpy(p, &c, size < sizeof(c) ? size : sizeof(c));
+	return 0;
 }

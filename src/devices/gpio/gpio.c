@@ -30,6 +30,7 @@
 #include <virtio/state.h>
 
 #include "devices/gpio/gpio_internal.h"
+#include "core/sized.h"
 
 #define GPIO_STATE_VERSION 1u
 #define GPIO_TAG VDEV_STATE_TAG('G', 'P', 'I', '0')
@@ -609,7 +610,7 @@ static int make_names(struct vgpio *g)
 	return 0;
 }
 
-struct vdev *vdev_gpio_new(const struct vdev_gpio_config *cfg)
+static struct vdev *gpio_new_cfg(const struct vdev_gpio_config *cfg)
 {
 	struct vdev_info info = {
 		.name = "gpio",
@@ -676,4 +677,19 @@ fail_be:
 	be->ops->destroy(be, NULL);
 	errno = err;
 	return NULL;
+}
+
+/* The caller's config at the size it was compiled with (api.h). */
+struct vdev *(vdev_gpio_new)(const struct vdev_gpio_config *cfg, size_t size)
+{
+	struct vdev_gpio_config c;
+	struct vdev *dev;
+	int e;
+
+	if (cfg && !VSIZED_IN(c, cfg, size))
+		return NULL;
+	dev = gpio_new_cfg(cfg ? &c : NULL);
+	e = errno;
+	errno = e;
+	return dev;
 }

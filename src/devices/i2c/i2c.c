@@ -30,6 +30,7 @@
 
 #include "core/ctlsock.h"
 #include "devices/i2c/i2c_internal.h"
+#include "core/sized.h"
 
 #define I2C_STATE_VERSION 1u
 #define I2C_TAG VDEV_STATE_TAG('I', '2', 'C', '0')
@@ -511,7 +512,7 @@ static int add_client(struct vi2c *d, const struct vdev_i2c_client *c)
 	return 0;
 }
 
-struct vdev *vdev_i2c_new(const struct vdev_i2c_config *cfg)
+static struct vdev *i2c_new_cfg(const struct vdev_i2c_config *cfg)
 {
 	struct vdev_info info = {
 		.name = "i2c",
@@ -570,4 +571,30 @@ fail:
 	free_all(d);
 	errno = err;
 	return NULL;
+}
+
+/* The caller's config at the size it was compiled with (api.h). */
+struct vdev *(vdev_i2c_new)(const struct vdev_i2c_config *cfg,
+				 size_t size, size_t client_size)
+{
+	struct vdev_i2c_config c;
+	struct vdev_i2c_client *clients = NULL;
+	struct vdev *dev;
+	int e;
+
+	if (cfg && !VSIZED_IN(c, cfg, size))
+		return NULL;
+	/* More than the most is refused by the device, unread. */
+	if (cfg && c.clients && c.nclients && c.nclients <= VDEV_I2C_MAX_CLIENTS) {
+		clients = vsized_array(c.clients, c.nclients, client_size,
+				sizeof(*clients));
+		if (!clients)
+			return NULL;
+		c.clients = clients;
+	}
+	dev = i2c_new_cfg(cfg ? &c : NULL);
+	e = errno;
+	free(clients);
+	errno = e;
+	return dev;
 }

@@ -18,6 +18,7 @@
 #include <virtio/state.h>
 
 #include "input_internal.h"
+#include "core/sized.h"
 
 #define INPUT_STATE_VERSION 1
 #define TAG_CAPS VDEV_STATE_TAG('I', 'N', 'P', 'C')
@@ -367,7 +368,7 @@ int vdev_input_send(struct vdev *dev, const struct vdev_input_event *ev,
 	return before ? -ENOSPC : 0;
 }
 
-void vdev_input_get_stats(struct vdev *dev, struct vdev_input_stats *st)
+static void get_stats(struct vdev *dev, struct vdev_input_stats *st)
 {
 	struct input *in = vdev_priv(dev);
 
@@ -697,7 +698,7 @@ static int load_script(const char *path, struct input_script *s)
 	return r;
 }
 
-struct vdev *vdev_input_new(const struct vdev_input_config *cfg)
+static struct vdev *input_new_cfg(const struct vdev_input_config *cfg)
 {
 	struct vdev_info info = {
 		.name = "input",
@@ -790,4 +791,31 @@ fail:
 	free(in);
 	errno = -r;
 	return NULL;
+}
+
+/* The caller's config at the size it was compiled with (api.h). */
+struct vdev *(vdev_input_new)(const struct vdev_input_config *cfg, size_t size)
+{
+	struct vdev_input_config c;
+	struct vdev *dev;
+	int e;
+
+	if (cfg && !VSIZED_IN(c, cfg, size))
+		return NULL;
+	dev = input_new_cfg(cfg ? &c : NULL);
+	e = errno;
+	errno = e;
+	return dev;
+}
+
+/* Into the caller's struct at the size it was compiled with (api.h). */
+void(vdev_input_get_stats)(struct vdev *dev, struct vdev_input_stats *st,
+			   size_t size)
+{
+	struct vdev_input_stats s;
+
+	if (!st)
+		return;
+	get_stats(dev, &s);
+	vsized_out(st, size, &s, sizeof(s));
 }

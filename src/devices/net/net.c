@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <virtio/state.h>
 #include "net_internal.h"
+#include "core/sized.h"
 
 #define NET_STATE_VERSION 1u
 #define NET_TAG VDEV_STATE_TAG('N', 'E', 'T', '0')
@@ -426,7 +427,7 @@ static int setup_pairs(struct net *n)
 	return 0;
 }
 
-struct vdev *vdev_net_new(const struct vdev_net_config *cfg)
+static struct vdev *net_new_cfg(const struct vdev_net_config *cfg)
 {
 	struct vdev_info info = {
 		.name = "net",
@@ -518,8 +519,8 @@ struct vdev *vdev_net_new(const struct vdev_net_config *cfg)
 	return n->dev;
 }
 
-int vdev_net_get_stats(struct vdev *dev, unsigned pair,
-		       struct vdev_net_stats *st)
+static int get_stats(struct vdev *dev, unsigned pair,
+		     struct vdev_net_stats *st)
 {
 	struct net *n = net_of(dev);
 	uint64_t *out = (uint64_t *)st;
@@ -612,7 +613,7 @@ void vdev_net_print_stats(struct vdev *dev, int fd)
 	for (unsigned i = 0; i < n->max_pairs; i++) {
 		struct vdev_net_stats s;
 
-		vdev_net_get_stats(dev, i, &s);
+		get_stats(dev, i, &s);
 		dprintf(fd,
 			"pair %u: rx %llu pkts %llu bytes, drop filtered %llu "
 			"no-buffer %llu bad %llu; tx %llu pkts %llu bytes, "
@@ -628,4 +629,34 @@ void vdev_net_print_stats(struct vdev *dev, int fd)
 			(unsigned long long)s.tx_bad_len,
 			(unsigned long long)s.tx_backend);
 	}
+}
+
+/* The caller's config at the size it was compiled with (api.h). */
+struct vdev *(vdev_net_new)(const struct vdev_net_config *cfg, size_t size)
+{
+	struct vdev_net_config c;
+	struct vdev *dev;
+	int e;
+
+	if (cfg && !VSIZED_IN(c, cfg, size))
+		return NULL;
+	dev = net_new_cfg(cfg ? &c : NULL);
+	e = errno;
+	errno = e;
+	return dev;
+}
+
+/* Into the caller's struct at the size it was compiled with (api.h). */
+int(vdev_net_get_stats)(struct vdev *dev, unsigned pair,
+			struct vdev_net_stats *st, size_t size)
+{
+	struct vdev_net_stats s;
+	int r;
+
+	if (!st || !size)
+		return -EINVAL;
+	r = get_stats(dev, pair, &s);
+	if (!r)
+		vsized_out(st, size, &s, sizeof(s));
+	return r;
 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <virtio/rng.h>
 #include <virtio/state.h>
+#include "core/sized.h"
 
 #define RNG_STATE_VERSION 1u
 #define RNG_TAG VDEV_STATE_TAG('R', 'N', 'G', '0')
@@ -265,7 +266,7 @@ static const struct vdev_ops rng_ops = {
 	.destroy = rng_destroy,
 };
 
-struct vdev *vdev_rng_new(const struct vdev_rng_config *cfg)
+static struct vdev *rng_new_cfg(const struct vdev_rng_config *cfg)
 {
 	const char *src = cfg && cfg->source ? cfg->source : "/dev/urandom";
 	struct vdev_info info = {
@@ -331,4 +332,19 @@ fail:
 	free(r);
 	errno = err;
 	return NULL;
+}
+
+/* The caller's config at the size it was compiled with (api.h). */
+struct vdev *(vdev_rng_new)(const struct vdev_rng_config *cfg, size_t size)
+{
+	struct vdev_rng_config c;
+	struct vdev *dev;
+	int e;
+
+	if (cfg && !VSIZED_IN(c, cfg, size))
+		return NULL;
+	dev = rng_new_cfg(cfg ? &c : NULL);
+	e = errno;
+	errno = e;
+	return dev;
 }

@@ -15,6 +15,7 @@
 #include <virtio/state.h>
 
 #include "scsi_internal.h"
+#include "core/sized.h"
 
 #define SCSI_STATE_VERSION 1
 #define SCSI_TAG_UA  VDEV_STATE_TAG('S', 'C', 'U', 'A')
@@ -466,7 +467,7 @@ static void fill_config(struct scsi_dev *s)
 	default_sizes(s);
 }
 
-struct vdev *vdev_scsi_new(const struct vdev_scsi_config *cfg)
+static struct vdev *scsi_new_cfg(const struct vdev_scsi_config *cfg)
 {
 	struct vdev_info info = { 0 };
 	struct scsi_dev *s;
@@ -538,4 +539,19 @@ fail:
 	free_scsi(s);
 	errno = -ret;
 	return NULL;
+}
+
+/* The caller's config at the size it was compiled with (api.h). */
+struct vdev *(vdev_scsi_new)(const struct vdev_scsi_config *cfg, size_t size)
+{
+	struct vdev_scsi_config c;
+	struct vdev *dev;
+	int e;
+
+	if (cfg && !VSIZED_IN(c, cfg, size))
+		return NULL;
+	dev = scsi_new_cfg(cfg ? &c : NULL);
+	e = errno;
+	errno = e;
+	return dev;
 }

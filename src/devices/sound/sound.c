@@ -21,6 +21,7 @@
 
 #include "sound_int.h"
 #include "vdev_build_config.h"
+#include "core/sized.h"
 
 #define SND_STATE_VERSION 1u
 #define SND_TAG VDEV_STATE_TAG('S', 'N', 'D', '0')
@@ -539,7 +540,7 @@ static char *dup_or_null(const char *s, bool *fail)
 	return d;
 }
 
-struct vdev *vdev_sound_new(const struct vdev_sound_config *cfg)
+static struct vdev *sound_new_cfg(const struct vdev_sound_config *cfg)
 {
 	static const struct vdev_sound_config defaults;
 	const struct vdev_sound_stream *streams;
@@ -692,4 +693,30 @@ fail:
 	free(snd);
 	errno = err;
 	return NULL;
+}
+
+/* The caller's config at the size it was compiled with (api.h). */
+struct vdev *(vdev_sound_new)(const struct vdev_sound_config *cfg,
+				 size_t size, size_t stream_size)
+{
+	struct vdev_sound_config c;
+	struct vdev_sound_stream *streams = NULL;
+	struct vdev *dev;
+	int e;
+
+	if (cfg && !VSIZED_IN(c, cfg, size))
+		return NULL;
+	/* More than the most is refused by the device, unread. */
+	if (cfg && c.streams && c.num_streams && c.num_streams <= VDEV_SOUND_MAX_STREAMS) {
+		streams = vsized_array(c.streams, c.num_streams, stream_size,
+				sizeof(*streams));
+		if (!streams)
+			return NULL;
+		c.streams = streams;
+	}
+	dev = sound_new_cfg(cfg ? &c : NULL);
+	e = errno;
+	free(streams);
+	errno = e;
+	return dev;
 }

@@ -29,6 +29,7 @@
 #include <virtio/state.h>
 
 #include "vsock_internal.h"
+#include "core/sized.h"
 
 #define VSOCK_STATE_VERSION 1u
 #define VSOCK_TAG VDEV_STATE_TAG('V', 'S', 'K', '0')
@@ -984,7 +985,7 @@ static const struct vdev_ops vsock_ops = {
 	.destroy = vsock_destroy,
 };
 
-struct vdev *vdev_vsock_new(const struct vdev_vsock_config *cfg)
+static struct vdev *vsock_new_cfg(const struct vdev_vsock_config *cfg)
 {
 	struct vdev_info info = {
 		.name = "vsock",
@@ -1061,4 +1062,19 @@ fail_errno:
 	free(v);
 	errno = err;
 	return NULL;
+}
+
+/* The caller's config at the size it was compiled with (api.h). */
+struct vdev *(vdev_vsock_new)(const struct vdev_vsock_config *cfg, size_t size)
+{
+	struct vdev_vsock_config c;
+	struct vdev *dev;
+	int e;
+
+	if (cfg && !VSIZED_IN(c, cfg, size))
+		return NULL;
+	dev = vsock_new_cfg(cfg ? &c : NULL);
+	e = errno;
+	errno = e;
+	return dev;
 }
