@@ -29,7 +29,7 @@
  * meaning "as before"; nothing is removed, reordered or resized without a
  * SOVERSION bump. Structs whose layout is fixed (wire formats, ring
  * layouts, vdev_queue_config/state, vdev_mem_region, vdev_watcher,
- * vdev_input_caps, vdev_input_event) never grow: a need beyond them is a
+ * vdev_input_caps, vdev_input_event, vdev_daemon_counter) never grow: a need beyond them is a
  * new call. Structs the library fills in for the caller take a size too
  * (vdev_queue_stats).
  */

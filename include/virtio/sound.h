@@ -178,7 +178,9 @@ struct vdev_sound_stats {
 
 /* -EINVAL: not a sound device. Safe from any thread. */
 VDEV_API int vdev_sound_get_stats(struct vdev *dev,
-				  struct vdev_sound_stats *st);
+				  struct vdev_sound_stats *st, size_t size);
+#define vdev_sound_get_stats(...) \
+	vdev_sound_get_stats(__VA_ARGS__, sizeof(struct vdev_sound_stats))
 
 VDEV_END_DECLS
 

@@ -493,7 +493,7 @@ int vdev_sound_set_mixer(struct vdev *dev, const char *ctl,
 	return err;
 }
 
-int vdev_sound_get_stats(struct vdev *dev, struct vdev_sound_stats *st)
+static int get_stats(struct vdev *dev, struct vdev_sound_stats *st)
 {
 	struct snd_dev *snd;
 
@@ -719,4 +719,19 @@ struct vdev *(vdev_sound_new)(const struct vdev_sound_config *cfg,
 	free(streams);
 	errno = e;
 	return dev;
+}
+
+/* Into the caller's struct at the size it was compiled with (api.h). */
+int(vdev_sound_get_stats)(struct vdev *dev, struct vdev_sound_stats *st,
+			  size_t size)
+{
+	struct vdev_sound_stats s;
+	int r;
+
+	if (!st || !size)
+		return -EINVAL;
+	r = get_stats(dev, &s);
+	if (!r)
+		vsized_out(st, size, &s, sizeof(s));
+	return r;
 }
