@@ -18,7 +18,10 @@
 # usage: tests/bench/net/testpmd.sh BUILD_DIR   (a Release build)
 # env:   VDEV_BENCH_REPEAT (3) rounds; VDEV_BENCH_SECS (3) seconds per
 #        measurement; VDEV_BENCH_OUT: also write the table there;
-#        VDEV_BENCH_ROWS: e.g. "split-64 packed-64" (default all four)
+#        VDEV_BENCH_ROWS: e.g. "split-64 packed-64" (default all four);
+#        VDEV_BENCH_NET_ARGS: vdev-net's options beyond the sink's
+#        (default --poll-us 1000: it polls its rings like DPDK's PMD
+#        does instead of sleeping until a kick; "" for none)
 set -uo pipefail
 [ $# -ge 1 ] || { sed -n '3,22p' "$0" >&2; exit 2; }
 BUILD=$(cd "$1" && pwd) || exit 2
@@ -26,6 +29,7 @@ NET=$BUILD/daemons/net/vdev-net
 REPEAT=${VDEV_BENCH_REPEAT:-3}
 SECS=${VDEV_BENCH_SECS:-3}
 ROWS=${VDEV_BENCH_ROWS:-split-64 split-1500 packed-64 packed-1500}
+NET_ARGS=${VDEV_BENCH_NET_ARGS---poll-us 1000}
 . "$(dirname "$0")/../lib/testpmd.sh"
 [ -n "$TESTPMD" ] || { echo "SKIP: no dpdk-testpmd (scripts/install-deps.sh bench)"; exit 0; }
 [ -x "$NET" ] || { echo "SKIP: no $NET"; exit 0; }
@@ -56,6 +60,7 @@ measure() {
 		local src=()
 		[ "$dir" = rx ] && src=(--source-len "$len")
 		setsid taskset -c "$dev" "$NET" -s "$sock" --sink "${src[@]}" \
+			$NET_ARGS \
 			>"$work/daemon.log" 2>&1 </dev/null &
 		dpid=$!
 	else
@@ -110,7 +115,7 @@ done
 
 {
 echo "virtio-net, DPDK $(dpkg-query -W -f='${Version}' dpdk-dev 2>/dev/null || echo '?') virtio-user (testpmd) as the frontend of both, 256-entry rings, device on CPU $dev, virtio-user on CPU $drv, median of $REPEAT x ${SECS}s, $(nproc) CPUs, $TP_MEMNOTE"
-echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "vdev-net ${NET_ARGS:-(no options)}; load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-3s %-7s %6s %15s %15s %7s\n' dir ring bytes "vdev-net Mpps" "DPDK vhost Mpps" ratio
 for r in $ROWS; do
 	ring=${r%-*} len=${r#*-}
