@@ -31,7 +31,12 @@
 # initramfs has no libc for a dynamic fio.  Host CPU per request: utime +
 # stime of the back-end process (/proc/PID/stat) across one job, divided by
 # the requests the guest completed; for QEMU's built-in device there is no
-# separate back-end process, so none is given.
+# separate back-end process, so none is given.  Guest CPU per request: the
+# same for the frontend's processes (UML's, or QEMU's), the guest's own
+# driver stack included: where a back-end makes the guest work harder (a
+# virtio-scsi LUN that Linux takes for a rotating disk did), it shows
+# there, and the back-end's column then grows too (fewer requests per
+# wakeup).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 [ $# -ge 1 ] || { sed -n '9,20p' "$0" >&2; exit 2; }
@@ -55,6 +60,22 @@ RESULTS=$GUEST_WORK/results
 
 [ -x "$BLK" ] || { echo "no $BLK" >&2; exit 1; }
 cc -static -O2 -o "$GUEST_WORK/loadgen" "$here/loadgen.c" || exit 1
+
+# tree_ticks PID: utime + stime of PID and every process below it.
+tree_ticks() {
+	local p s t=0
+	for p in $(ps -e -o pid=,ppid= | awk -v root="$1" '
+		{ par[$1] = $2 }
+		END { for (p in par) { q = p
+			while (q != root && (q in par) && q > 1) q = par[q]
+			if (q == root) print p } }'); do
+		s=$(<"/proc/$p/stat") 2>/dev/null || continue
+		s=${s##*) }
+		set -- $s
+		t=$((t + ${12} + ${13}))
+	done
+	echo "$t"
+}
 
 # cpu_ticks PID: utime + stime of the whole process (all threads).
 cpu_ticks() {
@@ -91,7 +112,7 @@ start_backend() { # KIND IMG SOCK TRANSPORT; sets BPID (empty: no separate proce
 # time at each job's BEGIN line and result line.
 run_case() { # FE KIND DIR
 	local fe=$1 kind=$2 dir=$3 img sock=$GUEST_WORK/b.sock
-	local log gpid seen=0 c0=0 job= l
+	local log gpid seen=0 c0=0 g0=0 job= l
 	img=$dir/vdev-bench-$$.img
 	log=$GUEST_WORK/$fe-$kind-${dir//\//_}.log
 	rm -f "$log"  # the poll below must not read an older run's lines
@@ -122,16 +143,20 @@ run_case() { # FE KIND DIR
 			case $l in
 			BENCH-BEGIN*)
 				job=${l#BENCH-BEGIN }
-				[ -n "$BPID" ] && c0=$(cpu_ticks "$BPID") ;;
+				[ -n "$BPID" ] && c0=$(cpu_ticks "$BPID")
+				g0=$(tree_ticks "$gpid") ;;
 			LOADGEN-BENCH*)
-				local c1=0 ops iops mbps cpu=-
+				local c1=0 g1 ops iops mbps cpu=- gcpu=-
 				[ -n "$BPID" ] && c1=$(cpu_ticks "$BPID")
+				g1=$(tree_ticks "$gpid")
 				ops=$(echo "$l" | sed 's/.* ops=\([0-9]*\).*/\1/')
 				iops=$(echo "$l" | sed 's/.* iops=\([0-9]*\).*/\1/')
 				mbps=$(echo "$l" | sed 's/.* mbps=\([0-9.]*\).*/\1/')
 				[ -n "$BPID" ] && [ "$ops" -gt 0 ] &&
 					cpu=$(echo "scale=1; ($c1 - $c0) * 1000000 / $TCK / $ops" | bc)
-				echo "$fe ${dir} $kind $job $iops $mbps $cpu" >>"$RESULTS" ;;
+				[ "$ops" -gt 0 ] &&
+					gcpu=$(echo "scale=1; ($g1 - $g0) * 1000000 / $TCK / $ops" | bc)
+				echo "$fe ${dir} $kind $job $iops $mbps $cpu $gcpu" >>"$RESULTS" ;;
 			esac
 		done <"$chunk"
 		[ $alive = 0 ] && break
@@ -207,7 +232,8 @@ done
 if [ "$REPEAT" -gt 1 ]; then
 	awk '{ k = $1 " " $2 " " $3 " " $4
 	       if (!(k in n)) order[++m] = k
-	       n[k]++; iops[k, n[k]] = $5; mb[k, n[k]] = $6; cpu[k, n[k]] = $7 }
+	       n[k]++; iops[k, n[k]] = $5; mb[k, n[k]] = $6; cpu[k, n[k]] = $7
+	       gcpu[k, n[k]] = $8 }
 	     function med(a, k, c,   i, j, t, v) {
 		for (i = 1; i <= c; i++) v[i] = a[k, i]
 		for (i = 2; i <= c; i++)
@@ -215,21 +241,22 @@ if [ "$REPEAT" -gt 1 ]; then
 				t = v[j]; v[j] = v[j-1]; v[j-1] = t }
 		return v[int((c + 1) / 2)] }
 	     END { for (i = 1; i <= m; i++) { k = order[i]
-		print k, med(iops, k, n[k]), med(mb, k, n[k]), med(cpu, k, n[k]) } }' \
+		print k, med(iops, k, n[k]), med(mb, k, n[k]), med(cpu, k, n[k]),
+		      med(gcpu, k, n[k]) } }' \
 		"$RESULTS" >"$RESULTS.med" && mv "$RESULTS.med" "$RESULTS"
 fi
 
 {
 echo "guest-blk benchmark: ${SECS}s per job, 256 MiB raw image, median of $REPEAT, $(nproc) host CPUs, $(uname -r)"
 echo "frontend: uml = User-Mode Linux (native), qemu* = QEMU TCG (reference only; -vfio: vfio-user)"
-printf '%-11s %-9s %-10s %-20s %9s %9s %10s\n' fe image backend job IOPS MiB/s "cpu-us/req"
-while read -r fe dir kind job iops mbps cpu; do
-	printf '%-11s %-9s %-10s %-20s %9s %9s %10s\n' "$fe" "$dir" "$kind" \
-		"$job" "$iops" "$mbps" "$cpu"
+printf '%-11s %-9s %-10s %-20s %9s %9s %10s %12s\n' fe image backend job IOPS MiB/s "cpu-us/req" "guest-us/req"
+while read -r fe dir kind job iops mbps cpu gcpu; do
+	printf '%-11s %-9s %-10s %-20s %9s %9s %10s %12s\n' "$fe" "$dir" "$kind" \
+		"$job" "$iops" "$mbps" "$cpu" "$gcpu"
 done <"$RESULTS"
 echo
 echo "ratio vdev-blk (uring) / qemu-storage-daemon (default aio=threads; aio=io_uring): IOPS, and CPU per request"
-while read -r fe dir kind job iops mbps cpu; do
+while read -r fe dir kind job iops mbps cpu gcpu; do
 	[ "$kind" = vdev-uring ] || continue
 	for q in qsd qsd-uring; do
 		set -- $(awk -v f="$fe" -v d="$dir" -v k="$q" -v j="$job" \
@@ -243,7 +270,7 @@ done <"$RESULTS"
 if grep -q ' vdev-scsi ' "$RESULTS"; then
 	echo
 	echo "ratio vdev-scsi / vdev-blk (uring, same image and frontend): IOPS, and CPU per request"
-	while read -r fe dir kind job iops mbps cpu; do
+	while read -r fe dir kind job iops mbps cpu gcpu; do
 		[ "$kind" = vdev-scsi ] || continue
 		set -- $(awk -v f="$fe" -v d="$dir" -v j="$job" \
 			'$1 == f && $2 == d && $3 == "vdev-uring" && $4 == j {print $5, $7}' "$RESULTS")
@@ -256,7 +283,7 @@ fi
 if grep -q -- '-vfio ' "$RESULTS"; then
 	echo
 	echo "ratio vfio-user / vhost-user (same QEMU, guest, back-end and image): IOPS, and CPU per request"
-	while read -r fe dir kind job iops mbps cpu; do
+	while read -r fe dir kind job iops mbps cpu gcpu; do
 		[[ $fe == *-vfio ]] || continue
 		set -- $(awk -v f="${fe%-vfio}" -v d="$dir" -v k="$kind" -v j="$job" \
 			'$1 == f && $2 == d && $3 == k && $4 == j {print $5, $7}' "$RESULTS")
