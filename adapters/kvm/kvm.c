@@ -344,7 +344,7 @@ struct vdev_kvm *(vdev_kvm_attach)(int vm_fd, struct vdev *dev,
 }
 
 /* Into the caller's struct at the size it was compiled with (api.h). */
-void(vdev_kvm_get_stats)(struct vdev_kvm *k, struct vdev_kvm_stats *st,
+void (vdev_kvm_get_stats)(struct vdev_kvm *k, struct vdev_kvm_stats *st,
 			 size_t size)
 {
 	struct vdev_kvm_stats s;

@@ -29,9 +29,10 @@
  * meaning "as before"; nothing is removed, reordered or resized without a
  * SOVERSION bump. Structs whose layout is fixed (wire formats, ring
  * layouts, vdev_queue_config/state, vdev_mem_region, vdev_watcher,
- * vdev_input_caps, vdev_input_event, vdev_daemon_counter) never grow: a need beyond them is a
- * new call. Structs the library fills in for the caller take a size too
- * (vdev_queue_stats).
+ * vdev_input_caps, vdev_input_event, vdev_daemon_counter) never grow: a
+ * need beyond them is a new call. Structs the library fills in for the
+ * caller take a size too (the *_get_stats calls): it writes no more than
+ * that, and zeros what the caller has beyond the fields it knows.
  */
 #ifndef VIRTIO_API_H
 #define VIRTIO_API_H

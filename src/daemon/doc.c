@@ -443,31 +443,31 @@ static int write_qemu_json(const struct vdev_daemon *d,
 		return r;                                                   \
 	} while (0)
 
-int(vdev_daemon_write_help)(const struct vdev_daemon *d, FILE *f,
+int (vdev_daemon_write_help)(const struct vdev_daemon *d, FILE *f,
 			    size_t dsize, size_t osize)
 {
 	WRITE_SIZED(write_help, f);
 }
 
-int(vdev_daemon_write_man)(const struct vdev_daemon *d, FILE *f, size_t dsize,
+int (vdev_daemon_write_man)(const struct vdev_daemon *d, FILE *f, size_t dsize,
 			   size_t osize)
 {
 	WRITE_SIZED(write_man, f);
 }
 
-int(vdev_daemon_write_markdown)(const struct vdev_daemon *d, FILE *f,
+int (vdev_daemon_write_markdown)(const struct vdev_daemon *d, FILE *f,
 				size_t dsize, size_t osize)
 {
 	WRITE_SIZED(write_markdown, f);
 }
 
-int(vdev_daemon_write_capabilities)(const struct vdev_daemon *d, FILE *f,
+int (vdev_daemon_write_capabilities)(const struct vdev_daemon *d, FILE *f,
 				    size_t dsize, size_t osize)
 {
 	WRITE_SIZED(write_capabilities, f);
 }
 
-int(vdev_daemon_write_qemu_json)(const struct vdev_daemon *d,
+int (vdev_daemon_write_qemu_json)(const struct vdev_daemon *d,
 				 const char *binary, FILE *f, size_t dsize,
 				 size_t osize)
 {

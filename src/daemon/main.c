@@ -425,7 +425,7 @@ static int daemon_main(const struct vdev_daemon *d, void *ctx, int argc,
 }
 
 /* The table at the sizes the program was compiled with (sized.c). */
-int(vdev_daemon_main)(const struct vdev_daemon *d, void *ctx, int argc,
+int (vdev_daemon_main)(const struct vdev_daemon *d, void *ctx, int argc,
 		      char **argv, size_t dsize, size_t osize)
 {
 	struct vdev_daemon c;

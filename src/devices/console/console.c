@@ -726,7 +726,8 @@ struct vdev *(vdev_console_new)(const struct vdev_console_config *cfg,
 	if (cfg && !VSIZED_IN(c, cfg, size))
 		return NULL;
 	/* More than the most is refused by the device, unread. */
-	if (cfg && c.ports && c.nports && c.nports <= VDEV_CONSOLE_PORTS_MAX) {
+	if (cfg && c.ports && c.nports &&
+	    c.nports <= VDEV_CONSOLE_PORTS_MAX) {
 		ports = vsized_array(c.ports, c.nports, port_size,
 				sizeof(*ports));
 		if (!ports)
@@ -740,7 +741,7 @@ struct vdev *(vdev_console_new)(const struct vdev_console_config *cfg,
 	return dev;
 }
 
-int(vdev_console_add_port)(struct vdev *dev, unsigned id,
+int (vdev_console_add_port)(struct vdev *dev, unsigned id,
 			   const struct vdev_console_port *port, size_t size)
 {
 	struct vdev_console_port c;

@@ -139,7 +139,7 @@ void con_control_stop(struct con *c)
 
 /* Written at the size the caller compiled the port with (api.h): fields
  * it does not know are left out, bytes it has beyond ours zeroed. */
-int(vdev_console_parse_port)(char *spec, struct vdev_console_port *p,
+int (vdev_console_parse_port)(char *spec, struct vdev_console_port *p,
 			     size_t size)
 {
 	struct vdev_console_port c;

@@ -585,7 +585,8 @@ struct vdev *(vdev_i2c_new)(const struct vdev_i2c_config *cfg,
 	if (cfg && !VSIZED_IN(c, cfg, size))
 		return NULL;
 	/* More than the most is refused by the device, unread. */
-	if (cfg && c.clients && c.nclients && c.nclients <= VDEV_I2C_MAX_CLIENTS) {
+	if (cfg && c.clients && c.nclients &&
+	    c.nclients <= VDEV_I2C_MAX_CLIENTS) {
 		clients = vsized_array(c.clients, c.nclients, client_size,
 				sizeof(*clients));
 		if (!clients)

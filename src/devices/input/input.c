@@ -809,7 +809,7 @@ struct vdev *(vdev_input_new)(const struct vdev_input_config *cfg, size_t size)
 }
 
 /* Into the caller's struct at the size it was compiled with (api.h). */
-void(vdev_input_get_stats)(struct vdev *dev, struct vdev_input_stats *st,
+void (vdev_input_get_stats)(struct vdev *dev, struct vdev_input_stats *st,
 			   size_t size)
 {
 	struct vdev_input_stats s;

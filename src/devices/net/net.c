@@ -647,7 +647,7 @@ struct vdev *(vdev_net_new)(const struct vdev_net_config *cfg, size_t size)
 }
 
 /* Into the caller's struct at the size it was compiled with (api.h). */
-int(vdev_net_get_stats)(struct vdev *dev, unsigned pair,
+int (vdev_net_get_stats)(struct vdev *dev, unsigned pair,
 			struct vdev_net_stats *st, size_t size)
 {
 	struct vdev_net_stats s;

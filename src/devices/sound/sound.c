@@ -707,7 +707,8 @@ struct vdev *(vdev_sound_new)(const struct vdev_sound_config *cfg,
 	if (cfg && !VSIZED_IN(c, cfg, size))
 		return NULL;
 	/* More than the most is refused by the device, unread. */
-	if (cfg && c.streams && c.num_streams && c.num_streams <= VDEV_SOUND_MAX_STREAMS) {
+	if (cfg && c.streams && c.num_streams &&
+	    c.num_streams <= VDEV_SOUND_MAX_STREAMS) {
 		streams = vsized_array(c.streams, c.num_streams, stream_size,
 				sizeof(*streams));
 		if (!streams)
@@ -722,7 +723,7 @@ struct vdev *(vdev_sound_new)(const struct vdev_sound_config *cfg,
 }
 
 /* Into the caller's struct at the size it was compiled with (api.h). */
-int(vdev_sound_get_stats)(struct vdev *dev, struct vdev_sound_stats *st,
+int (vdev_sound_get_stats)(struct vdev *dev, struct vdev_sound_stats *st,
 			  size_t size)
 {
 	struct vdev_sound_stats s;
