@@ -281,6 +281,7 @@ static int tx_one(struct net_pair *p, struct vdev_req *r, uint64_t features)
 		return -EINVAL;
 	}
 	h.num_buffers = vdev_cpu_to_le16(0);
+	h.flags &= VDEV_NET_HDR_F_NEEDS_CSUM; /* net_hdr_check_tx() */
 	if (be->vnet_hdr) {
 		p->tx_send[cnt].iov_base = &h;
 		p->tx_send[cnt++].iov_len = NET_HDR_LEN;

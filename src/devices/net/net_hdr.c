@@ -22,9 +22,10 @@ enum net_hdr_verdict net_hdr_check_tx(const struct vdev_net_hdr *h,
 
 	if (len < NET_ETH_HLEN || len > NET_FRAME_MAX)
 		return NET_HDR_BADLEN;
-	/* DATA_VALID and RSC_INFO are the device's to set (5.1.6.2.1). */
-	if (h->flags & ~VDEV_NET_HDR_F_NEEDS_CSUM)
-		return NET_HDR_BAD;
+	/* Only NEEDS_CSUM means something on transmit: the device ignores
+	 * flag bits it does not recognise (5.1.6.2.2), and DATA_VALID and
+	 * RSC_INFO, which the driver must not set (5.1.6.2.1), are cleared
+	 * by the caller before a backend sees the header. */
 	if (h->flags & VDEV_NET_HDR_F_NEEDS_CSUM) {
 		size_t start = vdev_le16_to_cpu(h->csum_start);
 		size_t off = vdev_le16_to_cpu(h->csum_offset);
@@ -62,7 +63,10 @@ enum net_hdr_verdict net_hdr_check_tx(const struct vdev_net_hdr *h,
 	if (ecn && !has(features, VDEV_NET_F_HOST_ECN))
 		return NET_HDR_BAD;
 	/* Segmentation needs the checksum position and a segment size;
-	 * the headers (hdr_len) must lie inside the frame. */
+	 * the headers (hdr_len) must lie inside the frame. A driver must
+	 * set NEEDS_CSUM and gso_size with any gso_type (5.1.6.2.1), and
+	 * the device owes nothing to one that does not: such a frame is
+	 * dropped, though Linux's tun would guess the checksum position. */
 	if (!(h->flags & VDEV_NET_HDR_F_NEEDS_CSUM) || !h->gso_size ||
 	    vdev_le16_to_cpu(h->hdr_len) > len)
 		return NET_HDR_BAD;
