@@ -154,7 +154,13 @@ static int net_check(void *ctx, const struct vdev_daemon_instance *in)
 		return -EINVAL;
 	}
 	if (o->queues > 1 && !o->tap && !o->sink) {
-		fprintf(stderr, "vdev-net: --queues > 1 needs --tap or --sink\n");
+		/* One socket is one ordered wire, as QEMU's stream and
+		 * dgram netdevs have it; spreading pairs over it would
+		 * reorder a flow's frames. */
+		fprintf(stderr, "vdev-net: --queues > 1 needs --tap or "
+				"--sink: a --stream or --dgram socket (as "
+				"QEMU's) carries one queue pair, and a "
+				"--tap-fd is one tap queue\n");
 		return -EINVAL;
 	}
 	if (o->tap_fd && in->count > 1) {
