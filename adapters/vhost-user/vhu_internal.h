@@ -54,6 +54,11 @@ struct vhu_inflight_map {
 	bool packed;
 };
 
+struct vhu_mem_dup {
+	uint64_t gpa, size;
+	unsigned extra; /* times added beyond the first */
+};
+
 struct vdev_vhost_user {
 	struct vdev *dev;
 	struct vdev_mem *mem;
@@ -87,6 +92,12 @@ struct vdev_vhost_user {
 
 	/* Dirty log (SET_LOG_BASE), see vhu_mem.c. */
 	struct vhu_logmap *logmap;
+
+	/* Regions ADD_MEM_REG gave again, identical (QEMU 7.2 sends them
+	 * once per vhost_dev, i.e. per net queue pair): REM_MEM_REG drops
+	 * one count before the region goes. See vhu_mem.c. */
+	struct vhu_mem_dup mem_dup[VDEV_MEM_MAX_REGIONS];
+	unsigned n_mem_dup;
 
 	struct vhu_inflight_map inflight;
 
@@ -222,6 +233,8 @@ int vhu_set_mem_table(struct vdev_vhost_user *, struct vhu_msg *,
 		      struct vhu_msg *);
 int vhu_get_max_mem_slots(struct vdev_vhost_user *, struct vhu_msg *,
 			  struct vhu_msg *);
+/* Forgets the counts of regions added twice (the map was emptied). */
+void vhu_mem_dup_clear(struct vdev_vhost_user *vu);
 int vhu_add_mem_reg(struct vdev_vhost_user *, struct vhu_msg *,
 		    struct vhu_msg *);
 int vhu_rem_mem_reg(struct vdev_vhost_user *, struct vhu_msg *,

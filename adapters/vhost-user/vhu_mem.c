@@ -94,7 +94,74 @@ int vhu_set_mem_table(struct vdev_vhost_user *vu, struct vhu_msg *m,
 		vhu_rings_remap(vu); /* the old table stays: restart */
 		return ret;
 	}
+	vhu_mem_dup_clear(vu);
 	return vhu_rings_remap(vu);
+}
+
+/*
+ * QEMU 7.2 (Debian 12's) sends ADD_MEM_REG and REM_MEM_REG from each
+ * vhost_dev of a device, which for net is each queue pair: the same
+ * region comes once per pair. Refusing the second copy as an overlap made
+ * QEMU fall back to userspace virtio, i.e. no traffic at all with
+ * queues=2 (later QEMUs send them from the first vhost_dev only). A region
+ * identical in every field the frontend names is the same memory: it is
+ * counted here, not mapped again, and REM_MEM_REG drops a count before it
+ * removes the region.
+ */
+static bool same_region(const struct vdev_mem_region *a,
+			const struct vdev_mem_region *b)
+{
+	return a->guest_addr == b->guest_addr && a->size == b->size &&
+	       a->user_addr == b->user_addr && a->fd_offset == b->fd_offset;
+}
+
+static struct vhu_mem_dup *mem_dup_find(struct vdev_vhost_user *vu,
+					uint64_t gpa, uint64_t size)
+{
+	for (unsigned i = 0; i < vu->n_mem_dup; i++)
+		if (vu->mem_dup[i].gpa == gpa && vu->mem_dup[i].size == size)
+			return &vu->mem_dup[i];
+	return NULL;
+}
+
+static int mem_dup_add(struct vdev_vhost_user *vu,
+		       const struct vdev_mem_region *r)
+{
+	struct vhu_mem_dup *d = mem_dup_find(vu, r->guest_addr, r->size);
+
+	if (!d) {
+		/* One entry per region at most: the table never outgrows
+		 * the map. */
+		if (vu->n_mem_dup >= VDEV_MEM_MAX_REGIONS)
+			return -ENOSPC;
+		d = &vu->mem_dup[vu->n_mem_dup++];
+		*d = (struct vhu_mem_dup){ .gpa = r->guest_addr,
+					   .size = r->size };
+	}
+	/* Bounded by the frontend's vhost_devs in practice; a frontend
+	 * that adds one region forever gets a refusal, not a wrap. */
+	if (d->extra >= 0xffff)
+		return -ENOSPC;
+	d->extra++;
+	return 0;
+}
+
+/* A REM_MEM_REG that only drops a count: true. */
+static bool mem_dup_rem(struct vdev_vhost_user *vu, uint64_t gpa,
+			uint64_t size)
+{
+	struct vhu_mem_dup *d = mem_dup_find(vu, gpa, size);
+
+	if (!d)
+		return false;
+	if (--d->extra == 0)
+		*d = vu->mem_dup[--vu->n_mem_dup];
+	return true;
+}
+
+void vhu_mem_dup_clear(struct vdev_vhost_user *vu)
+{
+	vu->n_mem_dup = 0;
 }
 
 int vhu_get_max_mem_slots(struct vdev_vhost_user *vu, struct vhu_msg *m,
@@ -114,11 +181,15 @@ int vhu_add_mem_reg(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	ret = region_from_wire(&m->p.mem_reg.region, m->fds[0], &reg);
 	if (ret)
 		return ret;
-	for (unsigned i = 0; i < n; i++)
-		if (vdev_mem_region_get(vu->mem, i, &old) == 0 &&
-		    ranges_overlap(old.user_addr, old.size, reg.user_addr,
+	for (unsigned i = 0; i < n; i++) {
+		if (vdev_mem_region_get(vu->mem, i, &old) != 0)
+			continue;
+		if (same_region(&old, &reg))
+			return mem_dup_add(vu, &reg);
+		if (ranges_overlap(old.user_addr, old.size, reg.user_addr,
 				   reg.size))
 			return -EINVAL;
+	}
 	ret = vdev_mem_add(vu->mem, &reg);
 	if (ret)
 		return ret;
@@ -134,6 +205,8 @@ int vhu_rem_mem_reg(struct vdev_vhost_user *vu, struct vhu_msg *m,
 	unsigned n = vdev_mem_count(vu->mem), k = 0;
 	int ret;
 
+	if (mem_dup_rem(vu, gpa, size))
+		return 0;
 	/* What stays, so rings in the region that goes halt first. */
 	keep = calloc(n ? n : 1, sizeof(*keep));
 	if (!keep)

@@ -59,6 +59,7 @@ static void session_reset(struct vdev_vhost_user *vu)
 	vhu_inflight_unmap(vu);
 	vhu_backend_close(vu);
 	vdev_mem_replace(vu->mem, NULL, 0);
+	vhu_mem_dup_clear(vu);
 	__atomic_store_n(&vu->proto_acked, 0, __ATOMIC_RELEASE);
 	vu->proto_features_acked = false;
 	vu->features_set = false;
