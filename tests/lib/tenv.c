@@ -249,6 +249,15 @@ const char *tenv_proc_sigmask_broken(void)
 		fclose(f);
 	__atomic_store_n(&p.done, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
+	/*
+	 * pthread_join returns when the kernel clears the thread's tid, in
+	 * the middle of its exit: until the exit ends the thread is still
+	 * listed under /proc/self/task, with the all-blocked mask glibc
+	 * gives an exiting thread. A caller that looks at every thread's
+	 * mask next would take it for one of its own: wait until it is gone.
+	 */
+	while (access(path, F_OK) == 0)
+		usleep(1000);
 	/* SIGUSR2 blocked, as the thread asked; SIGSEGV not. */
 	if ((m & (1ull << (SIGUSR2 - 1))) && !(m & (1ull << (SIGSEGV - 1))))
 		state = 1;
