@@ -74,8 +74,12 @@ static void handle(struct vdev *dev, unsigned qidx, struct vdev_queue *q)
 					 __ATOMIC_RELEASE);
 			continue;
 		}
-		t->last_push_ret = vdev_queue_push(q, r, echo(r));
-		t->completed++;
+		/* Shared by the queues, whose workers may be threads of
+		 * their own (vhost-user, one per queue). */
+		__atomic_store_n(&t->last_push_ret,
+				 vdev_queue_push(q, r, echo(r)),
+				 __ATOMIC_RELAXED);
+		__atomic_fetch_add(&t->completed, 1, __ATOMIC_RELAXED);
 		pushed = true;
 	}
 	if (pushed)

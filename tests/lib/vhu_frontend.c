@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -483,6 +484,7 @@ static void *server_main(void *arg)
 {
 	struct vhu_fe_server *s = arg;
 
+	__atomic_store_n(&s->tid, (long)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	s->ret = vdev_vhost_user_run(s->vu);
 	return NULL;
 }

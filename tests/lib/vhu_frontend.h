@@ -155,6 +155,7 @@ struct vhu_fe_server {
 	struct vdev *dev;
 	struct vdev_vhost_user *vu;
 	pthread_t thread;
+	long tid; /* the thread's, once it runs (__atomic) */
 	char path[108];
 	int ret;
 };
