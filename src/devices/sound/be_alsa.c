@@ -3,11 +3,17 @@
  * The ALSA backend: any PCM name ("default", "hw:0,0", a "file" or "null"
  * plugin of an asoundrc), opened non-blocking. The device's clock still
  * paces completions (alsa-lib's null and file PCMs take everything at
- * once); playback frames go to the PCM up to two periods before they are
- * due, so a real sound card does not underrun between two wakeups, and
- * the PCM is waited for on its poll fd (POLLOUT / POLLIN) when it is full
- * or empty. An underrun or overrun of the PCM is recovered from
- * (snd_pcm_recover) and reported to the driver as PCM_XRUN.
+ * once); playback frames go to the PCM up to two periods (three when its
+ * buffer holds four) before they are due, so a real sound card does not
+ * underrun between two wakeups, and the PCM is waited for on its poll fd
+ * (POLLOUT / POLLIN) when it is full or empty. An underrun or overrun of
+ * the PCM is recovered from (snd_pcm_recover) and reported to the driver
+ * as PCM_XRUN. After an underrun, silence (the lead less a period) goes
+ * before the frames that came late: the PCM restarts with them, and
+ * without it would hold a period where it held the lead, for the rest of
+ * the stream, running dry at every period boundary where its clock moves
+ * in whole periods (snd-aloop on a 100 Hz jiffies timer: an xrun every
+ * period, from one late wakeup on).
  */
 #include <alsa/asoundlib.h>
 #include <errno.h>
@@ -22,6 +28,8 @@ struct alsab {
 	snd_pcm_t *pcm;
 	uint8_t *bounce; /* one buffer's frames, contiguous */
 	size_t bounce_len;
+	uint8_t *silence; /* the lead less a period, silent (playback) */
+	snd_pcm_uframes_t silence_frames;
 };
 
 static int alsa_format(unsigned f, snd_pcm_format_t *out)
@@ -92,10 +100,14 @@ static int setup(struct snd_stream *s, snd_pcm_t *pcm)
 	    (err = snd_pcm_sw_params_set_start_threshold(pcm, sw, 1)) < 0 ||
 	    (err = snd_pcm_sw_params(pcm, sw)) < 0)
 		return err;
-	/* What ALSA holds may reach two periods before they are due. */
+	/* What ALSA holds may reach two periods before they are due, three
+	 * where its buffer has room for four: a PCM whose clock moves in
+	 * whole periods (snd-aloop on jiffies) can start up to a period
+	 * ahead of ours, and two periods then leave no margin at all. */
 	s->lead_ns = s->info.direction == VDEV_SND_D_OUTPUT ?
-			     (uint64_t)2 * period * 1000000000ull /
-				     s->rate_hz : 0;
+			     (uint64_t)(buffer >= 4 * period ? 3 : 2) *
+				     period * 1000000000ull / s->rate_hz :
+			     0;
 	if ((uint64_t)period * 2 > buffer)
 		s->lead_ns /= 2;
 	return 0;
@@ -127,6 +139,26 @@ static int alsa_open(struct snd_stream *s)
 	err = setup(s, a->pcm);
 	if (err < 0)
 		goto fail_pcm;
+	if (out) {
+		/* The lead less the period written after it, in frames. */
+		uint64_t lead = (s->lead_ns * s->rate_hz + 500000000ull) /
+				1000000000ull;
+		uint64_t period = s->period_bytes / s->frame_bytes;
+		snd_pcm_format_t fmt = SND_PCM_FORMAT_UNKNOWN;
+
+		alsa_format(s->format, &fmt); /* setup() checked it */
+		a->silence_frames = lead > period ? lead - period : 0;
+		if (a->silence_frames) {
+			a->silence = malloc(a->silence_frames * s->frame_bytes);
+			if (!a->silence) {
+				err = -ENOMEM;
+				goto fail_pcm;
+			}
+			snd_pcm_format_set_silence(
+				fmt, a->silence,
+				(unsigned)(a->silence_frames * s->channels));
+		}
+	}
 	err = snd_pcm_prepare(a->pcm);
 	if (err < 0)
 		goto fail_pcm;
@@ -144,6 +176,7 @@ fail_pcm:
 fail:
 	vdev_log(VDEV_LOG_WARN, "sound: stream %u: ALSA %s: %s", s->id,
 		 s->snd->alsa_device, snd_strerror(err));
+	free(a->silence);
 	free(a->bounce);
 	free(a);
 	return err < 0 ? err : -EIO;
@@ -159,6 +192,7 @@ static void alsa_close(struct snd_stream *s)
 	if (s->info.direction == VDEV_SND_D_OUTPUT)
 		snd_pcm_drain(a->pcm); /* non-blocking: what is queued */
 	snd_pcm_close(a->pcm);
+	free(a->silence);
 	free(a->bounce);
 	free(a);
 	s->be_priv = NULL;
@@ -194,9 +228,12 @@ static void xrun(struct snd_stream *s, struct alsab *a, int err)
 {
 	if (s->features & (1u << SND_PCM_F_EVT_XRUNS))
 		snd_event(s->snd, SND_EVT_PCM_XRUN, s->id);
-	if (snd_pcm_recover(a->pcm, err, 1) == 0 &&
-	    s->info.direction == VDEV_SND_D_INPUT)
+	if (snd_pcm_recover(a->pcm, err, 1) < 0)
+		return;
+	if (s->info.direction == VDEV_SND_D_INPUT)
 		snd_pcm_start(a->pcm);
+	else if (a->silence)
+		snd_pcm_writei(a->pcm, a->silence, a->silence_frames);
 }
 
 static long alsa_io(struct snd_stream *s, const struct iovec *iov,
