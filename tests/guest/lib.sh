@@ -15,6 +15,7 @@ GUEST_PASS=0 GUEST_FAIL=0 GUEST_SKIP=0
 GUEST_BOOT_TIMEOUT=${VDEV_GUEST_TIMEOUT:-180}
 GUEST_PIDS=()
 GUEST_DAEMON_LOGS=()	# shown when the next guest_check fails
+UML_MEM_MB=128	# mem= of every UML guest
 UML_GLIBC_TUNABLES=GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-FMA,-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD
 
 # guest_setup: work dir, cleanup trap, kernels.  Uses the kernels run-all.sh
@@ -411,14 +412,27 @@ run_uml() {
 	echo "frontend: UML (virtio_uml), kernel: linux-source-6.1" \
 		"$(pkg_version linux-source-6.1) ARCH=um" \
 		"($VDEV_GUEST_UML_KERNEL), accel: none (user-mode)"
-	local t0 pid i
+	local t0 pid i free
+	# UML's memory is a file it makes (and unlinks) in TMPDIR, mapped
+	# shared: a page the host's tmpfs has no room for is a SIGBUS in
+	# the guest kernel, "Kernel mode signal 7", and UML aborts (first
+	# seen unpacking the initramfs, the first big write).  Not booting
+	# says so plainly; guest_check names the crash if room ran out
+	# during the boot.
+	free=$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')
+	if [ -n "$free" ] && [ "$free" -lt $((UML_MEM_MB * 1024 + 65536)) ]; then
+		echo "run_uml: not booted: /dev/shm has $((free / 1024)) MiB free," \
+			"UML's memory file needs up to $UML_MEM_MB MiB there (+64 MiB)" >"$log"
+		GUEST_SECS=0
+		return
+	fi
 	t0=$(date +%s.%N)
 	# On hosts whose XSAVE area UML cannot restore (AMX, see
 	# kconfig/uml-xstate.patch) UML saves only the legacy FP/SSE state
 	# across its processes: keep the guest's glibc off AVX (init gets
 	# NAME=VALUE kernel arguments as environment).  The built-in ALSA
 	# loopback (hw:Loopback) gets card 7, so virtio-snd is card 0.
-	TMPDIR=/dev/shm "$VDEV_GUEST_UML_KERNEL" mem=128M initrd="$initrd" \
+	TMPDIR=/dev/shm "$VDEV_GUEST_UML_KERNEL" mem=${UML_MEM_MB}M initrd="$initrd" \
 		con=null ssl=null con0=null,fd:1 uml_dir="$udir" umid="$umid" \
 		panic=-1 quiet "$UML_GLIBC_TUNABLES" snd_aloop.index=7 \
 		"${args[@]}" >"$log" 2>&1 </dev/null &
@@ -489,6 +503,15 @@ guest_check() {
 	line=$(grep -a 'VDEV-GUEST-RESULT:' "$log" | tail -n1 | tr -d '\r')
 	if [ -z "$line" ]; then
 		st=FAIL detail="no result line from guest (boot failed or hung)"
+		# UML's own words when its memory file found the host's tmpfs
+		# full (run_uml): say that, not a hang
+		if grep -aq '^run_uml: not booted' "$log"; then
+			detail=$(grep -a -m1 '^run_uml: not booted' "$log")
+		elif grep -aq 'Bus error - the host /dev/shm or /tmp mount' "$log"; then
+			detail="UML aborted: SIGBUS in its kernel (Kernel mode"
+			detail+=" signal 7), its memory file on /dev/shm found the"
+			detail+=" host's tmpfs full ($(df -Pm /dev/shm | awk 'NR == 2 { print $4 }') MiB free now)"
+		fi
 	else
 		set -- $line
 		st=$2 detail="${*:4}"
