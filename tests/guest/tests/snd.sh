@@ -7,7 +7,9 @@
 # QEMU 7.2 has no vhost-user-snd-pci: that case SKIPs saying so.  The
 # Debian 13 case also offers the virtio 1.3 controls (CTLS) and drives
 # them with amixer.  snd-uml-alsa-aloop runs the ALSA backend against
-# UML's built-in snd-aloop (test_sound's test_alsa_aloop in the guest).  One boot
+# UML's built-in snd-aloop (test_sound's test_alsa_aloop in the guest:
+# a transfer with xruns, which the devices count and report, is run
+# again, at most 8 times, and the detail says how many were).  One boot
 # per frontend runs every check (snd.in-guest): the card is listed, an
 # aplay killed mid-stream leaves the device usable, aplay of 1 s of a known
 # S16_LE stereo 48 kHz pattern takes >= 0.9 s and leaves the daemon's
