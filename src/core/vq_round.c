@@ -98,7 +98,6 @@ static bool run_handler(struct vcore_vq *vq)
 void vdev_vq_dispatch(struct vdev *dev, unsigned qidx)
 {
 	struct vcore_vq *vq = vcore_get_vq(dev, qidx);
-	uint64_t v;
 	bool spent;
 
 	if (!vq || vcore_reentered(dev, "vdev_vq_dispatch"))
@@ -112,9 +111,6 @@ void vdev_vq_dispatch(struct vdev *dev, unsigned qidx)
 	if (vq->kick_fd >= 0)
 		vpeer_drain(vq->kick_fd, vq->kick_kind);
 	pthread_mutex_unlock(&vq->wlock);
-	if (read(vq->sched_fd, &v, sizeof(v)) < 0) {
-		/* not scheduled, a kick */
-	}
 	pthread_mutex_lock(&vq->lock);
 	vdev_queue_new_round(vq->q);
 	spent = run_handler(vq);
