@@ -7,7 +7,11 @@
 #   tp_cpus              sets TP_CPU0 TP_CPU1: the first two CPUs we may use
 #   tp_mem               sets TP_MEM (EAL memory options) and TP_MEMNOTE:
 #                        2 MiB hugepages when 512 are free, else --no-huge
-#                        (memfd memory, which vhost-user can share)
+#                        (memfd memory, which vhost-user can share).
+#                        With hugepages, --single-file-segments: virtio-user
+#                        sends one region per segment file and refuses more
+#                        than 8 ("Too many memory regions"), so without it
+#                        testpmd's port never starts
 #   tp_start LOG FWD_CPU MAIN_CPU VDEV [testpmd options...]
 #                        starts testpmd in the background in its own
 #                        process group with its own --file-prefix; sets
@@ -45,7 +49,7 @@ tp_mem() {
 	local free
 	free=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
 	if [ "${free:-0}" -ge 512 ]; then
-		TP_MEM=(-m 512) TP_MEMNOTE="2 MiB hugepages"
+		TP_MEM=(-m 512 --single-file-segments) TP_MEMNOTE="2 MiB hugepages"
 	else
 		TP_MEM=(--no-huge -m 512)
 		TP_MEMNOTE="--no-huge (memfd memory; no free hugepages here)"
