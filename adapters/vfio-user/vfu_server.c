@@ -19,6 +19,7 @@
 
 #include "adapters/vfio-user/vfu_internal.h"
 #include "peer/peer_io.h"
+#include "peer/peer_listen.h"
 #include "core/sized.h"
 
 /* The longest one message may take to arrive, or its reply to leave, all

@@ -19,6 +19,7 @@
 
 #include "core/thread.h"
 #include "peer/peer_io.h"
+#include "peer/peer_listen.h"
 #include "vhu_internal.h"
 #include "core/sized.h"
 

@@ -154,8 +154,10 @@ int vdd_stats_json(const struct vdev_daemon *d,
 		   const struct vdd_stats_dev *devs, unsigned n, FILE *f);
 void vdd_stats_log(const struct vdev_daemon *d,
 		   const struct vdd_stats_dev *devs, unsigned n);
-/* The listening --stats-socket, or -1 after saying why not. */
-int vdd_stats_listen(const char *prog, const char *path);
+/* The listening --stats-socket, with the device sockets' group and mode
+ * (@p) from the moment it appears; or -1 after saying why not. */
+int vdd_stats_listen(const char *prog, const char *path,
+		     const struct vdd_sockperm *p);
 /* Accepts one connection on @lfd and writes the JSON to it. */
 void vdd_stats_answer(const struct vdev_daemon *d, int lfd,
 		      const struct vdd_stats_dev *devs, unsigned n);

@@ -235,7 +235,8 @@ static int serve(const struct vdev_daemon *d, void *ctx,
 		goto out;
 	}
 	if (c->stats_socket) {
-		stats_fd = vdd_stats_listen(d->name, c->stats_socket);
+		stats_fd = vdd_stats_listen(d->name, c->stats_socket,
+					    &perm);
 		if (stats_fd < 0)
 			goto out;
 	}

@@ -135,8 +135,9 @@ static const struct vdev_daemon_option common_options[] = {
 	{ .name = "stats-socket", .type = VDEV_DAEMON_STRING, .arg = "PATH",
 	  .help = "Serve the counters (per device and queue: requests, "
 		  "bytes read and written, errors, interrupts) as JSON to "
-		  "whoever connects to the UNIX socket PATH. SIGUSR1 writes "
-		  "them to the log in any case.",
+		  "whoever connects to the UNIX socket PATH, which gets "
+		  "--socket-group and --socket-mode as the device sockets "
+		  "do. SIGUSR1 writes them to the log in any case.",
 	  C(stats_socket) },
 	{ .name = "user", .type = VDEV_DAEMON_STRING, .arg = "USER",
 	  .help = "Once the sockets exist, serve as USER (a name or a "

@@ -8,18 +8,18 @@
  * query-blockstats answers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <virtio/device.h>
 
 #include "daemon_internal.h"
+#include "peer/peer_listen.h"
 
 static vdev_daemon_counters_fn *counters_fn;
 static void *counters_ctx;
@@ -171,55 +171,57 @@ void vdd_stats_log(const struct vdev_daemon *d,
 	(void)d;
 }
 
-int vdd_stats_listen(const char *prog, const char *path)
+int vdd_stats_listen(const char *prog, const char *path,
+		     const struct vdd_sockperm *p)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd;
+	const struct vpeer_sockperm perm = {
+		.set_gid = p->set_gid,
+		.set_mode = p->set_mode,
+		.gid = p->gid,
+		.mode = p->mode,
+	};
+	int fd, fl;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	if (strlen(path) > vdd_socket_path_max()) {
 		fprintf(stderr, "%s: --stats-socket %s: longer than a UNIX "
 			"socket path may be (%zu bytes)\n", prog, path,
-			sizeof(sa.sun_path) - 1);
+			vdd_socket_path_max());
 		return -1;
 	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	/* A stale socket (connection refused) is replaced; a live one or
-	 * another file is not. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			fprintf(stderr, "%s: --stats-socket %s exists and is "
-				"not a socket\n", prog, path);
-			close(fd);
-			return -1;
-		}
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
-		    errno == EAGAIN) {
-			fprintf(stderr, "%s: --stats-socket %s: another "
-				"process is serving it\n", prog, path);
-			close(fd);
-			return -1;
-		}
+	/* A stale socket is replaced; a live one or another file is not.
+	 * The path appears listening, with its group and mode. */
+	fd = vpeer_listen_unix(path, 8, &perm);
+	if (fd == -EEXIST) {
+		fprintf(stderr, "%s: --stats-socket %s exists and is not a "
+			"socket\n", prog, path);
+		return -1;
+	}
+	if (fd == -EADDRINUSE) {
+		fprintf(stderr, "%s: --stats-socket %s: another process is "
+			"serving it\n", prog, path);
+		return -1;
+	}
+	if (fd == -EPERM && p->set_gid) {
+		fprintf(stderr, "%s: --socket-group: cannot give %s to group "
+			"%u: %s (only root, or a member of the group, may)\n",
+			prog, path, p->gid, strerror(EPERM));
+		return -1;
+	}
+	if (fd < 0) {
+		fprintf(stderr, "%s: --stats-socket %s: %s\n", prog, path,
+			strerror(-fd));
+		return -1;
+	}
+	/* accept() after poll() must not wait for a client that left. */
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		fprintf(stderr, "%s: --stats-socket %s: %s\n", prog, path,
+			strerror(errno));
 		close(fd);
 		unlink(path);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			    0);
-		if (fd < 0)
-			goto fail;
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, 8) < 0) {
-		close(fd);
-		goto fail;
+		return -1;
 	}
 	return fd;
-fail:
-	fprintf(stderr, "%s: --stats-socket %s: %s\n", prog, path,
-		strerror(errno));
-	return -1;
 }
 
 void vdd_stats_answer(const struct vdev_daemon *d, int lfd,

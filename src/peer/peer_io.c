@@ -11,7 +11,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -229,34 +228,4 @@ int vpeer_join(pthread_t thread, uint64_t deadline)
 	ts.tv_nsec = (long)(deadline % 1000000000ull);
 	r = pthread_clockjoin_np(thread, NULL, CLOCK_MONOTONIC, &ts);
 	return r == ETIMEDOUT ? -ETIMEDOUT : -r;
-}
-
-int vpeer_claim_socket_path(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, r;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	/* A live listener accepts (or has a full backlog: EAGAIN); a stale
-	 * socket refuses. The probe never blocks. */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? errno : 0;
-	close(fd);
-	if (!r || r == EAGAIN || r == EINPROGRESS)
-		return -EADDRINUSE;
-	if (r == ECONNREFUSED || r == ENOENT) {
-		if (unlink(path) < 0 && errno != ENOENT)
-			return -errno;
-		return 0;
-	}
-	return -r;
 }

@@ -21,9 +21,39 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "peer/peer_io.h"
+#include "peer/peer_listen.h"
 
 #define SUN_MAX (sizeof(((struct sockaddr_un *)0)->sun_path))
+
+int vpeer_claim_socket_path(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	/* A live listener accepts (or has a full backlog: EAGAIN); a stale
+	 * socket refuses. The probe never blocks. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? errno : 0;
+	close(fd);
+	if (!r || r == EAGAIN || r == EINPROGRESS)
+		return -EADDRINUSE;
+	if (r == ECONNREFUSED || r == ENOENT) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return -errno;
+		return 0;
+	}
+	return -r;
+}
 
 /* Binds @fd at @dir/s: by that path when it fits in sun_path, else
  * through /proc/self/fd/N, a short name for the same directory. */

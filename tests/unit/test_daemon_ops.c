@@ -68,6 +68,8 @@ static int cleanup(void **state)
 	(void)state;
 	tspawn_kill_all();
 	unlink(sock);
+	snprintf(p, sizeof(p), "%s/stats", dir);
+	unlink(p);
 	for (int i = 0; i < 3; i++) {
 		snprintf(p, sizeof(p), "%s%d", sock, i);
 		unlink(p);
@@ -198,17 +200,18 @@ static void test_socket_group_and_mode(void **state)
 	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
 }
 
-/* Spins until @sock exists (10 s at most), then at once: its mode, and
+/* Spins until @path exists (10 s at most), then at once: its mode, and
  * whether a connect succeeds. */
-static void catch_socket(mode_t *mode, int *conn_err)
+static void catch_socket(const char *path, mode_t *mode, int *conn_err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
 	int fd;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	assert_true((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s",
+				     path) < sizeof(sa.sun_path));
 	for (unsigned long i = 0;; i++) {
-		if (lstat(sock, &st) == 0)
+		if (lstat(path, &st) == 0)
 			break;
 		assert_int_equal(errno, ENOENT);
 		/* 10 s of lstat calls, about; a yield now and then lets a
@@ -228,8 +231,10 @@ static void catch_socket(mode_t *mode, int *conn_err)
 /* The path appears only when it listens with its final group and mode:
  * a frontend polling for it (libvirt's QEMU with reconnect) must never
  * find it refusing connections, or open to others for a moment. */
-static void socket_appears_ready(const char *transport)
+static void socket_appears_ready(const char *transport, bool stats)
 {
+	char spath[128];
+
 	/* Under qemu-user (cross builds) a daemon takes ~0.3 s to start:
 	 * fewer rounds there; the native builds run all of them. */
 	int rounds = getenv("VDEV_TEST_EMULATOR") ? 10 : 40;
@@ -242,10 +247,14 @@ static void socket_appears_ready(const char *transport)
 	for (int i = 0; i < rounds; i++) {
 		/* A mode bind() never gives: the umask only clears bits. */
 		snprintf(m, sizeof(m), "%o", i & 1 ? 0620u : 0660u);
+		snprintf(spath, sizeof(spath), "%s/stats", dir);
 		unlink(sock);
+		unlink(spath);
 		start(&t, (const char *[]){ "-s", sock, "--socket-mode", m,
-					    "--transport", transport, NULL });
-		catch_socket(&mode, &err);
+					    "--transport", transport,
+					    stats ? "--stats-socket" : NULL,
+					    spath, NULL });
+		catch_socket(stats ? spath : sock, &mode, &err);
 		if (!S_ISSOCK(mode) || (mode & 07777) != strtoul(m, NULL, 8))
 			bad_mode++;
 		if (err)
@@ -253,9 +262,10 @@ static void socket_appears_ready(const char *transport)
 		assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
 	}
 	if (bad_mode || refused)
-		fail_msg("%s: of %d sockets, %d appeared with another mode "
-			 "and %d refused a connection at first sight",
-			 transport, rounds, bad_mode, refused);
+		fail_msg("%s%s: of %d sockets, %d appeared with another "
+			 "mode and %d refused a connection at first sight",
+			 transport, stats ? " --stats-socket" : "", rounds,
+			 bad_mode, refused);
 	/* Nothing of the making is left beside the socket. */
 	char cmd[256], out[256] = "";
 	FILE *f;
@@ -293,11 +303,20 @@ static void test_socket_appears_ready(void **state)
 	serves(&t, longp);
 	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
 	assert_int_equal(lstat(longp, &st), -1);
-	socket_appears_ready("vhost-user");
+	socket_appears_ready("vhost-user", false);
 	if (vdev_has_capability(VDEV_CAP_TRANSPORT, "vfio-user"))
-		socket_appears_ready("vfio-user");
+		socket_appears_ready("vfio-user", false);
 	else
 		print_message("vfio-user not built: its half skipped\n");
+}
+
+/* --stats-socket as well: an operator's monitor polling for it finds it
+ * answering, with the sockets' --socket-mode (and group). */
+static void test_stats_socket_appears_ready(void **state)
+{
+	(void)state;
+	need_rng();
+	socket_appears_ready("vhost-user", true);
 }
 
 /* A second daemon on a live socket is refused and the first keeps
@@ -384,6 +403,11 @@ static const struct bad bad_values[] = {
 	  { "--socket-path", "at most 107", "shorter" } },
 	{ { "-s", "@LOG@", NULL },
 	  { "exists and is not a socket", "--socket-path" } },
+	{ { "-s", "@SOCK@", "--stats-socket", "/tmp", NULL },
+	  { "--stats-socket /tmp exists and is not a socket" } },
+	{ { "-s", "@SOCK@", "--stats-socket", "/tmp/no-such-dir-vdev/st",
+	    NULL },
+	  { "--stats-socket /tmp/no-such-dir-vdev/st", "No such file" } },
 	{ { "--fd", "0", NULL }, { "--fd 0", "UNIX socket" } },
 	{ { "--fd", "-1", NULL }, { "--fd", "'-1' is not a number" } },
 	{ { "-s", "@SOCK@", "-c", "0", NULL }, { "--socket-count", "1..64" } },
@@ -926,6 +950,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_socket_group_and_mode, cleanup),
 		cmocka_unit_test_teardown(test_socket_appears_ready, cleanup),
+		cmocka_unit_test_teardown(test_stats_socket_appears_ready,
+					  cleanup),
 		cmocka_unit_test_teardown(test_live_socket_refused, cleanup),
 		cmocka_unit_test_teardown(test_socket_numbering, cleanup),
 		cmocka_unit_test_teardown(test_print_capabilities, cleanup),
