@@ -191,6 +191,21 @@ static int pop_resubmit(struct vdev_queue *q, struct vdev_req *req);
 static void ifl_mark(struct vdev_queue *q, uint16_t pos,
 		     const struct chain_end *end);
 
+/*
+ * A pop found the slot at last_avail empty: remembered as what the device
+ * saw (as vq_packed_avail_count does), so a wait for more asks the driver
+ * to notify from there, also after chains popped before are given back
+ * (unpop): asking from the first of those asks for descriptors the driver
+ * made available already, and it never notifies for them.
+ */
+static int seen_empty(struct vdev_queue *q)
+{
+	q->seen_valid = true;
+	q->seen_pos = q->last_avail;
+	q->seen_wrap = q->avail_wrap;
+	return -EAGAIN;
+}
+
 int vq_packed_pop(struct vdev_queue *q, struct vdev_req *req)
 {
 	struct chain_end end;
@@ -201,7 +216,7 @@ int vq_packed_pop(struct vdev_queue *q, struct vdev_req *req)
 		return pop_resubmit(q, req);
 	ret = walk(q, q->last_avail, q->avail_wrap, req, &w, &end);
 	if (ret)
-		return ret;
+		return ret == -EAGAIN ? seen_empty(q) : ret;
 	if (__builtin_expect(q->iflp != NULL, 0))
 		ifl_mark(q, q->last_avail, &end);
 	q->last_avail = end.pos;
@@ -230,8 +245,11 @@ int vq_packed_pop_batch(struct vdev_queue *q, struct vdev_req **reqs,
 			break;
 		}
 		ret = walk(q, q->last_avail, q->avail_wrap, req, &w, &end);
-		if (ret)
+		if (ret) {
+			if (ret == -EAGAIN)
+				ret = seen_empty(q);
 			break;
+		}
 		if (__builtin_expect(q->iflp != NULL, 0))
 			ifl_mark(q, q->last_avail, &end);
 		q->last_avail = end.pos;

@@ -208,6 +208,20 @@ static int pop_resubmit(struct vdev_queue *q, struct vdev_req *req)
 	return finish(q, req, &w);
 }
 
+/*
+ * A pop found nothing past avail index @a: remembered as what the device
+ * saw (as vq_split_avail_count does), so a wait for more asks the driver
+ * to kick from @a, also after chains popped before are given back
+ * (unpop). Asking from last_avail after an unpop asks for an entry the
+ * driver published already: under EVENT_IDX it never kicks for that.
+ */
+static int seen_empty(struct vdev_queue *q, uint16_t a)
+{
+	q->seen_valid = true;
+	q->seen_pos = a;
+	return -EAGAIN;
+}
+
 int vq_split_pop(struct vdev_queue *q, struct vdev_req *req)
 {
 	uint16_t idx = q->last_avail, head;
@@ -223,7 +237,7 @@ int vq_split_pop(struct vdev_queue *q, struct vdev_req *req)
 			return vq_fail(q, "avail index moved past the queue size");
 		q->shadow_avail = a;
 		if (a == idx)
-			return -EAGAIN;
+			return seen_empty(q, a);
 	}
 	head = vq_load16(&q->avail->ring[idx & q->mask]);
 	ret = walk(q, head, req, &w);
@@ -272,7 +286,7 @@ int vq_split_pop_batch(struct vdev_queue *q, struct vdev_req **reqs,
 			}
 			q->shadow_avail = avail;
 			if (avail == idx) {
-				ret = -EAGAIN;
+				ret = seen_empty(q, avail);
 				break;
 			}
 		}

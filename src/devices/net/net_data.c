@@ -156,19 +156,20 @@ static enum deliver deliver(struct net_pair *p, struct vdev_queue *q,
 	return DELIVERED;
 }
 
-void net_rx_run(struct net_pair *p)
+/* True when it stopped for want of buffers (it then waits for a kick). */
+bool net_rx_run(struct net_pair *p)
 {
 	struct net *n = p->n;
 	struct net_backend *be = n->be;
 	struct vdev_queue *q = vdev_get_queue(n->dev, rx_qidx(p));
 	uint64_t features = vdev_features(n->dev);
 	size_t hl = be->vnet_hdr ? NET_HDR_LEN : 0;
-	bool pushed = false;
+	bool pushed = false, starved = false;
 	unsigned frames = 0;
 
 	if (!pair_active(p)) {
 		net_rx_watch(p, 0);
-		return;
+		return false;
 	}
 	refresh_filter(p);
 	for (;;) {
@@ -230,6 +231,7 @@ void net_rx_run(struct net_pair *p)
 			net_rx_watch(p, 0);
 			if (d == BUSY)
 				vdev_queue_schedule(n->dev, rx_qidx(p));
+			starved = d == NO_ROOM;
 			break;
 		}
 		p->rx_pending = 0;
@@ -244,13 +246,27 @@ void net_rx_run(struct net_pair *p)
 	}
 	if (pushed)
 		vdev_queue_notify(q);
+	return starved;
+}
+
+/*
+ * rx run from the backend's fd, outside a round: kicks stay enabled, and
+ * a pop that found too few buffers left avail_event written without the
+ * fence and second look at the ring that make the driver's next kick
+ * certain. A round does both (vq_round.c run_handler), so a wait for
+ * buffers begun here goes through one.
+ */
+static void rx_from_fd(struct net_pair *p)
+{
+	if (net_rx_run(p))
+		vdev_queue_schedule(p->n->dev, rx_qidx(p));
 }
 
 void net_rx_event(void *arg, int fd, uint32_t events)
 {
 	(void)fd;
 	(void)events;
-	net_rx_run(arg);
+	rx_from_fd(arg);
 }
 
 /* ---- transmit ---------------------------------------------------------- */
@@ -447,7 +463,7 @@ void net_aux_event(void *arg, int fd, uint32_t events)
 	p->rx_events = 0;
 	nfd = n->be->ops->rx_fd(n->be, 0);
 	if (nfd >= 0 && vdev_watch_fd(n->dev, 0, nfd, 0, net_rx_event, p) == 0)
-		net_rx_run(p);
+		rx_from_fd(p);
 }
 
 /* ---- control queue ----------------------------------------------------- */

@@ -228,7 +228,7 @@ static inline void net_stat_add(struct net_pair *p, unsigned i, uint64_t v)
 }
 
 /* net_data.c */
-void net_rx_run(struct net_pair *p);
+bool net_rx_run(struct net_pair *p);
 void net_tx_run(struct net_pair *p);
 void net_ctrl_run(struct net *n, struct vdev_queue *q);
 void net_rx_event(void *arg, int fd, uint32_t events);
