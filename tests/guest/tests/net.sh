@@ -286,13 +286,14 @@ else
 		*-vfio) net_case "$fe" "net-$fe" "${VDEV_NET_MB_QEMU:-64}" 1 ;;
 		# Two pairs, two vCPUs: every queue carries data.
 		qemu11) net_case "$fe" "net-$fe" "${VDEV_NET_MB_QEMU:-64}" 0 2 2 ;;
-		# QEMU 7.2 with 2 pairs (VDEV_NET_QEMU72_PAIRS=2; it sends
-		# each memory region once per pair, vhu_mem.c) passed 2 runs
-		# of 3: the third stalled its host-to-guest stream on pair 1
-		# after 0.35 MB (INTx, 20 interrupts on that rx queue). Not
-		# found; one pair until it is.
+		# QEMU 7.2: two pairs, two vCPUs too (it sends each memory
+		# region once per pair, vhu_mem.c). Its host-to-guest stream
+		# once stalled on pair 1 in 1 run of 3: a TSO frame that
+		# found too few rx buffers waited for a kick the driver
+		# never sent (avail_event behind its avail index, fixed in
+		# the queue core). VDEV_NET_QEMU72_PAIRS=1 runs one pair.
 		*) net_case "$fe" "net-$fe" "${VDEV_NET_MB_QEMU:-64}" 0 \
-			"${VDEV_NET_QEMU72_PAIRS:-1}" "${VDEV_NET_QEMU72_PAIRS:-1}" ;;
+			"${VDEV_NET_QEMU72_PAIRS:-2}" "${VDEV_NET_QEMU72_PAIRS:-2}" ;;
 		esac
 	done
 fi
