@@ -33,6 +33,7 @@
 #include <virtio/state.h>
 #include <virtio/transport.h>
 
+#include "core/bytes.h"
 #include "core/core_internal.h"
 #include "core/crc32.h"
 
@@ -69,42 +70,6 @@ struct vdev_state_reader {
 #define QSEC_F_AVAIL_WRAP 2u
 #define QSEC_F_USED_WRAP 4u
 #define QSEC_F_HAS_STATE 8u
-
-/* ---- little-endian helpers -------------------------------------------- */
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = v >> (8 * i);
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = v >> (8 * i);
-}
-
-static uint16_t get_le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
 
 /* ---- writer ----------------------------------------------------------- */
 

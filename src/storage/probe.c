@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <virtio/image.h>
 
+#include "core/bytes.h"
+
 /* Enough for every signature below, and a valid O_DIRECT transfer. */
 #define PROBE_LEN 4096u
 
@@ -41,10 +43,7 @@ static const struct sig sigs[] = {
 static const char *probe_buf(const uint8_t *buf, size_t len)
 {
 	if (len >= 8 && !memcmp(buf, "QFI\xfb", 4)) {
-		uint32_t v = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 |
-			     (uint32_t)buf[6] << 8 | buf[7];
-
-		return v == 1 ? "qcow" : "qcow2";
+		return get_be32(buf + 4) == 1 ? "qcow" : "qcow2";
 	}
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		if (sigs[i].off + sigs[i].len <= len &&

@@ -15,6 +15,7 @@
 #include <virtio/spec.h>
 #include <virtio/transport.h>
 
+#include "core/bytes.h"
 #include "core/crc32.h"
 #include "core/sized.h"
 
@@ -257,29 +258,6 @@ uint64_t vdev_mmio_irq_count(const struct vdev_mmio *m)
 #define MMIO_STATE_Q 28u
 #define MMIO_STATE_HIGH 1u /* driver wrote feature bits above 63 */
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 int vdev_mmio_save(struct vdev_mmio *m, void **blob, size_t *len)
 {
 	size_t n = MMIO_STATE_HDR + (size_t)m->nq * MMIO_STATE_Q + 4;
@@ -289,25 +267,25 @@ int vdev_mmio_save(struct vdev_mmio *m, void **blob, size_t *len)
 		return -ENOMEM;
 	pthread_mutex_lock(&m->lock);
 	memcpy(b, MMIO_STATE_MAGIC, 8);
-	put32(b + 8, MMIO_STATE_VERSION);
-	put32(b + 12, m->nq);
-	put32(b + 16, atomic_load(&m->isr));
-	put32(b + 20, m->dev_features_sel);
-	put32(b + 24, m->drv_features_sel);
-	put32(b + 28, m->queue_sel);
-	put32(b + 32, m->shm_sel);
-	put32(b + 36, m->drv_features_high ? MMIO_STATE_HIGH : 0);
-	put64(b + 40, m->drv_features);
+	put_le32(b + 8, MMIO_STATE_VERSION);
+	put_le32(b + 12, m->nq);
+	put_le32(b + 16, atomic_load(&m->isr));
+	put_le32(b + 20, m->dev_features_sel);
+	put_le32(b + 24, m->drv_features_sel);
+	put_le32(b + 28, m->queue_sel);
+	put_le32(b + 32, m->shm_sel);
+	put_le32(b + 36, m->drv_features_high ? MMIO_STATE_HIGH : 0);
+	put_le64(b + 40, m->drv_features);
 	for (unsigned i = 0; i < m->nq; i++) {
 		uint8_t *q = b + MMIO_STATE_HDR + (size_t)i * MMIO_STATE_Q;
 
-		put32(q, m->q[i].num);
-		put64(q + 4, m->q[i].desc);
-		put64(q + 12, m->q[i].driver);
-		put64(q + 20, m->q[i].device);
+		put_le32(q, m->q[i].num);
+		put_le64(q + 4, m->q[i].desc);
+		put_le64(q + 12, m->q[i].driver);
+		put_le64(q + 20, m->q[i].device);
 	}
 	pthread_mutex_unlock(&m->lock);
-	put32(b + n - 4, vcore_crc32(b, n - 4));
+	put_le32(b + n - 4, vcore_crc32(b, n - 4));
 	*blob = b;
 	*len = n;
 	return 0;
@@ -327,35 +305,36 @@ int vdev_mmio_restore(struct vdev_mmio *m, const void *blob, size_t len)
 		return -ENOMEM;
 	memcpy(b, blob, len);
 	if (memcmp(b, MMIO_STATE_MAGIC, 8) ||
-	    vcore_crc32(b, len - 4) != get32(b + len - 4)) {
+	    vcore_crc32(b, len - 4) != get_le32(b + len - 4)) {
 		free(b);
 		return -EBADMSG;
 	}
-	if (get32(b + 8) != MMIO_STATE_VERSION || get32(b + 12) != m->nq) {
+	if (get_le32(b + 8) != MMIO_STATE_VERSION ||
+	    get_le32(b + 12) != m->nq) {
 		free(b);
 		return -EPROTO;
 	}
-	isr = get32(b + 16);
-	flags = get32(b + 36);
+	isr = get_le32(b + 16);
+	flags = get_le32(b + 36);
 	if (len != n || (isr & ~(VDEV_MMIO_INT_VRING | VDEV_MMIO_INT_CONFIG)) ||
 	    (flags & ~MMIO_STATE_HIGH)) {
 		free(b);
 		return -EBADMSG;
 	}
 	pthread_mutex_lock(&m->lock);
-	m->dev_features_sel = get32(b + 20);
-	m->drv_features_sel = get32(b + 24);
-	m->queue_sel = get32(b + 28);
-	m->shm_sel = get32(b + 32);
+	m->dev_features_sel = get_le32(b + 20);
+	m->drv_features_sel = get_le32(b + 24);
+	m->queue_sel = get_le32(b + 28);
+	m->shm_sel = get_le32(b + 32);
 	m->drv_features_high = flags & MMIO_STATE_HIGH;
-	m->drv_features = get64(b + 40);
+	m->drv_features = get_le64(b + 40);
 	for (unsigned i = 0; i < m->nq; i++) {
 		const uint8_t *q = b + MMIO_STATE_HDR + (size_t)i * MMIO_STATE_Q;
 
-		m->q[i].num = get32(q);
-		m->q[i].desc = get64(q + 4);
-		m->q[i].driver = get64(q + 12);
-		m->q[i].device = get64(q + 20);
+		m->q[i].num = get_le32(q);
+		m->q[i].desc = get_le64(q + 4);
+		m->q[i].driver = get_le64(q + 12);
+		m->q[i].device = get_le64(q + 20);
 	}
 	pthread_mutex_unlock(&m->lock);
 	free(b);

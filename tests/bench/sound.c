@@ -29,6 +29,8 @@
 #include <virtio/sound.h>
 #include <virtio/testing.h>
 
+#include "core/bytes.h"
+
 #define DEPTH 4
 #define EVENTS 16
 
@@ -49,18 +51,6 @@ static double cpu_s(void)
 	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 static int ctl(struct vdev_drv *drv, const uint8_t *req, size_t len)
 {
 	uint8_t r[4] = { 0 };
@@ -68,7 +58,7 @@ static int ctl(struct vdev_drv *drv, const uint8_t *req, size_t len)
 
 	if (vdev_drv_xfer(drv, 0, req, len, r, 4, &w, 2000) || w != 4)
 		return -1;
-	return get32(r) == 0x8000 ? 0 : -1;
+	return get_le32(r) == 0x8000 ? 0 : -1;
 }
 
 static int cmp64(const void *a, const void *b)
@@ -113,16 +103,16 @@ static int run(const char *name, enum vdev_sound_backend be,
 		fprintf(stderr, "bench_sound: setup failed\n");
 		return 1;
 	}
-	put32(req, 0x101);
-	put32(req + 8, period * DEPTH);
-	put32(req + 12, period);
-	put32(req + 16, 1u << 4); /* EVT_XRUNS */
+	put_le32(req, 0x101);
+	put_le32(req + 8, period * DEPTH);
+	put_le32(req + 12, period);
+	put_le32(req + 16, 1u << 4); /* EVT_XRUNS */
 	req[20] = 2;
 	req[21] = VDEV_SND_FMT_S16;
 	req[22] = VDEV_SND_RATE_48000;
 	if (ctl(drv, req, 24))
 		return 1;
-	put32(req, 0x102);
+	put_le32(req, 0x102);
 	if (ctl(drv, req, 8))
 		return 1;
 	m = vdev_drv_get_mem(drv);
@@ -149,7 +139,7 @@ static int run(const char *name, enum vdev_sound_backend be,
 				  0);
 	}
 	vdev_drv_kick(drv, 2);
-	put32(req, 0x104);
+	put_le32(req, 0x104);
 	t0 = now_us();
 	c0 = cpu_s();
 	if (ctl(drv, req, 8))
@@ -167,7 +157,7 @@ static int run(const char *name, enum vdev_sound_backend be,
 		t = now_us();
 		jit[got] = t - (t0 + (int64_t)(got + 1) * period_ms * 1000);
 		lat[got] = t - d->submitted;
-		lat_bytes += get32(d->status + 4);
+		lat_bytes += get_le32(d->status + 4);
 		got++;
 		d->submitted = t;
 		vdev_drv_ring_add(vdev_drv_ring(drv, 2), d->seg, 2, 1, d, 0);

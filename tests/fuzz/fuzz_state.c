@@ -19,6 +19,7 @@
 #include <virtio/testing.h>
 #include <virtio/transport.h>
 
+#include "core/bytes.h"
 #include "flipper.h"
 #include "vcore_tdev.h"
 
@@ -37,12 +38,6 @@ static uint32_t crc32(const uint8_t *p, size_t n)
 			c = (c >> 1) ^ (0xedb88320u & -(c & 1));
 	}
 	return ~c;
-}
-
-static void put32(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -79,8 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memcpy(blob, data + 1, len);
 	if ((data[0] & 1) && len >= 32) {
-		put32(blob + 20, crc32(blob + 32, len - 32), 4);
-		put32(blob + 24, len, 8);
+		put_le32(blob + 20, crc32(blob + 32, len - 32));
+		put_le64(blob + 24, len);
 	}
 	if (data[0] & 2) {
 		if (vdev_drv_init(drv) < 0)

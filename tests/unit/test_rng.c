@@ -22,6 +22,8 @@
 #include <virtio/testing.h>
 #include <virtio/transport.h>
 
+#include "core/bytes.h"
+
 #define SRC_LEN 1000
 
 static char src_path[64];
@@ -355,18 +357,6 @@ static uint32_t crc32_le(const uint8_t *p, size_t n)
 	return ~c;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 /*
  * A migration stream is the peer's: a source position past what pread
  * takes (negative as off_t) must not stop the device for good.
@@ -386,13 +376,13 @@ static void test_state_hostile_pos(void **state)
 	assert_int_equal(vdev_vq_stop(dev, 0, &st), 0);
 	assert_int_equal(vdev_save(dev, &blob, &len), 0);
 	b = blob;
-	while (off + 8 <= len && get32(b + off) != tag)
-		off += 8 + get32(b + off + 4);
+	while (off + 8 <= len && get_le32(b + off) != tag)
+		off += 8 + get_le32(b + off + 4);
 	assert_true(off + 8 + 24 <= len);
 	/* le64 position at byte 16 of the section: 2^63. */
 	memset(b + off + 8 + 16, 0, 8);
 	b[off + 8 + 23] = 0x80;
-	put32(b + 20, crc32_le(b + 32, len - 32));
+	put_le32(b + 20, crc32_le(b + 32, len - 32));
 	vdev_reset(dev);
 	assert_int_equal(vdev_restore(dev, blob, len), 0);
 	free(blob);

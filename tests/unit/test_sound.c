@@ -29,6 +29,7 @@
 #include <virtio/testing.h>
 #include <virtio/transport.h>
 
+#include "core/bytes.h"
 #include "tspawn.h"
 #include "vdev_build_config.h"
 #if VDEV_WITH_ALSA_FOUND
@@ -64,18 +65,6 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
 }
 
 struct t {
@@ -166,15 +155,15 @@ static int ctl(struct t *t, const void *req, size_t len, void *resp,
 		memcpy(resp, r, resp_len);
 	if (w < 4)
 		return -1;
-	return (int)get32(r);
+	return (int)get_le32(r);
 }
 
 static int pcm(struct t *t, uint32_t code, uint32_t sid)
 {
 	uint8_t req[8];
 
-	put32(req, code);
-	put32(req + 4, sid);
+	put_le32(req, code);
+	put_le32(req + 4, sid);
 	return ctl(t, req, sizeof(req), NULL, 4);
 }
 
@@ -184,11 +173,11 @@ static int set_params(struct t *t, uint32_t sid, uint32_t buffer,
 {
 	uint8_t req[24] = { 0 };
 
-	put32(req, R_SET_PARAMS);
-	put32(req + 4, sid);
-	put32(req + 8, buffer);
-	put32(req + 12, period);
-	put32(req + 16, features);
+	put_le32(req, R_SET_PARAMS);
+	put_le32(req + 4, sid);
+	put_le32(req + 8, buffer);
+	put_le32(req + 12, period);
+	put_le32(req + 16, features);
 	req[20] = channels;
 	req[21] = format;
 	req[22] = rate;
@@ -220,7 +209,7 @@ static void io_add(struct t *t, struct io *io, uint32_t sid, bool out,
 	io->seg[0].len = 4;
 	io->seg[1].len = len;
 	io->seg[2].len = 8;
-	put32(io->hdr, sid);
+	put_le32(io->hdr, sid);
 	if (out && frames)
 		memcpy(io->data, frames, len);
 	memset(io->status, 0xee, 8);
@@ -276,48 +265,48 @@ static void test_config_and_info(void **state)
 
 	(void)state;
 	assert_int_equal(vdev_drv_config_read(t.drv, 0, cfg, 12), 0);
-	assert_int_equal(get32(cfg), 2);      /* jacks */
-	assert_int_equal(get32(cfg + 4), 2);  /* streams */
-	assert_int_equal(get32(cfg + 8), 2);  /* chmaps */
+	assert_int_equal(get_le32(cfg), 2);      /* jacks */
+	assert_int_equal(get_le32(cfg + 4), 2);  /* streams */
+	assert_int_equal(get_le32(cfg + 8), 2);  /* chmaps */
 
-	put32(req, R_PCM_INFO);
-	put32(req + 4, 0);
-	put32(req + 8, 2);
-	put32(req + 12, 32);
+	put_le32(req, R_PCM_INFO);
+	put_le32(req + 4, 0);
+	put_le32(req + 8, 2);
+	put_le32(req + 12, 32);
 	assert_int_equal(ctl(&t, req, 16, r, sizeof(r)), S_OK);
 	/* EVT_SHMEM_PERIODS, EVT_XRUNS */
-	assert_int_equal(get32(r + 4 + 4), 1u << 3 | 1u << 4);
+	assert_int_equal(get_le32(r + 4 + 4), 1u << 3 | 1u << 4);
 	assert_true(r[4 + 16] & (1u << VDEV_SND_RATE_48000));
 	assert_int_equal(r[4 + 24], VDEV_SND_D_OUTPUT);
 	assert_int_equal(r[4 + 25], 1);
 	assert_int_equal(r[4 + 26], 2);
 	assert_int_equal(r[36 + 24], VDEV_SND_D_INPUT);
 	/* S16, S32 and FLOAT among the formats */
-	assert_true(get32(r + 4 + 8) & (1u << VDEV_SND_FMT_S16));
-	assert_true(get32(r + 4 + 8) & (1u << VDEV_SND_FMT_FLOAT));
-	assert_true(get32(r + 4 + 8) & (1u << VDEV_SND_FMT_U8));
+	assert_true(get_le32(r + 4 + 8) & (1u << VDEV_SND_FMT_S16));
+	assert_true(get_le32(r + 4 + 8) & (1u << VDEV_SND_FMT_FLOAT));
+	assert_true(get_le32(r + 4 + 8) & (1u << VDEV_SND_FMT_U8));
 	/* A bigger item size: the rest is zero. */
-	put32(req + 8, 1);
-	put32(req + 12, 40);
+	put_le32(req + 8, 1);
+	put_le32(req + 12, 40);
 	memset(r, 0xff, sizeof(r));
 	assert_int_equal(ctl(&t, req, 16, r, 44), S_OK);
 	for (int i = 36; i < 44; i++)
 		assert_int_equal(r[i], 0);
 
-	put32(req, R_CHMAP_INFO);
-	put32(req + 4, 1);
-	put32(req + 8, 1);
-	put32(req + 12, 24);
+	put_le32(req, R_CHMAP_INFO);
+	put_le32(req + 4, 1);
+	put_le32(req + 8, 1);
+	put_le32(req + 12, 24);
 	assert_int_equal(ctl(&t, req, 16, r, 28), S_OK);
 	assert_int_equal(r[4 + 4], VDEV_SND_D_INPUT);
 	assert_int_equal(r[4 + 5], 2);
 	assert_int_equal(r[4 + 6], 3); /* FL */
 	assert_int_equal(r[4 + 7], 4); /* FR */
 
-	put32(req, R_JACK_INFO);
-	put32(req + 4, 0);
-	put32(req + 8, 2);
-	put32(req + 12, 24);
+	put_le32(req, R_JACK_INFO);
+	put_le32(req + 4, 0);
+	put_le32(req + 8, 2);
+	put_le32(req + 12, 24);
 	assert_int_equal(ctl(&t, req, 16, r, 52), S_OK);
 	assert_int_equal(r[4 + 16], 1); /* connected */
 	assert_int_equal(r[28 + 16], 1);
@@ -333,47 +322,47 @@ static void test_ctl_bad(void **state)
 	/* shorter than a header */
 	assert_int_equal(ctl(&t, req, 2, NULL, 4), S_BAD_MSG);
 	/* unknown code */
-	put32(req, 0x777);
+	put_le32(req, 0x777);
 	assert_int_equal(ctl(&t, req, 4, NULL, 4), S_NOT_SUPP);
 	/* no room for the status: nothing written */
-	put32(req, R_PCM_INFO);
+	put_le32(req, R_PCM_INFO);
 	assert_int_equal(ctl(&t, req, 16, NULL, 2), -1);
 	/* queries: short, count 0, past the end, small items, short
 	 * answer space */
 	assert_int_equal(ctl(&t, req, 12, NULL, 4), S_BAD_MSG);
-	put32(req + 4, 0);
-	put32(req + 8, 0);
-	put32(req + 12, 32);
+	put_le32(req + 4, 0);
+	put_le32(req + 8, 0);
+	put_le32(req + 12, 32);
 	assert_int_equal(ctl(&t, req, 16, r, 100), S_BAD_MSG);
-	put32(req + 4, 1);
-	put32(req + 8, 2);
+	put_le32(req + 4, 1);
+	put_le32(req + 8, 2);
 	assert_int_equal(ctl(&t, req, 16, r, 100), S_BAD_MSG);
-	put32(req + 4, 0xffffffffu);
-	put32(req + 8, 2);
+	put_le32(req + 4, 0xffffffffu);
+	put_le32(req + 8, 2);
 	assert_int_equal(ctl(&t, req, 16, r, 100), S_BAD_MSG);
-	put32(req + 4, 0);
-	put32(req + 8, 1);
-	put32(req + 12, 31);
+	put_le32(req + 4, 0);
+	put_le32(req + 8, 1);
+	put_le32(req + 12, 31);
 	assert_int_equal(ctl(&t, req, 16, r, 100), S_BAD_MSG);
-	put32(req + 12, 32);
+	put_le32(req + 12, 32);
 	assert_int_equal(ctl(&t, req, 16, r, 20), S_BAD_MSG);
-	put32(req + 12, 1u << 20);
+	put_le32(req + 12, 1u << 20);
 	assert_int_equal(ctl(&t, req, 16, r, 100), S_BAD_MSG);
 	/* jacks: remap of a jack that does not exist, short remap */
-	put32(req, R_JACK_REMAP);
-	put32(req + 4, 1);
+	put_le32(req, R_JACK_REMAP);
+	put_le32(req + 4, 1);
 	assert_int_equal(ctl(&t, req, 16, NULL, 4), S_BAD_MSG);
-	put32(req + 4, 0);
+	put_le32(req + 4, 0);
 	assert_int_equal(ctl(&t, req, 16, NULL, 4), S_OK);
 	assert_int_equal(ctl(&t, req, 12, NULL, 4), S_BAD_MSG);
 	/* PCM commands: bad stream id, short */
 	assert_int_equal(pcm(&t, R_PREPARE, 2), S_BAD_MSG);
 	assert_int_equal(pcm(&t, R_START, 0xffffffffu), S_BAD_MSG);
-	put32(req, R_PREPARE);
+	put_le32(req, R_PREPARE);
 	assert_int_equal(ctl(&t, req, 6, NULL, 4), S_BAD_MSG);
 	/* SET_PARAMS: short, unsupported things, inconsistent sizes */
-	put32(req, R_SET_PARAMS);
-	put32(req + 4, 0);
+	put_le32(req, R_SET_PARAMS);
+	put_le32(req + 4, 0);
 	assert_int_equal(ctl(&t, req, 20, NULL, 4), S_BAD_MSG);
 	assert_int_equal(set_params(&t, 0, PERIOD * 4, PERIOD, 0, 3,
 				    VDEV_SND_FMT_S16, VDEV_SND_RATE_48000),
@@ -485,7 +474,7 @@ static void play_periods(struct t *t, unsigned n)
 		struct io *d = io_wait(t, 2, 2000, NULL);
 
 		assert_non_null(d);
-		assert_int_equal(get32(d->status), S_OK);
+		assert_int_equal(get_le32(d->status), S_OK);
 		done++;
 		if (queued < n) {
 			io_add(t, d, 0, true, pattern + queued * PERIOD,
@@ -526,9 +515,9 @@ static void test_playback_fake_clock(void **state)
 
 		assert_ptr_equal(io_wait(&t, 2, 1000, &len), &io[0]);
 		assert_int_equal(len, 8);
-		assert_int_equal(get32(io[0].status), S_OK);
+		assert_int_equal(get_le32(io[0].status), S_OK);
 		/* the three periods behind it */
-		assert_int_equal(get32(io[0].status + 4), 3 * PERIOD);
+		assert_int_equal(get_le32(io[0].status + 4), 3 * PERIOD);
 	}
 	assert_null(io_wait(&t, 2, 30, NULL));
 	fake_ns += 30 * MS;
@@ -573,7 +562,7 @@ static void test_playback_real_time(void **state)
 			struct io *d = io_wait(&t, 2, 1000, NULL);
 
 			assert_non_null(d);
-			assert_int_equal(get32(d->status), S_OK);
+			assert_int_equal(get_le32(d->status), S_OK);
 			/* never ahead of the clock */
 			assert_true(now_ms() - t0 >= (got + 1) * 10 - 1);
 			got++;
@@ -607,7 +596,7 @@ static void test_capture_file(void **state)
 
 		assert_ptr_equal(io_wait(&t, 3, 1000, &len), &io[i]);
 		assert_int_equal(len, PERIOD + 8);
-		assert_int_equal(get32(io[i].status), S_OK);
+		assert_int_equal(get_le32(io[i].status), S_OK);
 		if (i < 3) {
 			assert_memory_equal(io[i].data, pattern + i * PERIOD,
 					    PERIOD);
@@ -643,10 +632,10 @@ static void test_release_after_io(void **state)
 		io_add(&t, &io[i], 0, true, pattern, PERIOD);
 	assert_int_equal(pcm(&t, R_START, 0), S_OK);
 	/* I/O is held (frozen clock); a query is answered at once. */
-	put32(q, R_PCM_INFO);
-	put32(q + 4, 0);
-	put32(q + 8, 1);
-	put32(q + 12, 32);
+	put_le32(q, R_PCM_INFO);
+	put_le32(q + 4, 0);
+	put_le32(q + 8, 1);
+	put_le32(q + 12, 32);
 	t0 = now_ms();
 	assert_int_equal(ctl(&t, q, 16, NULL, 36), S_OK);
 	assert_true(now_ms() - t0 < 500);
@@ -657,14 +646,14 @@ static void test_release_after_io(void **state)
 	resp = vdev_drv_mem_alloc(m, 4, 4, &seg[1].gpa);
 	seg[0].len = 8;
 	seg[1].len = 4;
-	put32(req, R_RELEASE);
-	put32(req + 4, 0);
+	put_le32(req, R_RELEASE);
+	put_le32(req + 4, 0);
 	assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(t.drv, 0), seg, 1, 1,
 					   resp, 0), 0);
 	assert_int_equal(vdev_drv_kick(t.drv, 0), 0);
 	assert_int_equal(vdev_drv_wait(t.drv, 0, 2000, &tok, &len), 0);
 	assert_ptr_equal(tok, resp);
-	assert_int_equal(get32(resp), S_OK);
+	assert_int_equal(get_le32(resp), S_OK);
 	/* By the time RELEASE was answered, the I/O was back. */
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(vdev_drv_ring_get_used(vdev_drv_ring(t.drv, 2),
@@ -686,7 +675,7 @@ static void test_io_bad(void **state)
 	/* before SET_PARAMS/PREPARE */
 	io_add(&t, &io, 0, true, pattern, PERIOD);
 	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
-	assert_int_equal(get32(io.status), S_BAD_MSG);
+	assert_int_equal(get_le32(io.status), S_BAD_MSG);
 	assert_int_equal(std_params(&t, 0, 0), S_OK);
 	assert_int_equal(std_params(&t, 1, 0), S_OK);
 	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
@@ -694,23 +683,23 @@ static void test_io_bad(void **state)
 	/* bad stream id */
 	io_add(&t, &io, 9, true, pattern, PERIOD);
 	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
-	assert_int_equal(get32(io.status), S_BAD_MSG);
+	assert_int_equal(get_le32(io.status), S_BAD_MSG);
 	/* the input stream on the tx queue */
 	io_add(&t, &io, 1, true, pattern, PERIOD);
 	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
-	assert_int_equal(get32(io.status), S_BAD_MSG);
+	assert_int_equal(get_le32(io.status), S_BAD_MSG);
 	/* the output stream on the rx queue */
 	io_add(&t, &io, 0, false, NULL, PERIOD);
 	assert_ptr_equal(io_wait(&t, 3, 1000, &len), &io);
-	assert_int_equal(get32(io.status), S_BAD_MSG);
+	assert_int_equal(get_le32(io.status), S_BAD_MSG);
 	assert_int_equal(len, PERIOD + 8);
 	/* not whole frames; more than the buffer */
 	io_add(&t, &io, 0, true, pattern, 3);
 	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
-	assert_int_equal(get32(io.status), S_BAD_MSG);
+	assert_int_equal(get_le32(io.status), S_BAD_MSG);
 	io_add(&t, &io, 0, true, pattern, PERIOD * 5);
 	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
-	assert_int_equal(get32(io.status), S_BAD_MSG);
+	assert_int_equal(get_le32(io.status), S_BAD_MSG);
 	/* no header; no room for a status */
 	{
 		struct vdev_drv_seg seg[2];
@@ -738,7 +727,7 @@ static void test_io_bad(void **state)
 	assert_int_equal(pcm(&t, R_START, 0), S_OK);
 	fake_ns += 10 * MS;
 	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
-	assert_int_equal(get32(io.status), S_OK);
+	assert_int_equal(get_le32(io.status), S_OK);
 	assert_int_equal(vdev_get_status(t.dev) &
 				 VDEV_STATUS_DEVICE_NEEDS_RESET, 0);
 	destroy(&t);
@@ -773,12 +762,12 @@ static void test_events(void **state)
 	assert_int_equal(vdev_sound_set_jack(t.dev, 1, false), 0);
 	assert_int_equal(vdev_drv_wait(t.drv, 1, 1000, &tok, &len), 0);
 	assert_int_equal(len, 8);
-	assert_int_equal(get32(tok), EVT_JACK_DISCONNECTED);
-	assert_int_equal(get32((uint8_t *)tok + 4), 1);
+	assert_int_equal(get_le32(tok), EVT_JACK_DISCONNECTED);
+	assert_int_equal(get_le32((uint8_t *)tok + 4), 1);
 	assert_int_equal(vdev_sound_set_jack(t.dev, 2, true), -EINVAL);
 	assert_int_equal(vdev_sound_set_jack(t.dev, 1, true), 0);
 	assert_int_equal(vdev_drv_wait(t.drv, 1, 1000, &tok, &len), 0);
-	assert_int_equal(get32(tok), EVT_JACK_CONNECTED);
+	assert_int_equal(get_le32(tok), EVT_JACK_CONNECTED);
 	/* an underrun: one period played, then nothing for a period */
 	fake_ns = 100 * MS;
 	assert_int_equal(std_params(&t, 0, 1u << 4), S_OK);
@@ -790,8 +779,8 @@ static void test_events(void **state)
 	assert_int_equal(vdev_drv_wait(t.drv, 1, 30, &tok, &len), -ETIMEDOUT);
 	fake_ns += 10 * MS + 1;
 	assert_int_equal(vdev_drv_wait(t.drv, 1, 1000, &tok, &len), 0);
-	assert_int_equal(get32(tok), EVT_XRUN);
-	assert_int_equal(get32((uint8_t *)tok + 4), 0);
+	assert_int_equal(get_le32(tok), EVT_XRUN);
+	assert_int_equal(get_le32((uint8_t *)tok + 4), 0);
 	/* once per underrun */
 	fake_ns += 50 * MS;
 	assert_int_equal(vdev_drv_wait(t.drv, 1, 30, &tok, &len), -ETIMEDOUT);
@@ -832,8 +821,8 @@ static void test_period_events(void **state)
 	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io[0]);
 	assert_int_equal(vdev_drv_wait(t.drv, 1, 1000, &tok, &len), 0);
 	assert_int_equal(len, 8);
-	assert_int_equal(get32(tok), EVT_PERIOD);
-	assert_int_equal(get32((uint8_t *)tok + 4), 0);
+	assert_int_equal(get_le32(tok), EVT_PERIOD);
+	assert_int_equal(get_le32((uint8_t *)tok + 4), 0);
 	/* eight periods with no eventq buffer: one event waits, seven more
 	 * periods are counted in it */
 	for (int i = 0; i < 8; i++)
@@ -845,7 +834,7 @@ static void test_period_events(void **state)
 		assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io[i]);
 	evt_add(&t, ev, 4);
 	assert_int_equal(vdev_drv_wait(t.drv, 1, 1000, &tok, &len), 0);
-	assert_int_equal(get32(tok), EVT_PERIOD);
+	assert_int_equal(get_le32(tok), EVT_PERIOD);
 	assert_int_equal(vdev_drv_wait(t.drv, 1, 30, &tok, &len), -ETIMEDOUT);
 	assert_int_equal(vdev_sound_get_stats(t.dev, &st), 0);
 	assert_int_equal(st.periods_elapsed, 2);
@@ -862,7 +851,7 @@ static void test_period_events(void **state)
 		fake_ns += 20 * MS;
 		assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io[0]);
 		assert_int_equal(vdev_drv_wait(t.drv, 1, 1000, &tok, &len), 0);
-		assert_int_equal(get32(tok), EVT_PERIOD);
+		assert_int_equal(get_le32(tok), EVT_PERIOD);
 		assert_int_equal(vdev_sound_get_stats(t.dev, &st), 0);
 		assert_int_equal(st.periods_elapsed + st.periods_coalesced, 11);
 	}
@@ -889,10 +878,10 @@ static int ctl_write(struct t *t, uint32_t id, const uint32_t *v, unsigned n)
 {
 	uint8_t req[8 + 512] = { 0 };
 
-	put32(req, R_CTL_WRITE);
-	put32(req + 4, id);
+	put_le32(req, R_CTL_WRITE);
+	put_le32(req + 4, id);
 	for (unsigned i = 0; i < n; i++)
-		put32(req + 8 + 4 * i, v[i]);
+		put_le32(req + 8 + 4 * i, v[i]);
 	return ctl(t, req, sizeof(req), NULL, 4);
 }
 
@@ -901,8 +890,8 @@ static int ctl_id(struct t *t, uint32_t code, uint32_t id, uint8_t *r,
 {
 	uint8_t req[8];
 
-	put32(req, code);
-	put32(req + 4, id);
+	put_le32(req, code);
+	put_le32(req + 4, id);
 	return ctl(t, req, sizeof(req), r, rlen);
 }
 
@@ -966,16 +955,16 @@ static void test_save_restore(void **state)
 	assert_null(io_wait(&t, 2, 30, NULL));
 	fake_ns += 50 * MS;
 	assert_ptr_equal(io_wait(&t, 2, 1000, NULL), &io);
-	assert_int_equal(get32(io.status), S_OK);
+	assert_int_equal(get_le32(io.status), S_OK);
 	/* stream 1 kept its parameters: PREPARE is in order */
 	assert_int_equal(pcm(&t, R_PREPARE, 1), S_OK);
 	{
 		uint8_t q[16], r[28];
 
-		put32(q, R_JACK_INFO);
-		put32(q + 4, 0);
-		put32(q + 8, 1);
-		put32(q + 12, 24);
+		put_le32(q, R_JACK_INFO);
+		put_le32(q + 4, 0);
+		put_le32(q + 8, 1);
+		put_le32(q + 12, 24);
 		assert_int_equal(ctl(&t, q, 16, r, 28), S_OK);
 		assert_int_equal(r[4 + 16], 0); /* still unplugged */
 	}
@@ -984,8 +973,8 @@ static void test_save_restore(void **state)
 
 		/* the capture volume came back */
 		assert_int_equal(ctl_id(&t, R_CTL_READ, 2, r, sizeof(r)), S_OK);
-		assert_int_equal(get32(r + 4), 40);
-		assert_int_equal(get32(r + 8), 60);
+		assert_int_equal(get_le32(r + 4), 40);
+		assert_int_equal(get_le32(r + 8), 60);
 	}
 	destroy(&t);
 }
@@ -1007,10 +996,10 @@ static void test_controls(void **state)
 	t = make(VDEV_SOUND_BACKEND_NULL, true, false, 0);
 	assert_int_equal(vdev_drv_device_features(t.drv) & 1, 0);
 	assert_int_equal(ctl_id(&t, R_CTL_READ, 0, NULL, 4 + 512), S_NOT_SUPP);
-	put32(q, R_CTL_INFO);
-	put32(q + 4, 0);
-	put32(q + 8, 1);
-	put32(q + 12, 96);
+	put_le32(q, R_CTL_INFO);
+	put_le32(q + 4, 0);
+	put_le32(q + 8, 1);
+	put_le32(q + 12, 96);
 	assert_int_equal(ctl(&t, q, 16, NULL, 100), S_NOT_SUPP);
 	destroy(&t);
 
@@ -1023,11 +1012,11 @@ static void test_controls(void **state)
 		assert_int_equal(vdev_sound_set_mixer(t.dev, NULL, "Master",
 						      NULL), 0);
 		assert_int_equal(ctl(&t, q, 16, r, 4 + 96), S_OK);
-		assert_int_equal(get32(r + 4 + 76), 100); /* software */
+		assert_int_equal(get_le32(r + 4 + 76), 100); /* software */
 		assert_int_equal(ctl_write(&t, 0, (uint32_t[]){ 50, 50 }, 2),
 				 S_OK);
 		assert_int_equal(ctl_id(&t, R_CTL_READ, 0, r, 4 + 512), S_OK);
-		assert_int_equal(get32(r + 4), 50);
+		assert_int_equal(get_le32(r + 4), 50);
 		destroy(&t);
 	}
 	with_controls = true;
@@ -1040,28 +1029,28 @@ static void test_controls(void **state)
 			 -EINVAL);
 	assert_int_equal(vdev_drv_features(t.drv) & 1, 1);
 	assert_int_equal(vdev_drv_config_read(t.drv, 0, cfg, 16), 0);
-	assert_int_equal(get32(cfg + 12), 4);
-	put32(q + 8, 4);
+	assert_int_equal(get_le32(cfg + 12), 4);
+	put_le32(q + 8, 4);
 	assert_int_equal(ctl(&t, q, 16, r, sizeof(r)), S_OK);
 	assert_string_equal((char *)r + 4 + 24, "PCM Playback Volume");
-	assert_int_equal(get32(r + 4 + 4), 1);        /* role volume */
-	assert_int_equal(get32(r + 4 + 8), 1);        /* integer */
-	assert_int_equal(get32(r + 4 + 16), 2);       /* count */
-	assert_int_equal(get32(r + 4 + 76), 100);     /* max */
+	assert_int_equal(get_le32(r + 4 + 4), 1);        /* role volume */
+	assert_int_equal(get_le32(r + 4 + 8), 1);        /* integer */
+	assert_int_equal(get_le32(r + 4 + 16), 2);       /* count */
+	assert_int_equal(get_le32(r + 4 + 76), 100);     /* max */
 	assert_string_equal((char *)r + 100 + 24, "PCM Playback Switch");
-	assert_int_equal(get32(r + 100 + 8), 0);      /* boolean */
+	assert_int_equal(get_le32(r + 100 + 8), 0);      /* boolean */
 	assert_string_equal((char *)r + 196 + 24, "Capture Volume");
 	assert_string_equal((char *)r + 292 + 24, "Capture Switch");
 	/* defaults */
 	assert_int_equal(ctl_id(&t, R_CTL_READ, 0, r, 4 + 512), S_OK);
-	assert_int_equal(get32(r + 4), 100);
-	assert_int_equal(get32(r + 8), 100);
+	assert_int_equal(get_le32(r + 4), 100);
+	assert_int_equal(get_le32(r + 8), 100);
 	assert_int_equal(ctl_id(&t, R_CTL_READ, 1, r, 4 + 512), S_OK);
-	assert_int_equal(get32(r + 4), 1);
+	assert_int_equal(get_le32(r + 4), 1);
 	/* TLV of a volume: dB linear, mute to 0 dB */
 	assert_int_equal(ctl_id(&t, R_CTL_TLV_READ, 0, r, 4 + 64), S_OK);
-	assert_int_equal(get32(r + 4), 2);
-	assert_int_equal(get32(r + 12), (uint32_t)-9999999);
+	assert_int_equal(get_le32(r + 4), 2);
+	assert_int_equal(get_le32(r + 12), (uint32_t)-9999999);
 	/* bad ones */
 	assert_int_equal(ctl_id(&t, R_CTL_TLV_READ, 1, r, 4 + 64), S_BAD_MSG);
 	assert_int_equal(ctl_id(&t, R_CTL_TLV_READ, 0, r, 4 + 8), S_BAD_MSG);
@@ -1077,16 +1066,16 @@ static void test_controls(void **state)
 	{
 		uint8_t req[10] = { 0 };
 
-		put32(req, R_CTL_WRITE);
+		put_le32(req, R_CTL_WRITE);
 		assert_int_equal(ctl(&t, req, 10, NULL, 4), S_BAD_MSG);
 	}
 	assert_int_equal(ctl_id(&t, R_CTL_READ, 0, r, 4 + 512), S_OK);
-	assert_int_equal(get32(r + 4), 100); /* unchanged */
+	assert_int_equal(get_le32(r + 4), 100); /* unchanged */
 
 	/* 50 %: S16 samples halved (toward zero) */
 	assert_int_equal(ctl_write(&t, 0, (uint32_t[]){ 50, 50 }, 2), S_OK);
 	assert_int_equal(ctl_id(&t, R_CTL_READ, 0, r, 4 + 512), S_OK);
-	assert_int_equal(get32(r + 4), 50);
+	assert_int_equal(get_le32(r + 4), 50);
 	fake_ns = 1000 * MS;
 	assert_int_equal(std_params(&t, 0, 0), S_OK);
 	assert_int_equal(pcm(&t, R_PREPARE, 0), S_OK);
@@ -1159,14 +1148,14 @@ static void test_controls(void **state)
 	assert_int_equal(vdev_sound_set_volume(t.dev, 2, 30, true), -EINVAL);
 	assert_int_equal(vdev_sound_set_volume(t.dev, 1, 101, true), -EINVAL);
 	assert_int_equal(vdev_drv_wait(t.drv, 1, 1000, &tok, &len), 0);
-	assert_int_equal(get32(tok), EVT_CTL_NOTIFY);
-	assert_int_equal(get32((uint8_t *)tok + 4), 2 | 1u << 16);
+	assert_int_equal(get_le32(tok), EVT_CTL_NOTIFY);
+	assert_int_equal(get_le32((uint8_t *)tok + 4), 2 | 1u << 16);
 	assert_int_equal(vdev_drv_wait(t.drv, 1, 1000, &tok, &len), 0);
-	assert_int_equal(get32((uint8_t *)tok + 4), 3 | 1u << 16);
+	assert_int_equal(get_le32((uint8_t *)tok + 4), 3 | 1u << 16);
 	assert_int_equal(ctl_id(&t, R_CTL_READ, 2, r, 4 + 512), S_OK);
-	assert_int_equal(get32(r + 4), 30);
+	assert_int_equal(get_le32(r + 4), 30);
 	assert_int_equal(ctl_id(&t, R_CTL_READ, 3, r, 4 + 512), S_OK);
-	assert_int_equal(get32(r + 4), 0);
+	assert_int_equal(get_le32(r + 4), 0);
 	destroy(&t);
 }
 
@@ -1262,7 +1251,7 @@ static void test_controls_companded(void **state)
 		assert_int_equal(pcm(&t, R_START, 1), S_OK);
 		fake_ns += 10 * MS;
 		assert_ptr_equal(io_wait(&t, 3, 1000, NULL), &rio);
-		assert_int_equal(get32(rio.status), S_OK);
+		assert_int_equal(get_le32(rio.status), S_OK);
 		assert_memory_equal(rio.data, cap_25, 40);
 		assert_int_equal(pcm(&t, R_STOP, 1), S_OK);
 		assert_int_equal(pcm(&t, R_RELEASE, 1), S_OK);
@@ -1338,7 +1327,7 @@ static void test_alsa_file(void **state)
 	assert_int_equal(n, 44 + 8 * PERIOD);
 	assert_memory_equal(got, "RIFF", 4);
 	assert_int_equal(got[22], 2);                 /* channels */
-	assert_int_equal(get32(got + 24), 48000);     /* rate */
+	assert_int_equal(get_le32(got + 24), 48000);     /* rate */
 	assert_int_equal(got[34], 16);                /* bits */
 	assert_memory_equal(got + 44, pattern, 8 * PERIOD);
 
@@ -1354,7 +1343,7 @@ static void test_alsa_file(void **state)
 	read_file(wav, got, sizeof(got), &n);
 	assert_int_equal(n, 44 + 400);
 	assert_int_equal(got[22], 1);
-	assert_int_equal(get32(got + 24), 8000);
+	assert_int_equal(get_le32(got + 24), 8000);
 	assert_int_equal(got[34], 8);
 	assert_memory_equal(got + 44, pattern, 400);
 	destroy(&t);
@@ -1369,7 +1358,7 @@ static void test_alsa_file(void **state)
 	assert_int_equal(pcm(&t, R_START, 1), S_OK);
 	for (int i = 0; i < 3; i++) {
 		assert_ptr_equal(io_wait(&t, 3, 2000, NULL), &io[i]);
-		assert_int_equal(get32(io[i].status), S_OK);
+		assert_int_equal(get_le32(io[i].status), S_OK);
 		assert_memory_equal(io[i].data, pattern + i * PERIOD, PERIOD);
 	}
 	assert_int_equal(pcm(&t, R_STOP, 1), S_OK);
@@ -1456,7 +1445,7 @@ static unsigned aloop_xruns(struct t *t)
 	assert_int_equal(vdev_sound_get_stats(t->dev, &st), 0);
 	while (vdev_drv_wait(t->drv, 1, evts < st.xruns ? 1000 : 0, &tok,
 			     &len) == 0)
-		if (len == 8 && get32(tok) == EVT_XRUN)
+		if (len == 8 && get_le32(tok) == EVT_XRUN)
 			evts++;
 	assert_int_equal(evts, st.xruns < 16 ? st.xruns : 16);
 	return (unsigned)st.xruns;
@@ -1506,7 +1495,7 @@ static unsigned aloop_once(const uint8_t *pat, uint8_t *cap, unsigned *got)
 	assert_int_equal(pcm(&c, R_START, 0), S_OK);
 	d = io_wait(&c, 3, 5000, &len);
 	assert_non_null(d);
-	assert_int_equal(get32(d->status), S_OK);
+	assert_int_equal(get_le32(d->status), S_OK);
 	assert_int_equal(len, PERIOD + 8);
 	memcpy(cap, d->data, PERIOD);
 	(*got)++;
@@ -1521,7 +1510,7 @@ static unsigned aloop_once(const uint8_t *pat, uint8_t *cap, unsigned *got)
 		 * runs dry: silence follows the pattern until the stop. */
 		vdev_drv_poll(p.drv, 0);
 		if ((d = io_wait(&p, 2, 0, NULL)) != NULL) {
-			assert_int_equal(get32(d->status), S_OK);
+			assert_int_equal(get_le32(d->status), S_OK);
 			played++;
 			io_add(&p, d, 0, true,
 			       sent < ALOOP_PERIODS ? pat + sent * PERIOD :
@@ -1532,7 +1521,7 @@ static unsigned aloop_once(const uint8_t *pat, uint8_t *cap, unsigned *got)
 		d = io_wait(&c, 3, 5, &len);
 		if (!d)
 			continue;
-		assert_int_equal(get32(d->status), S_OK);
+		assert_int_equal(get_le32(d->status), S_OK);
 		assert_int_equal(len, PERIOD + 8);
 		memcpy(cap + (size_t)*got * PERIOD, d->data, PERIOD);
 		(*got)++;
@@ -1757,32 +1746,32 @@ static void test_alsa_mixer(void **state)
 	assert_int_equal(vdev_drv_init(t.drv), 0);
 	evt_add(&t, ev, 4);
 	/* what the driver sees */
-	put32(q, R_CTL_INFO);
-	put32(q + 4, 0);
-	put32(q + 8, 4);
-	put32(q + 12, 96);
+	put_le32(q, R_CTL_INFO);
+	put_le32(q + 4, 0);
+	put_le32(q + 8, 4);
+	put_le32(q + 12, 96);
 	assert_int_equal(ctl(&t, q, 16, r, 4 + 4 * 96), S_OK);
 	assert_string_equal((char *)r + 4 + 24, "PCM Playback Volume");
-	assert_int_equal(get32(r + 4 + 8), 1);           /* integer */
-	assert_int_equal(get32(r + 4 + 12) & 0x13, 0x13); /* R, W, TLV R */
-	assert_int_equal(get32(r + 4 + 16), 2);
-	assert_int_equal(get32(r + 4 + 72), 0);
-	assert_int_equal(get32(r + 4 + 76), 200);
-	assert_int_equal(get32(r + 100 + 8), 0);         /* boolean */
-	assert_int_equal(get32(r + 100 + 16), 2);
+	assert_int_equal(get_le32(r + 4 + 8), 1);           /* integer */
+	assert_int_equal(get_le32(r + 4 + 12) & 0x13, 0x13); /* R, W, TLV R */
+	assert_int_equal(get_le32(r + 4 + 16), 2);
+	assert_int_equal(get_le32(r + 4 + 72), 0);
+	assert_int_equal(get_le32(r + 4 + 76), 200);
+	assert_int_equal(get_le32(r + 100 + 8), 0);         /* boolean */
+	assert_int_equal(get_le32(r + 100 + 16), 2);
 	assert_string_equal((char *)r + 196 + 24, "Capture Volume");
-	assert_int_equal(get32(r + 196 + 16), 1);        /* mono */
-	assert_int_equal(get32(r + 196 + 72), (uint32_t)-10);
-	assert_int_equal(get32(r + 196 + 76), 10);
-	assert_int_equal(get32(r + 196 + 12) & 0x10, 0); /* no TLV */
+	assert_int_equal(get_le32(r + 196 + 16), 1);        /* mono */
+	assert_int_equal(get_le32(r + 196 + 72), (uint32_t)-10);
+	assert_int_equal(get_le32(r + 196 + 76), 10);
+	assert_int_equal(get_le32(r + 196 + 12) & 0x10, 0); /* no TLV */
 	/* the capture switch: software, as the stream has two channels */
-	assert_int_equal(get32(r + 292 + 16), 2);
+	assert_int_equal(get_le32(r + 292 + 16), 2);
 	/* the element's dB scale, word for word */
 	assert_int_equal(ctl_id(&t, R_CTL_TLV_READ, 0, r, 4 + 64), S_OK);
-	assert_int_equal(get32(r + 4), 1);
-	assert_int_equal(get32(r + 8), 8);
-	assert_int_equal(get32(r + 12), (uint32_t)-5000);
-	assert_int_equal(get32(r + 16), 25 | 0x10000);
+	assert_int_equal(get_le32(r + 4), 1);
+	assert_int_equal(get_le32(r + 8), 8);
+	assert_int_equal(get_le32(r + 12), (uint32_t)-5000);
+	assert_int_equal(get_le32(r + 16), 25 | 0x10000);
 	assert_int_equal(ctl_id(&t, R_CTL_TLV_READ, 2, r, 4 + 64), S_BAD_MSG);
 	/* the driver's writes reach the card */
 	assert_int_equal(ctl_write(&t, 0, (uint32_t[]){ 150, 20 }, 2), S_OK);
@@ -1790,8 +1779,8 @@ static void test_alsa_mixer(void **state)
 	assert_int_equal(v[0], 150);
 	assert_int_equal(v[1], 20);
 	assert_int_equal(ctl_id(&t, R_CTL_READ, 0, r, 4 + 512), S_OK);
-	assert_int_equal(get32(r + 4), 150);
-	assert_int_equal(get32(r + 8), 20);
+	assert_int_equal(get_le32(r + 4), 150);
+	assert_int_equal(get_le32(r + 8), 20);
 	assert_int_equal(ctl_write(&t, 0, (uint32_t[]){ 201, 0 }, 2),
 			 S_BAD_MSG);
 	assert_int_equal(ctl_write(&t, 2, (uint32_t[]){ (uint32_t)-11 }, 1),
@@ -1803,7 +1792,7 @@ static void test_alsa_mixer(void **state)
 	mix_get(mix_names[2], v, 1);
 	assert_int_equal(v[0], -7);
 	assert_int_equal(ctl_id(&t, R_CTL_READ, 2, r, 4 + 512), S_OK);
-	assert_int_equal(get32(r + 4), (uint32_t)-7);
+	assert_int_equal(get_le32(r + 4), (uint32_t)-7);
 	assert_int_equal(ctl_write(&t, 1, (uint32_t[]){ 0, 1 }, 2), S_OK);
 	mix_get(mix_names[1], v, 2);
 	assert_int_equal(v[0], 0);
@@ -1814,11 +1803,11 @@ static void test_alsa_mixer(void **state)
 	/* a change on the host is */
 	mix_set(mix_names[0], (long[]){ 33, 44 }, 2);
 	assert_int_equal(vdev_drv_wait(t.drv, 1, 2000, &tok, &len), 0);
-	assert_int_equal(get32(tok), EVT_CTL_NOTIFY);
-	assert_int_equal(get32((uint8_t *)tok + 4), 0 | 1u << 16);
+	assert_int_equal(get_le32(tok), EVT_CTL_NOTIFY);
+	assert_int_equal(get_le32((uint8_t *)tok + 4), 0 | 1u << 16);
 	assert_int_equal(ctl_id(&t, R_CTL_READ, 0, r, 4 + 512), S_OK);
-	assert_int_equal(get32(r + 4), 33);
-	assert_int_equal(get32(r + 8), 44);
+	assert_int_equal(get_le32(r + 4), 33);
+	assert_int_equal(get_le32(r + 8), 44);
 	/* the host API sets the elements: 50 % of 0..200, switch off */
 	assert_int_equal(vdev_sound_set_volume(t.dev, 0, 50, true), 0);
 	mix_get(mix_names[0], v, 2);
@@ -1829,7 +1818,7 @@ static void test_alsa_mixer(void **state)
 	assert_int_equal(v[1], 0);
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(vdev_drv_wait(t.drv, 1, 2000, &tok, &len), 0);
-		assert_int_equal(get32(tok), EVT_CTL_NOTIFY);
+		assert_int_equal(get_le32(tok), EVT_CTL_NOTIFY);
 	}
 	assert_int_equal(vdev_drv_wait(t.drv, 1, 100, &tok, &len), -ETIMEDOUT);
 	destroy(&t);
@@ -1893,10 +1882,10 @@ static void test_alsa_mixer_plugin(void **state)
 	setenv("ALSA_CONFIG_PATH", conf, 1);
 	assert_int_equal(snd_ctl_open(&mix_ctl, "vdevtest", 0), 0);
 	mix_set(mix_names[0], (long[]){ 200, 200 }, 2);
-	put32(q, R_CTL_INFO);
-	put32(q + 4, 0);
-	put32(q + 8, 2);
-	put32(q + 12, 96);
+	put_le32(q, R_CTL_INFO);
+	put_le32(q + 4, 0);
+	put_le32(q + 8, 2);
+	put_le32(q + 12, 96);
 
 	for (int daemon = 0; daemon < 2; daemon++) {
 		struct t t;
@@ -1926,13 +1915,13 @@ static void test_alsa_mixer_plugin(void **state)
 		evt_add(&t, ev, 4);
 		assert_int_equal(ctl(&t, q, 16, r, 4 + 2 * 96), S_OK);
 		assert_string_equal((char *)r + 4 + 24, "PCM Playback Volume");
-		assert_int_equal(get32(r + 4 + 16), 2);
-		assert_int_equal(get32(r + 4 + 76), 200);
-		assert_int_equal(get32(r + 4 + 12) & 0x13, 0x13);
-		assert_int_equal(get32(r + 100 + 8), 0); /* boolean */
+		assert_int_equal(get_le32(r + 4 + 16), 2);
+		assert_int_equal(get_le32(r + 4 + 76), 200);
+		assert_int_equal(get_le32(r + 4 + 12) & 0x13, 0x13);
+		assert_int_equal(get_le32(r + 100 + 8), 0); /* boolean */
 		assert_int_equal(ctl_id(&t, R_CTL_TLV_READ, 0, r, 4 + 64), S_OK);
-		assert_int_equal(get32(r + 12), (uint32_t)-5000);
-		assert_int_equal(get32(r + 16), 25 | 0x10000);
+		assert_int_equal(get_le32(r + 12), (uint32_t)-5000);
+		assert_int_equal(get_le32(r + 16), 25 | 0x10000);
 		assert_int_equal(ctl_write(&t, 0, (uint32_t[]){ 150, 20 }, 2),
 				 S_OK);
 		mix_get(mix_names[0], v, 2);
@@ -1945,14 +1934,14 @@ static void test_alsa_mixer_plugin(void **state)
 				 -ETIMEDOUT);
 		mix_set(mix_names[0], (long[]){ 33, 44 }, 2);
 		assert_int_equal(vdev_drv_wait(t.drv, 1, 2000, &tok, &len), 0);
-		assert_int_equal(get32(tok), EVT_CTL_NOTIFY);
-		assert_int_equal(get32((uint8_t *)tok + 4), 0 | 1u << 16);
+		assert_int_equal(get_le32(tok), EVT_CTL_NOTIFY);
+		assert_int_equal(get_le32((uint8_t *)tok + 4), 0 | 1u << 16);
 		assert_int_equal(ctl_id(&t, R_CTL_READ, 0, r, 4 + 512), S_OK);
-		assert_int_equal(get32(r + 4), 33);
-		assert_int_equal(get32(r + 8), 44);
+		assert_int_equal(get_le32(r + 4), 33);
+		assert_int_equal(get_le32(r + 8), 44);
 		/* the capture stream's controls stay in software */
 		assert_int_equal(ctl_id(&t, R_CTL_READ, 2, r, 4 + 512), S_OK);
-		assert_int_equal(get32(r + 4), 100);
+		assert_int_equal(get_le32(r + 4), 100);
 		if (daemon) {
 			vdev_drv_free(t.drv);
 			assert_int_equal(tspawn_stop(&ts, SIGTERM, 10000), 0);
@@ -2052,12 +2041,12 @@ static void test_daemon_options(void **state)
 		"--socket", sock, "--stream", "out:6", "--stream", "in:1",
 		"--stream", "out", "--jacks", "3", NULL });
 	assert_int_equal(vdev_drv_config_read(t.drv, 0, cfg, 12), 0);
-	assert_int_equal(get32(cfg), 3);
-	assert_int_equal(get32(cfg + 4), 3);
-	put32(req, R_PCM_INFO);
-	put32(req + 4, 0);
-	put32(req + 8, 3);
-	put32(req + 12, 32);
+	assert_int_equal(get_le32(cfg), 3);
+	assert_int_equal(get_le32(cfg + 4), 3);
+	put_le32(req, R_PCM_INFO);
+	put_le32(req + 4, 0);
+	put_le32(req + 8, 3);
+	put_le32(req + 12, 32);
 	assert_int_equal(ctl(&t, req, 16, r, sizeof(r)), S_OK);
 	assert_int_equal(r[4 + 24], VDEV_SND_D_OUTPUT);
 	assert_int_equal(r[4 + 26], 6);
@@ -2097,7 +2086,7 @@ static void test_daemon_socket_fd(void **state)
 					    &t.drv), 0);
 	assert_int_equal(vdev_drv_init(t.drv), 0);
 	assert_int_equal(vdev_drv_config_read(t.drv, 0, cfg, 12), 0);
-	assert_int_equal(get32(cfg + 4), 2);
+	assert_int_equal(get_le32(cfg + 4), 2);
 	assert_int_equal(pcm(&t, R_START, 0), S_BAD_MSG);
 	assert_int_equal(std_params(&t, 0, 0), S_OK);
 	vdev_drv_free(t.drv);

@@ -18,6 +18,7 @@
 #include <virtio/testing.h>
 #include <virtio/transport.h>
 
+#include "core/bytes.h"
 #include "vcore_tdev.h"
 
 #define HDR 32
@@ -128,23 +129,11 @@ static uint32_t crc32(const uint8_t *p, size_t n)
 	return ~c;
 }
 
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static void fix_crc(uint8_t *b, size_t len)
 {
-	wr32(b + 20, crc32(b + HDR, len - HDR));
-	wr32(b + 24, (uint32_t)len);
-	wr32(b + 28, 0);
+	put_le32(b + 20, crc32(b + HDR, len - HDR));
+	put_le32(b + 24, (uint32_t)len);
+	put_le32(b + 28, 0);
 }
 
 /* Offset of the section @tag in the body, or 0. */
@@ -153,9 +142,9 @@ static size_t find_sec(const uint8_t *b, size_t len, uint32_t tag)
 	size_t off = HDR;
 
 	while (off + 8 <= len) {
-		if (rd32(b + off) == tag)
+		if (get_le32(b + off) == tag)
 			return off;
-		off += 8 + rd32(b + off + 4);
+		off += 8 + get_le32(b + off + 4);
 	}
 	return 0;
 }
@@ -204,9 +193,10 @@ static void assert_reset(struct vdev *dev, int resets_before)
 static const uint8_t *section(const uint8_t *b, size_t len, const char *tag,
 			      uint32_t *slen)
 {
-	for (size_t off = HDR; off + 8 <= len; off += 8 + rd32(b + off + 4)) {
+	for (size_t off = HDR; off + 8 <= len;
+	     off += 8 + get_le32(b + off + 4)) {
 		if (!memcmp(b + off, tag, 4)) {
-			*slen = rd32(b + off + 4);
+			*slen = get_le32(b + off + 4);
 			return b + off + 8;
 		}
 	}
@@ -223,11 +213,11 @@ static void test_round_trip_plain(void **state)
 
 	saved(dev, &b, &len);
 	assert_memory_equal(b, "VDEVSTAT", 8);
-	assert_int_equal(rd32(b + 8), 1);
-	assert_int_equal(rd32(b + 12), 0xfff2);
-	assert_int_equal(rd32(b + 16), 3);
-	assert_int_equal(rd32(b + 20), crc32(b + HDR, len - HDR));
-	assert_int_equal(rd32(b + 24), len);
+	assert_int_equal(get_le32(b + 8), 1);
+	assert_int_equal(get_le32(b + 12), 0xfff2);
+	assert_int_equal(get_le32(b + 16), 3);
+	assert_int_equal(get_le32(b + 20), crc32(b + HDR, len - HDR));
+	assert_int_equal(get_le32(b + 24), len);
 	/* Sections are little-endian whatever the host: a blob moves
 	 * between hosts (migration), byte for byte. */
 	{
@@ -361,9 +351,9 @@ static void refused(void (*patch)(uint8_t *b, size_t *len), int err)
 }
 
 static void p_magic(uint8_t *b, size_t *len) { b[3] ^= 1; }
-static void p_devid(uint8_t *b, size_t *len) { wr32(b + 12, 4); }
-static void p_format(uint8_t *b, size_t *len) { wr32(b + 8, 2); }
-static void p_model(uint8_t *b, size_t *len) { wr32(b + 16, 4); }
+static void p_devid(uint8_t *b, size_t *len) { put_le32(b + 12, 4); }
+static void p_format(uint8_t *b, size_t *len) { put_le32(b + 8, 2); }
+static void p_model(uint8_t *b, size_t *len) { put_le32(b + 16, 4); }
 static void p_trunc(uint8_t *b, size_t *len) { *len -= 1; }
 static void p_short(uint8_t *b, size_t *len) { *len = 20; }
 static void p_longer(uint8_t *b, size_t *len) { b[(*len)++] = 0; }
@@ -374,7 +364,7 @@ static void p_overrun(uint8_t *b, size_t *len)
 	size_t off = find_sec(b, *len, TAG_B);
 
 	assert_true(off);
-	wr32(b + off + 4, 1000);
+	put_le32(b + off + 4, 1000);
 	fix_crc(b, *len);
 }
 
@@ -401,7 +391,7 @@ static void p_dup(uint8_t *b, size_t *len)
 
 	assert_true(off);
 	/* Rename B into A: two sections with one tag. */
-	wr32(b + off, TAG_A);
+	put_le32(b + off, TAG_A);
 	fix_crc(b, *len);
 }
 
@@ -429,7 +419,7 @@ static void p_config_len(uint8_t *b, size_t *len)
 	size_t off = find_sec(b, *len, VDEV_STATE_TAG('_', 'C', 'F', 'G'));
 
 	assert_true(off);
-	wr32(b + off + 4, rd32(b + off + 4) - 1);
+	put_le32(b + off + 4, get_le32(b + off + 4) - 1);
 	/* The byte that fell out now starts the next section's header:
 	 * whatever it parses as, the config is refused. */
 	fix_crc(b, *len);
@@ -440,7 +430,7 @@ static void p_nqueues(uint8_t *b, size_t *len)
 	size_t off = find_sec(b, *len, VDEV_STATE_TAG('_', 'N', 'Q', ' '));
 
 	assert_true(off);
-	wr32(b + off + 8, 3);
+	put_le32(b + off + 8, 3);
 	fix_crc(b, *len);
 }
 
@@ -582,12 +572,12 @@ static void test_older_model_and_unknown_section(void **state)
 	saved(dev, &b, &len);
 	b = realloc(b, len + 16);
 	/* A section this reader does not know (newer writer): skipped. */
-	wr32(b + len, VDEV_STATE_TAG('N', 'E', 'W', '1'));
-	wr32(b + len + 4, 4);
-	wr32(b + len + 8, 0xdeadbeef);
+	put_le32(b + len, VDEV_STATE_TAG('N', 'E', 'W', '1'));
+	put_le32(b + len + 4, 4);
+	put_le32(b + len + 8, 0xdeadbeef);
 	len += 12;
 	/* An older model state version is handed to the model. */
-	wr32(b + 16, 1);
+	put_le32(b + 16, 1);
 	fix_crc(b, len);
 	assert_int_equal(vdev_restore(dev, b, len), 0);
 	assert_int_equal(S.load_version, 1);
@@ -615,15 +605,15 @@ static void test_many_sections(void **state)
 	b = realloc(b, len + 8 * extra);
 	assert_non_null(b);
 	for (size_t i = 0; i < extra; i++) {
-		wr32(b + len, 'Z' | (uint32_t)i << 8);
-		wr32(b + len + 4, 0);
+		put_le32(b + len, 'Z' | (uint32_t)i << 8);
+		put_le32(b + len + 4, 0);
 		len += 8;
 	}
 	fix_crc(b, len);
 	alarm(30);
 	assert_int_equal(vdev_restore(dev, b, len), 0);
 	/* A duplicate far down the list is still seen. */
-	wr32(b + len - 8, 'Z' | 5u << 8);
+	put_le32(b + len - 8, 'Z' | 5u << 8);
 	fix_crc(b, len);
 	assert_int_equal(vdev_restore(dev, b, len), -EBADMSG);
 	alarm(0);

@@ -17,6 +17,7 @@
 #include <virtio/queue.h>
 #include <virtio/state.h>
 
+#include "core/bytes.h"
 #include "input_internal.h"
 #include "core/sized.h"
 
@@ -477,35 +478,25 @@ static void input_reset(struct vdev *dev)
 
 static uint8_t *put16(uint8_t *p, uint16_t v)
 {
-	vdev_le16 le = vdev_cpu_to_le16(v);
-
-	memcpy(p, &le, 2);
+	put_le16(p, v);
 	return p + 2;
 }
 
 static uint8_t *put32(uint8_t *p, uint32_t v)
 {
-	vdev_le32 le = vdev_cpu_to_le32(v);
-
-	memcpy(p, &le, 4);
+	put_le32(p, v);
 	return p + 4;
 }
 
 static const uint8_t *get16(const uint8_t *p, uint16_t *v)
 {
-	vdev_le16 le;
-
-	memcpy(&le, p, 2);
-	*v = vdev_le16_to_cpu(le);
+	*v = get_le16(p);
 	return p + 2;
 }
 
 static const uint8_t *get32(const uint8_t *p, int32_t *v)
 {
-	vdev_le32 le;
-
-	memcpy(&le, p, 4);
-	*v = (int32_t)vdev_le32_to_cpu(le);
+	*v = (int32_t)get_le32(p);
 	return p + 4;
 }
 

@@ -12,6 +12,7 @@
  * device keeps accepts every address of that kind.
  */
 #include <string.h>
+#include "core/bytes.h"
 #include "net_internal.h"
 
 static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -59,12 +60,6 @@ vlan:
 			return false;
 	}
 	return true;
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
 }
 
 /*

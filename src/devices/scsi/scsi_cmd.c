@@ -16,6 +16,7 @@
 #include <string.h>
 #include <virtio/iov.h>
 
+#include "core/bytes.h"
 #include "scsi_internal.h"
 
 #define OP_TEST_UNIT_READY   0x00
@@ -48,40 +49,6 @@ _Static_assert(4096 <= SCSI_SCRATCH, "a WRITE SAME block fits");
 #define VENDOR  "LIBVDEV "
 #define PRODUCT "VDEV SCSI DISK  "
 #define REVISION "0001"
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t be64(const uint8_t *p)
-{
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
 
 /* Fixed-format sense data (SPC-4 4.5.3). */
 static void fill_sense(uint8_t *sense, uint8_t key, uint16_t asc)
@@ -187,20 +154,20 @@ static size_t inquiry_vpd(struct scsi_cmd *c, uint8_t page, uint8_t *b)
 		break;
 	case 0xb0:
 		b[4] = 0x01;            /* WSNZ: WRITE SAME of 0 blocks no */
-		put16(b + 6, 1);        /* optimal transfer granularity */
-		put32(b + 8, SCSI_MAX_XFER_BYTES / s->lbs);
-		put32(b + 12, SCSI_MAX_XFER_BYTES / s->lbs);
+		put_be16(b + 6, 1);        /* optimal transfer granularity */
+		put_be32(b + 8, SCSI_MAX_XFER_BYTES / s->lbs);
+		put_be32(b + 12, SCSI_MAX_XFER_BYTES / s->lbs);
 		if (!l->ro) {
-			put32(b + 20, SCSI_MAX_UNMAP_BLOCKS);
-			put32(b + 24, SCSI_MAX_UNMAP_DESC);
-			put32(b + 28, 1);   /* unmap granularity */
-			put64(b + 36, SCSI_MAX_WSAME_BLOCKS(s->lbs));
+			put_be32(b + 20, SCSI_MAX_UNMAP_BLOCKS);
+			put_be32(b + 24, SCSI_MAX_UNMAP_DESC);
+			put_be32(b + 28, 1);   /* unmap granularity */
+			put_be64(b + 36, SCSI_MAX_WSAME_BLOCKS(s->lbs));
 		}
 		len = 64;
 		break;
 	case 0xb1:
 		/* MEDIUM ROTATION RATE: 1 non-rotating, 0 not reported. */
-		put16(b + 4, l->nonrot ? 1 : 0);
+		put_be16(b + 4, l->nonrot ? 1 : 0);
 		len = 64;
 		break;
 	case 0xb2:
@@ -212,7 +179,7 @@ static size_t inquiry_vpd(struct scsi_cmd *c, uint8_t page, uint8_t *b)
 	default:
 		return 0;
 	}
-	put16(b + 2, (uint16_t)(len - 4));
+	put_be16(b + 2, (uint16_t)(len - 4));
 	return len;
 }
 
@@ -220,7 +187,7 @@ static void cmd_inquiry(struct scsi_cmd *c)
 {
 	const uint8_t *cdb = c->cdb;
 	uint8_t *b = c->q->scratch;
-	size_t alloc = be16(cdb + 3), len;
+	size_t alloc = get_be16(cdb + 3), len;
 
 	if (cdb[1] & 0xfe) {            /* CMDDT and reserved bits */
 		illegal(c, ASC_INVALID_FIELD_CDB);
@@ -252,7 +219,7 @@ static void cmd_report_luns(struct scsi_cmd *c)
 {
 	const uint8_t *cdb = c->cdb;
 	uint8_t *b = c->q->scratch;
-	uint32_t alloc = be32(cdb + 6);
+	uint32_t alloc = get_be32(cdb + 6);
 	unsigned n = c->s->nluns;
 
 	/* 0: the LUNs, 1: well-known LUNs (none), 2: both. */
@@ -263,7 +230,7 @@ static void cmd_report_luns(struct scsi_cmd *c)
 	if (cdb[2] == 1)
 		n = 0;
 	memset(b, 0, 8 + 8 * (size_t)n);
-	put32(b, 8 * n);
+	put_be32(b, 8 * n);
 	for (unsigned i = 0; i < n; i++) {
 		/* Peripheral addressing below 256, flat above. */
 		b[8 + 8 * i] = i < 256 ? 0 : (uint8_t)(0x40 | (i >> 8));
@@ -295,8 +262,8 @@ static void cmd_read_capacity_10(struct scsi_cmd *c)
 	uint8_t b[8];
 	uint64_t last = l->nblocks - 1;
 
-	put32(b, last > UINT32_MAX ? UINT32_MAX : (uint32_t)last);
-	put32(b + 4, c->s->lbs);
+	put_be32(b, last > UINT32_MAX ? UINT32_MAX : (uint32_t)last);
+	put_be32(b + 4, c->s->lbs);
 	data_in(c, b, sizeof(b), sizeof(b));
 }
 
@@ -305,14 +272,14 @@ static void cmd_read_capacity_16(struct scsi_cmd *c)
 	struct scsi_lun *l = lun_of(c);
 	uint8_t b[32] = { 0 };
 
-	put64(b, l->nblocks - 1);
-	put32(b + 8, c->s->lbs);
+	put_be64(b, l->nblocks - 1);
+	put_be32(b + 8, c->s->lbs);
 	if (!l->ro)
 		b[14] = 0x80;           /* LBPME */
 	/* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT */
 	b[13] = (uint8_t)(__builtin_ctz(l->img->phys_block) -
 			  __builtin_ctz(c->s->lbs)) & 0xf;
-	data_in(c, b, sizeof(b), be32(c->cdb + 10));
+	data_in(c, b, sizeof(b), get_be32(c->cdb + 10));
 }
 
 /* Appends mode page @page (current or changeable values) at @b. */
@@ -333,7 +300,7 @@ static size_t mode_page(struct scsi_cmd *c, uint8_t page, bool changeable,
 		b[0] = 0x0a;
 		b[1] = 10;
 		if (!changeable)
-			put16(b + 8, 0xffff); /* busy timeout: unlimited */
+			put_be16(b + 8, 0xffff); /* busy timeout: unlimited */
 		return 12;
 	default:
 		return 0;
@@ -349,7 +316,7 @@ static void cmd_mode_sense(struct scsi_cmd *c, bool ten)
 	uint8_t pc = cdb[2] >> 6, page = cdb[2] & 0x3f, sub = cdb[3];
 	size_t hdr = ten ? 8 : 4, len, alloc;
 
-	alloc = ten ? be16(cdb + 7) : cdb[4];
+	alloc = ten ? get_be16(cdb + 7) : cdb[4];
 	if (pc == 3) {
 		illegal(c, ASC_SAVING_NOT_SUPPORTED);
 		return;
@@ -365,8 +332,8 @@ static void cmd_mode_sense(struct scsi_cmd *c, bool ten)
 		uint64_t nb = l->nblocks;
 
 		/* Short block descriptor. */
-		put32(b + len, nb > UINT32_MAX ? UINT32_MAX : (uint32_t)nb);
-		put32(b + len + 4, c->s->lbs & 0xffffff);
+		put_be32(b + len, nb > UINT32_MAX ? UINT32_MAX : (uint32_t)nb);
+		put_be32(b + len + 4, c->s->lbs & 0xffffff);
 		if (ten)
 			b[7] = 8;
 		else
@@ -386,7 +353,7 @@ static void cmd_mode_sense(struct scsi_cmd *c, bool ten)
 		len += n;
 	}
 	if (ten)
-		put16(b, (uint16_t)(len - 2));
+		put_be16(b, (uint16_t)(len - 2));
 	else
 		b[0] = (uint8_t)(len - 1);
 	data_in(c, b, len, alloc);
@@ -527,10 +494,10 @@ static bool unmap_next(struct scsi_task *t)
 
 	while (t->step < t->nsteps) {
 		const uint8_t *d = t->ext + 8 + 16 * t->step++;
-		uint64_t nb = be32(d + 8);
+		uint64_t nb = get_be32(d + 8);
 
 		if (nb) {
-			io(c, STG_DISCARD, be64(d) * c->s->lbs,
+			io(c, STG_DISCARD, get_be64(d) * c->s->lbs,
 			   nb * c->s->lbs, NULL, 0, 0);
 			return true;
 		}
@@ -542,7 +509,7 @@ static bool cmd_unmap(struct scsi_cmd *c)
 {
 	struct scsi_task *t = task_of(c);
 	struct scsi_lun *l = lun_of(c);
-	size_t plen = be16(c->cdb + 7), dlen;
+	size_t plen = get_be16(c->cdb + 7), dlen;
 	uint8_t *p;
 	unsigned n;
 
@@ -572,7 +539,7 @@ static bool cmd_unmap(struct scsi_cmd *c)
 	vdev_iov_to_buf(c->dout, (unsigned)c->ndout, 0, p,
 			plen < UNMAP_LIST_MAX ? plen : UNMAP_LIST_MAX);
 	c->xfer = plen;
-	dlen = be16(p + 2);
+	dlen = get_be16(p + 2);
 	if (dlen > plen - 8 || dlen % 16) {
 		illegal(c, ASC_INVALID_FIELD_PARAM);
 		return true;
@@ -584,13 +551,13 @@ static bool cmd_unmap(struct scsi_cmd *c)
 	}
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *d = p + 8 + 16 * i;
-		uint32_t nb = be32(d + 8);
+		uint32_t nb = get_be32(d + 8);
 
 		if (nb > SCSI_MAX_UNMAP_BLOCKS) {
 			illegal(c, ASC_INVALID_FIELD_PARAM);
 			return true;
 		}
-		if (!lba_ok(l, be64(d), nb)) {
+		if (!lba_ok(l, get_be64(d), nb)) {
 			illegal(c, ASC_LBA_OUT_OF_RANGE);
 			return true;
 		}
@@ -605,8 +572,8 @@ static bool cmd_write_same_16(struct scsi_cmd *c)
 	struct scsi_task *t = task_of(c);
 	const uint8_t *cdb = c->cdb;
 	struct scsi_lun *l = lun_of(c);
-	uint64_t lba = be64(cdb + 2);
-	uint32_t nb = be32(cdb + 10);
+	uint64_t lba = get_be64(cdb + 2);
+	uint32_t nb = get_be32(cdb + 10);
 	uint32_t lbs = c->s->lbs;
 	bool unmap = cdb[1] & 0x08;
 	uint8_t *buf;
@@ -697,7 +664,7 @@ static bool exec_rw(struct scsi_cmd *c)
 	uint32_t n;
 
 	if (op == OP_READ_6 || op == OP_WRITE_6) {
-		lba = (uint64_t)(cdb[1] & 0x1f) << 16 | be16(cdb + 2);
+		lba = (uint64_t)(cdb[1] & 0x1f) << 16 | get_be16(cdb + 2);
 		n = cdb[4] ? cdb[4] : 256;
 		return cmd_rw(c, write, lba, n, false);
 	}
@@ -709,17 +676,17 @@ static bool exec_rw(struct scsi_cmd *c)
 	switch (op) {
 	case OP_READ_10:
 	case OP_WRITE_10:
-		lba = be32(cdb + 2);
-		n = be16(cdb + 7);
+		lba = get_be32(cdb + 2);
+		n = get_be16(cdb + 7);
 		break;
 	case OP_READ_12:
 	case OP_WRITE_12:
-		lba = be32(cdb + 2);
-		n = be32(cdb + 6);
+		lba = get_be32(cdb + 2);
+		n = get_be32(cdb + 6);
 		break;
 	default:
-		lba = be64(cdb + 2);
-		n = be32(cdb + 10);
+		lba = get_be64(cdb + 2);
+		n = get_be32(cdb + 10);
 		break;
 	}
 	return cmd_rw(c, write, lba, n, write && (cdb[1] & 0x08));
@@ -806,9 +773,9 @@ bool scsi_cmd_exec(struct scsi_task *t)
 	case OP_WRITE_16:
 		return exec_rw(c);
 	case OP_SYNC_CACHE_10:
-		return cmd_sync_cache(c, be32(cdb + 2), be16(cdb + 7));
+		return cmd_sync_cache(c, get_be32(cdb + 2), get_be16(cdb + 7));
 	case OP_SYNC_CACHE_16:
-		return cmd_sync_cache(c, be64(cdb + 2), be32(cdb + 10));
+		return cmd_sync_cache(c, get_be64(cdb + 2), get_be32(cdb + 10));
 	case OP_UNMAP:
 		return cmd_unmap(c);
 	case OP_WRITE_SAME_16:

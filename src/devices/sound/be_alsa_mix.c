@@ -26,6 +26,7 @@
 #include <string.h>
 #include <virtio/iov.h>
 
+#include "core/bytes.h"
 #include "sound_int.h"
 
 enum { ACC_READ, ACC_WRITE, ACC_VOLATILE, ACC_INACTIVE, ACC_TLV_READ };
@@ -52,18 +53,6 @@ struct snd_amix {
 	struct snd_mixel el[4];  /* [direction * 2 + switch] */
 	unsigned nel;
 };
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
 
 /* The control device of PCM @pcm: "hw:X" for "hw:X,..." and
  * "plughw:X,...", else the PCM's own name ("default" has a ctl too). */
@@ -315,13 +304,13 @@ void snd_amix_close(struct snd_dev *snd)
 
 void snd_amix_info(const struct snd_mixel *e, uint8_t *p)
 {
-	put32(p + 8, e->integer ? TYPE_INTEGER : TYPE_BOOLEAN);
-	put32(p + 12, e->access);
-	put32(p + 16, e->count);
+	put_le32(p + 8, e->integer ? TYPE_INTEGER : TYPE_BOOLEAN);
+	put_le32(p + 12, e->access);
+	put_le32(p + 16, e->count);
 	if (e->integer) {
-		put32(p + 72, (uint32_t)(int32_t)e->min);
-		put32(p + 76, (uint32_t)(int32_t)e->max);
-		put32(p + 80, (uint32_t)(int32_t)e->step);
+		put_le32(p + 72, (uint32_t)(int32_t)e->min);
+		put_le32(p + 76, (uint32_t)(int32_t)e->max);
+		put_le32(p + 80, (uint32_t)(int32_t)e->step);
 	}
 }
 
@@ -337,7 +326,7 @@ static uint32_t mix_read(struct snd_amix *m, struct snd_mixel *e,
 	if (read_values(m, e, val) < 0)
 		return SND_S_IO_ERR;
 	for (unsigned i = 0; i < e->count; i++)
-		put32(v + 4 * i, (uint32_t)(int32_t)val[i]);
+		put_le32(v + 4 * i, (uint32_t)(int32_t)val[i]);
 	*extra = room < sizeof(v) ? room : sizeof(v);
 	vdev_iov_from_buf(vr->in, vr->nin, SND_HDR_LEN, v, *extra);
 	return SND_S_OK;
@@ -373,7 +362,7 @@ static uint32_t mix_write(struct snd_amix *m, struct snd_mixel *e,
 	if (req_len < SND_CTL_HDR_LEN + 4 * e->count)
 		return SND_S_BAD_MSG;
 	for (unsigned i = 0; i < e->count; i++) {
-		val[i] = (int32_t)get32(req + SND_CTL_HDR_LEN + 4 * i);
+		val[i] = (int32_t)get_le32(req + SND_CTL_HDR_LEN + 4 * i);
 		if (val[i] < e->min || val[i] > e->max ||
 		    (e->step > 1 && (val[i] - e->min) % e->step))
 			return SND_S_BAD_MSG;
@@ -399,7 +388,7 @@ static uint32_t mix_tlv_read(struct snd_amix *m, struct snd_mixel *e,
 	if (vr->in_bytes - SND_HDR_LEN < len)
 		return SND_S_BAD_MSG;
 	for (uint32_t i = 0; i < len / 4; i++)
-		put32(out + 4 * i, tlv[i]);
+		put_le32(out + 4 * i, tlv[i]);
 	vdev_iov_from_buf(vr->in, vr->nin, SND_HDR_LEN, out, len);
 	*extra = len;
 	return SND_S_OK;

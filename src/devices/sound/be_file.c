@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <virtio/iov.h>
 
+#include "core/bytes.h"
 #include "sound_int.h"
 
 #define WAV_HDR 44u
@@ -37,18 +38,6 @@ static bool is_wav(const char *path)
 	return n >= 4 && !strcasecmp(path + n - 4, ".wav");
 }
 
-static void le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 /* The WAV header of a stream with @data bytes of frames. */
 static void wav_header(const struct snd_stream *s, uint64_t data,
 		       uint8_t *h)
@@ -64,21 +53,21 @@ static void wav_header(const struct snd_stream *s, uint64_t data,
 	else if (s->format == VDEV_SND_FMT_MU_LAW)
 		tag = 7;
 	memcpy(h, "RIFF", 4);
-	le32(h + 4, 36 + d);
+	put_le32(h + 4, 36 + d);
 	memcpy(h + 8, "WAVEfmt ", 8);
-	le32(h + 16, 16);
+	put_le32(h + 16, 16);
 	h[20] = (uint8_t)tag;
 	h[21] = 0;
 	h[22] = s->channels;
 	h[23] = 0;
-	le32(h + 24, s->rate_hz);
-	le32(h + 28, s->rate_hz * s->frame_bytes);
+	put_le32(h + 24, s->rate_hz);
+	put_le32(h + 28, s->rate_hz * s->frame_bytes);
 	h[32] = (uint8_t)s->frame_bytes;
 	h[33] = (uint8_t)(s->frame_bytes >> 8);
 	h[34] = (uint8_t)(bps * 8);
 	h[35] = 0;
 	memcpy(h + 36, "data", 4);
-	le32(h + 40, d);
+	put_le32(h + 40, d);
 }
 
 /* Finds the "data" chunk of a WAV input. -EINVAL: not a WAV file. */
@@ -95,7 +84,7 @@ static int wav_find_data(struct fileb *f)
 
 		if (pread(f->fd, h, 8, (off_t)off) != 8)
 			return -EINVAL;
-		len = rd32(h + 4);
+		len = get_le32(h + 4);
 		if (!memcmp(h, "data", 4)) {
 			f->data_off = off + 8;
 			f->data_len = len;

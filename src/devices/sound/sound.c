@@ -19,6 +19,7 @@
 #include <virtio/iov.h>
 #include <virtio/state.h>
 
+#include "core/bytes.h"
 #include "sound_int.h"
 #include "vdev_build_config.h"
 #include "core/sized.h"
@@ -206,18 +207,6 @@ static void snd_reset(struct vdev *dev)
 #define STREAM_REC 32u
 #define JACK_REC 12u
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 static int snd_save(struct vdev *dev, struct vdev_state_writer *w)
 {
 	struct snd_dev *snd = vdev_priv(dev);
@@ -235,16 +224,16 @@ static int snd_save(struct vdev *dev, struct vdev_state_writer *w)
 		p[2] = s->channels;
 		p[3] = s->format;
 		p[4] = s->rate;
-		put32(p + 8, s->buffer_bytes);
-		put32(p + 12, s->period_bytes);
-		put32(p + 16, s->features);
-		put32(p + 20, (uint32_t)s->be_bytes);
-		put32(p + 24, (uint32_t)(s->be_bytes >> 32));
+		put_le32(p + 8, s->buffer_bytes);
+		put_le32(p + 12, s->period_bytes);
+		put_le32(p + 16, s->features);
+		put_le32(p + 20, (uint32_t)s->be_bytes);
+		put_le32(p + 24, (uint32_t)(s->be_bytes >> 32));
 	}
 	for (unsigned i = 0; i < snd->njacks; i++, p += JACK_REC) {
 		p[0] = snd->jacks[i].connected;
-		put32(p + 4, snd->jacks[i].association);
-		put32(p + 8, snd->jacks[i].sequence);
+		put_le32(p + 4, snd->jacks[i].association);
+		put_le32(p + 8, snd->jacks[i].sequence);
 	}
 	{
 		uint8_t c[VDEV_SOUND_MAX_STREAMS * CTL_REC];
@@ -284,15 +273,15 @@ static int load_stream(struct snd_stream *s, const uint8_t *p)
 	s->rate = p[4];
 	s->frame_bytes = snd_format_bytes(s->format) * s->channels;
 	s->rate_hz = snd_rate_hz(s->rate);
-	s->buffer_bytes = get32(p + 8);
-	s->period_bytes = get32(p + 12);
-	s->features = get32(p + 16);
+	s->buffer_bytes = get_le32(p + 8);
+	s->period_bytes = get_le32(p + 12);
+	s->features = get_le32(p + 16);
 	if (!s->period_bytes || !s->buffer_bytes ||
 	    s->period_bytes % s->frame_bytes ||
 	    s->buffer_bytes % s->period_bytes ||
 	    (s->features & ~SND_PCM_FEATURES) || st == SND_ST_INIT)
 		return -EBADMSG;
-	s->be_bytes = get32(p + 20) | (uint64_t)get32(p + 24) << 32;
+	s->be_bytes = get_le32(p + 20) | (uint64_t)get_le32(p + 24) << 32;
 	s->have_params = true;
 	s->state = (enum snd_state)st;
 	return 0;
@@ -331,8 +320,8 @@ static int snd_load(struct vdev *dev, struct vdev_state_reader *r,
 	b += snd->nstreams * STREAM_REC;
 	for (unsigned i = 0; i < snd->njacks && !err; i++, b += JACK_REC) {
 		snd->jacks[i].connected = b[0] != 0;
-		snd->jacks[i].association = get32(b + 4);
-		snd->jacks[i].sequence = get32(b + 8);
+		snd->jacks[i].association = get_le32(b + 4);
+		snd->jacks[i].sequence = get_le32(b + 8);
 	}
 	/* A session that was open goes on where it was; a running stream
 	 * runs again, its clock starting now. */
@@ -653,11 +642,11 @@ static struct vdev *sound_new_cfg(const struct vdev_sound_config *cfg)
 	if (!snd->dev)
 		goto fail;
 	c = vdev_config(snd->dev);
-	put32(c, snd->njacks);
-	put32(c + 4, snd->nstreams);
-	put32(c + 8, snd->nstreams); /* one channel map per stream */
+	put_le32(c, snd->njacks);
+	put_le32(c + 4, snd->nstreams);
+	put_le32(c + 8, snd->nstreams); /* one channel map per stream */
 	if (snd->ctls)
-		put32(c + 12, snd_kctl_count(snd));
+		put_le32(c + 12, snd_kctl_count(snd));
 	for (unsigned i = 0; i < n; i++) {
 		err = vdev_watch_fd(snd->dev, snd->streams[i].qidx,
 				    snd->streams[i].tfd, POLLIN, snd_io_timer,

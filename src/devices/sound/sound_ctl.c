@@ -19,29 +19,10 @@
 #include <virtio/iov.h>
 #include <virtio/le.h>
 
+#include "core/bytes.h"
 #include "sound_int.h"
 
 #define SND_INFO_SIZE_MAX 4096u /* a driver's item size we accept */
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
 
 unsigned snd_format_bytes(unsigned fmt)
 {
@@ -103,27 +84,27 @@ static void info_item(struct snd_dev *snd, uint32_t code, uint32_t id,
 
 	switch (code) {
 	case SND_R_JACK_INFO:
-		put32(p, 0);                       /* hda_fn_nid */
-		put32(p + 4, 0);                   /* features */
+		put_le32(p, 0);                       /* hda_fn_nid */
+		put_le32(p + 4, 0);                   /* features */
 		/* defconf: port connectivity "jack", device "line out" */
-		put32(p + 8, 0);
-		put32(p + 12, 0);
+		put_le32(p + 8, 0);
+		put_le32(p + 12, 0);
 		p[16] = snd->jacks[id].connected;
 		break;
 	case SND_R_PCM_INFO:
 		s = &snd->streams[id];
-		put32(p, 0);
-		put32(p + 4, 1u << SND_PCM_F_EVT_XRUNS |
+		put_le32(p, 0);
+		put_le32(p + 4, 1u << SND_PCM_F_EVT_XRUNS |
 				     1u << SND_PCM_F_EVT_SHMEM_PERIODS);
-		put64(p + 8, s->info.formats);
-		put64(p + 16, s->info.rates);
+		put_le64(p + 8, s->info.formats);
+		put_le64(p + 16, s->info.rates);
 		p[24] = s->info.direction;
 		p[25] = s->info.channels_min;
 		p[26] = s->info.channels_max;
 		break;
 	case SND_R_CHMAP_INFO:
 		s = &snd->streams[id];
-		put32(p, 0);
+		put_le32(p, 0);
 		p[4] = s->info.direction;
 		p[5] = s->info.channels_max;
 		chmap_of(s, p + 6);
@@ -140,9 +121,9 @@ static uint32_t query(struct snd_dev *snd, struct vdev_req *vr,
 
 	if (req_len < SND_QUERY_LEN)
 		return SND_S_BAD_MSG;
-	start = get32(req + 4);
-	count = get32(req + 8);
-	size = get32(req + 12);
+	start = get_le32(req + 4);
+	count = get_le32(req + 8);
+	size = get_le32(req + 12);
 	switch (code) {
 	case SND_R_JACK_INFO:
 		items = snd->njacks;
@@ -187,13 +168,13 @@ static uint32_t jack_remap(struct snd_dev *snd, const uint8_t *req,
 
 	if (req_len < SND_JACK_REMAP_LEN)
 		return SND_S_BAD_MSG;
-	id = get32(req + 4);
+	id = get_le32(req + 4);
 	if (id >= snd->njacks)
 		return SND_S_BAD_MSG;
 	/* The jacks here have no HDA pin to re-task: the remap is kept (the
 	 * driver reads it back from nowhere, but may send it). */
-	snd->jacks[id].association = get32(req + 8);
-	snd->jacks[id].sequence = get32(req + 12);
+	snd->jacks[id].association = get_le32(req + 8);
+	snd->jacks[id].sequence = get_le32(req + 12);
 	return SND_S_OK;
 }
 
@@ -208,9 +189,9 @@ static uint32_t set_params(struct snd_stream *s, const uint8_t *req,
 	if (s->state != SND_ST_INIT && s->state != SND_ST_PARAMS &&
 	    s->state != SND_ST_PREPARED && s->state != SND_ST_RELEASED)
 		return SND_S_BAD_MSG;
-	buffer_bytes = get32(req + 8);
-	period_bytes = get32(req + 12);
-	features = get32(req + 16);
+	buffer_bytes = get_le32(req + 8);
+	period_bytes = get_le32(req + 12);
+	features = get_le32(req + 16);
 	channels = req[20];
 	format = req[21];
 	rate = req[22];
@@ -338,7 +319,7 @@ uint32_t snd_ctl_request(struct snd_dev *snd, struct vdev_req *vr,
 		status = SND_S_BAD_MSG;
 		goto out;
 	}
-	code = get32(req);
+	code = get_le32(req);
 	switch (code) {
 	case SND_R_JACK_INFO:
 	case SND_R_PCM_INFO:
@@ -378,7 +359,7 @@ uint32_t snd_ctl_request(struct snd_dev *snd, struct vdev_req *vr,
 		status = SND_S_BAD_MSG;
 		goto out;
 	}
-	sid = get32(req + 4);
+	sid = get_le32(req + 4);
 	if (sid >= snd->nstreams) {
 		status = SND_S_BAD_MSG;
 		goto out;
@@ -409,7 +390,7 @@ uint32_t snd_ctl_request(struct snd_dev *snd, struct vdev_req *vr,
 		break;
 	}
 out:
-	put32(resp, status);
+	put_le32(resp, status);
 	/* What a handler wrote after the status counts only when it
 	 * succeeded. */
 	return SND_HDR_LEN + (status == SND_S_OK ? extra : 0);

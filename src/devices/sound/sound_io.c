@@ -41,6 +41,7 @@
 #include <virtio/iov.h>
 #include <virtio/le.h>
 
+#include "core/bytes.h"
 #include "sound_int.h"
 
 #define NSEC 1000000000ull
@@ -474,8 +475,7 @@ static bool take(struct snd_dev *snd, unsigned qidx, struct vdev_queue *q,
 	if (vdev_iov_to_buf(io->req.out, io->req.nout, 0, hdr, sizeof(hdr)) <
 	    sizeof(hdr))
 		goto bad;
-	sid = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 |
-	      (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
+	sid = get_le32(hdr);
 	if (sid >= snd->nstreams)
 		goto bad;
 	s = &snd->streams[sid];

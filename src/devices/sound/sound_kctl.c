@@ -15,6 +15,7 @@
 #include <string.h>
 #include <virtio/iov.h>
 
+#include "core/bytes.h"
 #include "sound_int.h"
 #include "vdev_build_config.h"
 
@@ -24,18 +25,6 @@ enum { ACC_READ = 0, ACC_WRITE = 1, ACC_TLV_READ = 4 };
 #define TLV_DB_LINEAR 2u           /* SNDRV_CTL_TLVT_DB_LINEAR */
 #define TLV_DB_GAIN_MUTE (-9999999) /* SNDRV_CTL_TLVD_DB_GAIN_MUTE */
 #define TLV_LEN 16u
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 unsigned snd_kctl_count(const struct snd_dev *snd)
 {
@@ -65,20 +54,20 @@ void snd_kctl_info_item(const struct snd_dev *snd, uint32_t id, uint8_t *p)
 
 	for (unsigned i = 0; i < s->id; i++)
 		index += snd->streams[i].info.direction == s->info.direction;
-	put32(p, 0);                                  /* hda_fn_nid */
-	put32(p + 4, vol ? ROLE_VOLUME : ROLE_MUTE);
-	put32(p + 8, vol ? TYPE_INTEGER : TYPE_BOOLEAN);
-	put32(p + 12, 1u << ACC_READ | 1u << ACC_WRITE |
+	put_le32(p, 0);                                  /* hda_fn_nid */
+	put_le32(p + 4, vol ? ROLE_VOLUME : ROLE_MUTE);
+	put_le32(p + 8, vol ? TYPE_INTEGER : TYPE_BOOLEAN);
+	put_le32(p + 12, 1u << ACC_READ | 1u << ACC_WRITE |
 			      (vol ? 1u << ACC_TLV_READ : 0));
-	put32(p + 16, s->info.channels_max);          /* count */
-	put32(p + 20, index);
+	put_le32(p + 16, s->info.channels_max);          /* count */
+	put_le32(p + 20, index);
 	strcpy((char *)p + 24, out ? (vol ? "PCM Playback Volume" :
 					    "PCM Playback Switch") :
 				     (vol ? "Capture Volume" : "Capture Switch"));
 	if (vol) {
-		put32(p + 72, 0);           /* min */
-		put32(p + 76, SND_VOL_MAX); /* max */
-		put32(p + 80, 1);           /* step */
+		put_le32(p + 72, 0);           /* min */
+		put_le32(p + 76, SND_VOL_MAX); /* max */
+		put_le32(p + 80, 1);           /* step */
 	}
 #if VDEV_WITH_ALSA_FOUND
 	if (s->mixel[!vol])
@@ -95,7 +84,7 @@ static uint32_t ctl_read(struct snd_stream *s, bool vol, struct vdev_req *vr,
 	if (room < 4u * s->info.channels_max)
 		return SND_S_BAD_MSG;
 	for (unsigned c = 0; c < s->info.channels_max; c++)
-		put32(v + 4 * c, vol ? s->vol[c] : s->on[c]);
+		put_le32(v + 4 * c, vol ? s->vol[c] : s->on[c]);
 	*extra = room < sizeof(v) ? room : sizeof(v);
 	vdev_iov_from_buf(vr->in, vr->nin, SND_HDR_LEN, v, *extra);
 	return SND_S_OK;
@@ -110,7 +99,7 @@ static uint32_t ctl_write(struct snd_stream *s, bool vol, const uint8_t *req,
 	if (req_len < SND_CTL_HDR_LEN + 4 * n)
 		return SND_S_BAD_MSG;
 	for (unsigned c = 0; c < n; c++) {
-		v[c] = get32(req + SND_CTL_HDR_LEN + 4 * c);
+		v[c] = get_le32(req + SND_CTL_HDR_LEN + 4 * c);
 		if (v[c] > (vol ? SND_VOL_MAX : 1))
 			return SND_S_BAD_MSG;
 	}
@@ -129,10 +118,10 @@ static uint32_t tlv_read(struct vdev_req *vr, uint32_t *extra)
 
 	if (vr->in_bytes - SND_HDR_LEN < TLV_LEN)
 		return SND_S_BAD_MSG;
-	put32(t, TLV_DB_LINEAR);
-	put32(t + 4, 8);
-	put32(t + 8, (uint32_t)TLV_DB_GAIN_MUTE);
-	put32(t + 12, 0);
+	put_le32(t, TLV_DB_LINEAR);
+	put_le32(t + 4, 8);
+	put_le32(t + 8, (uint32_t)TLV_DB_GAIN_MUTE);
+	put_le32(t + 12, 0);
 	vdev_iov_from_buf(vr->in, vr->nin, SND_HDR_LEN, t, sizeof(t));
 	*extra = TLV_LEN;
 	return SND_S_OK;
@@ -148,7 +137,7 @@ uint32_t snd_kctl_request(struct snd_dev *snd, struct vdev_req *vr,
 
 	if (req_len < SND_CTL_HDR_LEN)
 		return SND_S_BAD_MSG;
-	id = get32(req + 4);
+	id = get_le32(req + 4);
 	if (id >= snd_kctl_count(snd))
 		return SND_S_BAD_MSG;
 	s = ctl_stream(snd, id, &vol);
@@ -247,23 +236,23 @@ void snd_gain_apply(const struct snd_stream *s, uint8_t *buf, size_t len)
 			} else if (s->format == VDEV_SND_FMT_FLOAT) {
 				/* little-endian on the wire, whatever the
 				 * host */
-				uint32_t u = get32(p);
+				uint32_t u = get_le32(p);
 				float f;
 
 				memcpy(&f, &u, 4);
 				f = f * (float)pct / (float)SND_VOL_MAX;
 				memcpy(&u, &f, 4);
-				put32(p, u);
+				put_le32(p, u);
 			} else if (s->format == VDEV_SND_FMT_FLOAT64) {
-				uint64_t u = get32(p) |
-					     (uint64_t)get32(p + 4) << 32;
+				uint64_t u = get_le32(p) |
+					     (uint64_t)get_le32(p + 4) << 32;
 				double d;
 
 				memcpy(&d, &u, 8);
 				d = d * pct / SND_VOL_MAX;
 				memcpy(&u, &d, 8);
-				put32(p, (uint32_t)u);
-				put32(p + 4, (uint32_t)(u >> 32));
+				put_le32(p, (uint32_t)u);
+				put_le32(p + 4, (uint32_t)(u >> 32));
 			} else {
 				/* mu-law, A-law: expanded, scaled, compressed
 				 * (0 %: their silence, 0xff / 0xd5) */
