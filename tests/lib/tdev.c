@@ -13,6 +13,7 @@
 
 #include "tdev.h"
 #include "tspawn.h"
+#include "twait.h"
 
 int tgpio_req(struct vdev_drv *drv, uint16_t type, uint16_t gpio,
 	      uint32_t value, uint8_t *out)
@@ -26,7 +27,7 @@ int tgpio_req(struct vdev_drv *drv, uint16_t type, uint16_t gpio,
 	uint32_t w = 0;
 
 	if (vdev_drv_xfer(drv, 0, &r, sizeof(r), resp, sizeof(resp), &w,
-			  2000) != 0 || w != 2)
+			  TWAIT_MS) != 0 || w != 2)
 		return -EPROTO;
 	if (out)
 		*out = resp[1];
@@ -92,7 +93,8 @@ void tctl_fd(int fd, const char *cmd, char *reply, size_t len,
 	if (*cmd && send(fd, cmd, strlen(cmd), MSG_NOSIGNAL) !=
 			    (ssize_t)strlen(cmd))
 		return;
-	for (int i = 0; i < 200 && !memchr(reply, '\n', got); i++) {
+	for (uint64_t end = twait_now_ms() + TWAIT_MS;
+	     !memchr(reply, '\n', got) && twait_now_ms() < end;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 

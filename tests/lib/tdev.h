@@ -16,7 +16,7 @@
 struct vdev_drv;
 
 /* One gpio request on queue 0; the status, *out the response value (may
- * be NULL); -EPROTO unless the device answered 2 bytes within 2 s. */
+ * be NULL); -EPROTO unless the device answered 2 bytes within TWAIT_MS. */
 int tgpio_req(struct vdev_drv *drv, uint16_t type, uint16_t gpio,
 	      uint32_t value, uint8_t *out);
 /* Queues the eventq buffer of @line (unmask), with the token line + 1;
@@ -30,8 +30,9 @@ int tgpio_event(struct vdev_drv *drv, int ms);
 
 /* Sends @cmd on a fresh connection to the control socket @path and reads
  * one reply line into @reply (NUL-terminated; empty if none came within
- * 2 s). With @drv, runs its loop meanwhile (a device served by the
- * driver's own loop); an empty @cmd sends nothing. */
+ * TWAIT_MS or the socket closed first). With @drv, runs its loop
+ * meanwhile (a device served by the driver's own loop); an empty @cmd
+ * sends nothing. */
 void tctl(const char *path, const char *cmd, char *reply, size_t len,
 	  struct vdev_drv *drv);
 /* Same on an open connection @fd. */

@@ -26,6 +26,7 @@
 
 #include "adapters/vhost-user/vhu_internal.h"
 #include "tenv.h"
+#include "twait.h"
 #include "vcore_tdev.h"
 #include "vhu_frontend.h"
 
@@ -46,7 +47,7 @@ static void exercise(struct vdev_drv *drv, bool remote)
 		for (int i = 0; i < 50; i++) {
 			memset(in, 0, sizeof(in));
 			assert_int_equal(vdev_drv_xfer(drv, q, out, 5, in, 5,
-						       &w, 2000), 0);
+						       &w, TWAIT_MS), 0);
 			assert_int_equal(w, 5);
 			assert_string_equal(in, "ping");
 		}
@@ -65,7 +66,7 @@ static void exercise(struct vdev_drv *drv, bool remote)
 		assert_false(st.avail_wrap);
 		assert_int_equal(vdev_drv_setup_queue(drv, 0, 0), 0);
 		assert_int_equal(vdev_drv_xfer(drv, 0, out, 5, in, 5, &w,
-					       2000), 0);
+					       TWAIT_MS), 0);
 	}
 	/* Config space: offset 4 is writable, 0 is not. */
 	assert_int_equal(vdev_drv_config_write(drv, 4, &v, 4), 0);
@@ -75,14 +76,15 @@ static void exercise(struct vdev_drv *drv, bool remote)
 	/* A config change reaches the driver as an interrupt. */
 	irqs = vdev_drv_config_interrupts(drv);
 	vdev_config_changed(T.dev);
-	for (int i = 0; i < 100 && vdev_drv_config_interrupts(drv) == irqs;
-	     i++)
+	for (uint64_t end = twait_now_ms() + TWAIT_MS;
+	     vdev_drv_config_interrupts(drv) == irqs && twait_now_ms() < end;)
 		vdev_drv_poll(drv, 20);
 	assert_int_equal(vdev_drv_config_interrupts(drv), irqs + 1);
 	/* A second bring-up resets the device and starts over. */
 	assert_int_equal(vdev_drv_init(drv), 0);
 	assert_true(T.resets >= 1);
-	assert_int_equal(vdev_drv_xfer(drv, 1, out, 5, in, 5, &w, 2000), 0);
+	assert_int_equal(vdev_drv_xfer(drv, 1, out, 5, in, 5, &w,
+				       TWAIT_MS), 0);
 	assert_int_equal(vdev_drv_device(drv) == NULL, remote);
 }
 
@@ -152,7 +154,8 @@ static void test_plain_backend(void **state)
 	assert_non_null(drv);
 	assert_int_equal(vdev_drv_num_queues(drv), 1);
 	assert_int_equal(vdev_drv_init(drv), 0);
-	assert_int_equal(vdev_drv_xfer(drv, 0, "abc", 4, in, 4, &w, 2000), 0);
+	assert_int_equal(vdev_drv_xfer(drv, 0, "abc", 4, in, 4, &w,
+				       TWAIT_MS), 0);
 	assert_string_equal(in, "abc");
 	assert_int_equal(vdev_drv_config_read(drv, 0, in, 4), -ENOTSUP);
 	vdev_drv_free(drv);
@@ -162,7 +165,8 @@ static void test_plain_backend(void **state)
 	assert_non_null(drv);
 	assert_int_equal(vdev_drv_num_queues(drv), 2);
 	assert_int_equal(vdev_drv_init(drv), 0);
-	assert_int_equal(vdev_drv_xfer(drv, 1, "abc", 4, in, 4, &w, 2000), 0);
+	assert_int_equal(vdev_drv_xfer(drv, 1, "abc", 4, in, 4, &w,
+				       TWAIT_MS), 0);
 	vdev_drv_free(drv);
 	vhu_fe_server_stop(&srv);
 	vdev_free(T.dev);

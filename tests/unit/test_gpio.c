@@ -27,6 +27,7 @@
 #include <virtio/transport.h>
 
 #include "tdev.h"
+#include "twait.h"
 
 #define NLINES 8
 
@@ -131,14 +132,14 @@ static void test_config_names(void **state)
 		assert_int_equal(vdev_le32_to_cpu(cs.gpio_names_size), wl);
 		memset(got, 0xee, sizeof(got));
 		assert_int_equal(vdev_drv_xfer(drv, 0, &r, sizeof(r), got,
-					       1 + wl, &w, 2000), 0);
+					       1 + wl, &w, TWAIT_MS), 0);
 		assert_int_equal(w, 1 + wl);
 		assert_int_equal(got[0], VDEV_GPIO_STATUS_OK);
 		assert_memory_equal(got + 1, want, wl);
 		/* A buffer one byte short gets ERR and nothing else. */
 		memset(got, 0xee, sizeof(got));
 		assert_int_equal(vdev_drv_xfer(drv, 0, &r, sizeof(r), got, wl,
-					       &w, 2000), 0);
+					       &w, TWAIT_MS), 0);
 		assert_int_equal(w, 1);
 		assert_int_equal(got[0], VDEV_GPIO_STATUS_ERR);
 		assert_int_equal((uint8_t)got[1], 0xee);
@@ -253,7 +254,7 @@ static void test_edges(void **state)
 		assert_int_equal(event(drv, 50, &len), -1);
 		/* One pulse: exactly one event. */
 		assert_int_equal(vdev_gpio_sim_pulse(dev, 5), 0);
-		assert_int_equal(event(drv, 2000, &len), 5);
+		assert_int_equal(event(drv, TWAIT_MS, &len), 5);
 		assert_int_equal(len, 1);
 		assert_int_equal(*st, VDEV_GPIO_IRQ_STATUS_VALID);
 		/* Masked now: two pulses latch one edge, given at unmask. */
@@ -261,13 +262,13 @@ static void test_edges(void **state)
 		assert_int_equal(vdev_gpio_sim_pulse(dev, 5), 0);
 		assert_int_equal(event(drv, 50, &len), -1);
 		unmask(drv, 5, &st);
-		assert_int_equal(event(drv, 2000, &len), 5);
+		assert_int_equal(event(drv, TWAIT_MS, &len), 5);
 		assert_int_equal(*st, VDEV_GPIO_IRQ_STATUS_VALID);
 		unmask(drv, 5, &st);
 		assert_int_equal(event(drv, 50, &len), -1);
 		/* A falling edge does not interrupt a rising line. */
 		assert_int_equal(vdev_gpio_sim_set(dev, 5, 1), 0);
-		assert_int_equal(event(drv, 2000, &len), 5);
+		assert_int_equal(event(drv, TWAIT_MS, &len), 5);
 		unmask(drv, 5, &st);
 		assert_int_equal(vdev_gpio_sim_set(dev, 5, 0), 0);
 		assert_int_equal(event(drv, 50, &len), -1);
@@ -276,25 +277,25 @@ static void test_edges(void **state)
 		assert_int_equal(vdev_gpio_sim_set(dev, 5, 1), 0);
 		assert_int_equal(event(drv, 50, &len), -1);
 		assert_int_equal(vdev_gpio_sim_set(dev, 5, 0), 0);
-		assert_int_equal(event(drv, 2000, &len), 5);
+		assert_int_equal(event(drv, TWAIT_MS, &len), 5);
 		set_irq(drv, 5, VDEV_GPIO_IRQ_TYPE_EDGE_BOTH);
 		unmask(drv, 5, &st);
 		assert_int_equal(vdev_gpio_sim_set(dev, 5, 1), 0);
-		assert_int_equal(event(drv, 2000, &len), 5);
+		assert_int_equal(event(drv, TWAIT_MS, &len), 5);
 		unmask(drv, 5, &st);
 		assert_int_equal(vdev_gpio_sim_set(dev, 5, 0), 0);
-		assert_int_equal(event(drv, 2000, &len), 5);
+		assert_int_equal(event(drv, TWAIT_MS, &len), 5);
 		/* Other lines interrupt on their own. */
 		set_irq(drv, 2, VDEV_GPIO_IRQ_TYPE_EDGE_RISING);
 		unmask(drv, 2, &st);
 		unmask(drv, 5, &st);
 		assert_int_equal(vdev_gpio_sim_pulse(dev, 2), 0);
-		assert_int_equal(event(drv, 2000, &len), 2);
+		assert_int_equal(event(drv, TWAIT_MS, &len), 2);
 		assert_int_equal(event(drv, 50, &len), -1);
 		/* IRQ type NONE: the queued buffer comes back INVALID. */
 		assert_int_equal(req(drv, VDEV_GPIO_MSG_SET_IRQ_TYPE, 5,
 				     VDEV_GPIO_IRQ_TYPE_NONE, NULL), 0);
-		assert_int_equal(event(drv, 2000, &len), 5);
+		assert_int_equal(event(drv, TWAIT_MS, &len), 5);
 		assert_int_equal(*st, VDEV_GPIO_IRQ_STATUS_INVALID);
 		destroy(drv, dev);
 	}
@@ -312,12 +313,12 @@ static void test_levels(void **state)
 		unmask(drv, 1, &st);
 		assert_int_equal(event(drv, 50, &len), -1);
 		assert_int_equal(vdev_gpio_sim_set(dev, 1, 1), 0);
-		assert_int_equal(event(drv, 2000, &len), 1);
+		assert_int_equal(event(drv, TWAIT_MS, &len), 1);
 		assert_int_equal(*st, VDEV_GPIO_IRQ_STATUS_VALID);
 		/* Held: once per unmask. */
 		for (int i = 0; i < 3; i++) {
 			unmask(drv, 1, &st);
-			assert_int_equal(event(drv, 2000, &len), 1);
+			assert_int_equal(event(drv, TWAIT_MS, &len), 1);
 			assert_int_equal(*st, VDEV_GPIO_IRQ_STATUS_VALID);
 		}
 		/* Never latched: active and gone while masked is nothing. */
@@ -326,7 +327,7 @@ static void test_levels(void **state)
 		assert_int_equal(event(drv, 50, &len), -1);
 		assert_int_equal(req(drv, VDEV_GPIO_MSG_SET_IRQ_TYPE, 1,
 				     VDEV_GPIO_IRQ_TYPE_NONE, NULL), 0);
-		assert_int_equal(event(drv, 2000, &len), 1);
+		assert_int_equal(event(drv, TWAIT_MS, &len), 1);
 		assert_int_equal(*st, VDEV_GPIO_IRQ_STATUS_INVALID);
 		assert_int_equal(vdev_gpio_sim_set(dev, 1, 1), 0);
 		assert_int_equal(vdev_gpio_sim_set(dev, 1, 0), 0);
@@ -336,13 +337,13 @@ static void test_levels(void **state)
 		/* Level low is active at once on a low line. */
 		set_irq(drv, 4, VDEV_GPIO_IRQ_TYPE_LEVEL_LOW);
 		unmask(drv, 4, &st);
-		assert_int_equal(event(drv, 2000, &len), 4);
+		assert_int_equal(event(drv, TWAIT_MS, &len), 4);
 		assert_int_equal(*st, VDEV_GPIO_IRQ_STATUS_VALID);
 		assert_int_equal(vdev_gpio_sim_set(dev, 4, 1), 0);
 		unmask(drv, 4, &st);
 		assert_int_equal(event(drv, 50, &len), -1);
 		assert_int_equal(vdev_gpio_sim_set(dev, 4, 0), 0);
-		assert_int_equal(event(drv, 2000, &len), 4);
+		assert_int_equal(event(drv, TWAIT_MS, &len), 4);
 		destroy(drv, dev);
 	}
 }
@@ -355,7 +356,7 @@ static int raw(struct vdev_drv *drv, const void *out, size_t olen,
 
 	memset(resp, 0xee, sizeof(resp));
 	assert_int_equal(vdev_drv_xfer(drv, 0, out, olen, resp, ilen, w,
-				       2000), 0);
+				       TWAIT_MS), 0);
 	return ilen ? resp[0] : -1;
 }
 
@@ -526,7 +527,7 @@ static void test_reset(void **state)
 		assert_int_equal(v, VDEV_GPIO_DIRECTION_NONE);
 		/* The IRQ type went too: a pulse is nothing. */
 		unmask(drv, 5, &st);
-		assert_int_equal(event(drv, 2000, &len), 5);
+		assert_int_equal(event(drv, TWAIT_MS, &len), 5);
 		assert_int_equal(*st, VDEV_GPIO_IRQ_STATUS_INVALID);
 		destroy(drv, dev);
 	}
@@ -709,7 +710,7 @@ static void test_control(void **state)
 		assert_string_equal(r, "ok sim-2 both 0\n");
 		ctl(drv, fd, "pulse 2\n", r, sizeof(r));
 		assert_string_equal(r, "ok\n");
-		assert_int_equal(event(drv, 2000, &len), 2);
+		assert_int_equal(event(drv, TWAIT_MS, &len), 2);
 		assert_int_equal(*st, VDEV_GPIO_IRQ_STATUS_VALID);
 	}
 	/* Errors leave the connection usable. */
@@ -805,7 +806,8 @@ static void test_max_lines(void **state)
 	set_irq(drv, VDEV_GPIO_MAX_LINES - 1, VDEV_GPIO_IRQ_TYPE_EDGE_RISING);
 	unmask(drv, VDEV_GPIO_MAX_LINES - 1, &st);
 	assert_int_equal(vdev_gpio_sim_pulse(dev, VDEV_GPIO_MAX_LINES - 1), 0);
-	assert_int_equal(event(drv, 2000, &len), VDEV_GPIO_MAX_LINES - 1);
+	assert_int_equal(event(drv, TWAIT_MS, &len),
+			 VDEV_GPIO_MAX_LINES - 1);
 	assert_int_equal(req(drv, VDEV_GPIO_MSG_GET_DIRECTION,
 			     VDEV_GPIO_MAX_LINES, 0, &v), VDEV_GPIO_STATUS_ERR);
 	destroy(drv, dev);

@@ -23,6 +23,7 @@
 #include <virtio/transport.h>
 
 #include "core/bytes.h"
+#include "twait.h"
 
 #define SRC_LEN 1000
 
@@ -125,7 +126,7 @@ static void test_bytes(void **state)
 
 			memset(buf, 0, sizeof(buf));
 			assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, buf, n,
-						       &w, 2000), 0);
+						       &w, TWAIT_MS), 0);
 			assert_int_equal(w, n);
 			expect_src(buf, n, pos);
 			pos += n;
@@ -177,11 +178,11 @@ static void test_no_writable(void **state)
 		uint32_t w = 99;
 
 		assert_int_equal(vdev_drv_xfer(drv, 0, out, sizeof(out), NULL,
-					       0, &w, 2000), 0);
+					       0, &w, TWAIT_MS), 0);
 		assert_int_equal(w, 0);
 		/* The device goes on, from where it was in the source. */
 		assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, in, sizeof(in),
-					       &w, 2000), 0);
+					       &w, TWAIT_MS), 0);
 		assert_int_equal(w, sizeof(in));
 		expect_src(in, sizeof(in), 0);
 		destroy(drv, dev);
@@ -253,7 +254,7 @@ static void test_rate_limit(void **state)
 			while (total < 256) {
 				assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0,
 							       big, 256, &w,
-							       2000), 0);
+							       TWAIT_MS), 0);
 				assert_true(w > 0 && w <= 64);
 				expect_src(big, w, pos);
 				pos += w;
@@ -298,14 +299,14 @@ static void test_reset_midway(void **state)
 					 VDEV_STATUS_DEVICE_NEEDS_RESET, 0);
 		/* A fresh period after the reset: served at once. */
 		assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, in, 32, &w,
-					       1000), 0);
+					       TWAIT_MS), 0);
 		assert_int_equal(w, 32);
 		/* The source is not rewound by a reset. */
 		expect_src(in, 32, 32);
 		/* The old timer firing later does no harm. */
 		usleep(120000);
 		assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, in, 32, &w,
-					       1000), 0);
+					       TWAIT_MS), 0);
 		assert_int_equal(w, 32);
 		expect_src(in, 32, 64);
 		destroy(drv, dev);
@@ -324,7 +325,7 @@ static void test_state(void **state)
 		uint32_t w;
 
 		assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, in, 40, &w,
-					       1000), 0);
+					       TWAIT_MS), 0);
 		assert_int_equal(w, 40);
 		/* Running queue: refused. */
 		assert_int_equal(vdev_save(dev, &blob, &len), -EBUSY);
@@ -338,7 +339,7 @@ static void test_state(void **state)
 		assert_true(vdev_vq_enabled(dev, 0));
 		/* 24 bytes left in this (10 s) period, source at 40. */
 		assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, in, 64, &w,
-					       1000), 0);
+					       TWAIT_MS), 0);
 		assert_int_equal(w, 24);
 		expect_src(in, 24, 40);
 		destroy(drv, dev);
@@ -372,7 +373,8 @@ static void test_state_hostile_pos(void **state)
 	void *blob;
 	uint32_t w;
 
-	assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, in, 10, &w, 1000), 0);
+	assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, in, 10, &w,
+				       TWAIT_MS), 0);
 	assert_int_equal(vdev_vq_stop(dev, 0, &st), 0);
 	assert_int_equal(vdev_save(dev, &blob, &len), 0);
 	b = blob;
@@ -386,7 +388,8 @@ static void test_state_hostile_pos(void **state)
 	vdev_reset(dev);
 	assert_int_equal(vdev_restore(dev, blob, len), 0);
 	free(blob);
-	assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, in, 64, &w, 1000), 0);
+	assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, in, 64, &w,
+				       TWAIT_MS), 0);
 	assert_int_equal(w, 64);
 	destroy(drv, dev);
 }
@@ -426,9 +429,11 @@ static void test_urandom(void **state)
 	assert_int_equal(vdev_vq_max_size(dev, 0), 1024);
 	drv = vdev_drv_new(dev, &dc);
 	assert_int_equal(vdev_drv_init(drv), 0);
-	assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, a, 64, &w, 1000), 0);
+	assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, a, 64, &w,
+				       TWAIT_MS), 0);
 	assert_int_equal(w, 64);
-	assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, b, 64, &w, 1000), 0);
+	assert_int_equal(vdev_drv_xfer(drv, 0, NULL, 0, b, 64, &w,
+				       TWAIT_MS), 0);
 	assert_memory_not_equal(a, b, 64);
 	destroy(drv, dev);
 }

@@ -31,6 +31,7 @@
 
 #include "core/bytes.h"
 #include "tspawn.h"
+#include "twait.h"
 #include "vdev_build_config.h"
 #if VDEV_WITH_ALSA_FOUND
 #include <alsa/asoundlib.h>
@@ -150,7 +151,7 @@ static int ctl(struct t *t, const void *req, size_t len, void *resp,
 
 	assert_true(resp_len <= sizeof(r));
 	assert_int_equal(vdev_drv_xfer(t->drv, 0, req, len, r, resp_len, &w,
-				       2000), 0);
+				       TWAIT_MS), 0);
 	if (resp)
 		memcpy(resp, r, resp_len);
 	if (w < 4)

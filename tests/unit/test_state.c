@@ -19,6 +19,7 @@
 #include <virtio/transport.h>
 
 #include "core/bytes.h"
+#include "twait.h"
 #include "vcore_tdev.h"
 
 #define HDR 32
@@ -288,7 +289,8 @@ static void test_round_trip_live(void **state)
 	assert_non_null(tdev_new(&t, 2, 64, 1));
 	drv = vdev_drv_new(t.dev, &dc);
 	assert_int_equal(vdev_drv_init(drv), 0);
-	assert_int_equal(vdev_drv_xfer(drv, 0, "abc", 4, in, 4, &w, 1000), 0);
+	assert_int_equal(vdev_drv_xfer(drv, 0, "abc", 4, in, 4, &w,
+				       TWAIT_MS), 0);
 	t.counter = 77;
 	assert_int_equal(vdev_save(t.dev, &blob, &len), -EBUSY);
 	assert_int_equal(vdev_vq_stop(t.dev, 0, NULL), 0);
@@ -307,7 +309,7 @@ static void test_round_trip_live(void **state)
 	for (unsigned q = 0; q < 2; q++) {
 		memset(in, 0, sizeof(in));
 		assert_int_equal(vdev_drv_xfer(drv, q, "xyz", 4, in, 4, &w,
-					       1000), 0);
+					       TWAIT_MS), 0);
 		assert_string_equal((char *)in, "xyz");
 	}
 	vdev_drv_free(drv);

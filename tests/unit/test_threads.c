@@ -26,6 +26,7 @@
 #include <virtio/transport.h>
 
 #include "tenv.h"
+#include "twait.h"
 #include "vcore_tdev.h"
 #include "vhu_frontend.h"
 
@@ -124,7 +125,7 @@ static void test_library_threads(void **state)
 	 */
 	for (unsigned q = 0; q < 2; q++)
 		assert_int_equal(vdev_drv_xfer(drv, q, "abc", 4, in, 4, &w,
-					       2000), 0);
+					       TWAIT_MS), 0);
 
 	/* Every thread that came since, but the test's server thread, is
 	 * the library's: none may be left out. */

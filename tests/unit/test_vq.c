@@ -23,6 +23,7 @@
 #include <virtio/testing.h>
 #include <virtio/transport.h>
 
+#include "twait.h"
 #include "vcore_tdev.h"
 
 struct mode {
@@ -96,7 +97,8 @@ static void echo_ok(struct vdev_drv *drv, unsigned q)
 	uint8_t out[5] = "ping", in[5] = { 0 };
 	uint32_t w;
 
-	assert_int_equal(vdev_drv_xfer(drv, q, out, 5, in, 5, &w, 1000), 0);
+	assert_int_equal(vdev_drv_xfer(drv, q, out, 5, in, 5, &w,
+				       TWAIT_MS), 0);
 	assert_int_equal(w, 5);
 	assert_string_equal(in, "ping");
 }
