@@ -271,6 +271,11 @@ VDEV_API void vdev_set_needs_reset(struct vdev *dev);
 
 VDEV_API unsigned vdev_num_queues(const struct vdev *dev);
 VDEV_API struct vdev_queue *vdev_get_queue(struct vdev *dev, unsigned qidx);
+/* Queue @qidx's ring state (queue.h), read under its lock (waits for a
+ * round that runs). 0; -EINVAL for a bad queue or a @size under 4. */
+VDEV_API int vdev_vq_get_ring_state(struct vdev *dev, unsigned qidx,
+				    struct vdev_queue_ring_state *st,
+				    size_t size);
 
 /*
  * Asks the core to run ops->handle for @qidx again soon, from the queue's

@@ -279,6 +279,33 @@ VDEV_API int vdev_queue_get_stats(const struct vdev_queue *q,
 				  struct vdev_queue_stats *st, size_t size);
 
 /*
+ * Where a ring stands and who waits for whom, for diagnosing a stalled
+ * queue (the daemons print it on SIGUSR1): read by
+ * vdev_vq_get_ring_state() (device.h) under the queue's lock. Split:
+ * 16-bit free-running indexes. Packed: a slot with its wrap counter in
+ * bit 15 (the event suppression encoding), and driver_avail is 1 when
+ * the slot at @avail holds an available descriptor, else 0. The driver's
+ * fields are what guest memory says at that moment.
+ */
+struct vdev_queue_ring_state {
+	uint16_t avail;        /* the device's next chain to pop */
+	uint16_t driver_avail; /* split: avail->idx */
+	uint16_t used;         /* the device's used index */
+	uint16_t signalled;    /* used index at the last interrupt decision */
+	uint16_t used_event;   /* split: used_event; packed: driver off_wrap */
+	uint16_t avail_event;  /* split: avail_event; packed: device off_wrap */
+	uint16_t driver_flags; /* split: avail->flags; packed: driver flags */
+	uint16_t device_flags; /* split: used->flags; packed: device flags */
+	uint32_t inflight;     /* chains popped and not pushed yet */
+	uint32_t flags;        /* VDEV_RING_STATE_* */
+};
+#define VDEV_RING_STATE_MAPPED    1u /* the ring is configured and mapped */
+#define VDEV_RING_STATE_PACKED    2u
+#define VDEV_RING_STATE_EVENT_IDX 4u
+#define VDEV_RING_STATE_KICKS_ON  8u /* the device asks for kicks */
+#define VDEV_RING_STATE_BROKEN    16u
+
+/*
  * Inflight tracking in a region shared with a frontend that outlives the
  * back-end (vhost-user PROTOCOL_F_INFLIGHT_SHMFD; the split or packed
  * layout of vhost-user.rst "Inflight I/O tracking", after the ring's):

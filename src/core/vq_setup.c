@@ -16,6 +16,8 @@
 #include <virtio/transport.h>
 
 #include "core/core_internal.h"
+#include "core/sized.h"
+#include "queue/queue_internal.h"
 
 /* How long a stop waits for completions that only the queue's own thread
  * can run (the model's watched fds), after ops->drain. */
@@ -364,5 +366,21 @@ int vdev_vq_set_call_fd(struct vdev *dev, unsigned qidx, int fd)
 		vdev_queue_set_call_fn(vq->q, call_fn, vq);
 	}
 	pthread_mutex_unlock(&vq->lock);
+	return 0;
+}
+
+/* Into the caller's struct at the size it was compiled with. */
+int vdev_vq_get_ring_state(struct vdev *dev, unsigned qidx,
+			   struct vdev_queue_ring_state *st, size_t size)
+{
+	struct vcore_vq *vq = dev ? vcore_get_vq(dev, qidx) : NULL;
+	struct vdev_queue_ring_state s;
+
+	if (!vq || !st || size < sizeof(uint32_t))
+		return -EINVAL;
+	pthread_mutex_lock(&vq->lock);
+	vq_ring_state(vq->q, &s);
+	pthread_mutex_unlock(&vq->lock);
+	vsized_out(st, size, &s, sizeof(s));
 	return 0;
 }

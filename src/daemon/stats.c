@@ -135,6 +135,33 @@ int vdd_stats_json(const struct vdev_daemon *d, const struct vdd_stats_dev *devs
 	return fflush(f) || ferror(f) ? -EIO : 0;
 }
 
+/*
+ * A ring's state for the log: who waits for whom on a stalled queue.
+ * Split: avail (device's next / driver's index), used (device's / at the
+ * last interrupt decision), the events each side asked for, whether the
+ * device asks for kicks, chains in flight.
+ */
+static void ring_state(struct vdev *dev, unsigned q, char *buf, size_t len)
+{
+	struct vdev_queue_ring_state r;
+
+	if (vdev_vq_get_ring_state(dev, q, &r, sizeof(r)) < 0 ||
+	    !(r.flags & VDEV_RING_STATE_MAPPED)) {
+		snprintf(buf, len, "not mapped");
+		return;
+	}
+	snprintf(buf, len,
+		 "%s%s avail %u/%u used %u/%u used_event %u "
+		 "avail_event %u flags drv 0x%x dev 0x%x kicks %s "
+		 "inflight %u",
+		 r.flags & VDEV_RING_STATE_PACKED ? "packed" : "split",
+		 r.flags & VDEV_RING_STATE_BROKEN ? " broken" : "",
+		 r.avail, r.driver_avail, r.used, r.signalled, r.used_event,
+		 r.avail_event, r.driver_flags, r.device_flags,
+		 r.flags & VDEV_RING_STATE_KICKS_ON ? "on" : "off",
+		 r.inflight);
+}
+
 void vdd_stats_log(const struct vdev_daemon *d,
 		   const struct vdd_stats_dev *devs, unsigned n)
 {
@@ -166,6 +193,17 @@ void vdd_stats_log(const struct vdev_daemon *d,
 					 c[k].name, c[k].value);
 			}
 			vdd_log_always(line);
+			/* A line of its own: the counters' line keeps
+			 * its format for the scripts that read it. */
+			len = (size_t)snprintf(line, sizeof(line),
+					       "%s queue %u ring: ",
+					       devs[i].path ? devs[i].path :
+							      "--fd", q);
+			if (len < sizeof(line)) {
+				ring_state(devs[i].dev, q, line + len,
+					   sizeof(line) - len);
+				vdd_log_always(line);
+			}
 		}
 	}
 	(void)d;

@@ -779,6 +779,43 @@ int vdev_queue_get_stats(const struct vdev_queue *q,
 	return 0;
 }
 
+void vq_ring_state(struct vdev_queue *q, struct vdev_queue_ring_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->inflight = q->inflight;
+	st->signalled = q->signalled;
+	st->flags = (q->packed ? VDEV_RING_STATE_PACKED : 0) |
+		    (q->event_idx ? VDEV_RING_STATE_EVENT_IDX : 0) |
+		    (q->kicks_enabled ? VDEV_RING_STATE_KICKS_ON : 0) |
+		    (q->broken ? VDEV_RING_STATE_BROKEN : 0);
+	if (!rings_mapped(q))
+		return;
+	st->flags |= VDEV_RING_STATE_MAPPED;
+	if (q->packed) {
+		uint16_t f = vq_load_acquire16(&q->pdesc[q->last_avail].flags);
+		bool a = f & (1u << VDEV_PACKED_DESC_F_AVAIL),
+		     u = f & (1u << VDEV_PACKED_DESC_F_USED);
+
+		st->avail = (uint16_t)(q->last_avail |
+				       (q->avail_wrap ? 0x8000u : 0));
+		st->used = (uint16_t)(q->used_idx |
+				      (q->used_wrap ? 0x8000u : 0));
+		st->driver_avail = a == q->avail_wrap && u != q->avail_wrap;
+		st->used_event = vq_load16(&q->drv_event->off_wrap);
+		st->driver_flags = vq_load16(&q->drv_event->flags);
+		st->avail_event = vq_load16(&q->dev_event->off_wrap);
+		st->device_flags = vq_load16(&q->dev_event->flags);
+		return;
+	}
+	st->avail = q->last_avail;
+	st->used = q->used_idx;
+	st->driver_avail = vq_load_acquire16(&q->avail->idx);
+	st->driver_flags = vq_load16(&q->avail->flags);
+	st->device_flags = vq_load16(&q->used->flags);
+	st->used_event = vq_load16(&q->avail->ring[q->size]);
+	st->avail_event = vq_load16((const vdev_le16 *)&q->used->ring[q->size]);
+}
+
 void vdev_queue_disable_kicks(struct vdev_queue *q)
 {
 	q->kicks_enabled = false;

@@ -82,9 +82,10 @@ struct vdev_queue {
 	void *call_opaque;
 
 	/* Where the chains the device counted end (vdev_queue_avail_count
-	 * saw the end of what is available): a device that waits for more
-	 * than it has asks to be kicked for the buffer there, not for one it
-	 * left in the ring. Invalid from the start of each round. */
+	 * saw the end of what is available, or a pop found the ring empty
+	 * there): a device that waits for more than it has asks to be
+	 * kicked for the buffer there, not for one it left in the ring.
+	 * Invalid from the start of each round. */
 	bool seen_valid;
 	bool seen_wrap;       /* packed */
 	uint16_t seen_pos;    /* split: avail index; packed: slot */
@@ -393,6 +394,9 @@ VQ_HOT void vq_req_start(struct vdev_queue *q, struct vdev_req *req,
  * made no progress. False when the device did not count this round.
  */
 bool vq_new_since_seen(struct vdev_queue *q);
+/* The ring state of vdev_vq_get_ring_state (queue.h); the caller holds
+ * the queue. */
+void vq_ring_state(struct vdev_queue *q, struct vdev_queue_ring_state *st);
 
 /* Drops inflight tracking and the resubmission list. */
 void vq_ifl_clear(struct vdev_queue *q);

@@ -475,8 +475,29 @@ static void test_rx_wait_for_buffers(void **state)
 		frame(f, sizeof(f), MAC, 5);
 		assert_int_equal(send(t.peer, f, sizeof(f), 0),
 				 (ssize_t)sizeof(f));
-		/* 7 buffers needed, 2 there: it waits. */
+		/* 7 buffers needed, 2 there: it waits, asking for a kick
+		 * for the next buffer the driver adds (slot 2, first lap). */
 		assert_null(rx_wait(&t, 0, &len, 100));
+		{
+			struct vdev_queue_ring_state r;
+
+			assert_int_equal(vdev_vq_get_ring_state(t.dev, 0, &r,
+								sizeof(r)),
+					 0);
+			assert_true(r.flags & VDEV_RING_STATE_MAPPED);
+			assert_true(r.flags & VDEV_RING_STATE_EVENT_IDX);
+			assert_true(r.flags & VDEV_RING_STATE_KICKS_ON);
+			assert_int_equal(r.inflight, 0);
+			if (modes[k].packed) {
+				assert_int_equal(r.avail, 0x8000);
+				assert_int_equal(r.driver_avail, 1);
+				assert_int_equal(r.avail_event, 0x8002);
+			} else {
+				assert_int_equal(r.avail, 0);
+				assert_int_equal(r.driver_avail, 2);
+				assert_int_equal(r.avail_event, 2);
+			}
+		}
 		/* The driver's kick decision, as Linux makes it. */
 		post_rx(&t, 0, 8, 1500);
 		b = rx_wait(&t, 0, &len, 2000);

@@ -293,6 +293,12 @@ static void test_stats_bad_hdr(void **state)
 	    !log_has(" interrupts; packets 1, bytes 100, drop_bad_hdr 1, "
 		     "drop_bad_len 0, drop_backend 0\n", 100))
 		fail_msg("no SIGUSR1 counters in the log");
+	/* and where the ring stands: both chains back, nothing in flight,
+	 * kicks asked for */
+	if (!log_has("queue 1 ring: split avail 2/2 used 2/2 used_event ",
+		     1000) ||
+	    !log_has(" kicks on inflight 0\n", 100))
+		fail_msg("no SIGUSR1 ring state in the log");
 	vdev_drv_free(drv);
 	assert_int_equal(tspawn_stop(&t, SIGTERM, 5000), 0);
 }
