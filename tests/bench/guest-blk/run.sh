@@ -43,6 +43,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 VDEV_BUILD_DIR=$(cd "$1" && pwd) || exit 2
 export VDEV_BUILD_DIR
 . "$here/../../guest/lib.sh"
+. "$here/../lib/guest.sh"
 guest_setup
 
 SECS=${VDEV_BENCH_SECS:-3}
@@ -60,31 +61,6 @@ RESULTS=$GUEST_WORK/results
 
 [ -x "$BLK" ] || { echo "no $BLK" >&2; exit 1; }
 cc -static -O2 -o "$GUEST_WORK/loadgen" "$here/loadgen.c" || exit 1
-
-# tree_ticks PID: utime + stime of PID and every process below it.
-tree_ticks() {
-	local p s t=0
-	for p in $(ps -e -o pid=,ppid= | awk -v root="$1" '
-		{ par[$1] = $2 }
-		END { for (p in par) { q = p
-			while (q != root && (q in par) && q > 1) q = par[q]
-			if (q == root) print p } }'); do
-		s=$(<"/proc/$p/stat") 2>/dev/null || continue
-		s=${s##*) }
-		set -- $s
-		t=$((t + ${12} + ${13}))
-	done
-	echo "$t"
-}
-
-# cpu_ticks PID: utime + stime of the whole process (all threads).
-cpu_ticks() {
-	local s
-	s=$(<"/proc/$1/stat") || { echo 0; return; }
-	s=${s##*) }
-	set -- $s
-	echo $((${12} + ${13}))
-}
 
 start_backend() { # KIND IMG SOCK TRANSPORT; sets BPID (empty: no separate process)
 	local kind=$1 img=$2 sock=$3 tr=$4 log=$GUEST_WORK/$1.log
@@ -229,22 +205,7 @@ for dir in "${imgdirs[@]}"; do
 done
 
 # Median of the repeats, per (fe, dir, kind, job), in first-seen order.
-if [ "$REPEAT" -gt 1 ]; then
-	awk '{ k = $1 " " $2 " " $3 " " $4
-	       if (!(k in n)) order[++m] = k
-	       n[k]++; iops[k, n[k]] = $5; mb[k, n[k]] = $6; cpu[k, n[k]] = $7
-	       gcpu[k, n[k]] = $8 }
-	     function med(a, k, c,   i, j, t, v) {
-		for (i = 1; i <= c; i++) v[i] = a[k, i]
-		for (i = 2; i <= c; i++)
-			for (j = i; j > 1 && v[j-1] + 0 > v[j] + 0; j--) {
-				t = v[j]; v[j] = v[j-1]; v[j-1] = t }
-		return v[int((c + 1) / 2)] }
-	     END { for (i = 1; i <= m; i++) { k = order[i]
-		print k, med(iops, k, n[k]), med(mb, k, n[k]), med(cpu, k, n[k]),
-		      med(gcpu, k, n[k]) } }' \
-		"$RESULTS" >"$RESULTS.med" && mv "$RESULTS.med" "$RESULTS"
-fi
+[ "$REPEAT" -gt 1 ] && bench_median "$RESULTS" 4
 
 {
 echo "guest-blk benchmark: ${SECS}s per job, 256 MiB raw image, median of $REPEAT, $(nproc) host CPUs, $(uname -r)"
