@@ -15,23 +15,13 @@
 # under QEMU 11.1 (MSI-X), some under 7.2 (INTx, see net_case); the
 # guest's queues and per-queue interrupts are printed beside.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/net.lib"
 guest_setup
 
 NET=${VDEV_NET:-$(daemon_bin vdev-net)}
 STREAM=${VDEV_BUILD_DIR:-}/tests/guest/guest_net_stream
 NS=vdevnet$$
-NS_UP=
-net_cleanup() {
-	[ -n "$NS_UP" ] && ip netns del "$NS" 2>/dev/null
-	NS_UP=
-}
 trap 'net_cleanup; guest_cleanup' EXIT
-
-# net_unavailable: why the tap cases cannot run here.
-net_unavailable() {
-	[ "$(id -u)" = 0 ] || { echo "needs root (a tap in a network namespace)"; return; }
-	[ -c /dev/net/tun ] || { echo "no /dev/net/tun"; return; }
-}
 
 # stream_sum LOG: "SHA BYTES" of the NET-STREAM line in LOG.
 stream_sum() {
@@ -75,9 +65,7 @@ net_case() {
 		${VDEV_NET_ARGS:-}
 	local dpid=$BG_PID
 	wait_socket "$sock" || hostfail="vdev-net did not create $sock"
-	ip netns exec "$NS" ip addr add 10.0.2.2/24 dev "$tap" &&
-		ip netns exec "$NS" ip link set "$tap" up ||
-		hostfail="tap $tap not set up"
+	net_tap_up "$tap" || hostfail="tap $tap not set up"
 	# The host's ends: 5001 takes the guest's stream, 5002 sends one
 	# (seed 2); 5003 and 5004 the same for the second round.
 	local spids=() port
@@ -95,21 +83,9 @@ net_case() {
 	done
 	case $fe in
 	uml|*-vfio) fe_device "$fe" devs "$sock" net ;;
-	*)	# QEMU 7.2 under TCG crashes (SIGSEGV in
-		# kvm_virtio_pci_irqfd_use: vhost_net_start turns guest
-		# notifier masking off for vhost-user, so unmasking an MSI-X
-		# vector takes the irqfd path, whose vector_irqfd TCG never
-		# allocated). vectors=0 (INTx) avoids it.
-		local vec=
-		[ "$(qemu_version "$(fe_qemu "$fe")" | cut -d. -f1)" -lt 8 ] &&
-			vec=,vectors=0 qmin=1
-		local mq=
-		[ "$pairs" -gt 1 ] && [ -z "$vec" ] &&
-			vec=",vectors=$((2 * pairs + 2))"
-		[ "$pairs" -gt 1 ] && mq=",mq=on"
-		devs=(-chardev "socket,id=nc0,path=$sock"
-		-netdev "vhost-user,id=n0,chardev=nc0,queues=$pairs"
-		-device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56$vec$mq") ;;
+	*)	# Under INTx (QEMU 7.2, net_qemu_vectors) only "some" is sure.
+		[ "$(net_qemu_vectors "$fe" "$pairs")" = ",vectors=0" ] && qmin=1
+		net_vhost_devs "$fe" devs "$sock" "$pairs" ;;
 	esac
 	# UML: its default minute is for a boot; this one moves data too.
 	[ -z "$hostfail" ] &&
@@ -258,12 +234,8 @@ why=
 # Made here, not in net_unavailable's subshell, so the EXIT trap knows to
 # delete it.
 if [ -z "$why" ] && [ "${VDEV_NET_FRONTENDS:-}" != pair ]; then
-	if ip netns add "$NS" 2>/dev/null; then
-		NS_UP=1
-		ip netns exec "$NS" ip link set lo up
-	else
+	net_ns_up "$NS" ||
 		why="cannot create a network namespace (ip netns add)"
-	fi
 fi
 # The two-guest case needs neither root nor a tap.
 if [ ! -x "$NET" ]; then
