@@ -164,7 +164,7 @@ bool net_rx_run(struct net_pair *p)
 	struct vdev_queue *q = vdev_get_queue(n->dev, rx_qidx(p));
 	uint64_t features = vdev_features(n->dev);
 	size_t hl = be->vnet_hdr ? NET_HDR_LEN : 0;
-	bool pushed = false, starved = false;
+	bool starved = false;
 	unsigned frames = 0;
 
 	if (!pair_active(p)) {
@@ -222,7 +222,7 @@ bool net_rx_run(struct net_pair *p)
 		d = deliver(p, q, features, &hdr, frame, len);
 		if (d == FULL) {
 			rx_flush(p, q);
-			pushed = true;
+			vdev_queue_notify(q);
 			continue; /* the same frame, with the whole pool */
 		}
 		if (d == NO_ROOM || d == BUSY) {
@@ -236,16 +236,20 @@ bool net_rx_run(struct net_pair *p)
 		}
 		p->rx_pending = 0;
 		if (d == DELIVERED && p->rx_nframes >= NET_RX_BATCH) {
+			/* Signalled per batch, not once a round: a round
+			 * reads up to NET_ROUND_FRAMES frames while the
+			 * backend has more, and the driver (a TCP receiver)
+			 * would sit idle meanwhile. The driver's event
+			 * suppression keeps this from being an interrupt
+			 * per batch while it is busy anyway. */
 			rx_flush(p, q);
-			pushed = true;
+			vdev_queue_notify(q);
 		}
 	}
 	if (p->rx_nreq) {
 		rx_flush(p, q);
-		pushed = true;
-	}
-	if (pushed)
 		vdev_queue_notify(q);
+	}
 	return starved;
 }
 
@@ -416,8 +420,11 @@ void net_tx_run(struct net_pair *p)
 		if (fails)
 			net_stat_add(p, ST_TX_BACKEND, fails);
 		if (done) {
+			/* Per batch too (as rx): the guest frees sent
+			 * buffers on this, and TCP's small-queue limit holds
+			 * its sender back until it does. */
 			vdev_queue_push_batch(q, p->txp, NULL, done);
-			pushed = true;
+			vdev_queue_notify(q);
 		}
 		if (!cnt)
 			break;
