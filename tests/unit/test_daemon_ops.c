@@ -32,6 +32,7 @@
 #include <virtio/testing.h>
 #include <virtio/vhost-user.h>
 
+#include "tdaemon.h"
 #include "tspawn.h"
 #include "vfu_client.h"
 #include "vhu_frontend.h"
@@ -137,20 +138,6 @@ static void start(struct tspawn *t, const char *const *args)
 				      &(struct tspawn_opts){ .fd = -1,
 							     .log = log_path }),
 			 0);
-}
-
-/* Waits up to @ms for @what to be in the daemon's log. */
-static bool log_has(const char *what, int ms)
-{
-	char out[8192];
-
-	for (int waited = 0; waited < ms; waited += 20) {
-		read_log(out, sizeof(out));
-		if (strstr(out, what))
-			return true;
-		usleep(20000);
-	}
-	return false;
 }
 
 static const struct vdev_drv_config dcfg = { .queue_size = 64 };
@@ -525,7 +512,7 @@ static void test_verbose_and_journal(void **state)
 	start(&t, (const char *[]){ "-s", sock, "-v", NULL });
 	serves(&t, sock);
 	/* The disconnect is logged when the daemon reads the EOF. */
-	assert_true(log_has("frontend disconnected", 10000));
+	assert_true(tdaemon_log_has(log_path, "frontend disconnected", 10000));
 	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
 	read_log(out, sizeof(out));
 	if (!strstr(out, "vdev-rng: info: vhost-user rng: frontend connected") ||
@@ -544,7 +531,9 @@ static void test_verbose_and_journal(void **state)
 			assert_int_equal(vfu_client_version(vc), 0);
 			vfu_client_free(vc);
 		}
-		if (!log_has("vfio-user rng: client disconnected", 10000))
+		if (!tdaemon_log_has(log_path,
+				     "vfio-user rng: client disconnected",
+				     10000))
 			fail_msg("no vfio-user disconnect line");
 		assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
 		read_log(out, sizeof(out));
@@ -583,31 +572,6 @@ static void test_verbose_and_journal(void **state)
 		fail_msg("no journal complaint in:\n%s", out);
 }
 
-/* Reads what the stats socket @path answers into @buf. */
-static void read_stats(const char *path, char *buf, size_t len)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t used = 0;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	strcpy(sa.sun_path, path);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		assert_int_equal(poll(&p, 1, 10000), 1);
-		n = read(fd, buf + used, len - used - 1);
-		assert_true(n >= 0);
-		if (n == 0)
-			break;
-		used += (size_t)n;
-	}
-	buf[used] = 0;
-	close(fd);
-}
-
 /* Counters: as JSON on --stats-socket, in the log on SIGUSR1. */
 static void test_stats(void **state)
 {
@@ -623,7 +587,7 @@ static void test_stats(void **state)
 				    spath, NULL });
 	serves(&t, p1);
 	serves(&t, p1);
-	read_stats(spath, json, sizeof(json));
+	assert_int_equal(tdaemon_read_stats(spath, json, sizeof(json)), 0);
 	if (!strstr(json, "{\"daemon\": \"vdev-rng\", \"devices\": [") ||
 	    !strstr(json, "\"socket\": \"") ||
 	    !strstr(json, "{\"index\": 0, \"requests\": 0, \"read_bytes\": 0, "
@@ -632,8 +596,8 @@ static void test_stats(void **state)
 			  "\"written_bytes\": 32, \"errors\": 0"))
 		fail_msg("stats JSON:\n%s", json);
 	assert_int_equal(kill(t.pid, SIGUSR1), 0);
-	if (!log_has("queue 0: 2 requests, 0 bytes read, 32 bytes written, "
-		     "0 errors", 10000))
+	if (!tdaemon_log_has(log_path, "queue 0: 2 requests, 0 bytes read, "
+			     "32 bytes written, 0 errors", 10000))
 		fail_msg("no SIGUSR1 counters in the log");
 	/* The daemon lives on after SIGUSR1, and removes the socket. */
 	serves(&t, p0);

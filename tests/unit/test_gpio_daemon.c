@@ -24,55 +24,31 @@
 #include <virtio/gpio.h>
 #include <virtio/testing.h>
 
+#include "tdaemon.h"
 #include "tdev.h"
 #include "tspawn.h"
 
-static char bin[512], sock[64], ctl[64], log_path[64];
+static struct tdaemon dm;
 
 static int group_setup(void **state)
 {
-	const char *b = getenv("VDEV_BUILD_DIR");
-
-	if (b)
-		snprintf(bin, sizeof(bin), "%s/daemons/gpio/vdev-gpio", b);
-	snprintf(sock, sizeof(sock), "/tmp/vdev-gpiod-%d.sock", (int)getpid());
-	snprintf(ctl, sizeof(ctl), "/tmp/vdev-gpiod-%d.ctl", (int)getpid());
-	snprintf(log_path, sizeof(log_path), "/tmp/vdev-gpiod-%d.log",
-		 (int)getpid());
+	tdaemon_init(&dm, "gpio", "gpiod");
 	return 0;
 }
 
 static int cleanup(void **state)
 {
-	char p[80];
-
-	tspawn_kill_all();
-	unlink(sock);
-	unlink(ctl);
-	for (int i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s%d", sock, i);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s%d", ctl, i);
-		unlink(p);
-	}
-	unlink(log_path);
+	tdaemon_cleanup(&dm);
 	return 0;
 }
 
 static void need_bin(void)
 {
-	if (!*bin || access(bin, X_OK) != 0) {
+	if (!tdaemon_built(&dm)) {
 		print_message("SKIP: %s not built (VDEV_BUILD_DIR unset?)\n",
-			      bin);
+			      dm.bin);
 		skip();
 	}
-}
-
-/* One control command on a fresh connection; the reply line. */
-static void control(const char *path, const char *cmd, char *reply,
-		    size_t len)
-{
-	tctl(path, cmd, reply, len, NULL);
 }
 
 static int req(struct vdev_drv *drv, uint16_t type, uint16_t gpio,
@@ -86,16 +62,13 @@ static int req(struct vdev_drv *drv, uint16_t type, uint16_t gpio,
 
 static void start(struct tspawn *t, const char *const *argv)
 {
-	assert_int_equal(tspawn_start(t, argv,
-				      &(struct tspawn_opts){ .fd = -1,
-							     .log = log_path }),
-			 0);
+	assert_int_equal(tdaemon_start(&dm, t, argv), 0);
 }
 
 static void test_serve(void **state)
 {
-	const char *const argv[] = { bin, "-s", sock, "-l", "s8", "--control",
-				     ctl, NULL };
+	const char *const argv[] = { dm.bin, "-s", dm.sock, "-l", "s8",
+				     "--control", dm.ctl, NULL };
 	struct vdev_drv_config dc = { .queue_size = 256 };
 	struct vdev_drv_mem *mem;
 	struct vdev_drv_seg segs[2];
@@ -109,7 +82,7 @@ static void test_serve(void **state)
 
 	need_bin();
 	start(&t, argv);
-	assert_int_equal(tspawn_drv_connect(&t, sock, 10000, &dc, &drv), 0);
+	assert_int_equal(tspawn_drv_connect(&t, dm.sock, 10000, &dc, &drv), 0);
 	assert_int_equal(vdev_drv_init(drv), 0);
 	assert_true(vdev_drv_features(drv) & VDEV_BIT(VDEV_GPIO_F_IRQ));
 	assert_int_equal(vdev_drv_num_queues(drv), 2);
@@ -127,7 +100,7 @@ static void test_serve(void **state)
 		assert_string_equal(names + 1 + 7 * 7, "sim0-7");
 	}
 	/* The control socket drives an input; the driver reads it. */
-	control(ctl, "set 5 1\n", r, sizeof(r));
+	tctl(dm.ctl, "set 5 1\n", r, sizeof(r), NULL);
 	assert_string_equal(r, "ok\n");
 	assert_int_equal(req(drv, VDEV_GPIO_MSG_SET_DIRECTION, 5,
 			     VDEV_GPIO_DIRECTION_IN, NULL), 0);
@@ -137,7 +110,7 @@ static void test_serve(void **state)
 	assert_int_equal(req(drv, VDEV_GPIO_MSG_SET_VALUE, 3, 1, NULL), 0);
 	assert_int_equal(req(drv, VDEV_GPIO_MSG_SET_DIRECTION, 3,
 			     VDEV_GPIO_DIRECTION_OUT, NULL), 0);
-	control(ctl, "get 3\n", r, sizeof(r));
+	tctl(dm.ctl, "get 3\n", r, sizeof(r), NULL);
 	assert_string_equal(r, "ok out 1\n");
 	/* An edge from the control socket interrupts the driver once. */
 	assert_int_equal(req(drv, VDEV_GPIO_MSG_SET_IRQ_TYPE, 5,
@@ -153,9 +126,9 @@ static void test_serve(void **state)
 					   (void *)5, 0), 0);
 	assert_int_equal(vdev_drv_kick(drv, 1), 0);
 	assert_int_equal(vdev_drv_wait(drv, 1, 100, &tok, &len), -ETIMEDOUT);
-	control(ctl, "info 5\n", r, sizeof(r));
+	tctl(dm.ctl, "info 5\n", r, sizeof(r), NULL);
 	assert_string_equal(r, "ok sim0-5 falling 0\n");
-	control(ctl, "pulse 5\n", r, sizeof(r));
+	tctl(dm.ctl, "pulse 5\n", r, sizeof(r), NULL);
 	assert_string_equal(r, "ok\n");
 	assert_int_equal(vdev_drv_wait(drv, 1, 5000, &tok, &len), 0);
 	assert_ptr_equal(tok, (void *)5);
@@ -163,13 +136,13 @@ static void test_serve(void **state)
 	vdev_drv_free(drv);
 	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
 	/* The control socket went with the daemon. */
-	assert_int_equal(access(ctl, F_OK), -1);
+	assert_int_equal(access(dm.ctl, F_OK), -1);
 }
 
 static void test_numbered(void **state)
 {
-	const char *const argv[] = { bin, "-s", sock, "-c", "2", "-l", "s4:s2",
-				     "--control", ctl, NULL };
+	const char *const argv[] = { dm.bin, "-s", dm.sock, "-c", "2", "-l",
+				     "s4:s2", "--control", dm.ctl, NULL };
 	struct vdev_drv_config dc = { .queue_size = 64 };
 	struct vdev_drv *drv;
 	struct tspawn t;
@@ -178,16 +151,16 @@ static void test_numbered(void **state)
 
 	need_bin();
 	start(&t, argv);
-	snprintf(p, sizeof(p), "%s1", sock);
+	snprintf(p, sizeof(p), "%s1", dm.sock);
 	assert_int_equal(tspawn_drv_connect(&t, p, 10000, &dc, &drv), 0);
 	assert_int_equal(vdev_drv_init(drv), 0);
 	assert_int_equal(vdev_drv_config_read(drv, 0, &n, 2), 0);
 	assert_int_equal(vdev_le16_to_cpu(n), 2);
-	snprintf(p, sizeof(p), "%s1", ctl);
-	control(p, "info 1\n", r, sizeof(r));
+	snprintf(p, sizeof(p), "%s1", dm.ctl);
+	tctl(p, "info 1\n", r, sizeof(r), NULL);
 	assert_string_equal(r, "ok sim1-1 none 1\n");
-	snprintf(p, sizeof(p), "%s0", ctl);
-	control(p, "info 3\n", r, sizeof(r));
+	snprintf(p, sizeof(p), "%s0", dm.ctl);
+	tctl(p, "info 3\n", r, sizeof(r), NULL);
 	assert_string_equal(r, "ok sim0-3 none 1\n");
 	vdev_drv_free(drv);
 	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
@@ -196,7 +169,7 @@ static void test_numbered(void **state)
 /* Runs @argv to its end; its exit status, its output in @out. */
 static int run(const char *const *argv, char *out, size_t len)
 {
-	return trun(argv, log_path, out, len);
+	return trun(argv, dm.log, out, len);
 }
 
 static void test_refused(void **state)
@@ -218,7 +191,8 @@ static void test_refused(void **state)
 
 	need_bin();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const char *argv[12] = { bin, "-s", sock, "-l", cases[i].l };
+		const char *argv[12] = { dm.bin, "-s", dm.sock, "-l",
+					 cases[i].l };
 		int n = 5;
 
 		if (cases[i].c) {
@@ -237,7 +211,7 @@ static void test_refused(void **state)
 	}
 	/* -l is required. */
 	{
-		const char *argv[] = { bin, "-s", sock, NULL };
+		const char *argv[] = { dm.bin, "-s", dm.sock, NULL };
 
 		assert_int_equal(run(argv, out, sizeof(out)), 1);
 		assert_non_null(strstr(out, "device-list"));
@@ -246,7 +220,7 @@ static void test_refused(void **state)
 
 static void test_capabilities(void **state)
 {
-	const char *argv[] = { bin, "--print-capabilities", NULL };
+	const char *argv[] = { dm.bin, "--print-capabilities", NULL };
 	char out[4096];
 
 	need_bin();

@@ -24,71 +24,45 @@
 #include <virtio/i2c.h>
 #include <virtio/testing.h>
 
+#include "tdaemon.h"
 #include "tdev.h"
 #include "tspawn.h"
 
-static char bin[512], sock[64], ctl[64], log_path[64], ee[64];
+static struct tdaemon dm;
+static char ee[64]; /* the EEPROM's file */
 
 static int group_setup(void **state)
 {
-	const char *b = getenv("VDEV_BUILD_DIR");
-
-	if (b)
-		snprintf(bin, sizeof(bin), "%s/daemons/i2c/vdev-i2c", b);
-	snprintf(sock, sizeof(sock), "/tmp/vdev-i2cd-%d.sock", (int)getpid());
-	snprintf(ctl, sizeof(ctl), "/tmp/vdev-i2cd-%d.ctl", (int)getpid());
-	snprintf(log_path, sizeof(log_path), "/tmp/vdev-i2cd-%d.log",
-		 (int)getpid());
+	tdaemon_init(&dm, "i2c", "i2cd");
 	snprintf(ee, sizeof(ee), "/tmp/vdev-i2cd-%d.ee", (int)getpid());
 	return 0;
 }
 
 static int cleanup(void **state)
 {
-	char p[80];
-
-	tspawn_kill_all();
-	unlink(sock);
-	unlink(ctl);
-	for (int i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s%d", sock, i);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s%d", ctl, i);
-		unlink(p);
-	}
-	unlink(log_path);
+	tdaemon_cleanup(&dm);
 	unlink(ee);
 	return 0;
 }
 
 static void need_bin(void)
 {
-	if (!*bin || access(bin, X_OK) != 0) {
+	if (!tdaemon_built(&dm)) {
 		print_message("SKIP: %s not built (VDEV_BUILD_DIR unset?)\n",
-			      bin);
+			      dm.bin);
 		skip();
 	}
 }
 
-/* One control command on a fresh connection; the reply line. */
-static void control(const char *path, const char *cmd, char *reply,
-		    size_t len)
-{
-	tctl(path, cmd, reply, len, NULL);
-}
-
 static void start(struct tspawn *t, const char *const *argv)
 {
-	assert_int_equal(tspawn_start(t, argv,
-				      &(struct tspawn_opts){ .fd = -1,
-							     .log = log_path }),
-			 0);
+	assert_int_equal(tdaemon_start(&dm, t, argv), 0);
 }
 
 /* Runs @argv to its end; its exit status, its output in @out. */
 static int run(const char *const *argv, char *out, size_t len)
 {
-	return trun(argv, log_path, out, len);
+	return trun(argv, dm.log, out, len);
 }
 
 
@@ -146,8 +120,8 @@ static void txn(struct vdev_drv *drv, unsigned n, const uint16_t *addr,
 static void test_serve(void **state)
 {
 	char sim[128];
-	const char *const argv[] = { bin, "-s", sock, "--sim", sim,
-				     "--control", ctl, NULL };
+	const char *const argv[] = { dm.bin, "-s", dm.sock, "--sim", sim,
+				     "--control", dm.ctl, NULL };
 	struct vdev_drv_config dc = { .queue_size = 256 };
 	struct vdev_drv *drv;
 	struct tspawn t;
@@ -159,7 +133,7 @@ static void test_serve(void **state)
 	snprintf(sim, sizeof(sim), "eeprom@0x50=%s,lm75@72", ee);
 	unlink(ee);
 	start(&t, argv);
-	assert_int_equal(tspawn_drv_connect(&t, sock, 10000, &dc, &drv), 0);
+	assert_int_equal(tspawn_drv_connect(&t, dm.sock, 10000, &dc, &drv), 0);
 	assert_int_equal(vdev_drv_init(drv), 0);
 	assert_true(vdev_drv_features(drv) &
 		    VDEV_BIT(VDEV_I2C_F_ZERO_LENGTH_REQUEST));
@@ -195,7 +169,7 @@ static void test_serve(void **state)
 		fclose(f);
 	}
 	/* The sensor reads what the control socket set. */
-	control(ctl, "temp 0x48 21500\n", r, sizeof(r));
+	tctl(dm.ctl, "temp 0x48 21500\n", r, sizeof(r), NULL);
 	assert_string_equal(r, "ok\n");
 	{
 		uint8_t w[1] = { 0 }, *d[2] = { w, buf };
@@ -219,7 +193,7 @@ static void test_serve(void **state)
 	}
 	vdev_drv_free(drv);
 	assert_int_equal(tspawn_stop(&t, SIGTERM, 10000), 0);
-	assert_int_equal(access(ctl, F_OK), -1);
+	assert_int_equal(access(dm.ctl, F_OK), -1);
 }
 
 static void test_refused(void **state)
@@ -244,7 +218,7 @@ static void test_refused(void **state)
 
 	need_bin();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const char *argv[10] = { bin, "-s", sock, cases[i].opt,
+		const char *argv[10] = { dm.bin, "-s", dm.sock, cases[i].opt,
 					 cases[i].val, cases[i].opt2,
 					 cases[i].val2, NULL };
 
@@ -257,7 +231,7 @@ static void test_refused(void **state)
 
 static void test_capabilities(void **state)
 {
-	const char *argv[] = { bin, "--print-capabilities", NULL };
+	const char *argv[] = { dm.bin, "--print-capabilities", NULL };
 	char out[4096];
 
 	need_bin();

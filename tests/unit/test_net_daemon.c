@@ -24,6 +24,7 @@
 #include <cmocka.h>
 #include <virtio/net.h>
 #include <virtio/testing.h>
+#include "tdaemon.h"
 #include "tspawn.h"
 
 static char bin[512], sock[64], local[64], remote[64], stats[64], dlog[64];
@@ -188,52 +189,6 @@ static void test_sink(void **state)
 	assert_int_equal(tspawn_stop(&t, SIGTERM, 5000), 0);
 }
 
-/* Reads what the stats socket answers into @buf. */
-static void read_stats(char *buf, size_t len)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t used = 0;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	strcpy(sa.sun_path, stats);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		assert_int_equal(poll(&p, 1, 10000), 1);
-		n = read(fd, buf + used, len - used - 1);
-		assert_true(n >= 0);
-		if (n == 0)
-			break;
-		used += (size_t)n;
-	}
-	buf[used] = 0;
-	close(fd);
-}
-
-/* Whether the daemon's log has @what within @ms. */
-static bool log_has(const char *what, int ms)
-{
-	static char out[16384];
-
-	for (int waited = 0; waited < ms; waited += 20) {
-		FILE *f = fopen(dlog, "r");
-		size_t n = 0;
-
-		if (f) {
-			n = fread(out, 1, sizeof(out) - 1, f);
-			fclose(f);
-		}
-		out[n] = 0;
-		if (strstr(out, what))
-			return true;
-		usleep(20000);
-	}
-	return false;
-}
-
 /* A frame whose header names an undefined gso_type is dropped and counted
  * as drop_bad_hdr on its tx queue, next to the good frame that follows; the
  * operator reads both on --stats-socket and SIGUSR1. */
@@ -275,7 +230,7 @@ static void test_stats_bad_hdr(void **state)
 	assert_int_equal(vdev_drv_xfer(drv, 1, f, sizeof(f), NULL, 0, &w,
 				       5000),
 			 0);
-	read_stats(json, sizeof(json));
+	assert_int_equal(tdaemon_read_stats(stats, json, sizeof(json)), 0);
 	q1 = strstr(json, want_tx[0]);
 	if (!q1 || !strstr(q1, want_tx[1]) ||
 	    strchr(q1, '\n') < strstr(q1, want_tx[1]) ||
@@ -288,16 +243,17 @@ static void test_stats_bad_hdr(void **state)
 	assert_non_null(strstr(json, "{\"index\": 2, "));
 	assert_null(strstr(strstr(json, "{\"index\": 2, "), "counters"));
 	assert_int_equal(kill(t.pid, SIGUSR1), 0);
-	if (!log_has("queue 1: 2 requests, 224 bytes read, 0 bytes written, "
-		     "0 errors, ", 10000) ||
-	    !log_has(" interrupts; packets 1, bytes 100, drop_bad_hdr 1, "
-		     "drop_bad_len 0, drop_backend 0\n", 100))
+	if (!tdaemon_log_has(dlog, "queue 1: 2 requests, 224 bytes read, "
+			     "0 bytes written, 0 errors, ", 10000) ||
+	    !tdaemon_log_has(dlog, " interrupts; packets 1, bytes 100, "
+			     "drop_bad_hdr 1, drop_bad_len 0, drop_backend 0\n",
+			     100))
 		fail_msg("no SIGUSR1 counters in the log");
 	/* and where the ring stands: both chains back, nothing in flight,
 	 * kicks asked for */
-	if (!log_has("queue 1 ring: split avail 2/2 used 2/2 used_event ",
-		     1000) ||
-	    !log_has(" kicks on inflight 0\n", 100))
+	if (!tdaemon_log_has(dlog, "queue 1 ring: split avail 2/2 used 2/2 "
+			     "used_event ", 1000) ||
+	    !tdaemon_log_has(dlog, " kicks on inflight 0\n", 100))
 		fail_msg("no SIGUSR1 ring state in the log");
 	vdev_drv_free(drv);
 	assert_int_equal(tspawn_stop(&t, SIGTERM, 5000), 0);
