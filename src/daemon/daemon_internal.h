@@ -148,6 +148,8 @@ struct vdd_stats_dev {
 	struct vdev *dev;  /* NULL: not made (yet) */
 	const char *path;  /* its socket, or NULL for --fd */
 };
+/* @s as a JSON string, quoted and escaped (doc.c). */
+void vdd_json_str(FILE *f, const char *s);
 /* The ctx of vdev_daemon_main(), for the counters hook. */
 void vdd_stats_set_ctx(void *ctx);
 int vdd_stats_json(const struct vdev_daemon *d,

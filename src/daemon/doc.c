@@ -355,7 +355,7 @@ static int write_markdown(const struct vdev_daemon *d, FILE *f)
 
 /* ---- JSON ------------------------------------------------------------ */
 
-static void json_str(FILE *f, const char *s)
+void vdd_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -381,7 +381,7 @@ static int write_capabilities(const struct vdev_daemon *d, FILE *f)
 	if (r < 0)
 		return r;
 	fputs("{\n  \"type\": ", f);
-	json_str(f, d->type ? d->type : "");
+	vdd_json_str(f, d->type ? d->type : "");
 	/* vhost-user.rst defines "features" per back-end type (block,
 	 * gpu, input); a daemon with no capability option has none to
 	 * list, and an empty array is not in the schema either. */
@@ -389,7 +389,7 @@ static int write_capabilities(const struct vdev_daemon *d, FILE *f)
 		if (!(v[i].o->flags & VDEV_DAEMON_CAPABILITY))
 			continue;
 		fputs(k++ ? ",\n    " : ",\n  \"features\": [\n    ", f);
-		json_str(f, v[i].o->name);
+		vdd_json_str(f, v[i].o->name);
 	}
 	fputs(k ? "\n  ]\n}\n" : "\n}\n", f);
 	vdd_release(v);
@@ -420,11 +420,11 @@ static int write_qemu_json(const struct vdev_daemon *d,
 		return -EINVAL;
 	}
 	fputs("{\n  \"description\": ", f);
-	json_str(f, d->summary);
+	vdd_json_str(f, d->summary);
 	fputs(",\n  \"type\": ", f);
-	json_str(f, d->type);
+	vdd_json_str(f, d->type);
 	fputs(",\n  \"binary\": ", f);
-	json_str(f, binary);
+	vdd_json_str(f, binary);
 	fputs("\n}\n", f);
 	return finish(f);
 }

@@ -68,27 +68,11 @@ static unsigned counters_get(struct vdev *dev, unsigned q,
 	return n;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 int vdd_stats_json(const struct vdev_daemon *d, const struct vdd_stats_dev *devs,
 		   unsigned n, FILE *f)
 {
 	fputs("{\"daemon\": ", f);
-	json_str(f, d->name);
+	vdd_json_str(f, d->name);
 	fputs(", \"devices\": [", f);
 	for (unsigned i = 0; i < n; i++) {
 		const struct vdev_info *info;
@@ -98,9 +82,9 @@ int vdd_stats_json(const struct vdev_daemon *d, const struct vdd_stats_dev *devs
 		info = vdev_get_info(devs[i].dev);
 		fprintf(f, "%s\n  {\"index\": %u, \"socket\": ", i ? "," : "",
 			i);
-		json_str(f, devs[i].path ? devs[i].path : "");
+		vdd_json_str(f, devs[i].path ? devs[i].path : "");
 		fputs(", \"device\": ", f);
-		json_str(f, info->name ? info->name : "");
+		vdd_json_str(f, info->name ? info->name : "");
 		fputs(", \"queues\": [", f);
 		for (unsigned q = 0; q < vdev_num_queues(devs[i].dev); q++) {
 			struct vdev_daemon_counter c[VDEV_DAEMON_COUNTERS_MAX];
