@@ -20,6 +20,7 @@
 #include <virtio/transport.h>
 
 #include "core/bytes.h"
+#include "core/crc32.h"
 #include "flipper.h"
 #include "vcore_tdev.h"
 
@@ -27,18 +28,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct tdev t;
 static struct vdev_drv *drv;
-
-static uint32_t crc32(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xffffffffu;
-
-	for (size_t i = 0; i < n; i++) {
-		c ^= p[i];
-		for (int k = 0; k < 8; k++)
-			c = (c >> 1) ^ (0xedb88320u & -(c & 1));
-	}
-	return ~c;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -74,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memcpy(blob, data + 1, len);
 	if ((data[0] & 1) && len >= 32) {
-		put_le32(blob + 20, crc32(blob + 32, len - 32));
+		put_le32(blob + 20, vcore_crc32(blob + 32, len - 32));
 		put_le64(blob + 24, len);
 	}
 	if (data[0] & 2) {

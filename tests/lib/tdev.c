@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <virtio/gpio.h>
+#include <virtio/i2c.h>
 #include <virtio/testing.h>
 
 #include "tdev.h"
@@ -65,6 +66,71 @@ int tgpio_event(struct vdev_drv *drv, int ms)
 	if (r != 0 || len != 1)
 		return -2;
 	return (int)(uintptr_t)tok - 1;
+}
+
+int ti2c_txn(struct vdev_drv *drv, struct ti2c_msg *m, unsigned n)
+{
+	struct vdev_drv_mem *mem = vdev_drv_get_mem(drv);
+	size_t mark = vdev_drv_mem_mark(mem);
+	uint8_t *st[64], *rbuf[64];
+	int r = 0;
+
+	if (n > 64)
+		return -EINVAL;
+	for (unsigned i = 0; i < n && !r; i++) {
+		struct vdev_drv_seg segs[3];
+		struct vdev_i2c_out_hdr *h;
+		unsigned nin = 0;
+		bool rd = m[i].flags & VDEV_I2C_FLAGS_M_RD;
+
+		h = vdev_drv_mem_alloc(mem, 8 + (rd ? 0 : m[i].len) + 1, 8,
+				       &segs[0].gpa);
+		h->addr = vdev_cpu_to_le16(m[i].wire);
+		h->padding = 0;
+		h->flags = vdev_cpu_to_le32(m[i].flags |
+			(i + 1 < n ? VDEV_I2C_FLAGS_FAIL_NEXT : 0));
+		segs[0].len = 8;
+		if (!rd && m[i].len) {
+			memcpy((uint8_t *)h + 8, m[i].data, m[i].len);
+			segs[0].len += m[i].len;
+		}
+		rbuf[i] = NULL;
+		if (rd && m[i].len) {
+			rbuf[i] = vdev_drv_mem_alloc(mem, m[i].len, 1,
+						     &segs[1].gpa);
+			segs[1].len = m[i].len;
+			nin++;
+		}
+		st[i] = vdev_drv_mem_alloc(mem, 1, 1, &segs[1 + nin].gpa);
+		*st[i] = 0xee;
+		segs[1 + nin].len = 1;
+		nin++;
+		r = vdev_drv_ring_add(vdev_drv_ring(drv, 0), segs, 1, nin,
+				      (void *)(uintptr_t)(i + 1), 0);
+	}
+	if (!r)
+		r = vdev_drv_kick(drv, 0);
+	for (unsigned k = 0; k < n && !r; k++) {
+		void *tok;
+		uint32_t len;
+		unsigned i;
+
+		r = vdev_drv_wait(drv, 0, TWAIT_MS, &tok, &len);
+		if (r)
+			break;
+		i = (unsigned)(uintptr_t)tok - 1;
+		if (i >= n)
+			r = -EPROTO;
+		else
+			m[i].used = len;
+	}
+	for (unsigned i = 0; i < n && !r; i++) {
+		m[i].status = *st[i];
+		if (rbuf[i])
+			memcpy(m[i].data, rbuf[i], m[i].len);
+	}
+	vdev_drv_mem_reset_to(mem, mark);
+	return r;
 }
 
 int tctl_connect(const char *path)

@@ -3,7 +3,7 @@
  * Test helpers shared by the gpio and i2c tests (and any device with a
  * control socket or a daemon to run to its end): a gpio request, an
  * eventq unmask and the wait for its buffer through the software driver;
- * one control-socket command; a program run to its end with its output.
+ * an i2c transaction; one control-socket command; a program run to its end with its output.
  * They report failures as values (no cmocka here: the test library is
  * built without it too); the callers assert.
  */
@@ -27,6 +27,21 @@ int tgpio_unmask(struct vdev_drv *drv, uint16_t line, uint8_t **st,
 /* Waits up to @ms for an eventq buffer: its line, -1 on timeout, -2 when
  * the wait failed or the buffer came back with other than 1 byte. */
 int tgpio_event(struct vdev_drv *drv, int ms);
+
+/* One message of an i2c transaction, as the driver lays it out. */
+struct ti2c_msg {
+	uint16_t wire;   /* the address field as sent (7-bit address << 1) */
+	uint32_t flags;  /* M_RD; FAIL_NEXT is added between messages */
+	uint8_t *data;   /* write data, or where a read lands */
+	uint16_t len;
+	uint8_t status;  /* out: the status byte, 0xee if none was written */
+	uint32_t used;   /* out: the used length */
+};
+/* Sends @n messages (at most 64) as one transaction on queue 0 and waits
+ * for all of them (TWAIT_MS each), reads copied into their data. 0, or
+ * -EINVAL (too many), -EPROTO (a token that is none of them) or the
+ * negative errno of the ring or the wait. */
+int ti2c_txn(struct vdev_drv *drv, struct ti2c_msg *m, unsigned n);
 
 /* Sends @cmd on a fresh connection to the control socket @path and reads
  * one reply line into @reply (NUL-terminated; empty if none came within

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tdev.h"
 #include "tspawn.h"
 
 static char blk[512], scsi[512];
@@ -90,9 +91,7 @@ static void need(const char *path)
 static int run(const char *const *argv, bool as_user, char *out, size_t len)
 {
 	const char *av[40];
-	struct tspawn t;
-	ssize_t n;
-	int ret, fd, k = 0;
+	int k = 0;
 
 	if (as_user && geteuid() == 0) {
 		av[k++] = "/usr/bin/setpriv";
@@ -103,18 +102,7 @@ static int run(const char *const *argv, bool as_user, char *out, size_t len)
 	for (int i = 0; argv[i] && k < 39; i++)
 		av[k++] = argv[i];
 	av[k] = NULL;
-	unlink(log_path);
-	assert_int_equal(tspawn_start(&t, av,
-				      &(struct tspawn_opts){ .fd = -1,
-							     .log = log_path }),
-			 0);
-	ret = tspawn_wait(&t, 10000);
-	fd = open(log_path, O_RDONLY);
-	assert_true(fd >= 0);
-	n = read(fd, out, len - 1);
-	close(fd);
-	out[n > 0 ? n : 0] = 0;
-	return ret;
+	return trun(av, log_path, out, len);
 }
 
 struct bad {

@@ -33,6 +33,7 @@
 #include <virtio/vhost-user.h>
 
 #include "tdaemon.h"
+#include "tdev.h"
 #include "tspawn.h"
 #include "vfu_client.h"
 #include "vhu_frontend.h"
@@ -114,18 +115,9 @@ static void read_log(char *out, size_t len)
 static int run(const char *const *args, char *out, size_t len)
 {
 	const char *argv[32];
-	struct tspawn t;
-	int ret;
 
 	make_argv(argv, args);
-	unlink(log_path);
-	assert_int_equal(tspawn_start(&t, argv,
-				      &(struct tspawn_opts){ .fd = -1,
-							     .log = log_path }),
-			 0);
-	ret = tspawn_wait(&t, 10000);
-	read_log(out, len);
-	return ret;
+	return trun(argv, log_path, out, len);
 }
 
 static void start(struct tspawn *t, const char *const *args)

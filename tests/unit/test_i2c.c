@@ -130,15 +130,6 @@ static void destroy(struct vdev_drv *drv, struct vdev *dev)
 	vdev_free(dev);
 }
 
-/* One message of a transaction, as the driver lays it out. */
-struct msg {
-	uint16_t wire;    /* the address field as sent */
-	uint32_t flags;   /* M_RD; FAIL_NEXT is added between messages */
-	uint8_t *data;    /* write data, or where a read lands */
-	uint16_t len;
-	uint8_t status;   /* out */
-	uint32_t used;    /* out */
-};
 
 #define M(w, f, l, ...) { .wire = (w), .flags = (f), .len = (l), .data = (__VA_ARGS__) }
 
@@ -154,68 +145,15 @@ static uint16_t wire10(uint16_t a)
 }
 
 /* Sends @n messages as one transaction and waits for all of them. */
-static void txn(struct vdev_drv *drv, struct msg *m, unsigned n)
+static void txn(struct vdev_drv *drv, struct ti2c_msg *m, unsigned n)
 {
-	struct vdev_drv_mem *mem = vdev_drv_get_mem(drv);
-	size_t mark = vdev_drv_mem_mark(mem);
-	uint8_t *st[64], *rbuf[64];
-
-	for (unsigned i = 0; i < n; i++) {
-		struct vdev_drv_seg segs[3];
-		struct vdev_i2c_out_hdr *h;
-		unsigned nout = 1, nin = 0;
-		bool rd = m[i].flags & VDEV_I2C_FLAGS_M_RD;
-
-		h = vdev_drv_mem_alloc(mem, 8 + (rd ? 0 : m[i].len) + 1, 8,
-				       &segs[0].gpa);
-		h->addr = vdev_cpu_to_le16(m[i].wire);
-		h->padding = 0;
-		h->flags = vdev_cpu_to_le32(m[i].flags |
-			(i + 1 < n ? VDEV_I2C_FLAGS_FAIL_NEXT : 0));
-		segs[0].len = 8;
-		if (!rd && m[i].len) {
-			memcpy((uint8_t *)h + 8, m[i].data, m[i].len);
-			segs[0].len += m[i].len;
-		}
-		rbuf[i] = NULL;
-		if (rd && m[i].len) {
-			rbuf[i] = vdev_drv_mem_alloc(mem, m[i].len, 1,
-						     &segs[1].gpa);
-			segs[1].len = m[i].len;
-			nin++;
-		}
-		st[i] = vdev_drv_mem_alloc(mem, 1, 1, &segs[1 + nin].gpa);
-		*st[i] = 0xee;
-		segs[1 + nin].len = 1;
-		nin++;
-		assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(drv, 0), segs,
-						   nout, nin,
-						   (void *)(uintptr_t)(i + 1),
-						   0), 0);
-	}
-	assert_int_equal(vdev_drv_kick(drv, 0), 0);
-	for (unsigned k = 0; k < n; k++) {
-		void *tok;
-		uint32_t len;
-		unsigned i;
-
-		assert_int_equal(vdev_drv_wait(drv, 0, 2000, &tok, &len), 0);
-		i = (unsigned)(uintptr_t)tok - 1;
-		assert_true(i < n);
-		m[i].used = len;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		m[i].status = *st[i];
-		if (rbuf[i])
-			memcpy(m[i].data, rbuf[i], m[i].len);
-	}
-	vdev_drv_mem_reset_to(mem, mark);
+	assert_int_equal(ti2c_txn(drv, m, n), 0);
 }
 
 /* A write of @len bytes to 7-bit @a; the status. */
 static int wr(struct vdev_drv *drv, uint8_t a, const uint8_t *b, uint16_t len)
 {
-	struct msg m = M(wire7(a), 0, len, (uint8_t *)b);
+	struct ti2c_msg m = M(wire7(a), 0, len, (uint8_t *)b);
 
 	txn(drv, &m, 1);
 	assert_int_equal(m.used, 1);
@@ -226,7 +164,7 @@ static int wr(struct vdev_drv *drv, uint8_t a, const uint8_t *b, uint16_t len)
 static int rd_reg(struct vdev_drv *drv, uint16_t wire, uint8_t reg,
 		  uint8_t *out, uint16_t len)
 {
-	struct msg m[2] = {
+	struct ti2c_msg m[2] = {
 		M(wire, 0, 1, &reg),
 		M(wire, VDEV_I2C_FLAGS_M_RD, len, out),
 	};
@@ -267,7 +205,7 @@ static void test_eeprom(void **state)
 		assert_int_equal(b[1], ee_init[0xff]);
 		assert_int_equal(b[2], 3);
 		{
-			struct msg m = M(wire7(EE), VDEV_I2C_FLAGS_M_RD, 1, b);
+			struct ti2c_msg m = M(wire7(EE), VDEV_I2C_FLAGS_M_RD, 1, b);
 
 			txn(drv, &m, 1);
 			assert_int_equal(m.status, 0);
@@ -347,7 +285,7 @@ static void test_absent_quick(void **state)
 		assert_int_equal(wr(drv, TS, NULL, 0), 0);
 		assert_int_equal(wr(drv, 0x51, NULL, 0), VDEV_I2C_MSG_ERR);
 		{
-			struct msg m = M(wire7(EE), VDEV_I2C_FLAGS_M_RD, 0, r);
+			struct ti2c_msg m = M(wire7(EE), VDEV_I2C_FLAGS_M_RD, 0, r);
 
 			txn(drv, &m, 1);
 			assert_int_equal(m.status, 0);
@@ -355,7 +293,7 @@ static void test_absent_quick(void **state)
 		/* A transaction: OK up to the absent client, ERR from it on,
 		 * and what came before it was done. */
 		{
-			struct msg m[3] = {
+			struct ti2c_msg m[3] = {
 				M(wire7(EE), 0, 2, b),
 				M(wire7(0x51), 0, 2, b),
 				M(wire7(EE), 0, 2, (uint8_t[]){ 0x21, 7 }),
@@ -396,7 +334,7 @@ static void test_nack(void **state)
 		 * the read's address (byte 2) is refused */
 		assert_int_equal(vdev_i2c_sim_nack(dev, EE, 2), 0);
 		{
-			struct msg m[2] = {
+			struct ti2c_msg m[2] = {
 				M(wire7(EE), 0, 1, (uint8_t[]){ 0 }),
 				M(wire7(EE), VDEV_I2C_FLAGS_M_RD, 4, r),
 			};
@@ -500,7 +438,7 @@ static void test_malformed_in_txn(void **state)
 {
 	struct vdev *dev;
 	struct vdev_drv *drv = make(&modes[1], &dev, NULL);
-	struct msg m[3] = {
+	struct ti2c_msg m[3] = {
 		M(wire7(EE), 0, 2, (uint8_t[]){ 0x50, 1 }),
 		M(wire7(EE) | 1, 0, 2, (uint8_t[]){ 0x51, 2 }),
 		M(wire7(EE), 0, 2, (uint8_t[]){ 0x52, 3 }),
@@ -519,19 +457,19 @@ static void test_long_txn(void **state)
 {
 	struct vdev *dev;
 	struct vdev_drv *drv = make(&modes[1], &dev, NULL);
-	struct msg m[VDEV_I2C_TXN_MAX + 1];
+	struct ti2c_msg m[VDEV_I2C_TXN_MAX + 1];
 	uint8_t b[2] = { 0x60, 0x77 };
 
 	/* The longest transaction the device takes works... */
 	for (unsigned i = 0; i < VDEV_I2C_TXN_MAX; i++)
-		m[i] = (struct msg)M(wire7(EE), 0, 2, b);
+		m[i] = (struct ti2c_msg)M(wire7(EE), 0, 2, b);
 	txn(drv, m, VDEV_I2C_TXN_MAX);
 	for (unsigned i = 0; i < VDEV_I2C_TXN_MAX; i++)
 		assert_int_equal(m[i].status, 0);
 	/* ...one more fails whole, and the device goes on. */
 	b[1] = 0x78;
 	for (unsigned i = 0; i <= VDEV_I2C_TXN_MAX; i++)
-		m[i] = (struct msg)M(wire7(EE), 0, 2, b);
+		m[i] = (struct ti2c_msg)M(wire7(EE), 0, 2, b);
 	txn(drv, m, VDEV_I2C_TXN_MAX + 1);
 	for (unsigned i = 0; i <= VDEV_I2C_TXN_MAX; i++)
 		assert_int_equal(m[i].status, VDEV_I2C_MSG_ERR);

@@ -71,50 +71,19 @@ static void txn(struct vdev_drv *drv, unsigned n, const uint16_t *addr,
 		const uint32_t *flags, uint8_t **data, const uint16_t *len,
 		uint8_t *st)
 {
-	struct vdev_drv_mem *mem = vdev_drv_get_mem(drv);
-	uint8_t *stp[4], *rb[4];
+	struct ti2c_msg t[4];
 
-	for (unsigned i = 0; i < n; i++) {
-		struct vdev_drv_seg segs[3];
-		bool rd = flags[i] & VDEV_I2C_FLAGS_M_RD;
-		struct vdev_i2c_out_hdr *h = vdev_drv_mem_alloc(mem,
-			8 + len[i], 8, &segs[0].gpa);
-		unsigned nin = 0;
-
-		h->addr = vdev_cpu_to_le16((uint16_t)(addr[i] << 1));
-		h->flags = vdev_cpu_to_le32(flags[i] |
-			(i + 1 < n ? VDEV_I2C_FLAGS_FAIL_NEXT : 0));
-		segs[0].len = 8;
-		if (!rd) {
-			memcpy(h + 1, data[i], len[i]);
-			segs[0].len += len[i];
-		}
-		rb[i] = NULL;
-		if (rd && len[i]) {
-			rb[i] = vdev_drv_mem_alloc(mem, len[i], 1, &segs[1].gpa);
-			segs[1].len = len[i];
-			nin++;
-		}
-		stp[i] = vdev_drv_mem_alloc(mem, 1, 1, &segs[1 + nin].gpa);
-		segs[1 + nin].len = 1;
-		*stp[i] = 0xee;
-		assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(drv, 0), segs,
-						   1, nin + 1,
-						   (void *)(uintptr_t)(i + 1),
-						   0), 0);
-	}
-	assert_int_equal(vdev_drv_kick(drv, 0), 0);
-	for (unsigned i = 0; i < n; i++) {
-		void *tok;
-		uint32_t l;
-
-		assert_int_equal(vdev_drv_wait(drv, 0, 5000, &tok, &l), 0);
-	}
-	for (unsigned i = 0; i < n; i++) {
-		st[i] = *stp[i];
-		if (rb[i])
-			memcpy(data[i], rb[i], len[i]);
-	}
+	assert_true(n <= 4);
+	for (unsigned i = 0; i < n; i++)
+		t[i] = (struct ti2c_msg){
+			.wire = (uint16_t)(addr[i] << 1),
+			.flags = flags[i],
+			.data = data[i],
+			.len = len[i],
+		};
+	assert_int_equal(ti2c_txn(drv, t, n), 0);
+	for (unsigned i = 0; i < n; i++)
+		st[i] = t[i].status;
 }
 
 static void test_serve(void **state)

@@ -30,6 +30,7 @@
 #include <virtio/testing.h>
 #include <signal.h>
 
+#include "tdev.h"
 #include "tspawn.h"
 
 static char adapter[300], virtio_adapter[300];
@@ -81,50 +82,19 @@ struct msg {
 /* One transaction; the status of each message in @st. */
 static void txn(struct vdev_drv *drv, struct msg *m, unsigned n, uint8_t *st)
 {
-	struct vdev_drv_mem *mem = vdev_drv_get_mem(drv);
-	uint8_t *stp[4], *rb[4];
+	struct ti2c_msg t[4];
 
-	for (unsigned i = 0; i < n; i++) {
-		struct vdev_drv_seg segs[3];
-		struct vdev_i2c_out_hdr *h = vdev_drv_mem_alloc(mem,
-			8 + m[i].len, 8, &segs[0].gpa);
-		unsigned nin = 0;
-
-		h->addr = vdev_cpu_to_le16((uint16_t)(m[i].addr << 1));
-		h->flags = vdev_cpu_to_le32(
-			(m[i].rd ? VDEV_I2C_FLAGS_M_RD : 0) |
-			(i + 1 < n ? VDEV_I2C_FLAGS_FAIL_NEXT : 0));
-		segs[0].len = 8;
-		if (!m[i].rd) {
-			memcpy(h + 1, m[i].data, m[i].len);
-			segs[0].len += m[i].len;
-		}
-		rb[i] = NULL;
-		if (m[i].rd && m[i].len) {
-			rb[i] = vdev_drv_mem_alloc(mem, m[i].len, 1,
-						   &segs[1].gpa);
-			segs[1].len = m[i].len;
-			nin++;
-		}
-		stp[i] = vdev_drv_mem_alloc(mem, 1, 1, &segs[1 + nin].gpa);
-		segs[1 + nin].len = 1;
-		assert_int_equal(vdev_drv_ring_add(vdev_drv_ring(drv, 0), segs,
-						   1, nin + 1,
-						   (void *)(uintptr_t)(i + 1),
-						   0), 0);
-	}
-	assert_int_equal(vdev_drv_kick(drv, 0), 0);
-	for (unsigned i = 0; i < n; i++) {
-		void *tok;
-		uint32_t l;
-
-		assert_int_equal(vdev_drv_wait(drv, 0, 5000, &tok, &l), 0);
-	}
-	for (unsigned i = 0; i < n; i++) {
-		st[i] = *stp[i];
-		if (rb[i])
-			memcpy(m[i].data, rb[i], m[i].len);
-	}
+	assert_true(n <= 4);
+	for (unsigned i = 0; i < n; i++)
+		t[i] = (struct ti2c_msg){
+			.wire = (uint16_t)(m[i].addr << 1),
+			.flags = m[i].rd ? VDEV_I2C_FLAGS_M_RD : 0,
+			.data = m[i].data,
+			.len = m[i].len,
+		};
+	assert_int_equal(ti2c_txn(drv, t, n), 0);
+	for (unsigned i = 0; i < n; i++)
+		st[i] = t[i].status;
 }
 
 static void test_stub(void **state)

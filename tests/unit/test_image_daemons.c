@@ -21,6 +21,7 @@
 #include <cmocka.h>
 #include <virtio/caps.h>
 
+#include "tdev.h"
 #include "tspawn.h"
 
 static char blk_path[512], scsi_path[512];
@@ -78,22 +79,7 @@ static void need(const char *path)
  * the exit status, the output in @out. */
 static int run(const char *const *argv, char *out, size_t len)
 {
-	struct tspawn t;
-	int ret, fd;
-	ssize_t n;
-
-	unlink(log_path);
-	assert_int_equal(tspawn_start(&t, argv,
-				      &(struct tspawn_opts){ .fd = -1,
-							     .log = log_path }),
-			 0);
-	ret = tspawn_wait(&t, 10000);
-	fd = open(log_path, O_RDONLY);
-	assert_true(fd >= 0);
-	n = read(fd, out, len - 1);
-	close(fd);
-	out[n > 0 ? n : 0] = 0;
-	return ret;
+	return trun(argv, log_path, out, len);
 }
 
 static void check_advice(const char *out, const char *prog)

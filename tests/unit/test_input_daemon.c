@@ -22,6 +22,7 @@
 #include <virtio/input.h>
 #include <virtio/testing.h>
 
+#include "tdev.h"
 #include "tspawn.h"
 
 static char bin[512], script[64], sock[64], ctl[64], log_path[64];
@@ -186,22 +187,7 @@ static void test_script_daemon(void **state)
 
 static int run(const char *const *argv, char *out, size_t len)
 {
-	struct tspawn t;
-	int ret, fd;
-	ssize_t n;
-
-	unlink(log_path);
-	assert_int_equal(tspawn_start(&t, argv,
-				      &(struct tspawn_opts){ .fd = -1,
-							     .log = log_path }),
-			 0);
-	ret = tspawn_wait(&t, 10000);
-	fd = open(log_path, O_RDONLY);
-	assert_true(fd >= 0);
-	n = read(fd, out, len - 1);
-	close(fd);
-	out[n > 0 ? n : 0] = 0;
-	return ret;
+	return trun(argv, log_path, out, len);
 }
 
 static void refused(const char *const *argv, const char *why)

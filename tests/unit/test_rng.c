@@ -23,6 +23,7 @@
 #include <virtio/transport.h>
 
 #include "core/bytes.h"
+#include "core/crc32.h"
 #include "twait.h"
 
 #define SRC_LEN 1000
@@ -346,18 +347,6 @@ static void test_state(void **state)
 	}
 }
 
-static uint32_t crc32_le(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xffffffffu;
-
-	for (size_t i = 0; i < n; i++) {
-		c ^= p[i];
-		for (int k = 0; k < 8; k++)
-			c = (c >> 1) ^ (0xedb88320u & -(c & 1));
-	}
-	return ~c;
-}
-
 /*
  * A migration stream is the peer's: a source position past what pread
  * takes (negative as off_t) must not stop the device for good.
@@ -384,7 +373,7 @@ static void test_state_hostile_pos(void **state)
 	/* le64 position at byte 16 of the section: 2^63. */
 	memset(b + off + 8 + 16, 0, 8);
 	b[off + 8 + 23] = 0x80;
-	put_le32(b + 20, crc32_le(b + 32, len - 32));
+	put_le32(b + 20, vcore_crc32(b + 32, len - 32));
 	vdev_reset(dev);
 	assert_int_equal(vdev_restore(dev, blob, len), 0);
 	free(blob);
