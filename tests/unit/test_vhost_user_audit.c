@@ -26,6 +26,7 @@
 #include <virtio/transport.h>
 
 #include "adapters/vhost-user/vhu_internal.h"
+#include "twait.h"
 #include "vcore_tdev.h"
 #include "vhu_frontend.h"
 
@@ -105,7 +106,7 @@ static void test_call_fd_reader_gone(void **state)
 {
 	struct fixture *f = *state;
 	uint64_t proto = P(REPLY_ACK);
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	struct vhu_fe_guest g;
 	int sp[2], p[2];
 
@@ -130,7 +131,7 @@ static void test_call_fd_reader_gone(void **state)
 	assert_true(request_completes(fe, &g));
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(&g);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 }
 
 /* The err fd is only ever an eventfd: a pipe or socket, whose reader the
@@ -138,7 +139,7 @@ static void test_call_fd_reader_gone(void **state)
 static void test_err_fd_not_eventfd(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	struct vhu_fe_guest g;
 	int p[2], sp[2], efd;
 
@@ -167,7 +168,7 @@ static void test_err_fd_not_eventfd(void **state)
 	close(efd);
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(&g);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 }
 
 struct needs_reset_arg {
@@ -192,7 +193,7 @@ static void *do_needs_reset(void *arg)
 static void test_err_fd_saturated(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	uint64_t full = 0xfffffffffffffffeull, v, feat;
 	struct needs_reset_arg a = { .dev = f->dev };
 	struct vhu_fe_guest g;
@@ -224,7 +225,7 @@ static void test_err_fd_saturated(void **state)
 	close(a.efd);
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(&g);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 }
 
 /* Frontend closed its read end before the back-end writes the state. */
@@ -232,7 +233,7 @@ static void test_state_save_to_closed_pipe(void **state)
 {
 	struct fixture *f = *state;
 	uint64_t proto = P(REPLY_ACK) | P(STATUS) | P(DEVICE_STATE);
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	uint32_t pl[2] = { 0, 0 }; /* save, phase 0 */
 	struct vhu_fe_guest g;
 	struct vhu_fe_msg r;
@@ -257,7 +258,7 @@ static void test_state_save_to_closed_pipe(void **state)
 	assert_int_not_equal(code & 0xff, 0);
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(&g);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 }
 
 /* Frontend asks CHECK_DEVICE_STATE while still holding the load pipe open:
@@ -266,7 +267,7 @@ static void test_state_load_pipe_kept_open(void **state)
 {
 	struct fixture *f = *state;
 	uint64_t proto = P(REPLY_ACK) | P(STATUS) | P(DEVICE_STATE);
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	uint32_t pl[2] = { 1, 0 }; /* load, phase 0 */
 	struct vhu_fe_guest g;
 	struct vhu_fe_msg r;
@@ -298,7 +299,7 @@ static void test_state_load_pipe_kept_open(void **state)
 	close(p[1]);
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(&g);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 }
 
 /*
@@ -331,7 +332,7 @@ static int rcvlowat_load(struct vhu_fe *fe, struct vhu_fe_guest *g, int sp[2])
 static void test_state_load_rcvlowat_check(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	struct vhu_fe_guest g;
 	struct vhu_fe_msg r;
 	uint64_t code;
@@ -354,13 +355,13 @@ static void test_state_load_rcvlowat_check(void **state)
 	close(sp[1]);
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(&g);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 }
 
 static void test_state_load_rcvlowat_disconnect(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	struct vhu_fe_guest g;
 	int sp[2];
 
@@ -376,7 +377,7 @@ static void test_state_load_rcvlowat_disconnect(void **state)
 	close(sp[1]);
 	vhu_fe_guest_fini(&g);
 	/* The next frontend is served. */
-	fe = vhu_fe_connect(f->srv.path, 2000);
+	fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	assert_non_null(fe);
 	assert_int_equal(vhu_fe_get_u64(fe, VHU_FE_GET_FEATURES, &(uint64_t){ 0 }),
 			 0);
@@ -392,7 +393,7 @@ static void test_backend_channel_never_read(void **state)
 {
 	struct fixture *f = *state;
 	uint64_t proto = P(REPLY_ACK) | P(BACKEND_REQ) | P(CONFIG);
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	struct vhu_fe_guest g;
 	int sp[2];
 
@@ -421,7 +422,7 @@ static void test_backend_channel_never_read(void **state)
 	close(sp[0]);
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(&g);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 }
 
 /*
@@ -432,7 +433,7 @@ static void test_backend_channel_never_read(void **state)
 static void test_stalled_message(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	/* GET_FEATURES header (host byte order) announcing 100 payload
 	 * bytes; 10 sent. */
 	const uint32_t hdr[3] = { 1, 1, 100 };
@@ -446,9 +447,9 @@ static void test_stalled_message(void **state)
 	assert_int_equal(vhu_fe_send_raw(fe, msg, sizeof(msg), NULL, 0), 0);
 	assert_true(vhu_fe_peer_closed(fe, 15000));
 	vhu_fe_close(fe);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 	/* The next frontend is served. */
-	fe = vhu_fe_connect(f->srv.path, 2000);
+	fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	assert_non_null(fe);
 	{
 		uint64_t feat;
@@ -471,7 +472,7 @@ static void test_stalled_message(void **state)
 static void test_trickled_message(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	/* GET_FEATURES header announcing 100 payload bytes. */
 	uint8_t msg[12 + 100] = { 1, 0, 0, 0, 1, 0, 0, 0, 100 };
 	unsigned sent = 0;
@@ -489,7 +490,7 @@ static void test_trickled_message(void **state)
 	/* 1 s of deadline, some slack for a loaded machine. */
 	assert_true(sent <= 12);
 	vhu_fe_close(fe);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 }
 
 /*
@@ -500,7 +501,7 @@ static void test_trickled_message(void **state)
 static void test_replies_never_read(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	const uint32_t get_features[3] = { 1, 1, 0 };
 	unsigned sent = 0;
 

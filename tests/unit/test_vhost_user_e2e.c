@@ -29,6 +29,7 @@
 #include <virtio/transport.h>
 
 #include "tthreads.h"
+#include "twait.h"
 #include "vhu_frontend.h"
 
 #define P(f) VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_##f)
@@ -143,7 +144,8 @@ static void one_request(struct vhu_fe *fe, struct vhu_fe_guest *g,
 		if (backend_call) {
 			struct vhu_fe_msg m;
 
-			assert_int_equal(vhu_fe_recv(notify_fd, &m, 1000), 0);
+			assert_int_equal(vhu_fe_recv(notify_fd, &m, TWAIT_MS),
+					 0);
 			assert_int_equal(m.request, 4); /* BACKEND_VRING_CALL */
 			assert_int_equal(m.size, 8);
 		} else {
@@ -168,7 +170,7 @@ static void one_request(struct vhu_fe *fe, struct vhu_fe_guest *g,
 static void run_rng_fe(struct fixture *f, bool packed, bool inband,
 		       bool socketpair_call, bool uml, bool dpdk)
 {
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	uint64_t proto = P(REPLY_ACK) | P(STATUS);
 	struct vhu_fe_guest g;
 	size_t off = 0;
@@ -211,7 +213,7 @@ static void run_rng_fe(struct fixture *f, bool packed, bool inband,
 		close(sp[0]);
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(&g);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
 }
 
@@ -267,7 +269,7 @@ static void test_packed_inband(void **state)
 static void test_inband_opt_in(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	uint64_t proto = 0;
 
 	assert_non_null(fe);
@@ -278,7 +280,7 @@ static void test_inband_opt_in(void **state)
 	assert_true(vdev_vhost_user_protocol_features() &
 		    P(INBAND_NOTIFICATIONS));
 	vhu_fe_close(fe);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 }
 
 /*
@@ -288,7 +290,7 @@ static void test_inband_opt_in(void **state)
  */
 static void run_no_kick(struct fixture *f, bool polls)
 {
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	struct vhu_fe_guest g;
 	size_t off = 0;
 	uint64_t gpa;
@@ -331,7 +333,7 @@ static void run_no_kick(struct fixture *f, bool polls)
 	}
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(&g);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
 }
 
@@ -360,7 +362,7 @@ static void test_reconnect_cycles(void **state)
 	size_t off = 0; /* the source is one stream for the device's life */
 
 	for (unsigned c = 0; c < cycles; c++) {
-		struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+		struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 		struct vhu_fe_guest g;
 
 		assert_non_null(fe);
@@ -370,7 +372,7 @@ static void test_reconnect_cycles(void **state)
 			one_request(fe, &g, &off, g.call_fd, false);
 		vhu_fe_close(fe);
 		vhu_fe_guest_fini(&g);
-		assert_true(vhu_fe_server_idle(&f->srv, 2000));
+		assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 	}
 	assert_int_equal(vdev_vhost_user_connections(f->srv.vu), cycles);
 	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
@@ -400,7 +402,7 @@ static void test_device_state(void **state)
 {
 	struct fixture *f = *state;
 	uint64_t proto = P(REPLY_ACK) | P(STATUS) | P(DEVICE_STATE);
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	struct vhu_fe_guest g;
 	uint8_t blob[65536];
 	size_t off = 0, len = 0;
@@ -459,7 +461,7 @@ static void test_device_state(void **state)
 
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(&g);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
 }
 
@@ -469,7 +471,7 @@ static void test_device_state(void **state)
 static void test_mem_table_change_running(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	struct vhu_fe_guest g;
 	struct vdev_queue_config qc;
 	const uint64_t shift = 0x10000000;
@@ -510,7 +512,7 @@ static void test_mem_table_change_running(void **state)
 
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(&g);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
 }
 
@@ -519,7 +521,7 @@ static void test_mem_table_change_running(void **state)
 static void test_dirty_log(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	struct vhu_fe_guest g;
 	struct vdev_queue_config qc;
 	uint64_t end, buf_gpa, log_size;
@@ -594,7 +596,7 @@ static void test_dirty_log(void **state)
 	munmap(log, log_size);
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(&g);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
 }
 
@@ -612,7 +614,7 @@ static int mem_reg(struct vhu_fe *fe, uint32_t req, uint64_t gpa,
 static void test_mem_slots_and_enable(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	struct vhu_fe_guest g;
 	struct vdev_queue_config qc;
 	uint64_t slots, base, size, host;
@@ -716,7 +718,7 @@ static void test_mem_slots_and_enable(void **state)
 	close(extra);
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(&g);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
 }
 

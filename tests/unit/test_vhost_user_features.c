@@ -20,6 +20,7 @@
 #include <virtio/spec.h>
 #include <virtio/transport.h>
 
+#include "twait.h"
 #include "vcore_tdev.h"
 #include "vhu_frontend.h"
 
@@ -58,7 +59,7 @@ static void finish(struct fixture *f, struct vhu_fe *fe,
 {
 	vhu_fe_close(fe);
 	vhu_fe_guest_fini(g);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
 }
 
@@ -89,7 +90,7 @@ static int get_config(struct vhu_fe *fe, uint32_t off, uint32_t len,
 static void test_mq_config_backend(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	uint64_t pf, v;
 	struct vhu_fe_guest g;
 	uint8_t cfg[8], wr[12 + 4];
@@ -145,7 +146,7 @@ static void test_mq_config_backend(void **state)
 	{
 		struct vhu_fe_msg m;
 
-		assert_int_equal(vhu_fe_recv(sp[0], &m, 2000), 0);
+		assert_int_equal(vhu_fe_recv(sp[0], &m, TWAIT_MS), 0);
 		assert_int_equal(m.request, 2); /* CONFIG_CHANGE_MSG */
 		assert_int_equal(m.size, 0);
 		assert_int_equal(m.flags & 3, 1);
@@ -159,7 +160,7 @@ static void test_mq_config_backend(void **state)
 static void test_get_vring_base_waits(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	struct vhu_fe_guest g;
 	struct vdev_drv_seg seg;
 	struct vhu_fe_msg r;
@@ -200,7 +201,7 @@ static void test_get_vring_base_waits(void **state)
 static void test_reset_device(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	struct vhu_fe_guest g, g2;
 	uint64_t v;
 
@@ -227,7 +228,7 @@ static void test_reset_device(void **state)
 static void test_legacy_frontend(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	struct vhu_fe_guest g;
 
 	assert_non_null(fe);

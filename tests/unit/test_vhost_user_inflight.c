@@ -28,6 +28,7 @@
 #include <virtio/transport.h>
 
 #include "queue/queue_internal.h"
+#include "twait.h"
 #include "vhu_frontend.h"
 
 #define P(f) VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_##f)
@@ -126,7 +127,7 @@ static void *get_region(struct vhu_fe *fe, size_t *len, int *fd)
 	q.queue_size = QS;
 	assert_int_equal(vhu_fe_send(fe, VHU_FE_GET_INFLIGHT_FD, 0, &q,
 				     sizeof(q), NULL, 0), 0);
-	assert_int_equal(vhu_fe_recv(fe->fd, &m, 2000), 0);
+	assert_int_equal(vhu_fe_recv(fe->fd, &m, TWAIT_MS), 0);
 	assert_int_equal(m.request, VHU_FE_GET_INFLIGHT_FD);
 	assert_true(m.size >= 20);
 	assert_int_equal(m.nfds, 1);
@@ -179,7 +180,7 @@ static void one_request(struct vhu_fe *fe, struct vhu_fe_guest *g)
 
 static void run(struct fixture *f, bool packed)
 {
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	struct vhu_fe_guest g;
 	size_t len;
 	void *base;
@@ -254,7 +255,7 @@ static void run(struct fixture *f, bool packed)
 		assert_int_equal(vdev_le64_to_cpu(s->desc[0].counter), 1);
 	}
 	vhu_fe_close(fe);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 	vhu_fe_guest_fini(&g);
 	munmap(base, len);
 	close(fd);

@@ -24,6 +24,7 @@
 #include <virtio/transport.h>
 
 #include "adapters/vhost-user/vhu_internal.h"
+#include "twait.h"
 #include "vhu_frontend.h"
 
 #define REPLY_ACK VDEV_BIT(VDEV_VHOST_USER_PROTOCOL_F_REPLY_ACK)
@@ -64,13 +65,13 @@ static void check_held(struct fixture *f, unsigned held)
 	struct vhu_fe *fe;
 	uint64_t v;
 
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
-	fe = vhu_fe_connect(f->srv.path, 2000);
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
+	fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	assert_non_null(fe);
 	assert_int_equal(vhu_fe_get_u64(fe, VHU_FE_GET_FEATURES, &v), 0);
 	assert_true(v & VDEV_BIT(VDEV_F_VERSION_1));
 	vhu_fe_close(fe);
-	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_true(vhu_fe_server_idle(&f->srv, TWAIT_MS));
 	assert_int_equal(vhu_fe_count_fds(), f->fds_before + held);
 }
 
@@ -81,7 +82,7 @@ static void check_recovered(struct fixture *f)
 
 static struct vhu_fe *connect_with(struct fixture *f, uint64_t proto)
 {
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	uint64_t v;
 
 	assert_non_null(fe);
@@ -96,7 +97,7 @@ static struct vhu_fe *connect_with(struct fixture *f, uint64_t proto)
 /* Closes the case's connection after checking the adapter closed it. */
 static void expect_closed(struct vhu_fe *fe)
 {
-	assert_true(vhu_fe_peer_closed(fe, 2000));
+	assert_true(vhu_fe_peer_closed(fe, TWAIT_MS));
 	vhu_fe_close(fe);
 }
 
@@ -137,7 +138,7 @@ static void read_exact(int fd, uint8_t *buf, size_t len)
 static void test_native_byte_order(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	/* GET_FEATURES (1), version 1, no payload. */
 	static const uint8_t req_le[12] = { 1, 0, 0, 0, 1, 0, 0, 0 };
 	static const uint8_t req_be[12] = { 0, 0, 0, 1, 0, 0, 0, 1 };
@@ -163,7 +164,7 @@ static void test_native_byte_order(void **state)
 static void test_short_header(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	uint8_t part[5] = { 1, 0, 0, 0, 1 };
 
 	assert_int_equal(vhu_fe_send_raw(fe, part, sizeof(part), NULL, 0), 0);
@@ -175,7 +176,7 @@ static void test_short_header(void **state)
 static void test_payload_over_limit(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	uint32_t h[3] = { VHU_FE_SET_FEATURES,
 			   VHU_FE_VERSION,
 			   1u << 20 };
@@ -471,7 +472,7 @@ static void test_request_table(void **state)
 static void test_ack_of_negotiation(void **state)
 {
 	struct fixture *f = *state;
-	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, TWAIT_MS);
 	struct vhu_fe_msg r;
 	uint64_t v;
 
