@@ -87,9 +87,16 @@ net_case() {
 		[ "$(net_qemu_vectors "$fe" "$pairs")" = ",vectors=0" ] && qmin=1
 		net_vhost_devs "$fe" devs "$sock" "$pairs" ;;
 	esac
+	# A stalled guest is killed at 300 s, and its rings go with it: the
+	# daemon logs their state (SIGUSR1: counters and "queue N ring:"
+	# lines) while it still runs, VDEV_NET_SNAP_S (285) after the start.
+	bg_start "$GUEST_WORK/net-snap-$fe.log" sh -c \
+		"sleep ${VDEV_NET_SNAP_S:-285}; kill -USR1 $dpid"
+	local snap=$BG_PID
 	# UML: its default minute is for a boot; this one moves data too.
 	[ -z "$hostfail" ] &&
 		QEMU_SMP=$cpus fe_run "$fe" "$log" "$initrd" 300 -- "${devs[@]}"
+	bg_stop "$snap"
 	# The receivers end when the guest's streams do.
 	for i in $(seq 50); do
 		kill -0 "${spids[0]}" 2>/dev/null || break
