@@ -288,11 +288,14 @@ VDEV_API void vdev_queue_schedule(struct vdev *dev, unsigned qidx);
  * Watches @fd for @events (POLLIN, POLLPRI, POLLOUT, or 0 for none for
  * now) on the thread that serves queue @qidx, so @fn may pop and push on
  * that queue: it runs with the queue's lock held, like ops->handle, and
- * gets the events that were ready. Works whatever loop the embedder uses
- * (vdev_vq_set_watcher in transport.h). The fd is remembered until
- * vdev_unwatch_fd or vdev_free, whether or not the queue has a watcher
- * yet: it is registered when one is set, and moves when the watcher
- * changes. The core does not own @fd; unwatch it before closing it.
+ * gets the events that were ready. It pops with what the last round left
+ * of the queue's budget; when it leaves the budget spent (pop said
+ * -EBUSY) the core schedules a round, as after ops->handle. Works whatever
+ * loop the embedder uses (vdev_vq_set_watcher in transport.h). The fd is
+ * remembered until vdev_unwatch_fd or vdev_free, whether or not the queue
+ * has a watcher yet: it is registered when one is set, and moves when the
+ * watcher changes. The core does not own @fd; unwatch it before closing
+ * it.
  * -EINVAL: bad queue, fd, events or @fn; -EBADF: @fd is not open;
  * -EEXIST: @fd is already watched for this queue; or the watcher's error
  * when it refused the fd. Safe from any thread, ops and callbacks

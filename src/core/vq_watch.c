@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <virtio/device.h>
+#include <virtio/queue.h>
 #include <virtio/transport.h>
 
 #include "core/core_internal.h"
@@ -48,6 +49,7 @@ static void watch_cb(void *arg, int fd, uint32_t events)
 	struct vcore_watch *w;
 	vdev_event_fn fn = NULL;
 	void *fn_arg = NULL;
+	bool spent = false;
 
 	/* The model's fd callbacks are serialised with rounds and control
 	 * calls like the handler itself. */
@@ -66,9 +68,18 @@ static void watch_cb(void *arg, int fd, uint32_t events)
 		vq->has_worker = true;
 		VCORE_OP(vq->dev, fn(fn_arg, fd, events));
 		vcore_check_broken(vq);
+		/* A callback pops with what the last round left of the
+		 * budget and is no round itself: one that spent it (pop said
+		 * -EBUSY, the model stopped with chains in the ring) gets a
+		 * round, as a round that spent it does. Nothing else would
+		 * come back for those chains: the driver already made them
+		 * available, so with EVENT_IDX it does not kick for them. */
+		spent = vdev_queue_budget_spent(vq->q);
 	}
 	pthread_cond_broadcast(&vq->idle);
 	pthread_mutex_unlock(&vq->lock);
+	if (spent)
+		vcore_vq_schedule(vq);
 }
 
 /* wlock held. */
