@@ -182,12 +182,14 @@ bool net_rx_run(struct net_pair *p)
 			ssize_t got;
 
 			if (frames >= NET_ROUND_FRAMES) {
-				/* Let the other queues run; a backend
+				/* Let the other queues run, then come
+				 * back: POLLIN is no promise of a next
+				 * call, since a backend may hold whole
+				 * frames it read already (a stream's
+				 * buffer) with its fd empty, and one
 				 * without an fd has nobody else to call
 				 * us back. */
-				if (be->ops->rx_fd(be, p->idx) < 0)
-					vdev_queue_schedule(n->dev,
-							    rx_qidx(p));
+				vdev_queue_schedule(n->dev, rx_qidx(p));
 				break;
 			}
 			got = be->ops->recv(be, p->idx, p->rxbuf,
@@ -370,6 +372,20 @@ static unsigned tx_pop(struct net_pair *p, struct vdev_queue *q, bool *more,
 	return n;
 }
 
+/* The backend is full: tx waits for POLLOUT on its fd. False: there is
+ * no fd to wait on. */
+static bool tx_wait(struct net_pair *p)
+{
+	struct net *n = p->n;
+	int fd = n->be->ops->tx_fd(n->be, p->idx);
+
+	if (fd < 0 ||
+	    vdev_watch_fd_events(n->dev, 2 * p->idx + 1, fd, POLLOUT) != 0)
+		return false;
+	p->tx_waiting = true;
+	return true;
+}
+
 void net_tx_run(struct net_pair *p)
 {
 	struct net *n = p->n;
@@ -388,18 +404,12 @@ void net_tx_run(struct net_pair *p)
 			int ret = tx_one(p, r, features);
 
 			if (ret == -EAGAIN) {
-				int fd = n->be->ops->tx_fd(n->be, p->idx);
-
-				if (fd >= 0 &&
-				    vdev_watch_fd_events(n->dev,
-							 2 * p->idx + 1, fd,
-							 POLLOUT) == 0) {
+				if (tx_wait(p)) {
 					/* The rest goes back, newest
 					 * first, for when it can be sent. */
 					for (unsigned i = cnt; i > done; i--)
 						vdev_queue_unpop(q,
 								 p->txp[i - 1]);
-					p->tx_waiting = true;
 					more = false;
 					break;
 				}
@@ -429,6 +439,11 @@ void net_tx_run(struct net_pair *p)
 		if (!cnt)
 			break;
 	}
+	/* A frame the backend sent in part waits for no next frame to push
+	 * its rest out: the peer would wait for that rest for good. */
+	if (!p->tx_waiting && n->be->ops->flush &&
+	    n->be->ops->flush(n->be, p->idx) == -EAGAIN)
+		tx_wait(p);
 	if (pushed)
 		vdev_queue_notify(q);
 }

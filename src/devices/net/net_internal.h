@@ -42,6 +42,13 @@ struct net_backend_ops {
 	int (*rx_fd)(struct net_backend *b, unsigned pair);
 	/* The fd tx of @pair waits on for POLLOUT after -EAGAIN. */
 	int (*tx_fd)(struct net_backend *b, unsigned pair);
+	/*
+	 * Sends what send() kept of a frame it took but sent in part (a
+	 * stream). 0: nothing kept any more; -EAGAIN: some still kept, wait
+	 * for POLLOUT on tx_fd; another negative errno: the backend broke
+	 * (what it kept is lost with it). May be NULL: send() keeps nothing.
+	 */
+	int (*flush)(struct net_backend *b, unsigned pair);
 	/* An fd with POLLIN work of the backend's own (a listening socket
 	 * to accept from), watched on pair 0's rx thread; -1: none. */
 	int (*aux_fd)(struct net_backend *b);

@@ -11,7 +11,8 @@
  *
  * The peer is hostile too: a length over NET_FRAME_MAX ends the
  * connection, and nothing on the socket may block (a peer that stops
- * reading makes tx wait for POLLOUT with one partial frame kept here).
+ * reading makes tx wait for POLLOUT with one partial frame kept here,
+ * which sock_flush finishes when no frame follows to push it out).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -147,6 +148,19 @@ static int sock_send(struct net_backend *b, unsigned pair,
 	return ret;
 }
 
+static int sock_flush(struct net_backend *b, unsigned pair)
+{
+	struct sock *s = (struct sock *)b;
+	int ret = 0;
+
+	(void)pair;
+	pthread_mutex_lock(&s->lock);
+	if (s->fd >= 0 && !s->dead && s->stream)
+		ret = flush_out(s);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
 static ssize_t stream_recv(struct sock *s, uint8_t *buf, size_t cap)
 {
 	for (;;) {
@@ -272,6 +286,7 @@ static const struct net_backend_ops sock_ops = {
 	.recv = sock_recv,
 	.rx_fd = sock_rx_fd,
 	.tx_fd = sock_tx_fd,
+	.flush = sock_flush,
 	.aux_fd = sock_aux_fd,
 	.aux_event = sock_aux_event,
 	.free = sock_free,
