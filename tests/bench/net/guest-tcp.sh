@@ -37,6 +37,15 @@
 # irq/MB: the guest's virtio interrupts per MB (its /proc/interrupts).
 # QEMU 7.2 runs with vectors=0 (INTx) for both back-ends: the vhost-user
 # device needs it under TCG (tests/guest/tests/net.lib).
+# Reading it: under TCG there is no irqfd, so every interrupt vdev-net
+# raises goes through QEMU's main loop (its call eventfd), and every kick
+# wakes vdev-net's thread: a round trip crosses one thread more than with
+# QEMU's own device, whose main loop both moves the frames and raises the
+# interrupt. On a loaded 2-CPU host each crossing can wait for a CPU; the
+# idle link's ping and the qemu% column (the guest waiting) show it, and
+# --poll-us (VDEV_BENCH_NET pointing at a wrapper that adds it) removes
+# the kick's crossing at the cost of vdev-net's CPU. With KVM's irqfd and
+# ioeventfd neither crossing goes through QEMU.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 [ $# -ge 1 ] || { sed -n '3,22p' "$0" >&2; exit 2; }
