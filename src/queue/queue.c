@@ -335,6 +335,7 @@ static void ring_reset(struct vdev_queue *q)
 	q->broken = false;
 	q->why = NULL;
 	q->kicks_enabled = true;
+	q->kicks_off_stored = false;
 	q->epoch = next_epoch();
 }
 
@@ -820,17 +821,19 @@ void vdev_queue_disable_kicks(struct vdev_queue *q)
 {
 	q->kicks_enabled = false;
 	q->seen_valid = false; /* a new round: nothing counted yet */
-	if (!rings_mapped(q))
+	if (q->kicks_off_stored || !rings_mapped(q))
 		return;
 	if (q->packed)
 		vq_packed_kicks(q, false);
 	else
 		vq_split_kicks(q, false);
+	q->kicks_off_stored = true;
 }
 
 bool vdev_queue_enable_kicks(struct vdev_queue *q)
 {
 	q->kicks_enabled = true;
+	q->kicks_off_stored = false;
 	if (!rings_mapped(q) || q->broken)
 		return false;
 	if (q->packed)

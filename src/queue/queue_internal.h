@@ -55,6 +55,11 @@ struct vdev_queue {
 	bool event_idx;
 	bool indirect;
 	bool kicks_enabled;
+	/* "Kicks off" is in the ring already (vdev_queue_disable_kicks): not
+	 * stored again each round into the line the driver polls. Cleared by
+	 * every store that turns kicks on, so at worst a driver kicks once
+	 * more than needed, never once less. */
+	bool kicks_off_stored;
 	unsigned budget_left;
 	unsigned inflight;
 	unsigned cur;         /* slot of the current snapshot */
