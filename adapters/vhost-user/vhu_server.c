@@ -255,26 +255,53 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Turns between two looks at the fds while polling, unless the last
+ * look found something: a system call is not paid per turn, and an fd
+ * (a backend's socket, a schedule) waits at most this many turns. */
+#define POLL_FD_EVERY 16
+
+/* Arms every queue of @w (vdev_vq_arm); true when one has buffers. */
+static bool arm_all(struct vhu_worker *w)
+{
+	bool avail = false;
+
+	for (unsigned i = 0; i < w->count; i++)
+		avail |= vdev_vq_arm(w->dev, w->first + i);
+	return avail;
+}
+
 /*
- * While the poll window is open the loop does not block: each turn takes
- * what its fds have (kicks, completions) and looks at the rings. Work of
- * either kind reopens the window; once it has passed, the worker sleeps
- * in epoll until the next event.
+ * While the poll window is open the loop does not block: each turn looks
+ * at the rings (their kicks stay off meanwhile, vdev_vq_hold_poll), and at its
+ * fds every POLL_FD_EVERY turns or right after they had something. Work
+ * of either kind reopens the window; once it has passed, the worker arms
+ * the queues and sleeps in epoll until the next event.
  */
 static void poll_loop(struct vhu_worker *w)
 {
 	uint64_t last = mono_ns();
+	unsigned turns = 0;
+	bool fd_work = true;
 
 	for (;;) {
 		bool polling = mono_ns() - last < w->poll_ns;
-		int r = vdev_loop_run_once(w->loop, polling ? 0 : -1);
-		bool work = r > 0;
+		bool ring_work = false;
 
-		if (r == -ECANCELED || (r < 0 && r != -EINTR))
-			return;
+		if (!polling && arm_all(w)) {
+			polling = true;
+			last = mono_ns();
+		}
+		if (!polling || fd_work || ++turns >= POLL_FD_EVERY) {
+			int r = vdev_loop_run_once(w->loop, polling ? 0 : -1);
+
+			if (r == -ECANCELED || (r < 0 && r != -EINTR))
+				return;
+			turns = 0;
+			fd_work = r > 0;
+		}
 		for (unsigned i = 0; i < w->count; i++)
-			work |= vdev_vq_poll(w->dev, w->first + i);
-		if (work)
+			ring_work |= vdev_vq_hold_poll(w->dev, w->first + i);
+		if (fd_work || ring_work)
 			last = mono_ns();
 	}
 }

@@ -139,6 +139,18 @@ VDEV_API void vdev_vq_dispatch(struct vdev *dev, unsigned qidx);
 VDEV_API bool vdev_vq_poll(struct vdev *dev, unsigned qidx);
 
 /*
+ * vdev_vq_poll for a caller that polls for good while busy (as DPDK's
+ * PMDs do): its rounds leave the driver's kicks off, since the caller
+ * comes back by itself and a kick nobody waits for costs the driver a
+ * system call per refill, and a spent budget schedules nothing. Before
+ * the caller sleeps it must arm each such queue with vdev_vq_arm: kicks
+ * on, then one more look; true when buffers are there (poll again rather
+ * than sleep: their kick may never come).
+ */
+VDEV_API bool vdev_vq_hold_poll(struct vdev *dev, unsigned qidx);
+VDEV_API bool vdev_vq_arm(struct vdev *dev, unsigned qidx);
+
+/*
  * Stops the queue (vhost-user GET_VRING_BASE): no more rounds, waits until
  * requests in flight have completed, then reports the ring state. Safe
  * against a running worker. Restart with vdev_vq_enable(..., true).

@@ -57,6 +57,10 @@ struct vcore_vq {
 
 	bool enabled;
 	bool stopped;
+	/* Under lock: a poller serves the queue (vdev_vq_hold_poll ran
+	 * since the last vdev_vq_arm), so its rounds leave kicks off and
+	 * need no schedule to go on. */
+	bool polled;
 	int kick_fd;
 	int kick_kind;      /* enum vpeer_kind: how to read it */
 	int call_fd;

@@ -55,9 +55,14 @@ void vdev_queue_schedule(struct vdev *dev, unsigned qidx)
 /*
  * Runs the handler under vq->lock until the ring is empty, the model waits
  * or the budget is spent. Returns true when the budget was spent (the
- * caller decides how the next round happens).
+ * caller decides how the next round happens). @polling: the caller looks
+ * at the ring again soon by itself (vdev_vq_hold_poll), so kicks stay off when
+ * the round ends, as a polling DPDK back-end keeps them: a driver that
+ * sees them on makes a system call per refill (an eventfd write) for a
+ * wakeup nobody waits for. vdev_vq_arm turns them on before the poller
+ * sleeps.
  */
-static bool run_handler(struct vcore_vq *vq)
+static bool run_handler(struct vcore_vq *vq, bool polling)
 {
 	struct vdev *dev = vq->dev;
 	struct vdev_queue_state before, after;
@@ -77,6 +82,17 @@ static bool run_handler(struct vcore_vq *vq)
 			return false;
 		if (vdev_queue_budget_spent(vq->q))
 			return true; /* kicks stay off until the next round */
+		if (polling) {
+			/* Another pass only for what came in meanwhile and
+			 * while the model makes progress; otherwise the
+			 * poller comes back. */
+			vdev_queue_get_state(vq->q, &after);
+			if (!vdev_queue_has_avail(vq->q) ||
+			    (had_avail && after.avail_idx == before.avail_idx &&
+			     after.avail_wrap == before.avail_wrap))
+				return false;
+			continue;
+		}
 		if (!vdev_queue_enable_kicks(vq->q)) {
 			/* Really empty, or broken just now (the last look
 			 * at the ring found its memory gone). */
@@ -113,30 +129,58 @@ void vdev_vq_dispatch(struct vdev *dev, unsigned qidx)
 	pthread_mutex_unlock(&vq->wlock);
 	pthread_mutex_lock(&vq->lock);
 	vdev_queue_new_round(vq->q);
-	spent = run_handler(vq);
+	spent = run_handler(vq, vq->polled) && !vq->polled;
 	pthread_cond_broadcast(&vq->idle);
 	pthread_mutex_unlock(&vq->lock);
 	if (spent)
 		vcore_vq_schedule(vq);
 }
 
-bool vdev_vq_poll(struct vdev *dev, unsigned qidx)
+/* @hold: vdev_vq_hold_poll (kicks stay off, no schedule: the caller
+ * comes back and arms the queue before it sleeps). */
+static bool poll_round(struct vdev *dev, unsigned qidx, bool hold)
 {
 	struct vcore_vq *vq = vcore_get_vq(dev, qidx);
 	bool work, spent = false;
 
 	if (!vq || pthread_mutex_trylock(&vq->lock))
 		return false;
+	vq->polled = hold;
 	work = can_run(vq) && vdev_queue_has_avail(vq->q);
 	if (work) {
 		vdev_queue_new_round(vq->q);
-		spent = run_handler(vq);
+		spent = run_handler(vq, hold) && !hold;
 		pthread_cond_broadcast(&vq->idle);
 	}
 	pthread_mutex_unlock(&vq->lock);
 	if (spent)
 		vcore_vq_schedule(vq);
 	return work;
+}
+
+bool vdev_vq_poll(struct vdev *dev, unsigned qidx)
+{
+	return poll_round(dev, qidx, false);
+}
+
+bool vdev_vq_hold_poll(struct vdev *dev, unsigned qidx)
+{
+	return poll_round(dev, qidx, true);
+}
+
+bool vdev_vq_arm(struct vdev *dev, unsigned qidx)
+{
+	struct vcore_vq *vq = vcore_get_vq(dev, qidx);
+	bool avail;
+
+	if (!vq)
+		return false;
+	pthread_mutex_lock(&vq->lock);
+	vq->polled = false;
+	/* A queue that cannot run is armed by whoever starts it again. */
+	avail = can_run(vq) && vdev_queue_enable_kicks(vq->q);
+	pthread_mutex_unlock(&vq->lock);
+	return avail;
 }
 
 /* Rounds scheduled through sched_fd will run: a watcher serves it. */
@@ -171,7 +215,7 @@ int vdev_vq_kick(struct vdev *dev, unsigned qidx, uint32_t data)
 	 */
 	do {
 		vdev_queue_new_round(vq->q);
-		spent = run_handler(vq);
+		spent = run_handler(vq, false);
 	} while (spent && !has_scheduler(vq));
 	pthread_cond_broadcast(&vq->idle);
 	pthread_mutex_unlock(&vq->lock);

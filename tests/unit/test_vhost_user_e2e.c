@@ -337,6 +337,44 @@ static void run_no_kick(struct fixture *f, bool polls)
 	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
 }
 
+static bool kicks_off(struct vhu_fe_guest *g)
+{
+	uint16_t f = __atomic_load_n(
+		&vdev_drv_ring_split_used(g->ring)->flags, __ATOMIC_ACQUIRE);
+
+	return vdev_le16_to_cpu(f) & VDEV_USED_F_NO_NOTIFY;
+}
+
+/*
+ * A polling worker keeps the driver's kicks off while it polls (as a
+ * DPDK PMD does: a kick nobody waits for costs the driver a system call
+ * per refill), and turns them on before it sleeps, or the next request
+ * would wait forever.
+ */
+static void test_poll_holds_kicks(void **state)
+{
+	struct fixture *f = *state;
+	struct vhu_fe *fe = vhu_fe_connect(f->srv.path, 2000);
+	struct vhu_fe_guest g;
+	size_t off = 0;
+
+	assert_non_null(fe);
+	assert_int_equal(vhu_fe_setup(fe, &g, 64, false,
+				      P(REPLY_ACK) | P(STATUS), false), 0);
+	one_request(fe, &g, &off, g.call_fd, false);
+	/* Well inside the 500 ms window, after the round ended. */
+	sleep_ms(50);
+	assert_true(kicks_off(&g));
+	one_request(fe, &g, &off, g.call_fd, false);
+	assert_true(tthreads_asleep(5000));
+	assert_false(kicks_off(&g));
+	one_request(fe, &g, &off, g.call_fd, false);
+	vhu_fe_close(fe);
+	vhu_fe_guest_fini(&g);
+	assert_true(vhu_fe_server_idle(&f->srv, 2000));
+	assert_int_equal(vhu_fe_count_fds(), f->fds_before);
+}
+
 static void test_poll_finds_unkicked(void **state)
 {
 	run_no_kick(*state, true);
@@ -739,6 +777,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_socketpair_call, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_poll_finds_unkicked,
+						setup_poll, teardown),
+		cmocka_unit_test_setup_teardown(test_poll_holds_kicks,
 						setup_poll, teardown),
 		cmocka_unit_test_setup_teardown(test_no_poll_waits_for_kick,
 						setup, teardown),
