@@ -156,7 +156,9 @@ static enum deliver deliver(struct net_pair *p, struct vdev_queue *q,
 	return DELIVERED;
 }
 
-/* True when it stopped for want of buffers (it then waits for a kick). */
+/* True when it stopped for want of buffers (it then waits for a kick), on
+ * a spent budget or after its NET_ROUND_FRAMES share: each needs a round
+ * to go on, which the core provides when this runs inside one. */
 bool net_rx_run(struct net_pair *p)
 {
 	struct net *n = p->n;
@@ -164,8 +166,8 @@ bool net_rx_run(struct net_pair *p)
 	struct vdev_queue *q = vdev_get_queue(n->dev, rx_qidx(p));
 	uint64_t features = vdev_features(n->dev);
 	size_t hl = be->vnet_hdr ? NET_HDR_LEN : 0;
-	bool starved = false;
-	unsigned frames = 0;
+	bool need_round = false;
+	unsigned frames = 0, delivered = 0;
 
 	if (!pair_active(p)) {
 		net_rx_watch(p, 0);
@@ -188,8 +190,19 @@ bool net_rx_run(struct net_pair *p)
 				 * frames it read already (a stream's
 				 * buffer) with its fd empty, and one
 				 * without an fd has nobody else to call
-				 * us back. */
-				vdev_queue_schedule(n->dev, rx_qidx(p));
+				 * us back. In a round that took buffers
+				 * the core runs us again while the ring
+				 * has more (and schedules once its budget
+				 * is spent), so only a run outside one
+				 * (rx_from_fd) or one that took none (runts,
+				 * filtered frames: no progress the core
+				 * can see) schedules: no eventfd write per
+				 * 256 frames on the busy path. */
+				if (!delivered)
+					vdev_queue_schedule(n->dev,
+							    rx_qidx(p));
+				else
+					need_round = true;
 				break;
 			}
 			got = be->ops->recv(be, p->idx, p->rxbuf,
@@ -229,14 +242,17 @@ bool net_rx_run(struct net_pair *p)
 		}
 		if (d == NO_ROOM || d == BUSY) {
 			/* Keep the frame; stop reading until the driver
-			 * gives buffers (its kick runs us again). */
+			 * gives buffers (its kick runs us again) or, on
+			 * BUSY, the next round: in a round the core sees
+			 * the spent budget and schedules one (or its
+			 * poller comes back), without an eventfd write of
+			 * ours; outside one, rx_from_fd schedules it. */
 			net_rx_watch(p, 0);
-			if (d == BUSY)
-				vdev_queue_schedule(n->dev, rx_qidx(p));
-			starved = d == NO_ROOM;
+			need_round = true;
 			break;
 		}
 		p->rx_pending = 0;
+		delivered += d == DELIVERED;
 		if (d == DELIVERED && p->rx_nframes >= NET_RX_BATCH) {
 			/* Signalled per batch, not once a round: a round
 			 * reads up to NET_ROUND_FRAMES frames while the
@@ -252,7 +268,7 @@ bool net_rx_run(struct net_pair *p)
 		rx_flush(p, q);
 		vdev_queue_notify(q);
 	}
-	return starved;
+	return need_round;
 }
 
 /*
@@ -260,7 +276,8 @@ bool net_rx_run(struct net_pair *p)
  * a pop that found too few buffers left avail_event written without the
  * fence and second look at the ring that make the driver's next kick
  * certain. A round does both (vq_round.c run_handler), so a wait for
- * buffers begun here goes through one.
+ * buffers begun here goes through one, as does a frame held back by a
+ * budget spent in the last round.
  */
 static void rx_from_fd(struct net_pair *p)
 {
