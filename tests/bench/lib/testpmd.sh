@@ -6,12 +6,20 @@
 #   TESTPMD              the binary, empty when not installed
 #   tp_cpus              sets TP_CPU0 TP_CPU1: the first two CPUs we may use
 #   tp_mem               sets TP_MEM (EAL memory options) and TP_MEMNOTE:
-#                        2 MiB hugepages when 512 are free, else --no-huge
+#                        2 MiB hugepages when 512 are free and hugetlbfs
+#                        is mounted, else --no-huge
 #                        (memfd memory, which vhost-user can share).
 #                        With hugepages, --single-file-segments: virtio-user
 #                        sends one region per segment file and refuses more
 #                        than 8 ("Too many memory regions"), so without it
 #                        testpmd's port never starts
+#   tp_huge_reserve N    for a benchmark run as root: when fewer than N
+#                        2 MiB hugepages are free, raises vm.nr_hugepages
+#                        by the difference, and mounts hugetlbfs on a
+#                        private directory when none is mounted; both are
+#                        given back by tp_huge_restore (call it on exit).
+#                        Says what it did on stderr; does nothing when
+#                        not root or VDEV_BENCH_HUGEPAGES=0
 #   tp_start LOG FWD_CPU MAIN_CPU VDEV [testpmd options...]
 #                        starts testpmd in the background in its own
 #                        process group with its own --file-prefix; sets
@@ -48,11 +56,47 @@ tp_cpus() {
 tp_mem() {
 	local free
 	free=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
+	# DPDK finds its hugepages through a hugetlbfs mount.
+	awk '$3 == "hugetlbfs" {f = 1} END {exit !f}' /proc/mounts || free=0
 	if [ "${free:-0}" -ge 512 ]; then
 		TP_MEM=(-m 512 --single-file-segments) TP_MEMNOTE="2 MiB hugepages"
 	else
 		TP_MEM=(--no-huge -m 512)
 		TP_MEMNOTE="--no-huge (memfd memory; no free hugepages here)"
+	fi
+}
+
+TP_HUGE_OLD= TP_HUGE_MNT=
+tp_huge_reserve() {
+	local want=$1 f=/proc/sys/vm/nr_hugepages free total
+	[ "$(id -u)" = 0 ] && [ "${VDEV_BENCH_HUGEPAGES:-1}" != 0 ] &&
+		[ -w "$f" ] || return 0
+	free=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
+	total=$(cat "$f")
+	if [ "${free:-0}" -lt "$want" ]; then
+		echo "$((total + want - free))" >"$f" 2>/dev/null
+		TP_HUGE_OLD=$total
+		echo "hugepages: vm.nr_hugepages $total -> $(cat "$f") for this run" >&2
+	fi
+	if ! awk '$3 == "hugetlbfs" {f = 1} END {exit !f}' /proc/mounts; then
+		TP_HUGE_MNT=$(mktemp -d /tmp/vdev-hugetlbfs.XXXXXX) &&
+			mount -t hugetlbfs -o pagesize=2M none "$TP_HUGE_MNT" ||
+			{ rmdir "$TP_HUGE_MNT" 2>/dev/null; TP_HUGE_MNT=; }
+		[ -n "$TP_HUGE_MNT" ] &&
+			echo "hugepages: hugetlbfs mounted on $TP_HUGE_MNT for this run" >&2
+	fi
+	return 0
+}
+
+tp_huge_restore() {
+	if [ -n "$TP_HUGE_MNT" ]; then
+		umount "$TP_HUGE_MNT" 2>/dev/null && rmdir "$TP_HUGE_MNT"
+		TP_HUGE_MNT=
+	fi
+	if [ -n "$TP_HUGE_OLD" ]; then
+		# Pages still in use (another process's) stay until freed.
+		echo "$TP_HUGE_OLD" >/proc/sys/vm/nr_hugepages 2>/dev/null
+		TP_HUGE_OLD=
 	fi
 }
 

@@ -16,6 +16,11 @@
 # both. A benchmark: it prints, never fails on time.
 #
 # usage: tests/bench/net/testpmd.sh BUILD_DIR   (a Release build)
+# Memory: DPDK's EAL (both testpmds) on 2 MiB hugepages when 512 are
+# free, which is DPDK's best configuration; run as root, the script
+# reserves them for the run (vm.nr_hugepages, and a hugetlbfs mount if
+# there is none) and gives them back (VDEV_BENCH_HUGEPAGES=0: do not).
+# Without them, --no-huge (memfd). The table's first line says which.
 # env:   VDEV_BENCH_REPEAT (3) rounds; VDEV_BENCH_SECS (3) seconds per
 #        measurement; VDEV_BENCH_OUT: also write the table there;
 #        VDEV_BENCH_ROWS: e.g. "split-64 packed-64" (default all four);
@@ -23,7 +28,7 @@
 #        (default --poll-us 1000: it polls its rings like DPDK's PMD
 #        does instead of sleeping until a kick; "" for none)
 set -uo pipefail
-[ $# -ge 1 ] || { sed -n '3,22p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '3,29p' "$0" >&2; exit 2; }
 BUILD=$(cd "$1" && pwd) || exit 2
 NET=$BUILD/daemons/net/vdev-net
 REPEAT=${VDEV_BENCH_REPEAT:-3}
@@ -34,12 +39,18 @@ NET_ARGS=${VDEV_BENCH_NET_ARGS---poll-us 1000}
 [ -n "$TESTPMD" ] || { echo "SKIP: no dpdk-testpmd (scripts/install-deps.sh bench)"; exit 0; }
 [ -x "$NET" ] || { echo "SKIP: no $NET"; exit 0; }
 tp_cpus || { echo "SKIP: needs two CPUs"; exit 0; }
+# DPDK's best configuration is with hugepages: as root, reserve what two
+# testpmds take (2 x 512 MiB) for this run, and give it back at the end.
+tp_huge_reserve 512
 tp_mem
+[ -n "$TP_HUGE_OLD$TP_HUGE_MNT" ] && TP_MEMNOTE+=" (reserved for this run)"
 work=$(mktemp -d /tmp/vdev-net-testpmd.XXXXXX)
 dpid=
+t0=$SECONDS
 cleanup() {
 	[ -n "$dpid" ] && kill -KILL "$dpid" 2>/dev/null
 	tp_cleanup
+	tp_huge_restore
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -115,7 +126,7 @@ done
 
 {
 echo "virtio-net, DPDK $(dpkg-query -W -f='${Version}' dpdk-dev 2>/dev/null || echo '?') virtio-user (testpmd) as the frontend of both, 256-entry rings, device on CPU $dev, virtio-user on CPU $drv, median of $REPEAT x ${SECS}s, $(nproc) CPUs, $TP_MEMNOTE"
-echo "vdev-net ${NET_ARGS:-(no options)}; load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "vdev-net ${NET_ARGS:-(no options)}; load at the end: $(cut -d' ' -f1-3 /proc/loadavg); $((SECONDS - t0)) s"
 printf '%-3s %-7s %6s %15s %15s %7s\n' dir ring bytes "vdev-net Mpps" "DPDK vhost Mpps" ratio
 for r in $ROWS; do
 	ring=${r%-*} len=${r#*-}
