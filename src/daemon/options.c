@@ -104,7 +104,9 @@ static const struct vdev_daemon_option common_options[] = {
 	{ .name = "poll-us", .type = VDEV_DAEMON_UINT, .arg = "US", .def = "0",
 	  .help = "Busy-poll the rings for US microseconds after the last "
 		  "request before sleeping (vhost-user). Saves a wakeup per "
-		  "request; costs a CPU while the guest is busy.",
+		  "request, and the driver's kicks stay off while it polls "
+		  "(as DPDK's PMD keeps them); costs a CPU while the guest "
+		  "is busy.",
 	  .min = 0, .max = 1000000, C(poll_us) },
 	{ .name = "inband-notifications", .type = VDEV_DAEMON_FLAG,
 	  .help = "Offer kicks and calls as vhost-user messages "
