@@ -18,6 +18,7 @@
 
 #include "core/core_internal.h"
 #include "peer/peer_io.h"
+#include "queue/queue_internal.h"
 
 /*
  * The kick fd or the schedule eventfd is readable: one round. Only the
@@ -49,7 +50,7 @@ static void watch_cb(void *arg, int fd, uint32_t events)
 	struct vcore_watch *w;
 	vdev_event_fn fn = NULL;
 	void *fn_arg = NULL;
-	bool spent = false;
+	bool again = false;
 
 	/* The model's fd callbacks are serialised with rounds and control
 	 * calls like the handler itself. */
@@ -74,11 +75,22 @@ static void watch_cb(void *arg, int fd, uint32_t events)
 		 * round, as a round that spent it does. Nothing else would
 		 * come back for those chains: the driver already made them
 		 * available, so with EVENT_IDX it does not kick for them. */
-		spent = vdev_queue_budget_spent(vq->q);
+		again = vdev_queue_budget_spent(vq->q);
+		/* Nor does a callback end like a round: a pop with kicks on
+		 * stores avail_event, and its next pop may load avail->idx
+		 * before that store is seen (store/load reordering), so a
+		 * driver that added a buffer just then may not kick, while
+		 * the pop found the ring empty. The fence and a second look
+		 * close that window; what the model saw is what it counted
+		 * or found empty (seen_pos). */
+		if (!again && vq->q->kicks_enabled) {
+			atomic_thread_fence(memory_order_seq_cst);
+			again = vq_new_since_seen(vq->q);
+		}
 	}
 	pthread_cond_broadcast(&vq->idle);
 	pthread_mutex_unlock(&vq->lock);
-	if (spent)
+	if (again)
 		vcore_vq_schedule(vq);
 }
 
