@@ -55,7 +55,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cases=${VDEV_COVERAGE_GUEST_CASES:-net:uml console:uml scsi-features:uml}
 if [ "${1:-}" = --targets ]; then
 	echo vdev-blk vdev-console vdev-gpio vdev-i2c vdev-input vdev-net \
-		vdev-rng vdev-scsi vdev-snd vdev-vsock
+		vdev-rng vdev-scsi vdev-snd vdev-vsock guest_net_stream
 	exit 0
 fi
 b=$(cd "${1:?usage: scripts/coverage-guest.sh GUEST_BUILD_DIR | --targets}" && pwd) || exit 1
